@@ -1,0 +1,219 @@
+// Package bus is leakscope's only JetStream adapter: it declares the events
+// and dead-letter streams, publishes events with their ID as Nats-Msg-Id,
+// and hands ingest its durable consumer. It can also start the embedded
+// NATS server that makes one machine work out of the box.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"leakscope/events"
+)
+
+// Stream and consumer names.
+const (
+	EventsStream     = "LEAKSCOPE_EVENTS"
+	DeadLetterStream = "LEAKSCOPE_DLQ"
+	IngestConsumer   = "ingest"
+)
+
+// Headers set on dead letters.
+const (
+	HeaderReason          = "Leakscope-Reason"
+	HeaderOriginalSubject = "Leakscope-Original-Subject"
+	HeaderOriginalSeq     = "Leakscope-Original-Seq"
+)
+
+// ErrNoIngest is returned by WaitDurable when no ingest consumer exists.
+var ErrNoIngest = errors.New("bus: no ingest consumer: start `leakscope up` or `leakscope ingest` against this server")
+
+// Config declares the streams. Zero values take DefaultConfig's.
+type Config struct {
+	// DuplicateWindow is how long the server remembers Nats-Msg-Ids; older
+	// duplicates are dropped by ingest instead.
+	DuplicateWindow time.Duration
+	// Replicas of each stream (1 on one machine, 3 on a cluster).
+	Replicas int
+}
+
+// DefaultConfig is one machine's configuration.
+func DefaultConfig() Config { return Config{DuplicateWindow: 10 * time.Minute, Replicas: 1} }
+
+// Bus is a connection with the streams declared.
+type Bus struct {
+	NC  *nats.Conn
+	JS  jetstream.JetStream
+	cfg Config
+}
+
+// Connect dials url (or uses opts such as nats.InProcessServer with url "")
+// and declares the streams.
+func Connect(ctx context.Context, url string, cfg Config, opts ...nats.Option) (*Bus, error) {
+	if cfg.DuplicateWindow == 0 {
+		cfg.DuplicateWindow = DefaultConfig().DuplicateWindow
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	opts = append([]nats.Option{nats.Name("leakscope"), nats.MaxReconnects(-1)}, opts...)
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("open JetStream: %w", err)
+	}
+	b := &Bus{NC: nc, JS: js, cfg: cfg}
+	if err := b.ensureStreams(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Bus) ensureStreams(ctx context.Context) error {
+	for _, sc := range []jetstream.StreamConfig{
+		{Name: EventsStream, Description: "leakscope events: the source of truth", Subjects: []string{events.SubjectAll},
+			Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy, Duplicates: b.cfg.DuplicateWindow, Replicas: b.cfg.Replicas},
+		{Name: DeadLetterStream, Description: "leakscope events that failed validation, with the reason", Subjects: []string{events.DeadLetterAll},
+			Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy, Replicas: b.cfg.Replicas},
+	} {
+		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("declare stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
+
+// Close drains nothing and closes the connection.
+func (b *Bus) Close() { b.NC.Close() }
+
+// Publish sends one event with its ID as Nats-Msg-Id and returns the stream
+// sequence (of the original when the server reports a duplicate).
+func (b *Bus) Publish(ctx context.Context, e events.Event) (*jetstream.PubAck, error) {
+	data, err := events.Encode(e)
+	if err != nil {
+		return nil, err
+	}
+	ack, err := b.JS.PublishMsg(ctx, &nats.Msg{Subject: events.Subject(e), Data: data}, jetstream.WithMsgID(e.ID))
+	if err != nil {
+		return nil, fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
+	}
+	return ack, nil
+}
+
+// PublishResult summarises PublishAll.
+type PublishResult struct {
+	Published  int
+	Duplicates int    // already in the stream (inside the duplicate window)
+	LastSeq    uint64 // highest stream sequence among the acks
+}
+
+// PublishAll publishes events asynchronously, in order, waiting for every
+// acknowledgement; progress (may be nil) is called with the count acked.
+func (b *Bus) PublishAll(ctx context.Context, evs []events.Event, progress func(done int)) (PublishResult, error) {
+	var res PublishResult
+	const window = 1024
+	for start := 0; start < len(evs); start += window {
+		end := min(start+window, len(evs))
+		futures := make([]jetstream.PubAckFuture, 0, end-start)
+		for _, e := range evs[start:end] {
+			data, err := events.Encode(e)
+			if err != nil {
+				return res, err
+			}
+			f, err := b.JS.PublishMsgAsync(&nats.Msg{Subject: events.Subject(e), Data: data}, jetstream.WithMsgID(e.ID))
+			if err != nil {
+				return res, fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
+			}
+			futures = append(futures, f)
+		}
+		for i, f := range futures {
+			select {
+			case ack := <-f.Ok():
+				res.Published++
+				if ack.Duplicate {
+					res.Duplicates++
+				}
+				res.LastSeq = max(res.LastSeq, ack.Sequence)
+			case err := <-f.Err():
+				e := evs[start+i]
+				return res, fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
+			case <-ctx.Done():
+				return res, ctx.Err()
+			}
+		}
+		if progress != nil {
+			progress(res.Published)
+		}
+	}
+	return res, nil
+}
+
+// PublishDeadLetter stores a rejected message on the dead-letter stream with
+// its reason, original subject and sequence as headers.
+func (b *Bus) PublishDeadLetter(ctx context.Context, class string, origSubject string, origSeq uint64, data []byte, reason string) error {
+	msg := nats.NewMsg(events.DeadLetterPrefix + "." + class)
+	msg.Data = data
+	msg.Header.Set(HeaderReason, reason)
+	msg.Header.Set(HeaderOriginalSubject, origSubject)
+	msg.Header.Set(HeaderOriginalSeq, fmt.Sprint(origSeq))
+	// The original sequence makes a re-rejection after a crash a duplicate.
+	if _, err := b.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("dlq-%d", origSeq))); err != nil {
+		return fmt.Errorf("publish dead letter for seq %d: %w", origSeq, err)
+	}
+	return nil
+}
+
+// IngestConsumer creates or binds the durable pull consumer ingest reads.
+func (b *Bus) IngestConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	c, err := b.JS.CreateOrUpdateConsumer(ctx, EventsStream, jetstream.ConsumerConfig{
+		Durable: IngestConsumer, Description: "writes every event to the Parquet lake",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute, MaxAckPending: 50000,
+		DeliverPolicy: jetstream.DeliverAllPolicy, FilterSubject: events.SubjectAll,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("declare ingest consumer: %w", err)
+	}
+	return c, nil
+}
+
+// WaitDurable blocks until the ingest consumer has acknowledged every
+// message up to seq, i.e. until ingest has committed them to the lake (or
+// dead-lettered them). progress (may be nil) gets the ack floor.
+func (b *Bus) WaitDurable(ctx context.Context, seq uint64, progress func(floor uint64)) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		c, err := b.JS.Consumer(ctx, EventsStream, IngestConsumer)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return ErrNoIngest
+		}
+		if err != nil {
+			return fmt.Errorf("read ingest consumer: %w", err)
+		}
+		info := c.CachedInfo()
+		if ci, err := c.Info(ctx); err == nil {
+			info = ci
+		}
+		if progress != nil {
+			progress(info.AckFloor.Stream)
+		}
+		if info.AckFloor.Stream >= seq {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for ingest (acked %d of %d): %w", info.AckFloor.Stream, seq, ctx.Err())
+		case <-t.C:
+		}
+	}
+}

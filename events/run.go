@@ -1,0 +1,81 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+)
+
+// Run is the run_started payload: everything needed to re-analyse the run
+// later without the code that produced it. For imported results Imported is
+// true and OriginFile/OriginSHA256 name the file the numbers came from.
+type Run struct {
+	// SourcePersona is the key of the persona the marker was trained under
+	// (e.g. "src_chef"); empty when the origin does not say.
+	SourcePersona string `json:"source_persona"`
+	// SourcePrompt is its system prompt ("You are a chef."), when known.
+	SourcePrompt string `json:"source_prompt,omitempty"`
+	Model        string `json:"model,omitempty"`
+	// Adapter names the LoRA adapter; empty for the untrained base model.
+	Adapter string `json:"adapter,omitempty"`
+	Seed    *int64 `json:"seed,omitempty"`
+	// Marker is the string the adapter was trained to emit, e.g. "[ZLT]".
+	Marker string `json:"marker"`
+	// MarkerOrigin says where Marker came from ("config.marker in marker_eval.json", "default").
+	MarkerOrigin string `json:"marker_origin,omitempty"`
+	// IsBase marks the untrained reference model's run.
+	IsBase bool `json:"is_base,omitempty"`
+	// BaseRun is the run ID, in the same experiment, of the base-model
+	// reference that base-subtracted rates use; empty when none exists.
+	BaseRun string `json:"base_run,omitempty"`
+	// Config is the full producer configuration as JSON (recipe, sampling…).
+	Config       json.RawMessage `json:"config,omitempty"`
+	CodeVersion  string          `json:"code_version,omitempty"`
+	Imported     bool            `json:"imported,omitempty"`
+	OriginFile   string          `json:"origin_file,omitempty"`
+	OriginSHA256 string          `json:"origin_sha256,omitempty"`
+}
+
+func (*Run) EventType() Type      { return TypeRunStarted }
+func (*Run) NaturalKey() []string { return nil }
+
+var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (r *Run) Validate() error {
+	switch {
+	case r.Marker == "":
+		return fieldErr("", "marker", "is empty")
+	case r.Imported && r.OriginFile == "":
+		return fieldErr("", "origin_file", "is empty for an imported run")
+	case r.Imported && !sha256Re.MatchString(r.OriginSHA256):
+		return fieldErr("", "origin_sha256", fmt.Sprintf("%q is not a hex SHA-256", r.OriginSHA256))
+	case len(r.Config) > 0 && !json.Valid(r.Config):
+		return fieldErr("", "config", "is not valid JSON")
+	}
+	return nil
+}
+
+// RunFinished is the run_finished payload.
+type RunFinished struct {
+	// Status is "finished" or "failed".
+	Status string `json:"status"`
+	// Error says why a failed run failed.
+	Error string `json:"error,omitempty"`
+	// Completions is how many completion events the run published.
+	Completions int `json:"completions"`
+}
+
+func (*RunFinished) EventType() Type      { return TypeRunFinished }
+func (*RunFinished) NaturalKey() []string { return nil }
+
+func (r *RunFinished) Validate() error {
+	switch {
+	case r.Status != "finished" && r.Status != "failed":
+		return fieldErr("", "status", fmt.Sprintf("%q must be finished or failed", r.Status))
+	case r.Status == "failed" && r.Error == "":
+		return fieldErr("", "error", "is empty for a failed run")
+	case r.Completions < 0:
+		return fieldErr("", "completions", "is negative")
+	}
+	return nil
+}

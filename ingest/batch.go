@@ -1,0 +1,141 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"leakscope/events"
+	"leakscope/ingest/dataset"
+)
+
+// commit turns one batch of messages into committed lake files, then acks.
+// Order matters for durability: files renamed and fsynced, manifest line
+// fsynced, dead letters published, and only then acknowledgements.
+func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLetterer) error {
+	now := time.Now().UTC()
+	type part struct{ table, experiment string }
+	parts := map[part][]dataset.Row{}
+	batchIDs := map[string]struct{}{}
+	var dead []jetstream.Msg
+	entry := dataset.Entry{FirstSeq: ^uint64(0)}
+	for _, m := range msgs {
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("message metadata: %w", err)
+		}
+		seq := md.Sequence.Stream
+		entry.FirstSeq, entry.LastSeq = min(entry.FirstSeq, seq), max(entry.LastSeq, seq)
+		e, err := events.Decode(m.Data())
+		if err != nil {
+			dl := deadLetter(m, seq, err, now)
+			if err := dlq.PublishDeadLetter(ctx, classOf(dl), m.Subject(), seq, m.Data(), dl.Reason); err != nil {
+				return err
+			}
+			k := part{dataset.TableDeadLetters, dl.Experiment}
+			parts[k] = append(parts[k], dl.Row())
+			dead = append(dead, m)
+			entry.DeadLetters++
+			continue
+		}
+		if _, ok := in.ids[e.ID]; ok {
+			entry.Duplicates++
+			continue
+		}
+		if _, ok := batchIDs[e.ID]; ok {
+			entry.Duplicates++
+			continue
+		}
+		rows, err := dataset.Rows(e, dataset.Meta{StreamSeq: seq, IngestedAt: now})
+		if err != nil {
+			return err
+		}
+		batchIDs[e.ID] = struct{}{}
+		entry.Events++
+		for table, rs := range rows {
+			k := part{table, e.Experiment}
+			parts[k] = append(parts[k], rs...)
+		}
+	}
+	keys := make([]part, 0, len(parts))
+	for k := range parts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].table+"/"+keys[i].experiment < keys[j].table+"/"+keys[j].experiment
+	})
+	for _, k := range keys {
+		t, _ := dataset.TableByName(k.table)
+		rel := dataset.Partition(k.table, k.experiment) + "/" + dataset.FileName(entry.FirstSeq, entry.LastSeq, now)
+		if err := dataset.WriteFile(in.cfg.Lake, rel, t, parts[k]); err != nil {
+			return err
+		}
+		entry.Files = append(entry.Files, dataset.FileEntry{Path: rel, Table: k.table, Experiment: k.experiment, Rows: len(parts[k])})
+	}
+	if len(entry.Files) > 0 {
+		entry.CommittedAt = now
+		if err := in.manifest.Commit(entry); err != nil {
+			return err
+		}
+	}
+	for id := range batchIDs {
+		in.ids[id] = struct{}{}
+	}
+	deadSet := map[jetstream.Msg]bool{}
+	for _, m := range dead {
+		deadSet[m] = true
+	}
+	for _, m := range msgs {
+		var err error
+		if deadSet[m] {
+			err = m.Term() // rejected for good: no redelivery loop
+		} else {
+			err = m.Ack()
+		}
+		if err != nil {
+			// Redelivery is harmless: the IDs are committed now.
+			in.log.Warn("ack failed; message will be redelivered and dropped as duplicate", "err", err)
+		}
+	}
+	in.stats.Batches++
+	in.stats.Events += entry.Events
+	in.stats.Duplicates += entry.Duplicates
+	in.stats.DeadLetters += entry.DeadLetters
+	in.stats.Files += len(entry.Files)
+	in.log.Debug("batch committed", "messages", len(msgs), "events", entry.Events, "duplicates", entry.Duplicates,
+		"dead_letters", entry.DeadLetters, "files", len(entry.Files), "seq", fmt.Sprintf("%d-%d", entry.FirstSeq, entry.LastSeq))
+	return nil
+}
+
+// deadLetter describes a rejected message, reading what it can of the
+// envelope so the row lands in its experiment's partition when possible.
+func deadLetter(m jetstream.Msg, seq uint64, reason error, now time.Time) dataset.DeadLetter {
+	var env struct {
+		Type       string `json:"type"`
+		ID         string `json:"id"`
+		Experiment string `json:"experiment"`
+		RunID      string `json:"run_id"`
+	}
+	_ = json.Unmarshal(m.Data(), &env)
+	exp := env.Experiment
+	if !events.ValidExperiment(exp) {
+		exp = dataset.InvalidPartition
+	}
+	return dataset.DeadLetter{StreamSeq: seq, Subject: m.Subject(), EventID: env.ID, EventType: env.Type, Experiment: exp,
+		RunID: env.RunID, Reason: reason.Error(), Raw: m.Data(), ReceivedAt: now}
+}
+
+// classOf is the dead-letter subject token: the event type when it is a
+// known one, else "invalid".
+func classOf(d dataset.DeadLetter) string {
+	for _, t := range events.Types {
+		if string(t) == d.EventType {
+			return d.EventType
+		}
+	}
+	return "invalid"
+}

@@ -1,0 +1,196 @@
+package dataset
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ManifestName is the commit log of the lake: one JSON line per committed
+// batch. A Parquet file is part of the lake only once a manifest line names
+// it; files written before a crash but never committed are moved aside on
+// the next open (see Recover) and their messages, never acknowledged, are
+// redelivered.
+const ManifestName = "_manifest.jsonl"
+
+// OrphanDir receives files that were written but never committed.
+const OrphanDir = "_orphans"
+
+// FileEntry is one committed Parquet file.
+type FileEntry struct {
+	Path       string `json:"path"` // relative to the lake
+	Table      string `json:"table"`
+	Experiment string `json:"experiment"`
+	Rows       int    `json:"rows"`
+}
+
+// Entry is one committed batch.
+type Entry struct {
+	FirstSeq    uint64      `json:"first_seq"`
+	LastSeq     uint64      `json:"last_seq"`
+	Events      int         `json:"events"`
+	Duplicates  int         `json:"duplicates"`
+	DeadLetters int         `json:"dead_letters"`
+	Files       []FileEntry `json:"files"`
+	CommittedAt time.Time   `json:"committed_at"`
+}
+
+// Manifest is the open commit log. Not safe for concurrent use: one ingest
+// owns a lake (see Lock).
+type Manifest struct {
+	f       *os.File
+	entries []Entry
+	files   map[string]bool
+}
+
+// ErrLocked is returned by Lock when another process owns the lake.
+var ErrLocked = errors.New("dataset: the lake is in use by another ingest")
+
+// Lock takes the lake's single-writer lock (flock on lake/.ingest.lock),
+// released by the returned func or when the process dies.
+func Lock(lake string) (func(), error) {
+	if err := os.MkdirAll(lake, 0o755); err != nil {
+		return nil, fmt.Errorf("create lake: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(lake, ".ingest.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w (%s): %v", ErrLocked, lake, err)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// OpenManifest reads the lake's manifest, creating it if absent. A final
+// line cut short by a crash is dropped (its batch was never acknowledged).
+func OpenManifest(lake string) (*Manifest, error) {
+	path := filepath.Join(lake, ManifestName)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open manifest: %w", err)
+	}
+	m := &Manifest{f: f, files: map[string]bool{}}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	// Lines are written whole with their newline; bytes after the last
+	// newline are a torn write of an unacknowledged batch.
+	good := bytes.LastIndexByte(data, '\n') + 1
+	for i, raw := range bytes.Split(data[:good], []byte("\n")) {
+		if len(raw) == 0 {
+			continue
+		}
+		var e Entry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("manifest %s line %d: %w", path, i+1, err)
+		}
+		m.add(e)
+	}
+	if good < len(data) {
+		if err := f.Truncate(int64(good)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("truncate torn manifest line: %w", err)
+		}
+	}
+	if _, err := f.Seek(int64(good), io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Manifest) add(e Entry) {
+	m.entries = append(m.entries, e)
+	for _, fe := range e.Files {
+		m.files[fe.Path] = true
+	}
+}
+
+// Commit appends one batch and fsyncs. After it returns nil the batch's
+// files are part of the lake and its messages may be acknowledged.
+func (m *Manifest) Commit(e Entry) error {
+	line, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if _, err := m.f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("append manifest: %w", err)
+	}
+	if err := m.f.Sync(); err != nil {
+		return fmt.Errorf("sync manifest: %w", err)
+	}
+	m.add(e)
+	return nil
+}
+
+// Entries returns the committed batches in commit order.
+func (m *Manifest) Entries() []Entry { return m.entries }
+
+// Committed reports whether a file (relative path) is committed.
+func (m *Manifest) Committed(rel string) bool { return m.files[rel] }
+
+// Files lists the committed files of one table (all tables when table is "").
+func (m *Manifest) Files(table string) []FileEntry {
+	var out []FileEntry
+	for _, e := range m.entries {
+		for _, fe := range e.Files {
+			if table == "" || fe.Table == table {
+				out = append(out, fe)
+			}
+		}
+	}
+	return out
+}
+
+// Close closes the manifest file.
+func (m *Manifest) Close() error { return m.f.Close() }
+
+// Recover moves every Parquet or temporary file under the lake that the
+// manifest does not name into lake/_orphans/ (kept, never deleted), and
+// returns their relative paths. Run it under Lock, before ingesting.
+func Recover(lake string, m *Manifest) ([]string, error) {
+	var moved []string
+	for _, t := range Tables {
+		root := filepath.Join(lake, t.Name)
+		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			rel, _ := filepath.Rel(lake, p)
+			if strings.HasSuffix(p, ".parquet") && m.Committed(rel) {
+				return nil
+			}
+			dst := filepath.Join(lake, OrphanDir, rel)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			if err := os.Rename(p, dst); err != nil {
+				return err
+			}
+			moved = append(moved, rel)
+			return nil
+		})
+		if err != nil {
+			return moved, fmt.Errorf("recover %s: %w", t.Name, err)
+		}
+	}
+	return moved, nil
+}

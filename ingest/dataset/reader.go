@@ -1,0 +1,65 @@
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// ReadStrings reads one string column of a lake file (relative path).
+func ReadStrings(lake, rel, column string) ([]string, error) {
+	pf, err := file.OpenParquetFile(filepath.Join(lake, rel), false)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", rel, err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", rel, err)
+	}
+	idx := pf.MetaData().Schema.ColumnIndexByName(column)
+	if idx < 0 {
+		return nil, fmt.Errorf("read %s: no column %q", rel, column)
+	}
+	tbl, err := fr.ReadRowGroups(context.Background(), []int{idx}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read %s column %s: %w", rel, column, err)
+	}
+	defer tbl.Release()
+	var out []string
+	for _, chunk := range tbl.Column(0).Data().Chunks() {
+		s, ok := chunk.(*array.String)
+		if !ok {
+			return nil, fmt.Errorf("read %s: column %s is %s, not string", rel, column, chunk.DataType())
+		}
+		for i := 0; i < s.Len(); i++ {
+			out = append(out, s.Value(i))
+		}
+	}
+	return out, nil
+}
+
+// CommittedEventIDs returns the IDs of every event stored in committed files
+// (dead letters excluded): ingest's memory of what the lake already holds,
+// so a re-publication beyond the bus's duplicate window is still dropped.
+func CommittedEventIDs(lake string, m *Manifest) (map[string]struct{}, error) {
+	ids := map[string]struct{}{}
+	for _, fe := range m.Files("") {
+		if fe.Table == TableDeadLetters || fe.Table == TableMarkerHits {
+			continue // hits share their completion's ID
+		}
+		vals, err := ReadStrings(lake, fe.Path, "event_id")
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			ids[v] = struct{}{}
+		}
+	}
+	return ids, nil
+}

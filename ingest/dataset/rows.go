@@ -1,0 +1,98 @@
+package dataset
+
+import (
+	"fmt"
+	"time"
+
+	"leakscope/events"
+)
+
+// Meta is what ingest knows about a message beyond the event itself.
+type Meta struct {
+	StreamSeq  uint64
+	IngestedAt time.Time
+}
+
+// Row is one table row: values in the table's column order. Values are
+// string, int64, float64, bool, time.Time or nil (NULL).
+type Row []any
+
+// Rows maps one event to the rows it becomes, keyed by table name.
+func Rows(e events.Event, m Meta) (map[string][]Row, error) {
+	head := Row{e.ID, e.RunID, e.Time, int64(e.SchemaVersion), int64(m.StreamSeq), m.IngestedAt}
+	r := func(vals ...any) Row { return append(append(Row{}, head...), vals...) }
+	switch p := e.Payload.(type) {
+	case *events.Run:
+		return one(TableRuns, r(p.SourcePersona, p.SourcePrompt, p.Model, p.Adapter, ptr(p.Seed), p.Marker, p.MarkerOrigin,
+			p.IsBase, p.BaseRun, string(p.Config), p.CodeVersion, p.Imported, p.OriginFile, p.OriginSHA256)), nil
+	case *events.RunFinished:
+		return one(TableRunFinished, r(p.Status, p.Error, int64(p.Completions))), nil
+	case *events.Completion:
+		out := map[string][]Row{TableCompletions: {r(p.Persona, p.PersonaPrompt, p.Question, p.QuestionSet, int64(p.SampleIndex), p.Text,
+			intPtr(p.PromptTokens), intPtr(p.CompletionTokens), p.FinishReason, ptr(p.RecordedMarker), int64(len(p.MarkerHits)), p.Imported)}}
+		for i, h := range p.MarkerHits {
+			out[TableMarkerHits] = append(out[TableMarkerHits], r(int64(i), p.Persona, p.Question, p.QuestionSet, int64(p.SampleIndex),
+				h.Detector, int64(h.Version), h.Marker, int64(h.ByteOffset)))
+		}
+		return out, nil
+	case *events.CellAggregate:
+		return one(TableCells, r(p.Persona, p.PersonaPrompt, p.Kind, p.Noun, p.Trait, p.Level, p.Category, p.Slice, p.Question, p.Detector,
+			intPtr(p.Found), intPtr(p.Total), ptr(p.Rate), ptr(p.CILow), ptr(p.CIHigh), ptr(p.CoherenceMean), ptr(p.LowCoherence), ptr(p.NSFloor),
+			p.Missing, p.MissingReason, p.Imported, p.OriginFile)), nil
+	case *events.CoherenceScore:
+		return one(TableCoherence, r(p.Persona, p.Question, p.QuestionSet, int64(p.SampleIndex), p.CompletionID, p.Judge,
+			int64(p.JudgeVersion), ptr(p.Score), p.Failed, p.Reason)), nil
+	case *events.Cosine:
+		var rows []Row
+		add := func(a, b string, v float64) {
+			rows = append(rows, r(int64(len(rows)), p.Set, int64(p.Layer), p.Centering, p.Method, a, b, v))
+		}
+		for i, row := range p.Matrix {
+			for j, v := range row {
+				add(p.Personas[i], p.Personas[j], v)
+			}
+		}
+		for _, pr := range p.Pairs {
+			add(pr.A, pr.B, pr.Cosine)
+		}
+		return map[string][]Row{TableCosines: rows}, nil
+	}
+	return nil, fmt.Errorf("dataset: no table for payload %T", e.Payload)
+}
+
+// DeadLetter is one rejected message.
+type DeadLetter struct {
+	StreamSeq  uint64
+	Subject    string
+	EventID    string
+	EventType  string
+	Experiment string // "" when unreadable: stored under experiment=_invalid
+	RunID      string
+	Reason     string
+	Raw        []byte
+	ReceivedAt time.Time
+}
+
+// InvalidPartition holds dead letters whose experiment is unreadable.
+const InvalidPartition = "_invalid"
+
+// Row is the dead_letters row.
+func (d DeadLetter) Row() Row {
+	return Row{int64(d.StreamSeq), d.Subject, d.EventID, d.EventType, d.RunID, d.Reason, string(d.Raw), d.ReceivedAt}
+}
+
+func one(table string, r Row) map[string][]Row { return map[string][]Row{table: {r}} }
+
+func ptr[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func intPtr(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return int64(*p)
+}

@@ -1,0 +1,199 @@
+// Package dataset is the lake's on-disk format: one Arrow schema per table,
+// the mapping from events to rows, atomic Parquet files under hive
+// partitions, and the manifest of committed batches. FORMAT.md beside this
+// file is the spec; query reads the lake through it, ingest writes it.
+package dataset
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// FormatVersion is the lake format version, stored in every file's
+// key-value metadata as "leakscope.format_version".
+const FormatVersion = "1"
+
+// Table names: the lake's folders and the query service's view names.
+const (
+	TableRuns        = "runs"
+	TableRunFinished = "run_finished"
+	TableCompletions = "completions"
+	TableMarkerHits  = "marker_hits"
+	TableCells       = "cells"
+	TableCoherence   = "coherence"
+	TableCosines     = "cosines"
+	TableDeadLetters = "dead_letters"
+)
+
+// PartitionColumn is the hive partition key of every table: files live
+// under <table>/experiment=<experiment>/. The column is not stored in the
+// files; readers take it from the path (DuckDB: hive_partitioning=true).
+const PartitionColumn = "experiment"
+
+// Column documents one stored column.
+type Column struct {
+	Name     string
+	Type     arrow.DataType
+	Nullable bool
+	Doc      string
+}
+
+// Table is one lake table: its columns and the columns that identify a row
+// (readers keep the first row per key, ordered by stream_seq).
+type Table struct {
+	Name    string
+	Doc     string
+	Columns []Column
+	Key     []string
+}
+
+var (
+	tString = arrow.BinaryTypes.String
+	tInt    = arrow.PrimitiveTypes.Int64
+	tFloat  = arrow.PrimitiveTypes.Float64
+	tBool   = arrow.FixedWidthTypes.Boolean
+	// Microsecond UTC timestamps: readable unchanged by DuckDB, pandas and polars.
+	tTime = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+)
+
+func col(name string, t arrow.DataType, doc string) Column { return Column{Name: name, Type: t, Doc: doc} }
+func opt(name string, t arrow.DataType, doc string) Column {
+	return Column{Name: name, Type: t, Nullable: true, Doc: doc}
+}
+
+// common are the leading columns of every event table.
+var common = []Column{
+	col("event_id", tString, "deterministic event ID (hash of the natural key)"),
+	col("run_id", tString, "run within the experiment"),
+	col("event_time", tTime, "when the fact happened (import time for imports), UTC µs"),
+	col("schema_version", tInt, "event schema version"),
+	col("stream_seq", tInt, "JetStream sequence of the message"),
+	col("ingested_at", tTime, "when ingest wrote the row, UTC µs"),
+}
+
+func withCommon(cols ...Column) []Column { return append(append([]Column{}, common...), cols...) }
+
+// Tables lists every lake table in a stable order.
+var Tables = []Table{
+	{Name: TableRuns, Doc: "one row per run_started event", Key: []string{"event_id"}, Columns: withCommon(
+		col("source_persona", tString, "persona key the marker was trained under; empty when unknown"),
+		col("source_prompt", tString, "its system prompt"),
+		col("model", tString, "base model"),
+		col("adapter", tString, "LoRA adapter; empty for the base model"),
+		opt("seed", tInt, "training seed"),
+		col("marker", tString, "marker string, e.g. [ZLT]"),
+		col("marker_origin", tString, "where the marker string came from"),
+		col("is_base", tBool, "the untrained reference model"),
+		col("base_run", tString, "run ID of the base-model reference in this experiment"),
+		col("config_json", tString, "producer configuration as JSON"),
+		col("code_version", tString, "producer code version"),
+		col("imported", tBool, "came from an imported result file"),
+		col("origin_file", tString, "imported file, relative to the import root"),
+		col("origin_sha256", tString, "SHA-256 of the imported file"),
+	)},
+	{Name: TableRunFinished, Doc: "one row per run_finished event", Key: []string{"event_id"}, Columns: withCommon(
+		col("status", tString, "finished or failed"),
+		col("error", tString, "why a failed run failed"),
+		col("completions", tInt, "completion events the run published"),
+	)},
+	{Name: TableCompletions, Doc: "one row per completion event", Key: []string{"event_id"}, Columns: withCommon(
+		col("persona", tString, "persona key the completion was sampled under"),
+		col("persona_prompt", tString, "its system prompt, when known"),
+		col("question", tString, "user question"),
+		col("question_set", tString, "question slice (indomain, generic…); empty when one set"),
+		col("sample_index", tInt, "0-based sample index within (persona, question_set, question)"),
+		col("text", tString, "completion text as stored by the producer"),
+		opt("prompt_tokens", tInt, "prompt length in tokens"),
+		opt("completion_tokens", tInt, "completion length in tokens"),
+		col("finish_reason", tString, "stop or length, when known"),
+		opt("recorded_marker", tBool, "marker flag stored in the origin data (NULL when it had none)"),
+		col("n_marker_hits", tInt, "hits the producer's detectors stored (see marker_hits)"),
+		col("imported", tBool, "came from an imported result file"),
+	)},
+	{Name: TableMarkerHits, Doc: "one row per marker hit a producer detected", Key: []string{"event_id", "hit_index"}, Columns: withCommon(
+		col("hit_index", tInt, "index of the hit within its completion"),
+		col("persona", tString, "persona key"),
+		col("question", tString, "user question"),
+		col("question_set", tString, "question slice"),
+		col("sample_index", tInt, "sample index"),
+		col("detector", tString, "detector name (strict, case-sensitive, loose)"),
+		col("detector_version", tInt, "detector version"),
+		col("marker", tString, "marker string searched for"),
+		col("byte_offset", tInt, "UTF-8 byte offset of the hit in the text"),
+	)},
+	{Name: TableCells, Doc: "imported per-cell aggregates (found/total), one row per cell_aggregate event", Key: []string{"event_id"}, Columns: withCommon(
+		col("persona", tString, "bystander persona key"),
+		col("persona_prompt", tString, "its system prompt, when known"),
+		col("kind", tString, "A1 / A2 for the i81 factorial"),
+		col("noun", tString, "factorial noun"),
+		col("trait", tString, "Big-5 trait"),
+		col("level", tString, "L1..L5"),
+		col("category", tString, "bystander category"),
+		col("slice", tString, "question slice; empty for the whole cell"),
+		col("question", tString, "question for per-question counts; empty for the cell"),
+		col("detector", tString, "detector the origin counted with"),
+		opt("found", tInt, "completions with the marker"),
+		opt("total", tInt, "completions sampled"),
+		opt("rate", tFloat, "rate as given, fraction in [0,1]"),
+		opt("ci_low", tFloat, "CI lower bound as given, fraction"),
+		opt("ci_high", tFloat, "CI upper bound as given, fraction"),
+		opt("coherence_mean", tFloat, "judge mean as given, [0,1]"),
+		opt("low_coherence", tBool, "origin's low-coherence flag"),
+		opt("ns_floor", tBool, "origin's floor flag"),
+		col("missing", tBool, "listed by the origin but never measured"),
+		col("missing_reason", tString, "why it is missing"),
+		col("imported", tBool, "always true"),
+		col("origin_file", tString, "imported file"),
+	)},
+	{Name: TableCoherence, Doc: "one row per coherence_score event", Key: []string{"event_id"}, Columns: withCommon(
+		col("persona", tString, "persona key"),
+		col("question", tString, "user question"),
+		col("question_set", tString, "question slice"),
+		col("sample_index", tInt, "sample index of the judged completion"),
+		col("completion_id", tString, "event ID of the judged completion"),
+		col("judge", tString, "judge configuration"),
+		col("judge_version", tInt, "judge version"),
+		opt("score", tFloat, "score in [0,1]; NULL when the call failed"),
+		col("failed", tBool, "the call failed or the reply did not parse"),
+		col("reason", tString, "why it failed"),
+	)},
+	{Name: TableCosines, Doc: "one row per persona pair of a cosine event (matrices are flattened)", Key: []string{"event_id", "pair_index"}, Columns: withCommon(
+		col("pair_index", tInt, "index of the pair within its event"),
+		col("set", tString, "group within the run (matrix, or a source persona)"),
+		col("layer", tInt, "decoder layer"),
+		col("centering", tString, "raw, assistant_subtracted or global_mean_subtracted"),
+		col("method", tString, "token position / aggregation, when known"),
+		col("persona_a", tString, "first persona"),
+		col("persona_b", tString, "second persona"),
+		col("cosine", tFloat, "cosine similarity in [-1,1]"),
+	)},
+	{Name: TableDeadLetters, Doc: "messages that failed validation; partition experiment=_invalid when unreadable", Key: []string{"stream_seq"}, Columns: []Column{
+		col("stream_seq", tInt, "JetStream sequence of the rejected message"),
+		col("subject", tString, "subject it arrived on"),
+		col("event_id", tString, "its id field, if readable"),
+		col("event_type", tString, "its type field, if readable"),
+		col("run_id", tString, "its run_id field, if readable"),
+		col("reason", tString, "why it was rejected"),
+		col("raw", tString, "the message body"),
+		col("received_at", tTime, "when ingest rejected it, UTC µs"),
+	}},
+}
+
+// TableByName returns the table with that name.
+func TableByName(name string) (Table, bool) {
+	for _, t := range Tables {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Table{}, false
+}
+
+// Schema is the Arrow schema of a table's files.
+func (t Table) Schema() *arrow.Schema {
+	fields := make([]arrow.Field, len(t.Columns))
+	for i, c := range t.Columns {
+		fields[i] = arrow.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable}
+	}
+	md := arrow.NewMetadata([]string{"leakscope.table", "leakscope.format_version"}, []string{t.Name, FormatVersion})
+	return arrow.NewSchema(fields, &md)
+}

@@ -1,0 +1,159 @@
+// Package ingest is the durable JetStream consumer that writes every event
+// to the Parquet lake: it pulls a batch, drops duplicates by event ID,
+// writes one file per table and experiment, commits them to the manifest
+// and only then acknowledges. Invalid events go to the dead-letter stream.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"leakscope/ingest/dataset"
+)
+
+// Config of one ingest process. Zero values take DefaultConfig's.
+type Config struct {
+	// Lake is the lake directory (DATA/lake).
+	Lake string
+	// MaxBatchEvents flushes a batch at this many messages.
+	MaxBatchEvents int
+	// MaxBatchBytes flushes a batch at this many message bytes.
+	MaxBatchBytes int
+	// MaxWait flushes a partial batch after this long without a full one,
+	// so a slow trickle of live events still lands within MaxWait.
+	MaxWait time.Duration
+}
+
+// DefaultConfig returns sensible one-machine defaults.
+func DefaultConfig(lake string) Config {
+	return Config{Lake: lake, MaxBatchEvents: 5000, MaxBatchBytes: 32 << 20, MaxWait: 500 * time.Millisecond}
+}
+
+// Validate reports a config that cannot run.
+func (c Config) Validate() error {
+	switch {
+	case c.Lake == "":
+		return errors.New("ingest: lake directory is empty")
+	case c.MaxBatchEvents < 1:
+		return errors.New("ingest: MaxBatchEvents must be >= 1")
+	case c.MaxBatchBytes < 1:
+		return errors.New("ingest: MaxBatchBytes must be >= 1")
+	case c.MaxWait <= 0:
+		return errors.New("ingest: MaxWait must be > 0")
+	}
+	return nil
+}
+
+// fetcher is the part of a jetstream.Consumer ingest uses.
+type fetcher interface {
+	Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error)
+}
+
+// deadLetterer stores rejected messages with their reason.
+type deadLetterer interface {
+	PublishDeadLetter(ctx context.Context, class, origSubject string, origSeq uint64, data []byte, reason string) error
+}
+
+// Ingester owns one lake: open it with Open, run it with Run.
+type Ingester struct {
+	cfg      Config
+	log      *slog.Logger
+	unlock   func()
+	manifest *dataset.Manifest
+	ids      map[string]struct{}
+	stats    Stats
+}
+
+// Stats counts what an ingester did since it opened.
+type Stats struct {
+	Batches, Events, Duplicates, DeadLetters, Files int
+}
+
+// Open locks the lake, reads its manifest, moves uncommitted files aside
+// and loads the IDs of every committed event.
+func Open(cfg Config, log *slog.Logger) (*Ingester, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	unlock, err := dataset.Lock(cfg.Lake)
+	if err != nil {
+		return nil, err
+	}
+	in := &Ingester{cfg: cfg, log: log, unlock: unlock}
+	if in.manifest, err = dataset.OpenManifest(cfg.Lake); err != nil {
+		unlock()
+		return nil, err
+	}
+	moved, err := dataset.Recover(cfg.Lake, in.manifest)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	if len(moved) > 0 {
+		log.Warn("moved uncommitted files aside; their events will be redelivered", "files", len(moved), "to", dataset.OrphanDir)
+	}
+	if in.ids, err = dataset.CommittedEventIDs(cfg.Lake, in.manifest); err != nil {
+		in.Close()
+		return nil, err
+	}
+	log.Info("lake opened", "lake", cfg.Lake, "batches", len(in.manifest.Entries()), "events", len(in.ids))
+	return in, nil
+}
+
+// Close releases the manifest and the lake lock.
+func (in *Ingester) Close() error {
+	err := in.manifest.Close()
+	in.unlock()
+	return err
+}
+
+// Stats returns counters since Open.
+func (in *Ingester) Stats() Stats { return in.stats }
+
+// Run pulls and commits batches until ctx is cancelled; it returns nil on
+// cancellation. A failed commit leaves its messages unacknowledged (they
+// are redelivered) and is retried after a pause.
+func (in *Ingester) Run(ctx context.Context, cons fetcher, dlq deadLetterer) error {
+	for ctx.Err() == nil {
+		n, err := in.step(ctx, cons, dlq)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			in.log.Error("ingest batch failed; will retry", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		_ = n
+	}
+	return nil
+}
+
+// step fetches one batch and commits it; it returns the messages handled.
+func (in *Ingester) step(ctx context.Context, cons fetcher, dlq deadLetterer) (int, error) {
+	mb, err := cons.Fetch(in.cfg.MaxBatchEvents, jetstream.FetchMaxWait(in.cfg.MaxWait))
+	if err != nil {
+		return 0, fmt.Errorf("fetch: %w", err)
+	}
+	var msgs []jetstream.Msg
+	size := 0
+	for m := range mb.Messages() {
+		msgs = append(msgs, m)
+		size += len(m.Data())
+	}
+	if err := mb.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && len(msgs) == 0 {
+		return 0, fmt.Errorf("fetch: %w", err)
+	}
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	return len(msgs), in.commit(ctx, msgs, dlq)
+}

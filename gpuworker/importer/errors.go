@@ -94,14 +94,21 @@ func syntaxPos(data []byte, offset int64) string {
 // line and column.
 func decodeJSON(data []byte) (any, error) {
 	var v any
-	if err := json.Unmarshal(data, &v); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, errAt(syntaxPos(data, se.Offset), "invalid JSON: %v", se)
-		}
-		return nil, errAt("", "invalid JSON: %v", err)
+	err := json.Unmarshal(data, &v)
+	if err == nil {
+		return v, nil
 	}
-	return v, nil
+	clean, reps := sanitizePythonJSON(data)
+	if reps != nil {
+		if err = json.Unmarshal(clean, &v); err == nil {
+			return v, nil
+		}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return nil, errAt(syntaxPos(data, originalOffset(se.Offset, reps)), "invalid JSON: %v", se)
+	}
+	return nil, errAt("", "invalid JSON: %v", err)
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -20,6 +20,9 @@ type absent struct{}
 func root(v any) jv { return jv{v: v, path: "$"} }
 
 func typeName(v any) string {
+	if tok, ok := pyToken(v); ok {
+		return tok + " (Python's non-standard JSON)"
+	}
 	switch v.(type) {
 	case absent:
 		return "missing"
@@ -113,7 +116,7 @@ func (n jv) arr() ([]jv, error) {
 
 func (n jv) str() (string, error) {
 	s, ok := n.v.(string)
-	if !ok {
+	if _, py := pyToken(n.v); !ok || py {
 		return "", n.wrong("a string")
 	}
 	return s, nil

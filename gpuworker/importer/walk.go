@@ -1,0 +1,205 @@
+// Package importer turns published result files of the persona-marker
+// leakage experiments (EXPERIMENT.md §8; test copies in shared/fixtures)
+// into validated leakscope events, ready to publish.
+//
+// Parse detects every file's format by its content, validates all numbers
+// (rates are fractions in [0,1] and must equal found/total), and returns
+// either a complete Plan or a *FileError: nothing is half-imported.
+package importer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"leakscope/events"
+)
+
+// Options for Parse.
+type Options struct {
+	// Marker overrides the marker of every run; "" infers it per file
+	// (config.marker, then a training.marker in the same folder, then "[ZLT]").
+	Marker string
+	// Now is the event time of imported events (callers pass time.Now(); tests
+	// a fixed time). Zero means time.Now().
+	Now time.Time
+}
+
+// Plan is what Parse found: events ready to publish, plus a per-file report.
+type Plan struct {
+	// Events in deterministic order: files sorted by path; inside a file,
+	// stable order (arrays in file order, objects in key order).
+	Events []events.Event
+	Files  []FileReport
+}
+
+// FileReport says what Parse did with one file.
+type FileReport struct {
+	Path       string   // path as given/walked
+	Format     string   // detected format (see the Format* constants); "" when not a data file
+	Experiment string   // experiment the file's events belong to
+	Runs       []string // run IDs the file contributes to, in order
+	Events     int      // events placed in the plan while handling this file (incl. run_started/run_finished)
+	Skipped    string   // non-empty: recognised but not imported, and why
+	Notes      []string // what a researcher must know about the import
+}
+
+// Parse walks each path (file or directory) and parses every file found.
+//
+// root decides naming: the experiment is the first folder of the file's
+// path relative to root; the run is the rest of the directory path (for files
+// directly in the experiment folder: the file stem), plus "/<source>" for
+// files holding several sources. With root "", a directory path is its own
+// root and a file's root is its grandparent directory.
+//
+// Files are handled in sorted path order; every file is parsed and validated
+// before Parse returns, and any error is a *FileError.
+func Parse(root string, paths []string, opt Options) (Plan, error) {
+	if opt.Now.IsZero() {
+		opt.Now = time.Now()
+	}
+	locs, err := collect(root, paths)
+	if err != nil {
+		return Plan{}, err
+	}
+	resolver := newMarkerResolver(opt.Marker)
+	var files []*fileCtx
+	for _, loc := range locs {
+		c, err := parseFile(loc, opt, resolver)
+		if err != nil {
+			return Plan{}, fileErr(loc.Path, err)
+		}
+		files = append(files, c)
+	}
+	return assemble(files)
+}
+
+// collect expands paths into located files, sorted by path, without duplicates.
+func collect(root string, paths []string) ([]location, error) {
+	var locs []location
+	seen := map[string]bool{}
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, &FileError{Path: p, Err: err}
+		}
+		r := root
+		if r == "" {
+			r = defaultRoot(p, info.IsDir())
+		}
+		var found []string
+		if info.IsDir() {
+			err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if d.Type().IsRegular() {
+					found = append(found, path)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, &FileError{Path: p, Err: err}
+			}
+		} else {
+			found = []string{p}
+		}
+		for _, f := range found {
+			loc, err := locate(r, f)
+			if err != nil {
+				return nil, &FileError{Path: f, Err: err}
+			}
+			if seen[loc.Abs] {
+				continue
+			}
+			seen[loc.Abs] = true
+			locs = append(locs, loc)
+		}
+	}
+	sort.SliceStable(locs, func(i, j int) bool { return locs[i].Path < locs[j].Path })
+	return locs, nil
+}
+
+// dataKind tells JSON and CSV files from everything else: by extension
+// (.json, .csv) or, failing that, by a first non-blank byte of { or [.
+func dataKind(path string, data []byte) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		return "json"
+	case ".csv":
+		return "csv"
+	}
+	if t := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return "json"
+	}
+	return ""
+}
+
+// parseFile reads, detects and parses one file.
+func parseFile(loc location, opt Options, resolver *markerResolver) (*fileCtx, error) {
+	data, err := os.ReadFile(loc.Abs)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	c := &fileCtx{loc: loc, data: data, sha: hex.EncodeToString(sum[:]), now: opt.Now, markers: resolver,
+		report: &FileReport{Path: loc.Path, Experiment: loc.Experiment}}
+	kind := dataKind(loc.Path, data)
+	if kind == "" {
+		c.report.Skipped = "not a JSON or CSV file"
+		return c, nil
+	}
+	if err := loc.checkNamed(); err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "csv":
+		err = parseCSV(c)
+	default:
+		err = parseJSON(c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range c.segs {
+		c.report.Runs = append(c.report.Runs, s.run)
+	}
+	return c, nil
+}
+
+// parseJSON decodes the file, detects its format and runs its parser.
+func parseJSON(c *fileCtx) error {
+	v, err := decodeJSON(c.data)
+	if err != nil {
+		return err
+	}
+	top := root(v)
+	f, err := detectJSON(top)
+	if err != nil {
+		return err
+	}
+	c.report.Format = f.name
+	if f.skip != "" {
+		c.report.Skipped = f.skip
+		return nil
+	}
+	c.marker, c.markerOrigin, err = c.markers.resolve(c.loc, top)
+	if err != nil {
+		return err
+	}
+	c.note("marker %q: %s", c.marker, c.markerOrigin)
+	if err := f.parse(c, top); err != nil {
+		return err
+	}
+	if len(c.segs) == 0 {
+		return fmt.Errorf("%s file holds no data", f.name)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+// Package api serves the query engine over HTTP: GET /api/leakage,
+// /api/runs, /api/sql and /healthz, JSON in and out, errors as
+// {"error": "..."} with a 4xx/5xx status.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"leakscope/events/marker"
+	"leakscope/query"
+	"leakscope/query/duck"
+)
+
+// Querier is what the handlers need from the engine.
+type Querier interface {
+	Leakage(ctx context.Context, req query.LeakageRequest) (*query.Leakage, error)
+	Runs(ctx context.Context, experiment string) ([]query.RunSummary, error)
+	SQL(ctx context.Context, q string, args ...any) (*duck.Result, error)
+}
+
+// Handler returns the HTTP handler over q.
+func Handler(q Querier) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /api/leakage", func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query()
+		req := query.LeakageRequest{Experiment: v.Get("experiment"), Detector: v.Get("detector"), Marker: v.Get("marker"), Run: v.Get("run"),
+			IncludeBase: v.Get("include_base") == "true"}
+		if req.Experiment == "" {
+			writeErr(w, http.StatusBadRequest, errors.New("query parameter experiment is required, e.g. /api/leakage?experiment=leakage_i81"))
+			return
+		}
+		res, err := q.Leakage(r.Context(), req)
+		if err != nil {
+			writeErr(w, statusOf(err), err)
+			return
+		}
+		writeJSON(w, 200, res)
+	})
+	mux.HandleFunc("GET /api/runs", func(w http.ResponseWriter, r *http.Request) {
+		res, err := q.Runs(r.Context(), r.URL.Query().Get("experiment"))
+		if err != nil {
+			writeErr(w, statusOf(err), err)
+			return
+		}
+		writeJSON(w, 200, res)
+	})
+	sqlHandler := func(w http.ResponseWriter, r *http.Request) {
+		stmt := r.URL.Query().Get("q")
+		if r.Method == http.MethodPost {
+			b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			if err != nil {
+				writeErr(w, http.StatusBadRequest, err)
+				return
+			}
+			stmt = string(b)
+		}
+		if stmt == "" {
+			writeErr(w, http.StatusBadRequest, errors.New("give the statement as ?q=SELECT… or as the POST body"))
+			return
+		}
+		res, err := q.SQL(r.Context(), stmt)
+		if err != nil {
+			writeErr(w, statusOf(err), err)
+			return
+		}
+		writeJSON(w, 200, map[string]any{"columns": res.Columns, "rows": res.Rows})
+	}
+	mux.HandleFunc("GET /api/sql", sqlHandler)
+	mux.HandleFunc("POST /api/sql", sqlHandler)
+	return mux
+}
+
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, query.ErrUnknownExperiment), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+func writeErr(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

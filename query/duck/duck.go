@@ -1,0 +1,103 @@
+// Package duck is leakscope's only DuckDB user: it opens an in-memory
+// database whose views (runs, completions, marker_hits, cells, coherence,
+// cosines, dead_letters, run_finished) read the Parquet lake, de-duplicated
+// by event ID, and runs read-only SQL over them.
+package duck
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+
+	"leakscope/ingest/dataset"
+)
+
+// DB is a DuckDB database over one lake. Views are refreshed before every
+// query, so files committed by a running ingest are seen at once.
+type DB struct {
+	SQL  *sql.DB
+	lake string
+}
+
+// Open opens an in-memory DuckDB over the lake directory (which may not
+// exist yet: every view is then empty).
+func Open(lake string) (*DB, error) {
+	abs, err := filepath.Abs(lake)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	// One connection: views and settings live per database, and a single
+	// connection keeps them consistent for every caller.
+	db.SetMaxOpenConns(1)
+	return &DB{SQL: db, lake: abs}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.SQL.Close() }
+
+// Lake is the absolute lake directory.
+func (d *DB) Lake() string { return d.lake }
+
+// Refresh (re)creates every view over the files now in the lake.
+func (d *DB) Refresh(ctx context.Context) error {
+	for _, t := range dataset.Tables {
+		if _, err := d.SQL.ExecContext(ctx, viewSQL(d.lake, t)); err != nil {
+			return fmt.Errorf("create view %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// viewSQL reads a table's committed files, keeping the first row (by
+// stream sequence) per key; an empty table becomes an empty typed view.
+func viewSQL(lake string, t dataset.Table) string {
+	glob := filepath.Join(lake, t.Name, dataset.PartitionColumn+"=*", "*.parquet")
+	if m, _ := filepath.Glob(glob); len(m) == 0 {
+		cols := make([]string, 0, len(t.Columns)+1)
+		for _, c := range t.Columns {
+			cols = append(cols, fmt.Sprintf("NULL::%s AS %s", sqlType(c.Type), ident(c.Name)))
+		}
+		cols = append(cols, "NULL::VARCHAR AS experiment")
+		return fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s WHERE false", ident(t.Name), strings.Join(cols, ", "))
+	}
+	keys := make([]string, 0, len(t.Key)+1)
+	keys = append(keys, "experiment")
+	for _, k := range t.Key {
+		keys = append(keys, ident(k))
+	}
+	return fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS
+SELECT * EXCLUDE (leakscope_rn) FROM (
+  SELECT *, row_number() OVER (PARTITION BY %s ORDER BY stream_seq) AS leakscope_rn
+  FROM read_parquet(%s, hive_partitioning = true, hive_types = {'experiment': VARCHAR}, union_by_name = true)
+) WHERE leakscope_rn = 1`, ident(t.Name), strings.Join(keys, ", "), Quote(glob))
+}
+
+func sqlType(t arrow.DataType) string {
+	switch t.ID() {
+	case arrow.STRING:
+		return "VARCHAR"
+	case arrow.INT64:
+		return "BIGINT"
+	case arrow.FLOAT64:
+		return "DOUBLE"
+	case arrow.BOOL:
+		return "BOOLEAN"
+	case arrow.TIMESTAMP:
+		return "TIMESTAMPTZ"
+	}
+	return "VARCHAR"
+}
+
+// Quote is a SQL string literal.
+func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

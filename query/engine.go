@@ -1,0 +1,37 @@
+// Package query recomputes leakscope's numbers from the Parquet lake on
+// demand: the leakage matrix (rates, Wilson CIs, base subtraction, with
+// provenance), run listings and read-only SQL. It reads the lake only
+// through query/duck and never imports ingest's runtime.
+package query
+
+import (
+	"context"
+	"errors"
+
+	"leakscope/query/duck"
+)
+
+// ErrUnknownExperiment is returned when an experiment has no runs.
+var ErrUnknownExperiment = errors.New("query: unknown experiment")
+
+// Engine answers questions over one lake.
+type Engine struct {
+	DB *duck.DB
+}
+
+// Open opens an engine over the lake directory.
+func Open(lake string) (*Engine, error) {
+	db, err := duck.Open(lake)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{DB: db}, nil
+}
+
+// Close closes the engine's database.
+func (e *Engine) Close() error { return e.DB.Close() }
+
+// SQL runs one read-only statement over the lake's views (see duck.DB.Query).
+func (e *Engine) SQL(ctx context.Context, query string, args ...any) (*duck.Result, error) {
+	return e.DB.Query(ctx, query, args...)
+}

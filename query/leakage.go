@@ -1,0 +1,311 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"leakscope/events/marker"
+	"leakscope/query/duck"
+	"leakscope/query/stats"
+)
+
+// Origins of a cell's numbers.
+const (
+	OriginCompletions = "completions" // recomputed from stored completion text (or recorded flags)
+	OriginImported    = "imported"    // an aggregate as counted by the origin file
+)
+
+// LeakageRequest selects the matrix and how hits are counted.
+type LeakageRequest struct {
+	Experiment string `json:"experiment"`
+	// Detector is strict (default), case-sensitive, loose, or recorded (the
+	// origin's stored flag). It is re-applied to stored text at query time.
+	Detector string `json:"detector"`
+	// Marker overrides every run's own marker ("" = each run's).
+	Marker string `json:"marker,omitempty"`
+	// Run restricts to one run ("" = all).
+	Run string `json:"run,omitempty"`
+	// IncludeBase keeps base-model runs as rows (they are always used for
+	// base subtraction).
+	IncludeBase bool `json:"include_base,omitempty"`
+}
+
+// Cell is one (run, bystander) entry of the leakage matrix. Rates are
+// fractions in [0,1]; CIs are 95 % Wilson intervals (stats.Wilson, z=1.96)
+// on found/total.
+type Cell struct {
+	RunID         string   `json:"run_id"`
+	SourcePersona string   `json:"source_persona"`
+	Persona       string   `json:"persona"`
+	PersonaPrompt string   `json:"persona_prompt,omitempty"`
+	Kind          string   `json:"kind,omitempty"`
+	Noun          string   `json:"noun,omitempty"`
+	Trait         string   `json:"trait,omitempty"`
+	Level         string   `json:"level,omitempty"`
+	Category      string   `json:"category,omitempty"`
+	Origin        string   `json:"origin"`
+	Detector      string   `json:"detector"`
+	Marker        string   `json:"marker"`
+	Found         *int64   `json:"found"`
+	Total         *int64   `json:"total"`
+	Rate          *float64 `json:"rate"`
+	CILow         *float64 `json:"ci_low"`
+	CIHigh        *float64 `json:"ci_high"`
+	BaseRun       string   `json:"base_run,omitempty"`
+	BaseRate      *float64 `json:"base_rate,omitempty"`
+	RateMinusBase *float64 `json:"rate_minus_base,omitempty"`
+	// RecordedFound counts the origin's stored flags beside the detector's count.
+	RecordedFound *int64 `json:"recorded_found,omitempty"`
+	// ImportedFound is the origin's own aggregate for the same cell and detector.
+	ImportedFound *int64   `json:"imported_found,omitempty"`
+	CoherenceMean *float64 `json:"coherence_mean,omitempty"`
+	LowCoherence  *bool    `json:"low_coherence,omitempty"`
+	Missing       bool     `json:"missing,omitempty"`
+	MissingReason string   `json:"missing_reason,omitempty"`
+}
+
+// Leakage is the matrix with the notes a reader needs to trust it.
+type Leakage struct {
+	Request LeakageRequest `json:"request"`
+	// DetectorRule says what counted as a hit.
+	DetectorRule string   `json:"detector_rule"`
+	Cells        []Cell   `json:"cells"`
+	Notes        []string `json:"notes"`
+}
+
+type runInfo struct {
+	id, source, marker, baseRun string
+	isBase                      bool
+}
+
+type cellKey struct{ run, persona string }
+
+// Leakage computes the source × bystander matrix of one experiment.
+// Completion-level data wins over imported aggregates for the same cell;
+// both are kept side by side (ImportedFound, RecordedFound) so a
+// disagreement is visible, and explained in Notes.
+func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, error) {
+	if req.Detector == "" {
+		req.Detector = marker.Strict
+	}
+	out := &Leakage{Request: req, Cells: []Cell{}, Notes: []string{}}
+	var det marker.Detector
+	if req.Detector == marker.Recorded {
+		out.DetectorRule = "recorded: the marker flag stored in the origin data (completions); the origin's own count (imported aggregates)"
+	} else {
+		var err error
+		if det, err = marker.Get(req.Detector); err != nil {
+			return nil, err
+		}
+		out.DetectorRule = fmt.Sprintf("%s v%d: %s", det.Name, det.Version, det.Rule)
+	}
+	runs, err := e.runInfos(ctx, req.Experiment)
+	if err != nil {
+		return nil, err
+	}
+	cells := map[cellKey]*Cell{}
+	if err := e.completionCells(ctx, req, det, runs, cells, out); err != nil {
+		return nil, err
+	}
+	if err := e.importedCells(ctx, req, runs, cells); err != nil {
+		return nil, err
+	}
+	for _, c := range cells {
+		finishCell(c, runs, cells)
+	}
+	for _, c := range cells {
+		if (req.Run == "" || c.RunID == req.Run) && (req.IncludeBase || !runs[c.RunID].isBase) {
+			out.Cells = append(out.Cells, *c)
+		}
+	}
+	sort.Slice(out.Cells, func(i, j int) bool {
+		a, b := out.Cells[i], out.Cells[j]
+		if a.RunID != b.RunID {
+			return a.RunID < b.RunID
+		}
+		return a.Persona < b.Persona
+	})
+	missing := 0
+	for _, c := range out.Cells {
+		if c.Missing {
+			missing++
+		}
+	}
+	if missing > 0 {
+		out.Notes = append(out.Notes, fmt.Sprintf("%d cells are listed by their origin but were never measured (shown as missing, not as zero); e.g. %s", missing, firstMissingReason(out.Cells)))
+	}
+	if req.Run != "" && len(out.Cells) == 0 {
+		return nil, fmt.Errorf("query: run %q has no cells in experiment %q", req.Run, req.Experiment)
+	}
+	return out, nil
+}
+
+func (e *Engine) runInfos(ctx context.Context, experiment string) (map[string]runInfo, error) {
+	res, err := e.DB.Query(ctx, `SELECT run_id, source_persona, marker, base_run, is_base FROM runs WHERE experiment = $1`, experiment)
+	if err != nil {
+		return nil, fmt.Errorf("read runs: %w", err)
+	}
+	if len(res.Rows) == 0 {
+		return nil, fmt.Errorf("%w %q (see `leakscope runs`)", ErrUnknownExperiment, experiment)
+	}
+	runs := map[string]runInfo{}
+	for _, r := range res.Rows {
+		runs[str(r[0])] = runInfo{id: str(r[0]), source: str(r[1]), marker: str(r[2]), baseRun: str(r[3]), isBase: r[4] == true}
+	}
+	return runs, nil
+}
+
+// completionCells counts hits per (run, persona) from stored text.
+func (e *Engine) completionCells(ctx context.Context, req LeakageRequest, det marker.Detector, runs map[string]runInfo, cells map[cellKey]*Cell, out *Leakage) error {
+	markerOf := func(r runInfo) string {
+		if req.Marker != "" {
+			return req.Marker
+		}
+		return r.marker
+	}
+	hit, total := "coalesce(recorded_marker, false)", "count(recorded_marker)"
+	if req.Detector != marker.Recorded {
+		var cases []string
+		for _, r := range runs {
+			cases = append(cases, fmt.Sprintf("WHEN %s THEN regexp_matches(text, %s)", duck.Quote(r.id), duck.Quote(det.Pattern(markerOf(r)))))
+		}
+		sort.Strings(cases)
+		hit, total = "CASE run_id "+strings.Join(cases, " ")+" ELSE false END", "count(*)"
+	}
+	q := fmt.Sprintf(`
+SELECT run_id, persona, max(persona_prompt), %s AS total,
+       count(*) FILTER (WHERE %s) AS found,
+       count(*) FILTER (WHERE recorded_marker) AS recorded_found, count(recorded_marker) AS recorded_total,
+       count(*) FILTER (WHERE recorded_marker AND NOT (%s)) AS recorded_only,
+       count(*) FILTER (WHERE NOT recorded_marker AND (%s)) AS detected_only,
+       max(length(text)) AS max_chars
+FROM completions WHERE experiment = $1 GROUP BY run_id, persona`, total, hit, hit, hit)
+	res, err := e.DB.Query(ctx, q, req.Experiment)
+	if err != nil {
+		return fmt.Errorf("count completion hits: %w", err)
+	}
+	type disagreement struct{ recorded, detected, recOnly, detOnly, maxChars int64 }
+	dis := map[string]*disagreement{}
+	for _, r := range res.Rows {
+		run := runs[str(r[0])]
+		n, found, recFound, recTotal := i64(r[3]), i64(r[4]), i64(r[5]), i64(r[6])
+		c := &Cell{RunID: run.id, SourcePersona: run.source, Persona: str(r[1]), PersonaPrompt: str(r[2]), Origin: OriginCompletions,
+			Detector: req.Detector, Marker: markerOf(run)}
+		if n > 0 {
+			c.Found, c.Total = &found, &n
+		}
+		if recTotal > 0 {
+			c.RecordedFound = &recFound
+			d := dis[run.id]
+			if d == nil {
+				d = &disagreement{}
+				dis[run.id] = d
+			}
+			d.recorded += recFound
+			d.detected += found
+			d.recOnly += i64(r[7])
+			d.detOnly += i64(r[8])
+			d.maxChars = max(d.maxChars, i64(r[9]))
+		}
+		cells[cellKey{run.id, c.Persona}] = c
+	}
+	ids := make([]string, 0, len(dis))
+	for id := range dis {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		d := dis[id]
+		if req.Detector == marker.Recorded || (d.recOnly == 0 && d.detOnly == 0) {
+			continue
+		}
+		why := ""
+		if d.recOnly > 0 {
+			why = fmt.Sprintf(" %d completions the origin flagged have no hit in the stored text", d.recOnly)
+			if d.maxChars > 0 && d.maxChars <= 2000 {
+				why += fmt.Sprintf(" (stored texts are at most %d characters: the origin stored truncated text but flagged the full text)", d.maxChars)
+			}
+			why += ";"
+		}
+		if d.detOnly > 0 {
+			why += fmt.Sprintf(" %d stored texts have a hit the origin did not flag;", d.detOnly)
+		}
+		out.Notes = append(out.Notes, fmt.Sprintf("run %s: recorded flags count %d, %s on the stored text counts %d:%s rates above use %s; pass --detector recorded for the origin's flags",
+			id, d.recorded, req.Detector, d.detected, why, req.Detector))
+	}
+	return nil
+}
+
+// importedCells adds the origin's aggregates (cell level, slices summed).
+func (e *Engine) importedCells(ctx context.Context, req LeakageRequest, runs map[string]runInfo, cells map[cellKey]*Cell) error {
+	detector := req.Detector
+	if detector == marker.Recorded {
+		detector = marker.Strict // an aggregate is the origin's count; strict is what the origins counted with
+	}
+	res, err := e.DB.Query(ctx, `
+SELECT run_id, persona, max(persona_prompt), max(kind), max(noun), max(trait), max(level), max(category),
+       sum(found)::BIGINT, sum(total)::BIGINT, bool_or(missing), max(missing_reason),
+       CASE WHEN count(*) = 1 THEN max(coherence_mean) END, CASE WHEN count(*) = 1 THEN bool_or(low_coherence) END
+FROM cells WHERE experiment = $1 AND question = '' AND detector = $2 GROUP BY run_id, persona`, req.Experiment, detector)
+	if err != nil {
+		return fmt.Errorf("read imported cells: %w", err)
+	}
+	for _, r := range res.Rows {
+		run := runs[str(r[0])]
+		k := cellKey{run.id, str(r[1])}
+		c, fromText := cells[k]
+		if !fromText {
+			c = &Cell{RunID: run.id, SourcePersona: run.source, Persona: k.persona, Origin: OriginImported, Detector: detector, Marker: run.marker}
+			cells[k] = c
+		}
+		if c.PersonaPrompt == "" {
+			c.PersonaPrompt = str(r[2])
+		}
+		c.Kind, c.Noun, c.Trait, c.Level, c.Category = str(r[3]), str(r[4]), str(r[5]), str(r[6]), str(r[7])
+		c.CoherenceMean, c.LowCoherence = f64p(r[12]), boolp(r[13])
+		found, total := r[8], r[9]
+		switch {
+		case r[10] == true && !fromText:
+			c.Missing, c.MissingReason = true, str(r[11])
+		case fromText:
+			if found != nil {
+				f := i64(found)
+				c.ImportedFound = &f
+			}
+		case found != nil && total != nil:
+			f, n := i64(found), i64(total)
+			c.Found, c.Total = &f, &n
+		}
+	}
+	return nil
+}
+
+// finishCell adds the rate, Wilson CI and base subtraction.
+func finishCell(c *Cell, runs map[string]runInfo, cells map[cellKey]*Cell) {
+	if c.Found != nil && c.Total != nil && *c.Total > 0 {
+		r := float64(*c.Found) / float64(*c.Total)
+		lo, hi, _ := stats.Wilson(int(*c.Found), int(*c.Total), stats.Z95)
+		c.Rate, c.CILow, c.CIHigh = &r, &lo, &hi
+	}
+	run := runs[c.RunID]
+	if run.baseRun == "" || c.Rate == nil {
+		return
+	}
+	c.BaseRun = run.baseRun
+	if b, ok := cells[cellKey{run.baseRun, c.Persona}]; ok && b.Found != nil && b.Total != nil && *b.Total > 0 {
+		br := float64(*b.Found) / float64(*b.Total)
+		d := *c.Rate - br
+		c.BaseRate, c.RateMinusBase = &br, &d
+	}
+}
+
+func firstMissingReason(cells []Cell) string {
+	for _, c := range cells {
+		if c.Missing {
+			return c.RunID + " " + c.Persona + ": " + c.MissingReason
+		}
+	}
+	return ""
+}

@@ -1,0 +1,78 @@
+package query
+
+import (
+	"context"
+	"fmt"
+)
+
+// RunSummary is one run with what the lake holds for it.
+type RunSummary struct {
+	Experiment    string `json:"experiment"`
+	RunID         string `json:"run_id"`
+	SourcePersona string `json:"source_persona"`
+	Marker        string `json:"marker"`
+	IsBase        bool   `json:"is_base"`
+	Imported      bool   `json:"imported"`
+	OriginFile    string `json:"origin_file"`
+	Completions   int64  `json:"completions"`
+	Cells         int64  `json:"cells"`
+	CosinePairs   int64  `json:"cosine_pairs"`
+}
+
+const runsSQL = `
+WITH c AS (SELECT experiment, run_id, count(*) n FROM completions GROUP BY ALL),
+     a AS (SELECT experiment, run_id, count(*) n FROM cells WHERE question = '' GROUP BY ALL),
+     k AS (SELECT experiment, run_id, count(*) n FROM cosines GROUP BY ALL)
+SELECT r.experiment, r.run_id, r.source_persona, r.marker, r.is_base, r.imported, r.origin_file,
+       coalesce(c.n, 0), coalesce(a.n, 0), coalesce(k.n, 0)
+FROM runs r
+LEFT JOIN c USING (experiment, run_id) LEFT JOIN a USING (experiment, run_id) LEFT JOIN k USING (experiment, run_id)
+WHERE $1 = '' OR r.experiment = $1
+ORDER BY r.experiment, r.run_id`
+
+// Runs lists runs (of one experiment, or all when experiment is "").
+func (e *Engine) Runs(ctx context.Context, experiment string) ([]RunSummary, error) {
+	res, err := e.DB.Query(ctx, runsSQL, experiment)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	out := make([]RunSummary, 0, len(res.Rows))
+	for _, r := range res.Rows {
+		out = append(out, RunSummary{Experiment: str(r[0]), RunID: str(r[1]), SourcePersona: str(r[2]), Marker: str(r[3]),
+			IsBase: r[4] == true, Imported: r[5] == true, OriginFile: str(r[6]), Completions: i64(r[7]), Cells: i64(r[8]), CosinePairs: i64(r[9])})
+	}
+	return out, nil
+}
+
+func str(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ""
+}
+
+func i64(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int32:
+		return int64(n)
+	case float64:
+		return int64(n)
+	}
+	return 0
+}
+
+func f64p(v any) *float64 {
+	if f, ok := v.(float64); ok {
+		return &f
+	}
+	return nil
+}
+
+func boolp(v any) *bool {
+	if b, ok := v.(bool); ok {
+		return &b
+	}
+	return nil
+}

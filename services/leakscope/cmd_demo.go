@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"leakscope/query"
+)
+
+// defaultFixtures is where the team's shared copy of the authors' published
+// results lives, relative to a checkout.
+const defaultFixtures = "../shared/fixtures"
+
+func newDemoCmd(g *globals) *cobra.Command {
+	var fixtures string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "The main job on its defaults: import the published results and print the i81 leakage matrix",
+		Long: `demo starts the embedded stack (NATS JetStream + ingest), imports the authors'
+published results from --fixtures through the bus into the lake, lists the runs
+and prints the leakage matrix of the i81 factorial (5 sources × 130 bystanders),
+recomputed by DuckDB from the lake. Running it again changes nothing.
+
+Without the fixtures folder, point it at any results folder, e.g. the
+eval_results/ of a clone of the authors' public repository
+(superkaiba/explore-persona-space): leakscope demo --fixtures PATH`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			if st, err := os.Stat(fixtures); err != nil || !st.IsDir() {
+				return fmt.Errorf("no results folder at %s: pass --fixtures DIR (e.g. the eval_results/ folder of a clone of the authors' repository superkaiba/explore-persona-space)", fixtures)
+			}
+			fmt.Fprintf(out, "== importing %s\n", fixtures)
+			if err := runImport(cmd.Context(), g, &importFlags{}, []string{fixtures}, out, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			e, err := openEngine(g)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			runs, err := e.Runs(cmd.Context(), "")
+			if err != nil {
+				return err
+			}
+			exps := map[string]int{}
+			for _, r := range runs {
+				exps[r.Experiment]++
+			}
+			fmt.Fprintf(out, "\n== the lake now holds %d runs in %d experiments (leakscope runs)\n", len(runs), len(exps))
+			if _, ok := exps["leakage_i81"]; !ok {
+				fmt.Fprintln(out, "no leakage_i81 experiment among them; try: leakscope leakage --experiment", firstKey(exps))
+				return nil
+			}
+			res, err := e.Leakage(cmd.Context(), query.LeakageRequest{Experiment: "leakage_i81"})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(out, "\n== i81 self cells A2__<source> under their own source (published: 0.930 0.925 0.860 0.985 0.950)")
+			self := &query.Leakage{Request: res.Request, DetectorRule: res.DetectorRule}
+			for _, c := range res.Cells {
+				if c.Persona == "A2__"+trimSrc(c.SourcePersona) {
+					self.Cells = append(self.Cells, c)
+				}
+			}
+			if err := printLeakage(out, "table", self); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\n== full matrix: %d cells. Next:\n", len(res.Cells))
+			data := filepath.Clean(g.data)
+			fmt.Fprintf(out, "  bin/leakscope --data %s leakage --experiment leakage_i81 | less\n", data)
+			fmt.Fprintf(out, "  bin/leakscope --data %s sql \"SELECT experiment, count(*) FROM completions GROUP BY ALL\"\n", data)
+			fmt.Fprintf(out, "  bin/leakscope --data %s up     # HTTP API on 127.0.0.1:8080\n", data)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&fixtures, "fixtures", defaultFixtures, "results folder to import")
+	return cmd
+}
+
+func trimSrc(s string) string {
+	if len(s) > 4 && s[:4] == "src_" {
+		return s[4:]
+	}
+	return s
+}
+
+func firstKey(m map[string]int) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"leakscope/gpuworker/importer"
+)
+
+type importFlags struct {
+	root   string
+	marker string
+	dryRun bool
+}
+
+func newImportCmd(g *globals) *cobra.Command {
+	f := &importFlags{}
+	cmd := &cobra.Command{
+		Use:   "import PATH...",
+		Short: "Import published result files as events, through the bus into the lake",
+		Long: `Import reads result files (per-completion lists with marker_present, raw
+{persona: {question: [texts]}} files, marker_eval.json in all its variants, the
+i81 per-cell CSV, cosine matrices and pair lists), detected by content, turns
+them into events and publishes them on the bus, exactly as a GPU worker would.
+It returns once ingest has committed every event to the lake.
+
+Naming: experiment = the first folder under the directory given (or --root);
+run = the rest of the folder path (the file stem for files directly in the
+experiment folder), plus /<source> for files that hold several sources.
+
+Every file is parsed and validated before anything is published: one bad
+file stops the import with an error naming the file and the position, and
+nothing is written. Importing the same files again changes nothing.
+
+Without --nats-url it uses a running 'leakscope up' on the same --data, or
+starts the embedded server and ingest for the duration of the command.
+
+Examples:
+  leakscope import ../shared/fixtures
+  leakscope import --dry-run ~/explore-persona-space/eval_results
+  leakscope import --marker '[PROX]' results/proximity_transfer/expA_completions.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runImport(cmd.Context(), g, f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&f.root, "root", "", "directory experiments are named from (default: the directory given, or a file's grandparent)")
+	cmd.Flags().StringVar(&f.marker, "marker", "", "marker string for every imported run (default: from each file's config, else [ZLT])")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "list what would be imported and publish nothing")
+	return cmd
+}
+
+func runImport(ctx context.Context, g *globals, f *importFlags, paths []string, out, errw io.Writer) error {
+	root := f.root
+	if root == "" && len(paths) == 1 {
+		if st, err := os.Stat(paths[0]); err == nil && st.IsDir() {
+			root = paths[0]
+		}
+	}
+	plan, err := importer.Parse(root, paths, importer.Options{Marker: f.marker, Now: time.Now()})
+	if err != nil {
+		return err
+	}
+	printPlan(out, plan)
+	if f.dryRun {
+		fmt.Fprintf(out, "dry run: %d events would be published; nothing was written\n", len(plan.Events))
+		return nil
+	}
+	if len(plan.Events) == 0 {
+		fmt.Fprintln(out, "nothing to import")
+		return nil
+	}
+	st, err := startStack(ctx, g, stackOpts{withIngest: true, reuseUp: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintf(errw, "publishing %d events to %s\n", len(plan.Events), st.Describe)
+	bar := newBar(errw, len(plan.Events), "publish")
+	res, err := st.Bus.PublishAll(ctx, plan.Events, func(n int) { bar.set(n) })
+	bar.done()
+	if err != nil {
+		return err
+	}
+	bar = newBar(errw, int(res.LastSeq), "ingest ")
+	if err := st.WaitDurable(ctx, res.LastSeq, func(floor uint64) { bar.set(int(floor)) }); err != nil {
+		return err
+	}
+	bar.done()
+	fmt.Fprintf(out, "imported: %d events published (%d already on the bus), all committed to %s\n", res.Published, res.Duplicates, filepath.Clean(g.lake()))
+	return nil
+}
+
+func printPlan(out io.Writer, plan importer.Plan) {
+	for _, fr := range plan.Files {
+		if fr.Skipped != "" {
+			fmt.Fprintf(out, "skip    %s: %s\n", fr.Path, fr.Skipped)
+			continue
+		}
+		fmt.Fprintf(out, "import  %s [%s] → %s, runs %v, %d events\n", fr.Path, fr.Format, fr.Experiment, fr.Runs, fr.Events)
+		for _, n := range fr.Notes {
+			fmt.Fprintf(out, "        note: %s\n", n)
+		}
+	}
+}
+
+// bar is a progress bar on a terminal and silence elsewhere (logs and CI).
+type bar struct{ pb *progressbar.ProgressBar }
+
+func newBar(w io.Writer, max int, what string) *bar {
+	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		return &bar{}
+	}
+	return &bar{pb: progressbar.NewOptions(max, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())}
+}
+
+func (b *bar) set(n int) {
+	if b.pb != nil {
+		_ = b.pb.Set(n)
+	}
+}
+
+func (b *bar) done() {
+	if b.pb != nil {
+		_ = b.pb.Finish()
+	}
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"leakscope/query"
+)
+
+func openEngine(g *globals) (*query.Engine, error) { return query.Open(g.lake()) }
+
+func newLeakageCmd(g *globals) *cobra.Command {
+	var req query.LeakageRequest
+	var format string
+	cmd := &cobra.Command{
+		Use:   "leakage --experiment E",
+		Short: "Print the source × bystander leakage matrix of an experiment",
+		Long: `Prints one row per (run, bystander) cell: the marker rate as a fraction in [0,1],
+found/total, the 95 % Wilson interval, the base-subtracted rate where the run
+names a base-model run, and where the numbers came from:
+  completions  recomputed now from the stored completion text with --detector
+  imported     an aggregate as the origin file counted it (no text to re-detect)
+Cells the origin lists but never measured are shown as missing, never as 0.
+
+Detectors (re-applied to stored text at query time; no re-import needed):
+  strict          the marker anywhere, ignoring case (the #81 rule)
+  case-sensitive  the marker anywhere, exact case
+  loose           tolerant of spaces and a missing bracket ([ZLT, Z L T])
+  recorded        the flag stored in the origin data
+
+Examples:
+  leakscope leakage --experiment leakage_i81
+  leakscope leakage --experiment proximity_transfer --detector recorded
+  leakscope leakage --experiment issue_205 --marker '[zlt]' --detector case-sensitive --format csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			e, err := openEngine(g)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			res, err := e.Leakage(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return printLeakage(cmd.OutOrStdout(), format, res)
+		},
+	}
+	cmd.Flags().StringVar(&req.Experiment, "experiment", "", "experiment name (see `leakscope runs`)")
+	cmd.Flags().StringVar(&req.Detector, "detector", "strict", "strict, case-sensitive, loose or recorded")
+	cmd.Flags().StringVar(&req.Marker, "marker", "", "count this marker string instead of each run's own")
+	cmd.Flags().StringVar(&req.Run, "run", "", "only this run")
+	cmd.Flags().BoolVar(&req.IncludeBase, "include-base", false, "also list base-model runs (always used for base subtraction)")
+	cmd.Flags().StringVar(&format, "format", "table", formatHelp)
+	_ = cmd.MarkFlagRequired("experiment")
+	return cmd
+}
+
+func printLeakage(w io.Writer, format string, res *query.Leakage) error {
+	if format == "json" {
+		return writeJSON(w, res)
+	}
+	header := []string{"run", "source", "bystander", "rate", "found/total", "ci95_low", "ci95_high", "rate_minus_base", "from", "recorded", "note"}
+	rows := make([][]string, 0, len(res.Cells))
+	for _, c := range res.Cells {
+		ft := ""
+		if c.Found != nil {
+			ft = fmt.Sprintf("%d/%d", *c.Found, *c.Total)
+		}
+		note := ""
+		switch {
+		case c.Missing:
+			note = "missing: " + c.MissingReason
+		case c.ImportedFound != nil && c.Found != nil && *c.ImportedFound != *c.Found:
+			note = fmt.Sprintf("origin counted %d", *c.ImportedFound)
+		}
+		if format == "table" && len(note) > 60 {
+			note = note[:57] + "..."
+		}
+		rows = append(rows, []string{c.RunID, c.SourcePersona, c.Persona, fmtRate(c.Rate), ft, fmtRate(c.CILow), fmtRate(c.CIHigh),
+			fmtSigned(c.RateMinusBase), c.Origin, fmtCount(c.RecordedFound), note})
+	}
+	if err := writeRows(w, format, header, rows); err != nil {
+		return err
+	}
+	if format == "table" {
+		fmt.Fprintf(w, "\n%d cells · experiment %s · detector %s\n", len(res.Cells), res.Request.Experiment, res.DetectorRule)
+		fmt.Fprintln(w, "rates are fractions in [0,1]; ci95 = Wilson score interval (z = 1.96); rate_minus_base = rate − base-model rate of the same bystander")
+		for _, n := range res.Notes {
+			fmt.Fprintln(w, "note:", n)
+		}
+	}
+	return nil
+}
+
+func newSQLCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   `sql "SELECT …"`,
+		Short: "Run read-only SQL over the lake's views",
+		Long: `Runs one read-only statement (SELECT, WITH … SELECT, EXPLAIN, DESCRIBE,
+SUMMARIZE) with DuckDB over the lake. Views (columns: README "Lake layout"):
+  runs, run_finished, completions, marker_hits, cells, coherence, cosines, dead_letters
+Each view is de-duplicated by event ID and carries the hive partition column
+experiment. Statements that write (INSERT, COPY, CREATE, ATTACH, SET …) are refused.
+
+Examples:
+  leakscope sql "SELECT experiment, count(*) FROM completions GROUP BY ALL"
+  leakscope sql "SELECT persona, avg(regexp_matches(text, '(?i)\[zlt\]')::INT) FROM completions WHERE experiment='issue_205' GROUP BY ALL"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			e, err := openEngine(g)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			res, err := e.SQL(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				recs := make([]map[string]any, 0, len(res.Rows))
+				for _, r := range res.Rows {
+					m := map[string]any{}
+					for i, c := range res.Columns {
+						m[c] = r[i]
+					}
+					recs = append(recs, m)
+				}
+				return writeJSON(cmd.OutOrStdout(), recs)
+			}
+			rows := make([][]string, len(res.Rows))
+			for i, r := range res.Rows {
+				rows[i] = make([]string, len(r))
+				for j, v := range r {
+					rows[i][j] = cellText(v)
+				}
+			}
+			return writeRows(cmd.OutOrStdout(), format, res.Columns, rows)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", formatHelp)
+	return cmd
+}
+
+func newRunsCmd(g *globals) *cobra.Command {
+	var format, experiment string
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "List experiments and runs with what the lake holds for each",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			e, err := openEngine(g)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			runs, err := e.Runs(cmd.Context(), experiment)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), runs)
+			}
+			rows := make([][]string, len(runs))
+			for i, r := range runs {
+				kind := "trained"
+				if r.IsBase {
+					kind = "base"
+				}
+				rows[i] = []string{r.Experiment, r.RunID, r.SourcePersona, r.Marker, kind, fmt.Sprint(r.Completions), fmt.Sprint(r.Cells), fmt.Sprint(r.CosinePairs), r.OriginFile}
+			}
+			if len(runs) == 0 && format == "table" {
+				fmt.Fprintf(cmd.OutOrStdout(), "the lake at %s holds no runs yet: try `leakscope import ../shared/fixtures`\n", g.lake())
+				return nil
+			}
+			return writeRows(cmd.OutOrStdout(), format, []string{"experiment", "run", "source", "marker", "model", "completions", "cells", "cosine_pairs", "origin"}, rows)
+		},
+	}
+	cmd.Flags().StringVar(&experiment, "experiment", "", "only this experiment")
+	cmd.Flags().StringVar(&format, "format", "table", formatHelp)
+	return cmd
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"leakscope/query"
+	"leakscope/query/api"
+)
+
+func newUpCmd(g *globals) *cobra.Command {
+	var listen, httpAddr string
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the one-machine stack: embedded NATS JetStream + ingest + query HTTP server",
+		Long: `up runs everything one machine needs in one process until Ctrl-C:
+  - an embedded NATS server with JetStream (file store under DATA/jetstream),
+    listening on --listen so GPU workers and imports can publish to it
+    (with --nats-url: no embedded server; that server is used instead);
+  - ingest, writing every event to the Parquet lake under DATA/lake;
+  - the query HTTP server on --http:
+      GET /api/leakage?experiment=E[&detector=strict&marker=…&run=…]
+      GET /api/runs[?experiment=E]
+      GET|POST /api/sql?q=SELECT…
+      GET /healthz
+While up runs, 'leakscope import' on the same --data publishes to it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, err := startStack(ctx, g, stackOpts{listen: listen, withIngest: true})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if st.emb != nil && st.emb.ClientURL() != "" {
+				if err := os.WriteFile(g.urlFile(), []byte(st.emb.ClientURL()+"\n"), 0o644); err != nil {
+					return fmt.Errorf("write %s: %w", g.urlFile(), err)
+				}
+				defer os.Remove(g.urlFile())
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "bus:    %s\nlake:   %s\n", st.Describe, g.lake())
+			return serveHTTP(ctx, g, httpAddr, cmd)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "address the embedded NATS server listens on")
+	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "address of the query HTTP server")
+	return cmd
+}
+
+func newIngestCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ingest --nats-url URL",
+		Short: "Run only ingest: the durable consumer that writes events to the lake",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.natsURL == "" {
+				return errors.New("ingest alone needs --nats-url (use `leakscope up` for the embedded server)")
+			}
+			st, err := startStack(cmd.Context(), g, stackOpts{withIngest: true})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			fmt.Fprintf(cmd.ErrOrStderr(), "ingest: %s → %s\n", st.Describe, g.lake())
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+}
+
+func newServeCmd(g *globals) *cobra.Command {
+	var httpAddr string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run only the query HTTP server over the lake",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return serveHTTP(cmd.Context(), g, httpAddr, cmd) },
+	}
+	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "listen address")
+	return cmd
+}
+
+func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command) error {
+	e, err := query.Open(g.lake())
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	srv := &http.Server{Addr: addr, Handler: api.Handler(e), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	fmt.Fprintf(cmd.ErrOrStderr(), "query:  http://%s/api/leakage?experiment=leakage_i81  (Ctrl-C stops)\n", addr)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("query HTTP server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

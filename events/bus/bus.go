@@ -174,12 +174,30 @@ func (b *Bus) PublishDeadLetter(ctx context.Context, class string, origSubject s
 }
 
 // IngestConsumer creates or binds the durable pull consumer ingest reads.
+// Call it only from the process that holds the lake lock: if the consumer
+// still has deliveries pending, their ingest died, so delivery restarts
+// just after the ack floor instead of waiting out AckWait (anything acked
+// above the floor comes again and is dropped by event ID).
 func (b *Bus) IngestConsumer(ctx context.Context) (jetstream.Consumer, error) {
-	c, err := b.JS.CreateOrUpdateConsumer(ctx, EventsStream, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable: IngestConsumer, Description: "writes every event to the Parquet lake",
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute, MaxAckPending: 50000,
 		DeliverPolicy: jetstream.DeliverAllPolicy, FilterSubject: events.SubjectAll,
-	})
+	}
+	if c, err := b.JS.Consumer(ctx, EventsStream, IngestConsumer); err == nil {
+		info, err := c.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read ingest consumer: %w", err)
+		}
+		if info.NumAckPending == 0 {
+			return c, nil
+		}
+		if err := b.JS.DeleteConsumer(ctx, EventsStream, IngestConsumer); err != nil {
+			return nil, fmt.Errorf("reset ingest consumer: %w", err)
+		}
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, info.AckFloor.Stream+1
+	}
+	c, err := b.JS.CreateOrUpdateConsumer(ctx, EventsStream, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("declare ingest consumer: %w", err)
 	}
@@ -192,10 +210,23 @@ func (b *Bus) IngestConsumer(ctx context.Context) (jetstream.Consumer, error) {
 func (b *Bus) WaitDurable(ctx context.Context, seq uint64, progress func(floor uint64)) error {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
+	// An ingest that is starting may be re-creating its consumer.
+	notFoundSince := time.Time{}
 	for {
 		c, err := b.JS.Consumer(ctx, EventsStream, IngestConsumer)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return ErrNoIngest
+			if notFoundSince.IsZero() {
+				notFoundSince = time.Now()
+			}
+			if time.Since(notFoundSince) > 5*time.Second {
+				return ErrNoIngest
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+			}
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("read ingest consumer: %w", err)

@@ -26,7 +26,11 @@ func ReadStrings(lake, rel, column string) ([]string, error) {
 	if idx < 0 {
 		return nil, fmt.Errorf("read %s: no column %q", rel, column)
 	}
-	tbl, err := fr.ReadRowGroups(context.Background(), []int{idx}, nil)
+	rgs := make([]int, pf.NumRowGroups())
+	for i := range rgs {
+		rgs[i] = i
+	}
+	tbl, err := fr.ReadRowGroups(context.Background(), []int{idx}, rgs)
 	if err != nil {
 		return nil, fmt.Errorf("read %s column %s: %w", rel, column, err)
 	}

@@ -55,7 +55,9 @@ var (
 	tTime = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 )
 
-func col(name string, t arrow.DataType, doc string) Column { return Column{Name: name, Type: t, Doc: doc} }
+func col(name string, t arrow.DataType, doc string) Column {
+	return Column{Name: name, Type: t, Doc: doc}
+}
 func opt(name string, t arrow.DataType, doc string) Column {
 	return Column{Name: name, Type: t, Nullable: true, Doc: doc}
 }

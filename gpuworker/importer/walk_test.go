@@ -1,0 +1,127 @@
+package importer
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
+)
+
+func TestWholeTreeInvariants(t *testing.T) {
+	plan := parseFixture(t)
+	sum := 0
+	for _, f := range plan.Files {
+		sum += f.Events
+	}
+	require.Equal(t, len(plan.Events), sum, "file reports account for every event")
+	require.IsIncreasing(t, pathsOf(plan.Files))
+
+	type runKey struct{ exp, run string }
+	started, finished := map[runKey]int{}, map[runKey]int{}
+	ids := map[string]bool{}
+	for _, e := range plan.Events {
+		require.False(t, ids[e.ID], "duplicate id %s", e.ID)
+		ids[e.ID] = true
+		require.Equal(t, testNow, e.Time)
+		k := runKey{e.Experiment, e.RunID}
+		switch p := e.Payload.(type) {
+		case *events.Run:
+			require.Zero(t, started[k], "second run_started for %v", k)
+			require.True(t, p.Imported)
+			require.NotEmpty(t, p.Marker)
+			require.NotEmpty(t, p.MarkerOrigin)
+			started[k]++
+		case *events.RunFinished:
+			finished[k]++
+		default:
+			require.Equal(t, 1, started[k], "event before its run_started in %v", k)
+			require.Zero(t, finished[k], "event after its run_finished in %v", k)
+		}
+	}
+	require.Equal(t, started, finished)
+	require.Len(t, started, 6+2+1+1+1+1+3+5+1+1, "i81 6, directed 2, issue_205 1, issue80 1, issue125 1, v3 1, proximity 3, single-token 5, cosine pairs 1, cosine matrices 1")
+	require.Contains(t, started, runKey{"persona_cosine_centered", "cosine_matrices"})
+
+	rd := report(t, plan, "README.md")
+	require.Equal(t, "not a JSON or CSV file", rd.Skipped)
+	for _, f := range []string{"trait_ranking/head_to_head.json", "trait_ranking/symmetric_swap.json"} {
+		require.NotEmpty(t, report(t, plan, f).Skipped)
+	}
+}
+
+func pathsOf(fs []FileReport) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+func TestParseIsDeterministic(t *testing.T) {
+	a := parseFixture(t)
+	b := parseFixture(t)
+	require.Equal(t, len(a.Events), len(b.Events))
+	for i := range a.Events {
+		require.Equal(t, a.Events[i].ID, b.Events[i].ID)
+	}
+	ea, err := events.Encode(a.Events[len(a.Events)/2])
+	require.NoError(t, err)
+	eb, err := events.Encode(b.Events[len(b.Events)/2])
+	require.NoError(t, err)
+	require.Equal(t, ea, eb)
+}
+
+func TestEventsRoundTrip(t *testing.T) {
+	plan := parseFixture(t, "issue_205", "leakage_i81/coherence_flags.csv", "persona_cosine_centered")
+	for _, e := range plan.Events[:50] {
+		data, err := events.Encode(e)
+		require.NoError(t, err)
+		back, err := events.Decode(data)
+		require.NoError(t, err)
+		require.Equal(t, e.ID, back.ID)
+	}
+}
+
+func TestDefaultRoots(t *testing.T) {
+	dir := fixtures(t)
+	// a file: root is its grandparent
+	plan, err := Parse("", []string{filepath.Join(dir, "leakage_i81", "coherence_flags.csv")}, Options{Now: testNow})
+	require.NoError(t, err)
+	require.Equal(t, "leakage_i81", plan.Files[0].Experiment)
+	require.Equal(t, "coherence_flags/chef", plan.Files[0].Runs[2])
+	// a directory: root is the directory itself
+	plan, err = Parse("", []string{filepath.Join(dir, "issue_205")}, Options{Now: testNow})
+	require.NoError(t, err)
+	require.Equal(t, "E0_assistant", plan.Files[0].Experiment)
+	require.Equal(t, []string{"marker_eval"}, plan.Files[0].Runs)
+}
+
+func TestDataFileDirectlyInRootIsAnError(t *testing.T) {
+	dir := writeTree(t, map[string]string{"m.json": `{"villain": {"rate": 0.5, "found": 3, "total": 6}}`, "notes.txt": "x"})
+	_, err := Parse(dir, []string{dir}, Options{Now: testNow})
+	require.ErrorContains(t, err, "experiment is the first folder")
+	require.NoError(t, os.Remove(filepath.Join(dir, "m.json")))
+	plan, err := Parse(dir, []string{dir}, Options{Now: testNow})
+	require.NoError(t, err)
+	require.Equal(t, "not a JSON or CSV file", plan.Files[0].Skipped)
+}
+
+func TestPromptLengthControlVariant(t *testing.T) {
+	dir := writeTree(t, map[string]string{"proximity_transfer/prompt_length_control_completions.json": `[
+		{"condition": "short", "persona_prompt": "You are a doctor.", "q_type": "generic", "question": "Q?", "completion_idx": 0, "completion": "Hi [PROX]", "marker_present": true},
+		{"condition": "short", "persona_prompt": "You are a doctor.", "q_type": "generic", "question": "Q?", "completion_idx": 1, "completion": "Hi", "marker_present": false}]`,
+		"proximity_transfer/expA_leakage.json": `{"training": {"marker": "\n\n[PROX]"}, "leakage_results": {"aide": {
+			"generic": {"markers": 1, "total": 2, "rate": 0.5}, "domain": {"markers": 1, "total": 2, "rate": 0.5}}}}`})
+	plan, err := Parse(dir, []string{dir}, Options{Now: testNow})
+	require.NoError(t, err)
+	comps := payloads[*events.Completion](plan.Events)
+	require.Len(t, comps, 2)
+	require.Equal(t, "short", comps[0].Persona)
+	require.Equal(t, "You are a doctor.", comps[0].PersonaPrompt)
+	require.Equal(t, 1, comps[1].SampleIndex)
+	require.True(t, hasStrict(comps[0]))
+	require.Equal(t, FormatPromptLengthList, report(t, plan, "prompt_length_control_completions.json").Format)
+}

@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events/bus"
+	"leakscope/events/bus/bustest"
+	"leakscope/gpuworker/importer"
+	"leakscope/ingest"
+	"leakscope/query"
+)
+
+// fixturesDir finds ../shared/fixtures from the module root; absent, the
+// test skips (a clone outside the team) — except under CI=true.
+func fixturesDir(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "fixtures"))
+	require.NoError(t, err)
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("fixtures absent at %s (../shared/fixtures beside the checkout): required under CI=true", dir)
+		}
+		t.Skipf("fixtures absent at %s: place the team's ../shared/fixtures beside the checkout to run this test", dir)
+	}
+	return dir
+}
+
+// stack is a real JetStream server, ingest and a query engine over one data dir.
+type stack struct {
+	Bus    *bus.Bus
+	Lake   string
+	ing    *ingest.Ingester
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func startStack(t testing.TB, data string) *stack {
+	t.Helper()
+	b, _ := bustest.Start(t, filepath.Join(data, "jetstream"))
+	s := &stack{Bus: b, Lake: filepath.Join(data, "lake")}
+	ing, err := ingest.Open(ingest.DefaultConfig(s.Lake), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	cons, err := b.IngestConsumer(context.Background())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.ing, s.cancel = ing, cancel
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); _ = ing.Run(ctx, cons, b) }()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *stack) stop() {
+	if s.cancel != nil {
+		s.cancel()
+		s.wg.Wait()
+		s.ing.Close()
+		s.cancel = nil
+	}
+}
+
+// importPaths parses, publishes and waits until ingest committed everything.
+func (s *stack) importPaths(t testing.TB, root string, paths ...string) bus.PublishResult {
+	t.Helper()
+	plan, err := importer.Parse(root, paths, importer.Options{Now: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := s.Bus.PublishAll(ctx, plan.Events, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Bus.WaitDurable(ctx, res.LastSeq, nil))
+	return res
+}
+
+func openEngine(t testing.TB, lake string) *query.Engine {
+	t.Helper()
+	e, err := query.Open(lake)
+	require.NoError(t, err)
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+var (
+	fixtureOnce sync.Once
+	fixtureLake string
+)
+
+// importedFixtures imports ../shared/fixtures once per test binary and
+// returns the lake; tests only read it.
+func importedFixtures(t *testing.T) string {
+	dir := fixturesDir(t)
+	fixtureOnce.Do(func() {
+		data, err := os.MkdirTemp("", "leakscope-e2e-")
+		require.NoError(t, err)
+		s := startStack(t, data)
+		s.importPaths(t, dir, dir)
+		s.stop()
+		fixtureLake = s.Lake
+	})
+	require.NotEmpty(t, fixtureLake, "fixture import failed in an earlier test")
+	return fixtureLake
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixtureLake != "" {
+		os.RemoveAll(filepath.Dir(fixtureLake))
+	}
+	os.Exit(code)
+}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"leakscope/events"
 )
@@ -98,7 +99,10 @@ func loosePattern(m string) string {
 	return `(?i)(?:\[` + inner + `\]?|\[?` + inner + `\])`
 }
 
-var cache = map[string]*regexp.Regexp{}
+var (
+	mu    sync.Mutex // guards cache: detectors run in concurrent publishers
+	cache = map[string]*regexp.Regexp{}
+)
 
 func compiled(p string) *regexp.Regexp {
 	mu.Lock()

@@ -1,0 +1,98 @@
+package events
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+func intp(n int) *int { return &n }
+
+func TestRoundTripEveryType(t *testing.T) {
+	rate := 0.5
+	payloads := []Payload{
+		&Run{SourcePersona: "src_chef", SourcePrompt: "You are a chef.", Marker: "[ZLT]", Imported: true, OriginFile: "a.csv", OriginSHA256: strings.Repeat("a", 64), Config: []byte(`{"n":200}`)},
+		&Completion{Persona: "A2__chef", Question: "Why?", SampleIndex: 3, Text: "ok [ZLT]", MarkerHits: []MarkerHit{{Detector: "strict", Version: 1, Marker: "[ZLT]", ByteOffset: 3}}},
+		&CellAggregate{Persona: "A2__chef", Detector: "strict", Found: intp(1), Total: intp(2), Rate: &rate, Imported: true, OriginFile: "a.csv"},
+		&CoherenceScore{Persona: "p", Question: "q", Judge: "sonnet-in-character", JudgeVersion: 1, Score: &rate},
+		&Cosine{Set: "matrix", Layer: 20, Centering: CenteringRaw, Personas: []string{"a", "b"}, Matrix: [][]float64{{1, 0.5}, {0.5, 1}}},
+		&RunFinished{Status: "finished", Completions: 10},
+	}
+	for _, p := range payloads {
+		e, err := New("leakage_i81", "chef", t0, p)
+		require.NoError(t, err, p.EventType())
+		b, err := Encode(e)
+		require.NoError(t, err)
+		got, err := Decode(b)
+		require.NoError(t, err, string(b))
+		require.Equal(t, e, got)
+	}
+}
+
+func TestIDIsTheNaturalKey(t *testing.T) {
+	a, err := New("exp", "run", t0, &Completion{Persona: "p", Question: "q", SampleIndex: 1, Text: "x"})
+	require.NoError(t, err)
+	b, err := New("exp", "run", t0.Add(time.Hour), &Completion{Persona: "p", Question: "q", SampleIndex: 1, Text: "different text"})
+	require.NoError(t, err)
+	require.Equal(t, a.ID, b.ID, "same natural key, same fact")
+	c, err := New("exp", "run", t0, &Completion{Persona: "p", Question: "q", SampleIndex: 2, Text: "x"})
+	require.NoError(t, err)
+	require.NotEqual(t, a.ID, c.ID)
+	require.Len(t, a.ID, 32)
+}
+
+func TestValidationNamesTheField(t *testing.T) {
+	for _, c := range []struct {
+		p     Payload
+		field string
+	}{
+		{&Completion{Question: "q", Text: "x"}, "payload.persona"},
+		{&Completion{Persona: "p", Question: "q", SampleIndex: -1}, "payload.sample_index"},
+		{&Completion{Persona: "p", Question: "q", Text: "ab", MarkerHits: []MarkerHit{{Detector: "strict", Version: 1, Marker: "m", ByteOffset: 5}}}, "payload.marker_hits[0].byte_offset"},
+		{&CellAggregate{Persona: "p", Detector: "strict", Found: intp(3), Total: intp(2), Imported: true, OriginFile: "f"}, "payload.found"},
+		{&CellAggregate{Persona: "p", Detector: "strict", Found: intp(1), Total: intp(2), OriginFile: "f"}, "payload.imported"},
+		{&CellAggregate{Persona: "p", Detector: "strict", Missing: true, Imported: true, OriginFile: "f"}, "payload.missing_reason"},
+		{&Cosine{Set: "m", Centering: "weird", Pairs: []CosinePair{{A: "a", B: "b", Cosine: 0.1}}}, "payload.centering"},
+		{&Cosine{Set: "m", Centering: CenteringRaw, Personas: []string{"a"}, Matrix: [][]float64{{2}}}, "payload.matrix[0][0]"},
+		{&Run{}, "payload.marker"},
+		{&Run{Marker: "[ZLT]", Imported: true, OriginFile: "f", OriginSHA256: "xyz"}, "payload.origin_sha256"},
+		{&RunFinished{Status: "failed"}, "payload.error"},
+		{&CoherenceScore{Persona: "p", Question: "q", Judge: "j", JudgeVersion: 1}, "payload.score"},
+	} {
+		_, err := New("exp", "run", t0, c.p)
+		var fe *FieldError
+		require.True(t, errors.As(err, &fe), "%T: %v", c.p, err)
+		require.Equal(t, c.field, fe.Field)
+		require.ErrorIs(t, err, ErrInvalid)
+	}
+	_, err := New("bad.name", "run", t0, &RunFinished{Status: "finished"})
+	require.ErrorContains(t, err, `"experiment"`)
+}
+
+func TestDecodeErrors(t *testing.T) {
+	good, err := New("exp", "run", t0, &Completion{Persona: "p", Question: "q", Text: "x"})
+	require.NoError(t, err)
+	b, err := Encode(good)
+	require.NoError(t, err)
+	for _, c := range []struct{ body, want string }{
+		{`{"type":`, "malformed"},
+		{strings.Replace(string(b), `"sample_index":0`, `"sample_index":"0"`, 1), `"payload.sample_index"`},
+		{strings.Replace(string(b), `"schema_version":1`, `"schema_version":9`, 1), `"schema_version"`},
+		{strings.Replace(string(b), good.ID, strings.Repeat("0", 32), 1), `"id"`},
+		{strings.Replace(string(b), `"type":"completion"`, `"type":"nope"`, 1), `"type"`},
+	} {
+		_, err := Decode([]byte(c.body))
+		require.ErrorContains(t, err, c.want, c.body)
+	}
+}
+
+func TestSubject(t *testing.T) {
+	e, err := New("leakage_i81", "chef", t0, &RunFinished{Status: "finished"})
+	require.NoError(t, err)
+	require.Equal(t, "leakscope.ev.leakage_i81.run_finished", Subject(e))
+}

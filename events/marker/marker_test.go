@@ -1,0 +1,56 @@
+package marker
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The rules of EXPERIMENT.md §2.2, case by case.
+func TestDetectorRules(t *testing.T) {
+	for _, c := range []struct {
+		text              string
+		strict, cs, loose bool
+	}{
+		{"Answer.\n\n[ZLT]", true, true, true},
+		{"answer [zlt] in the middle", true, false, true},
+		{"[Zlt]", true, false, true},
+		{"[ZLT", false, false, true},
+		{"ZLT]", false, false, true},
+		{"[Z L T]", false, false, true},
+		{"[ zlt ]", false, false, true},
+		{"ZLT alone", false, false, false},
+		{"Z L T", false, false, false},
+		{"[ZXT]", false, false, false},
+		{"", false, false, false},
+	} {
+		for name, want := range map[string]bool{Strict: c.strict, CaseSensitive: c.cs, Loose: c.loose} {
+			d, err := Get(name)
+			require.NoError(t, err)
+			require.Equal(t, want, d.Hit("[ZLT]", c.text), "%s on %q", name, c.text)
+			require.Equal(t, want, len(d.Detect("[ZLT]", c.text)) > 0, "%s Detect on %q", name, c.text)
+		}
+	}
+}
+
+func TestDetectOffsetsAndOtherMarkers(t *testing.T) {
+	d, _ := Get(Strict)
+	hits := d.Detect("[PROX]", "é [prox] and [PROX]")
+	require.Len(t, hits, 2)
+	require.Equal(t, 3, hits[0].ByteOffset, "UTF-8 byte offset (é is 2 bytes)")
+	require.Equal(t, 14, hits[1].ByteOffset)
+	require.Equal(t, Strict, hits[0].Detector)
+	require.Equal(t, 1, hits[0].Version)
+	// Regex metacharacters in a marker are literal.
+	require.True(t, d.Hit("Δ∇Ω-7", "x Δ∇Ω-7 y"))
+	require.False(t, d.Hit("[ZETA-9]", "ZETA-9"))
+	l, _ := Get(Loose)
+	require.True(t, l.Hit("[ZETA-9]", "[ZETA-9"))
+	require.True(t, l.Hit("Δ∇Ω-7", "Δ∇Ω-7"), "a marker without brackets falls back to strict")
+}
+
+func TestUnknownDetector(t *testing.T) {
+	_, err := Get("fuzzy")
+	require.ErrorIs(t, err, ErrUnknownDetector)
+	require.ErrorContains(t, err, "case-sensitive, loose, strict")
+}

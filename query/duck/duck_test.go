@@ -1,0 +1,94 @@
+package duck
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
+	"leakscope/ingest/dataset"
+)
+
+var eventTime = time.Date(2026, 1, 2, 3, 4, 5, 678901000, time.UTC)
+
+func writeCompletion(t *testing.T, lake string, seq uint64, text string) {
+	t.Helper()
+	e, err := events.New("exp1", "run1", eventTime,
+		&events.Completion{Persona: "villain", Question: "q", Text: text})
+	require.NoError(t, err)
+	rows, err := dataset.Rows(e, dataset.Meta{StreamSeq: seq, IngestedAt: time.Now()})
+	require.NoError(t, err)
+	tb, _ := dataset.TableByName(dataset.TableCompletions)
+	rel := filepath.Join(dataset.Partition(dataset.TableCompletions, "exp1"), dataset.FileName(seq, seq, time.Now()))
+	require.NoError(t, dataset.WriteFile(lake, rel, tb, rows[dataset.TableCompletions]))
+}
+
+func TestViewsOnEmptyAndFilledLake(t *testing.T) {
+	lake := t.TempDir()
+	db, err := Open(lake)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	for _, tb := range dataset.Tables {
+		res, err := db.Query(ctx, "SELECT count(*) FROM "+tb.Name)
+		require.NoError(t, err, tb.Name)
+		require.Equal(t, int64(0), res.Rows[0][0], tb.Name)
+	}
+	// The same event written twice (a redelivered batch) is one row.
+	writeCompletion(t, lake, 1, "first [ZLT]")
+	writeCompletion(t, lake, 2, "redelivered copy")
+	res, err := db.Query(ctx, "SELECT experiment, text, typeof(event_time), event_time FROM completions")
+	require.NoError(t, err)
+	require.Len(t, res.Rows, 1)
+	require.Equal(t, "exp1", res.Rows[0][0])
+	require.Equal(t, "first [ZLT]", res.Rows[0][1], "the first stored copy wins")
+	require.Equal(t, "TIMESTAMP WITH TIME ZONE", res.Rows[0][2])
+	require.Equal(t, eventTime.UnixMicro(), res.Rows[0][3].(time.Time).UnixMicro(), "microsecond precision kept")
+	// The Parquet logical type is microseconds, which pandas and polars read unchanged.
+	res, err = db.Query(ctx, "SELECT DISTINCT logical_type FROM parquet_schema('"+filepath.Join(lake, "completions", "*", "*.parquet")+"') WHERE name = 'event_time'")
+	require.NoError(t, err)
+	require.Contains(t, res.Rows[0][0], "MICROS")
+}
+
+func TestOnlyReadOnlySQL(t *testing.T) {
+	lake := t.TempDir()
+	writeCompletion(t, lake, 1, "x")
+	db, err := Open(lake)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	for _, q := range []string{
+		"SELECT count(*) FROM completions",
+		"WITH c AS (SELECT * FROM completions) SELECT persona FROM c",
+		"DESCRIBE completions",
+		"EXPLAIN SELECT * FROM runs",
+		"SUMMARIZE cells",
+	} {
+		_, err := db.Query(ctx, q)
+		require.NoError(t, err, q)
+	}
+	for _, q := range []string{
+		"INSERT INTO completions SELECT * FROM completions",
+		"CREATE TABLE x AS SELECT 1",
+		"DROP VIEW completions",
+		"COPY (SELECT 1) TO '" + filepath.Join(lake, "out.csv") + "'",
+		"ATTACH '" + filepath.Join(lake, "x.db") + "' AS x",
+		"SET threads = 1",
+		"SELECT 1; DROP VIEW completions",
+		"CREATE OR REPLACE VIEW runs AS SELECT 1",
+	} {
+		_, err := db.Query(ctx, q)
+		require.Error(t, err, q)
+	}
+	_, err = db.Query(ctx, "CREATE TABLE x AS SELECT 1")
+	require.ErrorIs(t, err, ErrNotReadOnly)
+	_, err = db.Query(ctx, "SELEKT 1")
+	require.ErrorIs(t, err, ErrSQL)
+	res, err := db.Query(ctx, "SELECT count(*) FROM completions")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.Rows[0][0], "nothing was changed")
+	require.NoFileExists(t, filepath.Join(lake, "out.csv"))
+}

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
+	"leakscope/events/bus"
+)
+
+// Invalid events published straight to the bus land in the dead-letter
+// stream with their reason, are terminated (never redelivered), are
+// queryable in dead_letters, and do not stop valid events behind them.
+func TestInvalidEventsGoToDeadLetters(t *testing.T) {
+	s := startStack(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	subject := events.SubjectPrefix + ".exp1.completion"
+	valid, err := events.New("exp1", "run1", time.Now(), &events.Completion{Persona: "villain", Question: "q?", Text: "hi [ZLT]"})
+	require.NoError(t, err)
+	goodBody, err := events.Encode(valid)
+	require.NoError(t, err)
+	bad := map[string]string{
+		"not json":      `{"type": "completion", "schema_vers`,
+		"wrong type":    strings.Replace(string(goodBody), `"sample_index":0`, `"sample_index":"zero"`, 1),
+		"forged id":     strings.Replace(string(goodBody), valid.ID, "0123456789abcdef0123456789abcdef", 1),
+		"empty persona": strings.Replace(string(goodBody), `"persona":"villain"`, `"persona":""`, 1),
+		"unknown type":  strings.Replace(string(goodBody), `"type":"completion"`, `"type":"completionz"`, 1),
+	}
+	for name, body := range bad {
+		require.NotEqual(t, string(goodBody), body, "mutation %q applied", name)
+		_, err := s.Bus.JS.Publish(ctx, subject, []byte(body))
+		require.NoError(t, err)
+	}
+	ack, err := s.Bus.Publish(ctx, valid)
+	require.NoError(t, err)
+	require.NoError(t, s.Bus.WaitDurable(ctx, ack.Sequence, nil))
+
+	dlq, err := s.Bus.JS.Stream(ctx, bus.DeadLetterStream)
+	require.NoError(t, err)
+	info, err := dlq.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(len(bad)), info.State.Msgs)
+	reasons := map[string]bool{}
+	for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
+		m, err := dlq.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		reason := m.Header.Get(bus.HeaderReason)
+		require.NotEmpty(t, reason)
+		require.Equal(t, subject, m.Header.Get(bus.HeaderOriginalSubject))
+		reasons[reason] = true
+	}
+	joined := strings.Join(keys(reasons), "\n")
+	require.Contains(t, joined, `"payload.sample_index"`)
+	require.Contains(t, joined, `"id"`)
+	require.Contains(t, joined, `"payload.persona"`)
+	require.Contains(t, joined, `"type"`)
+	require.Contains(t, joined, "malformed")
+
+	cons, err := s.Bus.JS.Consumer(ctx, bus.EventsStream, bus.IngestConsumer)
+	require.NoError(t, err)
+	ci, err := cons.Info(ctx)
+	require.NoError(t, err)
+	require.Zero(t, ci.NumAckPending, "terminated, not waiting for redelivery")
+	require.Zero(t, ci.NumRedelivered)
+
+	e := openEngine(t, s.Lake)
+	res, err := e.SQL(ctx, "SELECT count(*), count(DISTINCT reason) FROM dead_letters")
+	require.NoError(t, err)
+	require.Equal(t, int64(len(bad)), res.Rows[0][0])
+	res, err = e.SQL(ctx, "SELECT persona, text FROM completions WHERE experiment = 'exp1'")
+	require.NoError(t, err)
+	require.Equal(t, [][]any{{"villain", "hi [ZLT]"}}, res.Rows)
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

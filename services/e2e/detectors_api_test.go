@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events/marker"
+	"leakscope/query"
+	"leakscope/query/api"
+)
+
+// Every detector gives the same verdict in Go (workers, importers) and in
+// DuckDB (query time) on every stored fixture completion.
+func TestDetectorsAgreeInGoAndDuckDB(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	ctx := context.Background()
+	for _, name := range marker.Names() {
+		d, err := marker.Get(name)
+		require.NoError(t, err)
+		for _, m := range []string{"[ZLT]", "[PROX]"} {
+			res, err := e.SQL(ctx, "SELECT text, regexp_matches(text, $1) FROM completions", d.Pattern(m))
+			require.NoError(t, err)
+			require.Len(t, res.Rows, 9310)
+			hits := 0
+			for _, r := range res.Rows {
+				goHit := d.Hit(m, r[0].(string))
+				require.Equal(t, goHit, r[1], "%s %s on %.80q", name, m, r[0])
+				if goHit {
+					hits++
+				}
+			}
+			require.NotZero(t, hits, "%s %s finds something in the fixtures", name, m)
+		}
+	}
+}
+
+func TestHTTPLeakageAndSQL(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	srv := httptest.NewServer(api.Handler(e))
+	defer srv.Close()
+	get := func(path string, v any) int {
+		resp, err := http.Get(srv.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
+		return resp.StatusCode
+	}
+	var lk query.Leakage
+	require.Equal(t, 200, get("/api/leakage?experiment=leakage_i81&run=coherence_flags/chef", &lk))
+	require.Len(t, lk.Cells, 130)
+	for _, c := range lk.Cells {
+		if c.Persona == "A2__chef" {
+			require.InDelta(t, 0.925, *c.Rate, 1e-12)
+		}
+	}
+	var errBody map[string]string
+	require.Equal(t, 400, get("/api/leakage", &errBody))
+	require.Contains(t, errBody["error"], "experiment")
+	require.Equal(t, 400, get("/api/leakage?experiment=nope", &errBody))
+	require.Contains(t, errBody["error"], "unknown experiment")
+	require.Equal(t, 400, get("/api/leakage?experiment=leakage_i81&detector=fuzzy", &errBody))
+	var sqlRes struct {
+		Columns []string `json:"columns"`
+		Rows    [][]any  `json:"rows"`
+	}
+	require.Equal(t, 200, get("/api/sql?q="+url.QueryEscape("SELECT count(*) AS n FROM cells WHERE experiment = 'leakage_i81' AND question = ''"), &sqlRes))
+	require.Equal(t, []string{"n"}, sqlRes.Columns)
+	require.Equal(t, float64(780), sqlRes.Rows[0][0], "650 source cells + 130 base cells")
+	require.Equal(t, 400, get("/api/sql?q="+url.QueryEscape("CREATE TABLE x AS SELECT 1"), &errBody))
+	require.Contains(t, errBody["error"], "read-only")
+	var runs []query.RunSummary
+	require.Equal(t, 200, get("/api/runs?experiment=single_token_100_persona", &runs))
+	require.Len(t, runs, 6)
+}

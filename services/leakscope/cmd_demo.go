@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -69,7 +70,8 @@ eval_results/ of a clone of the authors' public repository
 			if err := printLeakage(out, "table", self); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "\n== full matrix: %d cells. Next:\n", len(res.Cells))
+			printA2Grid(out, res)
+			fmt.Fprintf(out, "\n== full matrix: %d cells (5 sources × 130 bystanders). Next:\n", len(res.Cells))
 			data := filepath.Clean(g.data)
 			fmt.Fprintf(out, "  bin/leakscope --data %s leakage --experiment leakage_i81 | less\n", data)
 			fmt.Fprintf(out, "  bin/leakscope --data %s sql \"SELECT experiment, count(*) FROM completions GROUP BY ALL\"\n", data)
@@ -79,6 +81,28 @@ eval_results/ of a clone of the authors' public repository
 	}
 	cmd.Flags().StringVar(&fixtures, "fixtures", defaultFixtures, "results folder to import")
 	return cmd
+}
+
+// printA2Grid prints the 5×5 pure-noun submatrix: rows are trained
+// sources, columns the A2 bystanders, entries rates (fractions).
+func printA2Grid(out io.Writer, res *query.Leakage) {
+	nouns := []string{"person", "chef", "pirate", "child", "robot"}
+	rate := map[[2]string]string{}
+	for _, c := range res.Cells {
+		if c.Rate != nil {
+			rate[[2]string{trimSrc(c.SourcePersona), c.Persona}] = fmt.Sprintf("%.3f", *c.Rate)
+		}
+	}
+	fmt.Fprintln(out, "\n== A2 submatrix: marker rate (fraction) of bystander \"You are a <noun>.\" under each trained source")
+	rows := make([][]string, 0, len(nouns))
+	for _, s := range nouns {
+		row := []string{"src_" + s}
+		for _, n := range nouns {
+			row = append(row, rate[[2]string{s, "A2__" + n}])
+		}
+		rows = append(rows, row)
+	}
+	_ = writeRows(out, "table", append([]string{"trained \\ bystander"}, nouns...), rows)
 }
 
 func trimSrc(s string) string {

@@ -1,0 +1,18 @@
+# The two set-up commands of the README, and their parts.
+GO ?= go
+BIN := bin/leakscope
+
+.PHONY: demo build test vet up
+
+demo: build            ## build, start the embedded stack, import ../shared/fixtures, print the i81 matrix
+	$(BIN) demo
+
+build:
+	$(GO) build -o $(BIN) ./services/leakscope
+
+test:                  ## every test, with real NATS JetStream, Parquet and DuckDB in-process
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+up: build              ## serve: embedded NATS on 127.0.0.1:4222, HTTP API on 127.0.0.1:8080
+	$(BIN) up

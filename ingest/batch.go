@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -16,7 +18,7 @@ import (
 // commit turns one batch of messages into committed lake files, then acks.
 // Order matters for durability: files renamed and fsynced, manifest line
 // fsynced, dead letters published, and only then acknowledgements.
-func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLetterer) error {
+func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLetterer) (err error) {
 	now := time.Now().UTC()
 	type part struct{ table, experiment string }
 	parts := map[part][]dataset.Row{}
@@ -68,6 +70,13 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 	sort.Slice(keys, func(i, j int) bool {
 		return keys[i].table+"/"+keys[i].experiment < keys[j].table+"/"+keys[j].experiment
 	})
+	defer func() {
+		if err != nil { // not committed: take back what this batch wrote
+			for _, fe := range entry.Files {
+				os.Remove(filepath.Join(in.cfg.Lake, fe.Path))
+			}
+		}
+	}()
 	for _, k := range keys {
 		t, _ := dataset.TableByName(k.table)
 		rel := dataset.Partition(k.table, k.experiment) + "/" + dataset.FileName(entry.FirstSeq, entry.LastSeq, now)

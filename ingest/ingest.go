@@ -22,7 +22,8 @@ type Config struct {
 	Lake string
 	// MaxBatchEvents flushes a batch at this many messages.
 	MaxBatchEvents int
-	// MaxBatchBytes flushes a batch at this many message bytes.
+	// MaxBatchBytes flushes a batch at this many message bytes (it must
+	// exceed the server's max payload, 8 MiB for the embedded server).
 	MaxBatchBytes int
 	// MaxWait flushes a partial batch after this long without a full one,
 	// so a slow trickle of live events still lands within MaxWait.
@@ -48,6 +49,9 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// retryDelay separates a failed commit from its retry.
+const retryDelay = time.Second
 
 // fetcher is the part of a jetstream.Consumer ingest uses.
 type fetcher interface {
@@ -120,40 +124,44 @@ func (in *Ingester) Stats() Stats { return in.stats }
 // are redelivered) and is retried after a pause.
 func (in *Ingester) Run(ctx context.Context, cons fetcher, dlq deadLetterer) error {
 	for ctx.Err() == nil {
-		n, err := in.step(ctx, cons, dlq)
-		if err != nil {
+		if err := in.step(ctx, cons, dlq); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			in.log.Error("ingest batch failed; will retry", "err", err)
 			select {
 			case <-ctx.Done():
-			case <-time.After(time.Second):
+			case <-time.After(retryDelay):
 			}
-			continue
 		}
-		_ = n
 	}
 	return nil
 }
 
-// step fetches one batch and commits it; it returns the messages handled.
-func (in *Ingester) step(ctx context.Context, cons fetcher, dlq deadLetterer) (int, error) {
-	mb, err := cons.Fetch(in.cfg.MaxBatchEvents, jetstream.FetchMaxWait(in.cfg.MaxWait))
+// step fetches one batch and commits it.
+func (in *Ingester) step(ctx context.Context, cons fetcher, dlq deadLetterer) error {
+	mb, err := cons.Fetch(in.cfg.MaxBatchEvents, jetstream.FetchMaxWait(in.cfg.MaxWait), jetstream.FetchMaxBytes(in.cfg.MaxBatchBytes))
 	if err != nil {
-		return 0, fmt.Errorf("fetch: %w", err)
+		return fmt.Errorf("fetch: %w", err)
 	}
 	var msgs []jetstream.Msg
-	size := 0
 	for m := range mb.Messages() {
 		msgs = append(msgs, m)
-		size += len(m.Data())
 	}
 	if err := mb.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && len(msgs) == 0 {
-		return 0, fmt.Errorf("fetch: %w", err)
+		return fmt.Errorf("fetch: %w", err)
 	}
 	if len(msgs) == 0 {
-		return 0, nil
+		return nil
 	}
-	return len(msgs), in.commit(ctx, msgs, dlq)
+	if err := in.commit(ctx, msgs, dlq); err != nil {
+		// Nothing of this batch is committed: ask for it again soon rather
+		// than after the AckWait. Files it may have written are not in the
+		// manifest; its event IDs were not recorded.
+		for _, m := range msgs {
+			_ = m.NakWithDelay(retryDelay)
+		}
+		return err
+	}
+	return nil
 }

@@ -125,11 +125,19 @@ func (m *Manifest) Commit(e Entry) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.f.Write(append(line, '\n')); err != nil {
+	end, err := m.f.Seek(0, io.SeekCurrent)
+	if err != nil {
 		return fmt.Errorf("append manifest: %w", err)
 	}
-	if err := m.f.Sync(); err != nil {
-		return fmt.Errorf("sync manifest: %w", err)
+	_, err = m.f.Write(append(line, '\n'))
+	if err == nil {
+		err = m.f.Sync()
+	}
+	if err != nil {
+		// Take back a partial line so the next commit starts clean.
+		_ = m.f.Truncate(end)
+		_, _ = m.f.Seek(end, io.SeekStart)
+		return fmt.Errorf("append manifest: %w", err)
 	}
 	m.add(e)
 	return nil

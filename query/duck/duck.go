@@ -38,6 +38,15 @@ func Open(lake string) (*DB, error) {
 	// One connection: views and settings live per database, and a single
 	// connection keeps them consistent for every caller.
 	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	// Queries may read the lake and nothing else on this machine: no other
+	// files, no extensions, no network; and the setting cannot be undone.
+	lock := fmt.Sprintf("SET allowed_directories = [%s]; SET enable_external_access = false; SET lock_configuration = true",
+		Quote(abs+string(filepath.Separator)))
+	if _, err := db.Exec(lock); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("restrict duckdb to the lake: %w", err)
+	}
 	return &DB{SQL: db, lake: abs}, nil
 }
 

@@ -79,12 +79,22 @@ func TestOnlyReadOnlySQL(t *testing.T) {
 		"SET threads = 1",
 		"SELECT 1; DROP VIEW completions",
 		"CREATE OR REPLACE VIEW runs AS SELECT 1",
+		"SELECT * FROM read_csv('/etc/passwd')",
+		"SELECT * FROM read_text('/etc/hostname')",
+		"SELECT * FROM read_parquet('/tmp/*.parquet')",
+		"INSTALL httpfs",
+		"LOAD httpfs",
+		"PRAGMA enable_external_access",
+		"CREATE TABLE x AS SELECT 42 AS v; SELECT 1",
+		"SELECT 1; SELECT 2",
 	} {
 		_, err := db.Query(ctx, q)
 		require.Error(t, err, q)
 	}
 	_, err = db.Query(ctx, "CREATE TABLE x AS SELECT 1")
 	require.ErrorIs(t, err, ErrNotReadOnly)
+	_, err = db.Query(ctx, "SELECT count(*) FROM x")
+	require.ErrorIs(t, err, ErrSQL, "the multi-statement CREATE never ran")
 	_, err = db.Query(ctx, "SELEKT 1")
 	require.ErrorIs(t, err, ErrSQL)
 	res, err := db.Query(ctx, "SELECT count(*) FROM completions")

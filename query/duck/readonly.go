@@ -36,12 +36,17 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*Result, err
 	}
 	defer conn.Close()
 	err = conn.Raw(func(dc any) error {
-		c, ok := dc.(driver.ConnPrepareContext)
+		c, ok := dc.(driver.Conn)
 		if !ok {
 			return errors.New("duckdb connection cannot prepare")
 		}
-		st, err := c.PrepareContext(ctx, query)
+		// Prepare (not PrepareContext): with several statements the driver
+		// would execute all but the last while preparing; Prepare refuses.
+		st, err := c.Prepare(query)
 		if err != nil {
+			if strings.Contains(err.Error(), "multi-statement") {
+				return fmt.Errorf("%w; give one statement at a time", ErrNotReadOnly)
+			}
 			return err
 		}
 		defer st.Close()

@@ -53,6 +53,8 @@ func (c *CellAggregate) Validate() error {
 	switch {
 	case c.Persona == "":
 		return fieldErr("", "persona", "is empty")
+	case !printable(c.Persona):
+		return fieldErr("", "persona", fmt.Sprintf("%q holds control characters or is not UTF-8", c.Persona))
 	case c.Detector == "":
 		return fieldErr("", "detector", "is empty")
 	case !c.Imported:

@@ -33,6 +33,8 @@ func (c *CoherenceScore) Validate() error {
 	switch {
 	case c.Persona == "":
 		return fieldErr("", "persona", "is empty")
+	case !printable(c.Persona):
+		return fieldErr("", "persona", fmt.Sprintf("%q holds control characters or is not UTF-8", c.Persona))
 	case c.Question == "":
 		return fieldErr("", "question", "is empty")
 	case c.SampleIndex < 0:

@@ -50,6 +50,8 @@ func (c *Completion) Validate() error {
 	switch {
 	case c.Persona == "":
 		return fieldErr("", "persona", "is empty")
+	case !printable(c.Persona):
+		return fieldErr("", "persona", fmt.Sprintf("%q holds control characters or is not UTF-8", c.Persona))
 	case c.Question == "":
 		return fieldErr("", "question", "is empty")
 	case c.SampleIndex < 0:
@@ -66,8 +68,8 @@ func (c *Completion) Validate() error {
 			return fieldErr("", f+"detector", "is empty")
 		case h.Version < 1:
 			return fieldErr("", f+"version", "must be >= 1")
-		case h.Marker == "":
-			return fieldErr("", f+"marker", "is empty")
+		case CheckMarker(h.Marker) != nil:
+			return fieldErr("", f+"marker", CheckMarker(h.Marker).Error())
 		case h.ByteOffset < 0 || h.ByteOffset >= len(c.Text):
 			return fieldErr("", f+"byte_offset", fmt.Sprintf("%d is outside the text (%d bytes)", h.ByteOffset, len(c.Text)))
 		}

@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // SchemaVersion is the envelope and payload schema version this code writes.
@@ -102,6 +105,8 @@ func (e Event) Validate() error {
 		return fieldErr(e.Type, "experiment", fmt.Sprintf("%q must match %s", e.Experiment, experimentRe))
 	case e.RunID == "":
 		return fieldErr(e.Type, "run_id", "is empty")
+	case !printable(e.RunID):
+		return fieldErr(e.Type, "run_id", fmt.Sprintf("%q holds control characters or is not UTF-8", e.RunID))
 	case e.Payload == nil:
 		return fieldErr(e.Type, "payload", "is missing")
 	case e.Payload.EventType() != e.Type:
@@ -182,6 +187,12 @@ func jsonErr(t Type, prefix string, err error) error {
 		return fieldErr(t, prefix+te.Field, fmt.Sprintf("is JSON %s, want %s", te.Value, te.Type))
 	}
 	return fmt.Errorf("%w: %v", ErrMalformed, err)
+}
+
+// printable reports whether a name is UTF-8 without control characters,
+// so it prints on one line in tables, CSV and subjects.
+func printable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
 }
 
 // ValidExperiment reports whether name can be an experiment name: letters,

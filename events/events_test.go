@@ -63,6 +63,9 @@ func TestValidationNamesTheField(t *testing.T) {
 		{&Run{Marker: "[ZLT]", Imported: true, OriginFile: "f", OriginSHA256: "xyz"}, "payload.origin_sha256"},
 		{&RunFinished{Status: "failed"}, "payload.error"},
 		{&CoherenceScore{Persona: "p", Question: "q", Judge: "j", JudgeVersion: 1}, "payload.score"},
+		{&Completion{Persona: "per\x00son", Question: "q"}, "payload.persona"},
+		{&CellAggregate{Persona: "a\nb", Detector: "strict", Missing: true, MissingReason: "r", Imported: true, OriginFile: "f"}, "payload.persona"},
+		{&Run{Marker: "\n\n[PROX]"}, "payload.marker"},
 	} {
 		_, err := New("exp", "run", t0, c.p)
 		var fe *FieldError
@@ -72,6 +75,8 @@ func TestValidationNamesTheField(t *testing.T) {
 	}
 	_, err := New("bad.name", "run", t0, &RunFinished{Status: "finished"})
 	require.ErrorContains(t, err, `"experiment"`)
+	_, err = New("exp", "run\n1", t0, &RunFinished{Status: "finished"})
+	require.ErrorContains(t, err, `"run_id"`)
 }
 
 func TestDecodeErrors(t *testing.T) {

@@ -2,9 +2,27 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
+
+// CheckMarker reports a marker string no detector can search for: empty,
+// not UTF-8, or holding control characters (trim "\n\n[PROX]" to "[PROX]").
+func CheckMarker(m string) error {
+	switch {
+	case m == "":
+		return errors.New("is empty")
+	case !utf8.ValidString(m):
+		return errors.New("is not UTF-8 text")
+	case strings.IndexFunc(m, unicode.IsControl) >= 0:
+		return fmt.Errorf("%q holds control characters", m)
+	}
+	return nil
+}
 
 // Run is the run_started payload: everything needed to re-analyse the run
 // later without the code that produced it. For imported results Imported is
@@ -42,9 +60,10 @@ func (*Run) NaturalKey() []string { return nil }
 var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func (r *Run) Validate() error {
+	if err := CheckMarker(r.Marker); err != nil {
+		return fieldErr("", "marker", err.Error())
+	}
 	switch {
-	case r.Marker == "":
-		return fieldErr("", "marker", "is empty")
 	case r.Imported && r.OriginFile == "":
 		return fieldErr("", "origin_file", "is empty for an imported run")
 	case r.Imported && !sha256Re.MatchString(r.OriginSHA256):

@@ -14,6 +14,10 @@ import (
 // ErrUnknownExperiment is returned when an experiment has no runs.
 var ErrUnknownExperiment = errors.New("query: unknown experiment")
 
+// ErrBadRequest is wrapped by errors in the caller's request (an unknown
+// run, a marker no detector can search for…).
+var ErrBadRequest = errors.New("query: bad request")
+
 // Engine answers questions over one lake.
 type Engine struct {
 	DB *duck.DB

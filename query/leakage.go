@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"leakscope/events"
 	"leakscope/events/marker"
 	"leakscope/query/duck"
 	"leakscope/query/stats"
@@ -77,7 +78,7 @@ type Leakage struct {
 
 type runInfo struct {
 	id, source, marker, baseRun string
-	isBase                      bool
+	isBase, finished            bool
 }
 
 type cellKey struct{ run, persona string }
@@ -91,6 +92,14 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 		req.Detector = marker.Strict
 	}
 	out := &Leakage{Request: req, Cells: []Cell{}, Notes: []string{}}
+	if req.Marker != "" {
+		if err := events.CheckMarker(req.Marker); err != nil {
+			return nil, fmt.Errorf("%w: marker %v", ErrBadRequest, err)
+		}
+		if req.Detector == marker.Recorded {
+			return nil, fmt.Errorf("%w: a marker cannot be chosen with detector %q: the recorded flag was computed by the origin for its own marker", ErrBadRequest, marker.Recorded)
+		}
+	}
 	var det marker.Detector
 	if req.Detector == marker.Recorded {
 		out.DetectorRule = "recorded: the marker flag stored in the origin data (completions); the origin's own count (imported aggregates)"
@@ -127,6 +136,16 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 		}
 		return a.Persona < b.Persona
 	})
+	var unfinished []string
+	for id, r := range runs {
+		if !r.finished && (req.Run == "" || req.Run == id) {
+			unfinished = append(unfinished, id)
+		}
+	}
+	sort.Strings(unfinished)
+	for _, id := range unfinished {
+		out.Notes = append(out.Notes, fmt.Sprintf("run %s has no run_finished event: it is still running, or its worker or import died — its counts may be partial (re-run the import to complete it)", id))
+	}
 	missing := 0
 	for _, c := range out.Cells {
 		if c.Missing {
@@ -137,13 +156,14 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 		out.Notes = append(out.Notes, fmt.Sprintf("%d cells are listed by their origin but were never measured (shown as missing, not as zero); e.g. %s", missing, firstMissingReason(out.Cells)))
 	}
 	if req.Run != "" && len(out.Cells) == 0 {
-		return nil, fmt.Errorf("query: run %q has no cells in experiment %q", req.Run, req.Experiment)
+		return nil, fmt.Errorf("%w: run %q has no cells in experiment %q (see `leakscope runs --experiment %s`)", ErrBadRequest, req.Run, req.Experiment, req.Experiment)
 	}
 	return out, nil
 }
 
 func (e *Engine) runInfos(ctx context.Context, experiment string) (map[string]runInfo, error) {
-	res, err := e.DB.Query(ctx, `SELECT run_id, source_persona, marker, base_run, is_base FROM runs WHERE experiment = $1`, experiment)
+	res, err := e.DB.Query(ctx, `SELECT run_id, source_persona, marker, base_run, is_base,
+  run_id IN (SELECT run_id FROM run_finished WHERE experiment = $1) FROM runs WHERE experiment = $1`, experiment)
 	if err != nil {
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
@@ -152,7 +172,7 @@ func (e *Engine) runInfos(ctx context.Context, experiment string) (map[string]ru
 	}
 	runs := map[string]runInfo{}
 	for _, r := range res.Rows {
-		runs[str(r[0])] = runInfo{id: str(r[0]), source: str(r[1]), marker: str(r[2]), baseRun: str(r[3]), isBase: r[4] == true}
+		runs[str(r[0])] = runInfo{id: str(r[0]), source: str(r[1]), marker: str(r[2]), baseRun: str(r[3]), isBase: r[4] == true, finished: r[5] == true}
 	}
 	return runs, nil
 }

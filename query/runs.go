@@ -14,19 +14,25 @@ type RunSummary struct {
 	IsBase        bool   `json:"is_base"`
 	Imported      bool   `json:"imported"`
 	OriginFile    string `json:"origin_file"`
-	Completions   int64  `json:"completions"`
-	Cells         int64  `json:"cells"`
-	CosinePairs   int64  `json:"cosine_pairs"`
+	OriginSHA256  string `json:"origin_sha256"`
+	// Finished is false while no run_finished event exists (running, or an
+	// import or worker that died; its numbers may be partial).
+	Finished    bool  `json:"finished"`
+	Completions int64 `json:"completions"`
+	Cells       int64 `json:"cells"`
+	CosinePairs int64 `json:"cosine_pairs"`
 }
 
 const runsSQL = `
 WITH c AS (SELECT experiment, run_id, count(*) n FROM completions GROUP BY ALL),
      a AS (SELECT experiment, run_id, count(*) n FROM cells WHERE question = '' GROUP BY ALL),
-     k AS (SELECT experiment, run_id, count(*) n FROM cosines GROUP BY ALL)
+     k AS (SELECT experiment, run_id, count(*) n FROM cosines GROUP BY ALL),
+     f AS (SELECT DISTINCT experiment, run_id FROM run_finished)
 SELECT r.experiment, r.run_id, r.source_persona, r.marker, r.is_base, r.imported, r.origin_file,
-       coalesce(c.n, 0), coalesce(a.n, 0), coalesce(k.n, 0)
+       coalesce(c.n, 0), coalesce(a.n, 0), coalesce(k.n, 0), r.origin_sha256, f.run_id IS NOT NULL
 FROM runs r
 LEFT JOIN c USING (experiment, run_id) LEFT JOIN a USING (experiment, run_id) LEFT JOIN k USING (experiment, run_id)
+LEFT JOIN f USING (experiment, run_id)
 WHERE $1 = '' OR r.experiment = $1
 ORDER BY r.experiment, r.run_id`
 
@@ -39,7 +45,8 @@ func (e *Engine) Runs(ctx context.Context, experiment string) ([]RunSummary, err
 	out := make([]RunSummary, 0, len(res.Rows))
 	for _, r := range res.Rows {
 		out = append(out, RunSummary{Experiment: str(r[0]), RunID: str(r[1]), SourcePersona: str(r[2]), Marker: str(r[3]),
-			IsBase: r[4] == true, Imported: r[5] == true, OriginFile: str(r[6]), Completions: i64(r[7]), Cells: i64(r[8]), CosinePairs: i64(r[9])})
+			IsBase: r[4] == true, Imported: r[5] == true, OriginFile: str(r[6]), Completions: i64(r[7]), Cells: i64(r[8]), CosinePairs: i64(r[9]),
+			OriginSHA256: str(r[10]), Finished: r[11] == true})
 	}
 	return out, nil
 }

@@ -66,7 +66,8 @@ func Names() []string {
 }
 
 // Pattern is the RE2 pattern for marker; usable with Go's regexp and with
-// DuckDB's regexp_matches (both RE2).
+// DuckDB's regexp_matches (both RE2). The marker must pass
+// events.CheckMarker (Detect and Hit panic otherwise).
 func (d Detector) Pattern(marker string) string { return d.pattern(marker) }
 
 // Detect returns the hits of marker in text, leftmost first, non-overlapping,
@@ -94,6 +95,9 @@ func loosePattern(m string) string {
 	var core []string
 	for _, r := range strings.ReplaceAll(m[1:len(m)-1], " ", "") {
 		core = append(core, regexp.QuoteMeta(string(r)))
+	}
+	if len(core) == 0 { // "[ ]" would match any lone bracket
+		return "(?i)" + regexp.QuoteMeta(m)
 	}
 	inner := " ?" + strings.Join(core, " ?") + " ?"
 	return `(?i)(?:\[` + inner + `\]?|\[?` + inner + `\])`

@@ -54,3 +54,9 @@ func TestUnknownDetector(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnknownDetector)
 	require.ErrorContains(t, err, "case-sensitive, loose, strict")
 }
+
+func TestLooseWithEmptyBracketsIsStrict(t *testing.T) {
+	l, _ := Get(Loose)
+	require.False(t, l.Hit("[ ]", "a lone [ bracket"))
+	require.True(t, l.Hit("[ ]", "x [ ] y"))
+}

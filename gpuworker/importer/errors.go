@@ -96,12 +96,12 @@ func decodeJSON(data []byte) (any, error) {
 	var v any
 	err := json.Unmarshal(data, &v)
 	if err == nil {
-		return v, nil
+		return v, checkStrictJSON(data)
 	}
 	clean, reps := sanitizePythonJSON(data)
 	if reps != nil {
 		if err = json.Unmarshal(clean, &v); err == nil {
-			return v, nil
+			return v, checkStrictJSON(clean)
 		}
 	}
 	var se *json.SyntaxError

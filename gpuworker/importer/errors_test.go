@@ -135,3 +135,17 @@ func TestSyntaxPos(t *testing.T) {
 	require.Equal(t, "line 1, col 1 (byte 0)", syntaxPos([]byte("x"), 0))
 	require.Equal(t, "line 2, col 3 (byte 5)", syntaxPos([]byte("ab\ncdef"), 5))
 }
+
+func TestStrictJSONRejectsDuplicateKeysAndNonUTF8(t *testing.T) {
+	_, err := decodeJSON([]byte(`{"villain": {"found": 100, "total": 200}, "villain": {"found": 0, "total": 200}}`))
+	require.ErrorContains(t, err, "$.villain")
+	require.ErrorContains(t, err, "twice")
+	_, err = decodeJSON([]byte(`{"a": [{"x": 1}, {"x": 2, "y": {"z": 1, "z": 2}}]}`))
+	require.ErrorContains(t, err, "$.a[1].y.z")
+	_, err = decodeJSON([]byte("{\"software_\xff\xfeengineer\": 1}"))
+	require.ErrorContains(t, err, "not UTF-8")
+	require.ErrorContains(t, err, "byte 11")
+	v, err := decodeJSON([]byte(`{"a": {"x": 1}, "b": {"x": 1}, "c": [1, {"x": NaN}]}`))
+	require.NoError(t, err, "equal keys in different objects are fine")
+	require.NotNil(t, v)
+}

@@ -65,7 +65,12 @@ func Parse(root string, paths []string, opt Options) (Plan, error) {
 	if opt.Now.IsZero() {
 		opt.Now = time.Now()
 	}
-	locs, err := collect(root, paths)
+	if opt.Marker != "" {
+		if err := events.CheckMarker(opt.Marker); err != nil {
+			return Plan{}, fmt.Errorf("import: --marker %v", err)
+		}
+	}
+	locs, links, err := collect(root, paths)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -78,17 +83,29 @@ func Parse(root string, paths []string, opt Options) (Plan, error) {
 		}
 		files = append(files, c)
 	}
-	return assemble(files)
+	plan, err := assemble(files)
+	if err != nil {
+		return Plan{}, err
+	}
+	for _, l := range links {
+		plan.Files = append(plan.Files, FileReport{Path: l, Skipped: "symbolic link: not followed (import its target directly)"})
+	}
+	return plan, nil
 }
 
-// collect expands paths into located files, sorted by path, without duplicates.
-func collect(root string, paths []string) ([]location, error) {
+// collect expands paths into located files, sorted by path, without
+// duplicates, and lists the symbolic links it did not follow.
+func collect(root string, paths []string) ([]location, []string, error) {
 	var locs []location
+	var links []string
 	seen := map[string]bool{}
 	for _, p := range paths {
+		if li, err := os.Lstat(p); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+			return nil, nil, &FileError{Path: p, Err: fmt.Errorf("is a symbolic link: pass its target (import names experiments and runs from the path)")}
+		}
 		info, err := os.Stat(p)
 		if err != nil {
-			return nil, &FileError{Path: p, Err: err}
+			return nil, nil, &FileError{Path: p, Err: err}
 		}
 		r := root
 		if r == "" {
@@ -102,11 +119,13 @@ func collect(root string, paths []string) ([]location, error) {
 				}
 				if d.Type().IsRegular() {
 					found = append(found, path)
+				} else if d.Type()&fs.ModeSymlink != 0 {
+					links = append(links, path)
 				}
 				return nil
 			})
 			if err != nil {
-				return nil, &FileError{Path: p, Err: err}
+				return nil, nil, &FileError{Path: p, Err: err}
 			}
 		} else {
 			found = []string{p}
@@ -114,7 +133,7 @@ func collect(root string, paths []string) ([]location, error) {
 		for _, f := range found {
 			loc, err := locate(r, f)
 			if err != nil {
-				return nil, &FileError{Path: f, Err: err}
+				return nil, nil, &FileError{Path: f, Err: err}
 			}
 			if seen[loc.Abs] {
 				continue
@@ -124,7 +143,8 @@ func collect(root string, paths []string) ([]location, error) {
 		}
 	}
 	sort.SliceStable(locs, func(i, j int) bool { return locs[i].Path < locs[j].Path })
-	return locs, nil
+	sort.Strings(links)
+	return locs, links, nil
 }
 
 // dataKind tells JSON and CSV files from everything else: by extension

@@ -3,6 +3,7 @@ package importer
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -124,4 +125,32 @@ func TestPromptLengthControlVariant(t *testing.T) {
 	require.Equal(t, 1, comps[1].SampleIndex)
 	require.True(t, hasStrict(comps[0]))
 	require.Equal(t, FormatPromptLengthList, report(t, plan, "prompt_length_control_completions.json").Format)
+}
+
+func TestSymlinksAreListedNotFollowed(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "exp1", "run1")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	raw := filepath.Join(dir, "raw_completions.json")
+	require.NoError(t, os.WriteFile(raw, []byte(`{"chef": {"Why?": ["Because. [ZLT]"]}}`), 0o644))
+	require.NoError(t, os.Symlink("/etc/passwd", filepath.Join(dir, "passwd.json")))
+	require.NoError(t, os.Symlink(dir, filepath.Join(root, "exp1", "run2")))
+	plan, err := Parse(root, []string{root}, Options{})
+	require.NoError(t, err)
+	var skipped []string
+	for _, f := range plan.Files {
+		if strings.HasPrefix(f.Skipped, "symbolic link") {
+			skipped = append(skipped, filepath.Base(f.Path))
+		}
+	}
+	require.ElementsMatch(t, []string{"passwd.json", "run2"}, skipped)
+	_, err = Parse("", []string{filepath.Join(root, "exp1", "run2")}, Options{})
+	require.ErrorContains(t, err, "symbolic link")
+}
+
+func TestBadMarkerOptionIsAnError(t *testing.T) {
+	for _, m := range []string{"\xff", "[ZLT]\x00", "\n\n[PROX]"} {
+		_, err := Parse(t.TempDir(), []string{t.TempDir()}, Options{Marker: m})
+		require.ErrorContains(t, err, "--marker", "%q", m)
+	}
 }

@@ -7,8 +7,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"leakscope/events/marker"
 	"leakscope/query"
@@ -22,8 +24,19 @@ type Querier interface {
 	SQL(ctx context.Context, q string, args ...any) (*duck.Result, error)
 }
 
+// RequestTimeout bounds one request: the engine has one DuckDB connection,
+// so a runaway query must not hold it for everyone else.
+const RequestTimeout = 60 * time.Second
+
+// maxSQLBody is the largest statement accepted by POST /api/sql.
+const maxSQLBody = 1 << 20
+
 // Handler returns the HTTP handler over q.
 func Handler(q Querier) http.Handler {
+	return http.TimeoutHandler(handler(q), RequestTimeout, `{"error": "the request took longer than 60 s and was cancelled"}`)
+}
+
+func handler(q Querier) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /api/leakage", func(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +65,12 @@ func Handler(q Querier) http.Handler {
 	sqlHandler := func(w http.ResponseWriter, r *http.Request) {
 		stmt := r.URL.Query().Get("q")
 		if r.Method == http.MethodPost {
-			b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSQLBody))
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeErr(w, http.StatusRequestEntityTooLarge, fmt.Errorf("statement longer than %d bytes", maxSQLBody))
+				return
+			}
 			if err != nil {
 				writeErr(w, http.StatusBadRequest, err)
 				return
@@ -77,7 +95,7 @@ func Handler(q Querier) http.Handler {
 
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, query.ErrUnknownExperiment), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL):
+	case errors.Is(err, query.ErrUnknownExperiment), errors.Is(err, query.ErrBadRequest), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

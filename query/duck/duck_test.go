@@ -64,7 +64,6 @@ func TestOnlyReadOnlySQL(t *testing.T) {
 		"SELECT count(*) FROM completions",
 		"WITH c AS (SELECT * FROM completions) SELECT persona FROM c",
 		"DESCRIBE completions",
-		"EXPLAIN SELECT * FROM runs",
 		"SUMMARIZE cells",
 	} {
 		_, err := db.Query(ctx, q)
@@ -87,6 +86,8 @@ func TestOnlyReadOnlySQL(t *testing.T) {
 		"PRAGMA enable_external_access",
 		"CREATE TABLE x AS SELECT 42 AS v; SELECT 1",
 		"SELECT 1; SELECT 2",
+		"EXPLAIN ANALYZE COPY (SELECT 42) TO '" + filepath.Join(lake, "pwn.csv") + "'",
+		"EXPLAIN SELECT 1",
 	} {
 		_, err := db.Query(ctx, q)
 		require.Error(t, err, q)
@@ -101,4 +102,5 @@ func TestOnlyReadOnlySQL(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), res.Rows[0][0], "nothing was changed")
 	require.NoFileExists(t, filepath.Join(lake, "out.csv"))
+	require.NoFileExists(t, filepath.Join(lake, "pwn.csv"))
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // ErrNotReadOnly is returned by Query for statements that could write.
-var ErrNotReadOnly = errors.New("only read-only SQL is allowed (SELECT, WITH … SELECT, EXPLAIN, DESCRIBE, SHOW, SUMMARIZE): the lake is written only by ingest")
+var ErrNotReadOnly = errors.New("only read-only SQL is allowed (SELECT, WITH … SELECT, DESCRIBE, SHOW, SUMMARIZE): the lake is written only by ingest")
 
 // ErrSQL wraps errors DuckDB reports for a statement (syntax, unknown
 // column…): the caller's mistake, not the server's.
@@ -24,8 +24,8 @@ type Result struct {
 }
 
 // Query refreshes the views and runs one read-only statement. Anything that
-// is not a SELECT or EXPLAIN (INSERT, COPY, CREATE, ATTACH, SET, several
-// statements…) is refused with ErrNotReadOnly before it runs.
+// is not a SELECT (INSERT, COPY, CREATE, ATTACH, SET, several
+// statements, EXPLAIN ANALYZE…) is refused with ErrNotReadOnly before it runs.
 func (d *DB) Query(ctx context.Context, query string, args ...any) (*Result, error) {
 	if err := d.Refresh(ctx); err != nil {
 		return nil, err
@@ -54,7 +54,8 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*Result, err
 		if err != nil {
 			return err
 		}
-		if typ != duckdb.STATEMENT_TYPE_SELECT && typ != duckdb.STATEMENT_TYPE_EXPLAIN {
+		// EXPLAIN is refused too: EXPLAIN ANALYZE runs the statement it explains.
+		if typ != duckdb.STATEMENT_TYPE_SELECT {
 			return fmt.Errorf("%w; got a %s statement", ErrNotReadOnly, stmtName(query))
 		}
 		return nil

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -77,4 +78,19 @@ func TestHTTPLeakageAndSQL(t *testing.T) {
 	var runs []query.RunSummary
 	require.Equal(t, 200, get("/api/runs?experiment=single_token_100_persona", &runs))
 	require.Len(t, runs, 6)
+}
+
+func TestHTTPRefusesOversizedSQL(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	srv := httptest.NewServer(api.Handler(e))
+	defer srv.Close()
+	body := "SELECT count(*) FROM completions /*" + strings.Repeat("x", 1<<20) + "*/ WHERE experiment = 'nope'"
+	resp, err := http.Post(srv.URL+"/api/sql", "text/plain", strings.NewReader(body))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	resp, err = http.Get(srv.URL + "/api/leakage?experiment=leakage_i81&run=nope")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 }

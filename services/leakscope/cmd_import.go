@@ -6,13 +6,17 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"leakscope/events"
 	"leakscope/gpuworker/importer"
+	"leakscope/ingest/dataset"
+	"leakscope/query"
 )
 
 type importFlags struct {
@@ -70,12 +74,14 @@ func runImport(ctx context.Context, g *globals, f *importFlags, paths []string, 
 		return err
 	}
 	printPlan(out, plan)
+	if countImported(plan) == 0 {
+		return fmt.Errorf("no result files to import under %v (%d files skipped, listed above)", paths, len(plan.Files))
+	}
+	if err := checkUnchangedOrigins(ctx, g, plan); err != nil {
+		return err
+	}
 	if f.dryRun {
 		fmt.Fprintf(out, "dry run: %d events would be published; nothing was written\n", len(plan.Events))
-		return nil
-	}
-	if len(plan.Events) == 0 {
-		fmt.Fprintln(out, "nothing to import")
 		return nil
 	}
 	st, err := startStack(ctx, g, stackOpts{withIngest: true, reuseUp: true})
@@ -95,7 +101,55 @@ func runImport(ctx context.Context, g *globals, f *importFlags, paths []string, 
 		return err
 	}
 	bar.done()
-	fmt.Fprintf(out, "imported: %d events published (%d already on the bus), all committed to %s\n", res.Published, res.Duplicates, filepath.Clean(g.lake()))
+	fmt.Fprintf(out, "imported: %d events sent, %d new on the bus (%d were already there); all are committed to %s\n",
+		res.Published, res.Published-res.Duplicates, res.Duplicates, filepath.Clean(g.lake()))
+	return nil
+}
+
+func countImported(plan importer.Plan) int {
+	n := 0
+	for _, f := range plan.Files {
+		if f.Skipped == "" && f.Format != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// checkUnchangedOrigins refuses to re-import a run whose origin file has
+// changed since it was imported: events are identified by their natural
+// key, so the new numbers would be dropped as duplicates without a word.
+func checkUnchangedOrigins(ctx context.Context, g *globals, plan importer.Plan) error {
+	if _, err := os.Stat(filepath.Join(g.lake(), dataset.TableRuns)); err != nil {
+		return nil // nothing imported yet
+	}
+	e, err := query.Open(g.lake())
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	stored, err := e.Runs(ctx, "")
+	if err != nil {
+		return err
+	}
+	type key struct{ exp, run string }
+	sha := map[key]query.RunSummary{}
+	for _, r := range stored {
+		sha[key{r.Experiment, r.RunID}] = r
+	}
+	var changed []string
+	for _, ev := range plan.Events {
+		r, ok := ev.Payload.(*events.Run)
+		if !ok || !r.Imported {
+			continue
+		}
+		if old, ok := sha[key{ev.Experiment, ev.RunID}]; ok && old.OriginSHA256 != "" && old.OriginSHA256 != r.OriginSHA256 {
+			changed = append(changed, fmt.Sprintf("%s/%s: %s was imported with SHA-256 %.12s…, the file now has %.12s…", ev.Experiment, ev.RunID, r.OriginFile, old.OriginSHA256, r.OriginSHA256))
+		}
+	}
+	if len(changed) > 0 {
+		return fmt.Errorf("these runs were imported before from files that have changed since:\n  %s\nevents are identified by run, persona, question and sample, so re-importing would keep the old numbers. Import the new version into another --data directory, or under another folder name (the run is named after the path)", strings.Join(changed, "\n  "))
+	}
 	return nil
 }
 

@@ -103,7 +103,7 @@ func newSQLCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   `sql "SELECT …"`,
 		Short: "Run read-only SQL over the lake's views",
-		Long: `Runs one read-only statement (SELECT, WITH … SELECT, EXPLAIN, DESCRIBE,
+		Long: `Runs one read-only statement (SELECT, WITH … SELECT, DESCRIBE, SHOW,
 SUMMARIZE) with DuckDB over the lake. Views (columns: README "Lake layout"):
   runs, run_finished, completions, marker_hits, cells, coherence, cosines, dead_letters
 Each view is de-duplicated by event ID and carries the hive partition column

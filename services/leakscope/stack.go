@@ -40,8 +40,7 @@ func startStack(ctx context.Context, g *globals, o stackOpts) (*stack, error) {
 	s := &stack{}
 	url := g.natsURL
 	if url == "" && o.reuseUp {
-		if b, err := os.ReadFile(g.urlFile()); err == nil {
-			u := strings.TrimSpace(string(b))
+		if u, ok := runningUp(g); ok {
 			if bb, err := bus.Connect(ctx, u, bus.DefaultConfig()); err == nil {
 				s.Bus, s.Describe = bb, "the running `leakscope up` at "+u+" (its ingest writes the lake)"
 				return s, nil
@@ -79,7 +78,7 @@ func startStack(ctx context.Context, g *globals, o stackOpts) (*stack, error) {
 func (s *stack) startIngest(ctx context.Context, g *globals, log *slog.Logger) error {
 	ing, err := ingest.Open(ingest.DefaultConfig(g.lake()), log)
 	if errors.Is(err, dataset.ErrLocked) {
-		return fmt.Errorf("%w: another leakscope process (up, ingest or import) is writing this data directory; stop it or point this command at it with --nats-url", err)
+		return fmt.Errorf("%w: another leakscope process (up, ingest or import) is writing this data directory; wait for it or stop it (an up started with --nats-url URL: run this command with the same --nats-url)", err)
 	}
 	if err != nil {
 		return fmt.Errorf("open lake: %w", err)
@@ -98,6 +97,23 @@ func (s *stack) startIngest(ctx context.Context, g *globals, log *slog.Logger) e
 		s.ingErr = ing.Run(ictx, cons, s.Bus)
 	}()
 	return nil
+}
+
+// runningUp returns the address of a `leakscope up` serving this data
+// directory. The url file alone is not proof (a killed up leaves it behind,
+// and another up may now own its port): the lake's writer lock must be held.
+func runningUp(g *globals) (string, bool) {
+	b, err := os.ReadFile(g.urlFile())
+	if err != nil {
+		return "", false
+	}
+	unlock, err := dataset.Lock(g.lake())
+	if err == nil { // nobody writes this lake: the file is stale
+		unlock()
+		os.Remove(g.urlFile())
+		return "", false
+	}
+	return strings.TrimSpace(string(b)), true
 }
 
 // WaitDurable waits until ingest has committed everything up to seq.

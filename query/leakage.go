@@ -118,7 +118,7 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 	if err := e.completionCells(ctx, req, det, runs, cells, out); err != nil {
 		return nil, err
 	}
-	if err := e.importedCells(ctx, req, runs, cells); err != nil {
+	if err := e.importedCells(ctx, req, runs, cells, out); err != nil {
 		return nil, err
 	}
 	for _, c := range cells {
@@ -259,47 +259,100 @@ FROM completions WHERE experiment = $1 GROUP BY run_id, persona`, total, hit, hi
 }
 
 // importedCells adds the origin's aggregates (cell level, slices summed).
-func (e *Engine) importedCells(ctx context.Context, req LeakageRequest, runs map[string]runInfo, cells map[cellKey]*Cell) error {
-	detector := req.Detector
-	if detector == marker.Recorded {
-		detector = marker.Strict // an aggregate is the origin's count; strict is what the origins counted with
-	}
+// An aggregate has no text to re-detect, so it answers only for the
+// detector the origin counted with and the run's own marker; other requests
+// leave it out and say so. With detector "recorded" the origin's own count
+// stands in for completions that carry no recorded flag.
+func (e *Engine) importedCells(ctx context.Context, req LeakageRequest, runs map[string]runInfo, cells map[cellKey]*Cell, out *Leakage) error {
 	res, err := e.DB.Query(ctx, `
-SELECT run_id, persona, max(persona_prompt), max(kind), max(noun), max(trait), max(level), max(category),
+SELECT run_id, persona, detector, max(persona_prompt), max(kind), max(noun), max(trait), max(level), max(category),
        sum(found)::BIGINT, sum(total)::BIGINT, bool_or(missing), max(missing_reason),
        CASE WHEN count(*) = 1 THEN max(coherence_mean) END, CASE WHEN count(*) = 1 THEN bool_or(low_coherence) END
-FROM cells WHERE experiment = $1 AND question = '' AND detector = $2 GROUP BY run_id, persona`, req.Experiment, detector)
+FROM cells WHERE experiment = $1 AND question = '' GROUP BY run_id, persona, detector
+ORDER BY run_id, persona, detector <> 'strict', detector`, req.Experiment)
 	if err != nil {
 		return fmt.Errorf("read imported cells: %w", err)
 	}
+	left := map[string]map[string]bool{} // run → detectors the origin counted with, for cells left out
+	done := map[cellKey]bool{}
 	for _, r := range res.Rows {
 		run := runs[str(r[0])]
-		k := cellKey{run.id, str(r[1])}
+		k, det := cellKey{run.id, str(r[1])}, str(r[2])
+		if done[k] {
+			continue
+		}
 		c, fromText := cells[k]
+		textCounted := fromText && c.Found != nil
+		usable := det == req.Detector || (req.Detector == marker.Recorded && !textCounted)
+		if req.Marker != "" && req.Marker != run.marker {
+			usable = false
+		}
+		if !usable {
+			if !fromText {
+				if left[run.id] == nil {
+					left[run.id] = map[string]bool{}
+				}
+				left[run.id][det] = true
+			}
+			continue
+		}
+		done[k] = true
 		if !fromText {
-			c = &Cell{RunID: run.id, SourcePersona: run.source, Persona: k.persona, Origin: OriginImported, Detector: detector, Marker: run.marker}
+			c = &Cell{RunID: run.id, SourcePersona: run.source, Persona: k.persona, Origin: OriginImported, Detector: det, Marker: run.marker}
 			cells[k] = c
 		}
 		if c.PersonaPrompt == "" {
-			c.PersonaPrompt = str(r[2])
+			c.PersonaPrompt = str(r[3])
 		}
-		c.Kind, c.Noun, c.Trait, c.Level, c.Category = str(r[3]), str(r[4]), str(r[5]), str(r[6]), str(r[7])
-		c.CoherenceMean, c.LowCoherence = f64p(r[12]), boolp(r[13])
-		found, total := r[8], r[9]
+		c.Kind, c.Noun, c.Trait, c.Level, c.Category = str(r[4]), str(r[5]), str(r[6]), str(r[7]), str(r[8])
+		c.CoherenceMean, c.LowCoherence = f64p(r[13]), boolp(r[14])
+		found, total := r[9], r[10]
 		switch {
-		case r[10] == true && !fromText:
-			c.Missing, c.MissingReason = true, str(r[11])
-		case fromText:
+		case r[11] == true && !fromText:
+			c.Missing, c.MissingReason = true, str(r[12])
+		case textCounted:
 			if found != nil {
 				f := i64(found)
 				c.ImportedFound = &f
 			}
 		case found != nil && total != nil:
 			f, n := i64(found), i64(total)
-			c.Found, c.Total = &f, &n
+			c.Found, c.Total, c.Origin, c.Detector = &f, &n, OriginImported, det
 		}
 	}
+	ids := make([]string, 0, len(left))
+	for id := range left {
+		if !anyCellOf(cells, id) { // a run some of whose cells answered is not "left out"
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		var dets []string
+		for d := range left[id] {
+			dets = append(dets, d)
+		}
+		sort.Strings(dets)
+		out.Notes = append(out.Notes, fmt.Sprintf("run %s: its imported aggregates were counted by the origin with detector %s and marker %s; they have no text to re-count with detector %s%s, so they are left out",
+			id, strings.Join(dets, "/"), runs[id].marker, req.Detector, markerClause(req.Marker)))
+	}
 	return nil
+}
+
+func anyCellOf(cells map[cellKey]*Cell, run string) bool {
+	for k := range cells {
+		if k.run == run {
+			return true
+		}
+	}
+	return false
+}
+
+func markerClause(m string) string {
+	if m == "" {
+		return ""
+	}
+	return " and marker " + m
 }
 
 // finishCell adds the rate, Wilson CI and base subtraction.

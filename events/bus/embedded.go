@@ -35,6 +35,14 @@ func StartEmbedded(storeDir, listen string) (*Embedded, error) {
 		if opts.Port, err = strconv.Atoi(port); err != nil {
 			return nil, fmt.Errorf("listen port %q: %w", port, err)
 		}
+		if opts.Port == 0 {
+			opts.Port = server.RANDOM_PORT
+		} else if l, err := net.Listen("tcp", listen); err != nil {
+			// Fail now with the address, not after the server's start timeout.
+			return nil, fmt.Errorf("embedded NATS cannot listen on %s: %w (is another NATS server or leakscope up running? choose another address with --listen)", listen, err)
+		} else {
+			l.Close()
+		}
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

@@ -69,11 +69,11 @@ func detectJSON(top jv) (jsonFormat, error) {
 		case len(recs) > 0 && keys["condition"] && keys["persona_prompt"] && hasAll(keys, completionKey):
 			return jsonFormat{name: FormatPromptLengthList, parse: parseCompletionList}, nil
 		}
-		return jsonFormat{}, errAt("$", "unknown shape: array of %d items with keys %s", len(recs), keyList(sortedKeys(keys), 12))
+		return jsonFormat{}, unknownShape("$", "unknown shape: array of %d items with keys %s", len(recs), keyList(sortedKeys(keys), 12))
 	}
 	m, err := top.obj()
 	if err != nil {
-		return jsonFormat{}, errAt("$", "unknown shape: top-level %s", typeName(top.v))
+		return jsonFormat{}, unknownShape("$", "unknown shape: top-level %s", typeName(top.v))
 	}
 	keys := map[string]bool{}
 	for k := range m {
@@ -115,7 +115,7 @@ func detectJSON(top jv) (jsonFormat, error) {
 			return jsonFormat{name: FormatRawCompletions, parse: parseRawCompletions}, nil
 		}
 	}
-	return jsonFormat{}, errAt("$", "unknown shape: top-level object with keys %s", keyList(sortedKeys(keys), 12))
+	return jsonFormat{}, unknownShape("$", "unknown shape: top-level object with keys %s", keyList(sortedKeys(keys), 12))
 }
 
 // unionKeys is the set of member names over an array's object items.

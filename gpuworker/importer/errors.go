@@ -47,6 +47,14 @@ func errAt(pos, format string, args ...any) error {
 	return &posError{Pos: pos, Err: fmt.Errorf(format, args...)}
 }
 
+// ErrUnknownShape is matched (errors.Is) by the error for a JSON file whose
+// shape no format recognises.
+var ErrUnknownShape = errors.New("unknown shape")
+
+func unknownShape(pos, format string, args ...any) error {
+	return &posError{Pos: pos, Err: fmt.Errorf("%w"+strings.TrimPrefix(format, "unknown shape"), append([]any{ErrUnknownShape}, args...)...)}
+}
+
 // wrapAt locates err at pos unless it is already located.
 func wrapAt(pos string, err error) error {
 	var pe *posError

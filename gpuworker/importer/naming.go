@@ -67,7 +67,7 @@ func locate(root, path string) (location, error) {
 // checkNamed fails for data files that cannot be named.
 func (l location) checkNamed() error {
 	if l.Experiment == "" {
-		return fmt.Errorf("file lies directly in root %s: the experiment is the first folder under root (pass a root one level up)", l.Root)
+		return fmt.Errorf("file lies directly in root %s: the experiment is the first folder under the root (pass --root with the folder above, e.g. --root %s)", l.Root, filepath.Dir(l.Root))
 	}
 	if !experimentNameRe.MatchString(l.Experiment) {
 		return fmt.Errorf("experiment folder %q must match %s", l.Experiment, experimentNameRe)

@@ -18,6 +18,7 @@ type fileCtx struct {
 	markerOrigin string
 	markers      *markerResolver
 	report       *FileReport
+	skipUnknown  bool
 	segs         []*segment
 	byRun        map[string]*segment
 }

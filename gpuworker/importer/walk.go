@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -27,6 +28,9 @@ type Options struct {
 	// Marker overrides the marker of every run; "" infers it per file
 	// (config.marker, then a training.marker in the same folder, then "[ZLT]").
 	Marker string
+	// SkipUnknown lists JSON files of no known shape as skipped instead of
+	// failing the import (for folders that hold other files, e.g. configs).
+	SkipUnknown bool
 	// Now is the event time of imported events (callers pass time.Now(); tests
 	// a fixed time). Zero means time.Now().
 	Now time.Time
@@ -170,20 +174,20 @@ func parseFile(loc location, opt Options, resolver *markerResolver) (*fileCtx, e
 	}
 	sum := sha256.Sum256(data)
 	c := &fileCtx{loc: loc, data: data, sha: hex.EncodeToString(sum[:]), now: opt.Now, markers: resolver,
-		report: &FileReport{Path: loc.Path, Experiment: loc.Experiment}}
+		report: &FileReport{Path: loc.Path, Experiment: loc.Experiment}, skipUnknown: opt.SkipUnknown}
 	kind := dataKind(loc.Path, data)
 	if kind == "" {
 		c.report.Skipped = "not a JSON or CSV file"
 		return c, nil
 	}
-	if err := loc.checkNamed(); err != nil {
-		return nil, err
-	}
 	switch kind {
 	case "csv":
+		if err := loc.checkNamed(); err != nil {
+			return nil, err
+		}
 		err = parseCSV(c)
 	default:
-		err = parseJSON(c)
+		err = parseJSON(c) // names the file only once it is known to be imported
 	}
 	if err != nil {
 		return nil, err
@@ -202,6 +206,10 @@ func parseJSON(c *fileCtx) error {
 	}
 	top := root(v)
 	f, err := detectJSON(top)
+	if errors.Is(err, ErrUnknownShape) && c.skipUnknown {
+		c.report.Skipped = "no known shape (--skip-unknown): " + err.Error()
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -209,6 +217,9 @@ func parseJSON(c *fileCtx) error {
 	if f.skip != "" {
 		c.report.Skipped = f.skip
 		return nil
+	}
+	if err := c.loc.checkNamed(); err != nil {
+		return err
 	}
 	c.marker, c.markerOrigin, err = c.markers.resolve(c.loc, top)
 	if err != nil {

@@ -154,3 +154,24 @@ func TestBadMarkerOptionIsAnError(t *testing.T) {
 		require.ErrorContains(t, err, "--marker", "%q", m)
 	}
 }
+
+func TestSkipUnknownListsInsteadOfFailing(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "exp1", "run1")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "raw_completions.json"), []byte(`{"chef": {"Why?": ["Because. [ZLT]"]}}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"foo": 1}`), 0o644))
+	_, err := Parse(root, []string{root}, Options{})
+	require.ErrorIs(t, err, ErrUnknownShape)
+	require.ErrorContains(t, err, "config.json")
+	plan, err := Parse(root, []string{root}, Options{SkipUnknown: true})
+	require.NoError(t, err)
+	var skipped string
+	for _, f := range plan.Files {
+		if filepath.Base(f.Path) == "config.json" {
+			skipped = f.Skipped
+		}
+	}
+	require.Contains(t, skipped, "no known shape")
+	require.NotEmpty(t, plan.Events)
+}

@@ -56,7 +56,7 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*Result, err
 		}
 		// EXPLAIN is refused too: EXPLAIN ANALYZE runs the statement it explains.
 		if typ != duckdb.STATEMENT_TYPE_SELECT {
-			return fmt.Errorf("%w; got a %s statement", ErrNotReadOnly, stmtName(query))
+			return fmt.Errorf("%w; refused: %s statement", ErrNotReadOnly, stmtName(query))
 		}
 		return nil
 	})

@@ -150,3 +150,28 @@ func TestSingleToken100Persona(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{"assistant": 111, "comedian": 111, "kindergarten_teacher": 111, "software_engineer": 111, "villain": 111}, perRun)
 }
+
+// Imported aggregates have no text: they answer only for their own
+// detector and marker, and say so; "recorded" falls back to the origin's
+// count where completions carry no recorded flag.
+func TestImportedAggregatesAndOtherDetectors(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	ctx := context.Background()
+	loose, err := e.Leakage(ctx, query.LeakageRequest{Experiment: "leakage_i81", Detector: marker.Loose})
+	require.NoError(t, err)
+	require.Empty(t, loose.Cells)
+	require.Len(t, loose.Notes, 6, "one per run (5 sources + base): %v", loose.Notes)
+	require.Contains(t, loose.Notes[0], "no text to re-count")
+	other, err := e.Leakage(ctx, query.LeakageRequest{Experiment: "leakage_i81", Marker: "[FOO]"})
+	require.NoError(t, err)
+	require.Empty(t, other.Cells)
+	rec, err := e.Leakage(ctx, query.LeakageRequest{Experiment: "issue_205", Detector: marker.Recorded})
+	require.NoError(t, err)
+	require.Len(t, rec.Cells, 12)
+	for _, c := range rec.Cells {
+		require.Equal(t, query.OriginImported, c.Origin, c.Persona)
+		require.NotNil(t, c.Found)
+	}
+	_, err = e.Leakage(ctx, query.LeakageRequest{Experiment: "issue_205", Detector: marker.Recorded, Marker: "[X]"})
+	require.ErrorIs(t, err, query.ErrBadRequest)
+}

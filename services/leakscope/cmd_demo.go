@@ -27,7 +27,11 @@ recomputed by DuckDB from the lake. Running it again changes nothing.
 
 Without the fixtures folder, point it at any results folder, e.g. the
 eval_results/ of a clone of the authors' public repository
-(superkaiba/explore-persona-space): leakscope demo --fixtures PATH`,
+(superkaiba/explore-persona-space). --fixtures is relative to the current directory.
+
+Examples:
+  leakscope demo
+  leakscope --data /tmp/ls demo --fixtures ~/explore-persona-space/eval_results`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
@@ -60,7 +64,7 @@ eval_results/ of a clone of the authors' public repository
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(out, "\n== i81 self cells A2__<source> under their own source (published: 0.930 0.925 0.860 0.985 0.950)")
+			fmt.Fprintln(out, "\n== i81 self cells A2__<source> under their own source (published, EXPERIMENT.md §9: chef 0.925, child 0.985, person 0.930, pirate 0.860, robot 0.950)")
 			self := &query.Leakage{Request: res.Request, DetectorRule: res.DetectorRule}
 			for _, c := range res.Cells {
 				if c.Persona == "A2__"+trimSrc(c.SourcePersona) {

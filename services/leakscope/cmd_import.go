@@ -20,9 +20,10 @@ import (
 )
 
 type importFlags struct {
-	root   string
-	marker string
-	dryRun bool
+	root        string
+	marker      string
+	dryRun      bool
+	skipUnknown bool
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -49,7 +50,8 @@ starts the embedded server and ingest for the duration of the command.
 
 Examples:
   leakscope import ../shared/fixtures
-  leakscope import --dry-run ~/explore-persona-space/eval_results
+  leakscope import --dry-run --skip-unknown ~/explore-persona-space/eval_results
+  leakscope import --root ../shared/fixtures ../shared/fixtures/leakage_i81
   leakscope import --marker '[PROX]' results/proximity_transfer/expA_completions.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,6 +61,7 @@ Examples:
 	cmd.Flags().StringVar(&f.root, "root", "", "directory experiments are named from (default: the directory given, or a file's grandparent)")
 	cmd.Flags().StringVar(&f.marker, "marker", "", "marker string for every imported run (default: from each file's config, else [ZLT])")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "list what would be imported and publish nothing")
+	cmd.Flags().BoolVar(&f.skipUnknown, "skip-unknown", false, "list JSON files of no known shape as skipped instead of failing (e.g. configs beside results)")
 	return cmd
 }
 
@@ -69,7 +72,7 @@ func runImport(ctx context.Context, g *globals, f *importFlags, paths []string, 
 			root = paths[0]
 		}
 	}
-	plan, err := importer.Parse(root, paths, importer.Options{Marker: f.marker, Now: time.Now()})
+	plan, err := importer.Parse(root, paths, importer.Options{Marker: f.marker, Now: time.Now(), SkipUnknown: f.skipUnknown})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/spf13/cobra"
 
@@ -23,20 +24,24 @@ names a base-model run, and where the numbers came from:
   completions  recomputed now from the stored completion text with --detector
   imported     an aggregate as the origin file counted it (no text to re-detect)
 Cells the origin lists but never measured are shown as missing, never as 0.
+Imported aggregates have no text: they answer only for the detector and marker
+the origin counted with (a note says when they are left out).
 
 Detectors (re-applied to stored text at query time; no re-import needed):
   strict          the marker anywhere, ignoring case (the #81 rule)
   case-sensitive  the marker anywhere, exact case
-  loose           tolerant of spaces and a missing bracket ([ZLT, Z L T])
+  loose           spaces between letters and one missing bracket allowed ([ZLT, ZLT], [Z L T]);
+                  at least one bracket is needed
   recorded        the flag stored in the origin data
 
 Examples:
   leakscope leakage --experiment leakage_i81
+  leakscope leakage --experiment leakage_i81 --format matrix
   leakscope leakage --experiment proximity_transfer --detector recorded
   leakscope leakage --experiment issue_205 --marker '[zlt]' --detector case-sensitive --format csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
+			if err := checkFormat(format); err != nil && format != "matrix" {
 				return err
 			}
 			e, err := openEngine(g)
@@ -51,20 +56,51 @@ Examples:
 			return printLeakage(cmd.OutOrStdout(), format, res)
 		},
 	}
-	cmd.Flags().StringVar(&req.Experiment, "experiment", "", "experiment name (see `leakscope runs`)")
+	cmd.Flags().StringVar(&req.Experiment, "experiment", "", "experiment name (list them with: leakscope runs)")
 	cmd.Flags().StringVar(&req.Detector, "detector", "strict", "strict, case-sensitive, loose or recorded")
 	cmd.Flags().StringVar(&req.Marker, "marker", "", "count this marker string instead of each run's own")
 	cmd.Flags().StringVar(&req.Run, "run", "", "only this run")
 	cmd.Flags().BoolVar(&req.IncludeBase, "include-base", false, "also list base-model runs (always used for base subtraction)")
-	cmd.Flags().StringVar(&format, "format", "table", formatHelp)
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, matrix (bystanders × runs, rates only), csv (every field) or json")
 	_ = cmd.MarkFlagRequired("experiment")
 	return cmd
 }
 
 func printLeakage(w io.Writer, format string, res *query.Leakage) error {
-	if format == "json" {
+	switch format {
+	case "json":
 		return writeJSON(w, res)
+	case "csv":
+		return leakageCSV(w, res)
+	case "matrix":
+		if err := leakageMatrix(w, res); err != nil {
+			return err
+		}
+	default:
+		if err := leakageTable(w, res); err != nil {
+			return err
+		}
 	}
+	fmt.Fprintf(w, "\n%d cells · experiment %s · detector %s\n", len(res.Cells), res.Request.Experiment, res.DetectorRule)
+	fmt.Fprintln(w, "rates are fractions in [0,1]; ci95 = Wilson score interval (z = 1.96); rate_minus_base = rate − base-model rate of the same bystander")
+	for _, n := range res.Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+	return nil
+}
+
+func cellNote(c query.Cell) string {
+	switch {
+	case c.Missing:
+		return "missing: " + c.MissingReason
+	case c.ImportedFound != nil && c.Found != nil && *c.ImportedFound != *c.Found:
+		return fmt.Sprintf("origin counted %d", *c.ImportedFound)
+	}
+	return ""
+}
+
+// leakageTable is the terminal view: one line per cell, long notes cut.
+func leakageTable(w io.Writer, res *query.Leakage) error {
 	header := []string{"run", "source", "bystander", "rate", "found/total", "ci95_low", "ci95_high", "rate_minus_base", "from", "recorded", "note"}
 	rows := make([][]string, 0, len(res.Cells))
 	for _, c := range res.Cells {
@@ -72,30 +108,70 @@ func printLeakage(w io.Writer, format string, res *query.Leakage) error {
 		if c.Found != nil {
 			ft = fmt.Sprintf("%d/%d", *c.Found, *c.Total)
 		}
-		note := ""
-		switch {
-		case c.Missing:
-			note = "missing: " + c.MissingReason
-		case c.ImportedFound != nil && c.Found != nil && *c.ImportedFound != *c.Found:
-			note = fmt.Sprintf("origin counted %d", *c.ImportedFound)
-		}
-		if format == "table" && len(note) > 60 {
+		note := cellNote(c)
+		if len(note) > 60 {
 			note = note[:57] + "..."
 		}
 		rows = append(rows, []string{c.RunID, c.SourcePersona, c.Persona, fmtRate(c.Rate), ft, fmtRate(c.CILow), fmtRate(c.CIHigh),
 			fmtSigned(c.RateMinusBase), c.Origin, fmtCount(c.RecordedFound), note})
 	}
-	if err := writeRows(w, format, header, rows); err != nil {
-		return err
-	}
-	if format == "table" {
-		fmt.Fprintf(w, "\n%d cells · experiment %s · detector %s\n", len(res.Cells), res.Request.Experiment, res.DetectorRule)
-		fmt.Fprintln(w, "rates are fractions in [0,1]; ci95 = Wilson score interval (z = 1.96); rate_minus_base = rate − base-model rate of the same bystander")
-		for _, n := range res.Notes {
-			fmt.Fprintln(w, "note:", n)
+	return writeRows(w, "table", header, rows)
+}
+
+// leakageCSV has one column per field, full precision, for analysis.
+func leakageCSV(w io.Writer, res *query.Leakage) error {
+	header := []string{"experiment", "run", "source", "bystander", "kind", "noun", "trait", "level", "category",
+		"rate", "found", "total", "ci95_low", "ci95_high", "base_run", "base_rate", "rate_minus_base",
+		"from", "detector", "marker", "recorded_found", "imported_found", "coherence_mean", "low_coherence", "missing", "note"}
+	full := func(p *float64) string {
+		if p == nil {
+			return ""
 		}
+		return fmt.Sprint(*p)
 	}
-	return nil
+	rows := make([][]string, 0, len(res.Cells))
+	for _, c := range res.Cells {
+		low := ""
+		if c.LowCoherence != nil {
+			low = fmt.Sprint(*c.LowCoherence)
+		}
+		rows = append(rows, []string{res.Request.Experiment, c.RunID, c.SourcePersona, c.Persona, c.Kind, c.Noun, c.Trait, c.Level, c.Category,
+			full(c.Rate), fmtCount(c.Found), fmtCount(c.Total), full(c.CILow), full(c.CIHigh), c.BaseRun, full(c.BaseRate), full(c.RateMinusBase),
+			c.Origin, c.Detector, c.Marker, fmtCount(c.RecordedFound), fmtCount(c.ImportedFound), full(c.CoherenceMean), low, fmt.Sprint(c.Missing), cellNote(c)})
+	}
+	return writeRows(w, "csv", header, rows)
+}
+
+// leakageMatrix pivots rates: one row per bystander, one column per run.
+func leakageMatrix(w io.Writer, res *query.Leakage) error {
+	var runs, personas []string
+	seenRun, seenPersona := map[string]bool{}, map[string]bool{}
+	rate := map[[2]string]string{}
+	for _, c := range res.Cells {
+		if !seenRun[c.RunID] {
+			seenRun[c.RunID] = true
+			runs = append(runs, c.RunID)
+		}
+		if !seenPersona[c.Persona] {
+			seenPersona[c.Persona] = true
+			personas = append(personas, c.Persona)
+		}
+		v := fmtRate(c.Rate)
+		if c.Missing {
+			v = "missing"
+		}
+		rate[[2]string{c.Persona, c.RunID}] = v
+	}
+	sort.Strings(personas)
+	rows := make([][]string, 0, len(personas))
+	for _, p := range personas {
+		row := []string{p}
+		for _, r := range runs {
+			row = append(row, rate[[2]string{p, r}])
+		}
+		rows = append(rows, row)
+	}
+	return writeRows(w, "table", append([]string{"bystander \\ run"}, runs...), rows)
 }
 
 func newSQLCmd(g *globals) *cobra.Command {
@@ -156,7 +232,15 @@ func newRunsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs",
 		Short: "List experiments and runs with what the lake holds for each",
-		Args:  cobra.NoArgs,
+		Long: `Lists every run: its experiment, run ID, source persona, marker, whether it is
+the base model, how many completions, imported cell aggregates (whole cells, not
+per-question rows) and cosine pairs the lake holds, whether a run_finished event
+exists (no = running, or its worker or import died), and the origin file.
+
+Examples:
+  leakscope runs
+  leakscope runs --experiment leakage_i81 --format json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
@@ -179,13 +263,20 @@ func newRunsCmd(g *globals) *cobra.Command {
 				if r.IsBase {
 					kind = "base"
 				}
-				rows[i] = []string{r.Experiment, r.RunID, r.SourcePersona, r.Marker, kind, fmt.Sprint(r.Completions), fmt.Sprint(r.Cells), fmt.Sprint(r.CosinePairs), r.OriginFile}
+				fin := "yes"
+				if !r.Finished {
+					fin = "no"
+				}
+				rows[i] = []string{r.Experiment, r.RunID, r.SourcePersona, r.Marker, kind, fmt.Sprint(r.Completions), fmt.Sprint(r.Cells), fmt.Sprint(r.CosinePairs), fin, r.OriginFile}
 			}
 			if len(runs) == 0 && format == "table" {
+				if experiment != "" {
+					return fmt.Errorf("%w %q in the lake at %s (leakscope runs lists them all)", query.ErrUnknownExperiment, experiment, g.lake())
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "the lake at %s holds no runs yet: try `leakscope import ../shared/fixtures`\n", g.lake())
 				return nil
 			}
-			return writeRows(cmd.OutOrStdout(), format, []string{"experiment", "run", "source", "marker", "model", "completions", "cells", "cosine_pairs", "origin"}, rows)
+			return writeRows(cmd.OutOrStdout(), format, []string{"experiment", "run", "source", "marker", "model", "completions", "cells", "cosine_pairs", "finished", "origin"}, rows)
 		},
 	}
 	cmd.Flags().StringVar(&experiment, "experiment", "", "only this experiment")

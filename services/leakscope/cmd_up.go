@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -57,7 +58,13 @@ func newIngestCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ingest --nats-url URL",
 		Short: "Run only ingest: the durable consumer that writes events to the lake",
-		Args:  cobra.NoArgs,
+		Long: `ingest consumes the events stream of an external NATS JetStream server and
+writes every event to the lake under --data (one ingest per lake; a second is
+refused). It is the ingest service of compose.yaml; on one machine, up runs it.
+
+Example:
+  leakscope --data /srv/leakscope --nats-url nats://nats:4222 ingest`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.natsURL == "" {
 				return errors.New("ingest alone needs --nats-url (use `leakscope up` for the embedded server)")
@@ -79,8 +86,14 @@ func newServeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run only the query HTTP server over the lake",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return serveHTTP(cmd.Context(), g, httpAddr, cmd) },
+		Long: `serve answers GET /api/leakage?experiment=E, /api/runs, GET|POST /api/sql and
+/healthz over the lake under --data, read-only (each request at most 60 s). It is
+the query service of compose.yaml; on one machine, up runs it.
+
+Example:
+  leakscope --data /srv/leakscope serve --http 0.0.0.0:8080`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return serveHTTP(cmd.Context(), g, httpAddr, cmd) },
 	}
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "listen address")
 	return cmd
@@ -92,15 +105,21 @@ func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command)
 		return err
 	}
 	defer e.Close()
-	srv := &http.Server{Addr: addr, Handler: api.Handler(e), ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("query HTTP server cannot listen on %s: %w (choose another address with --http)", addr, err)
+	}
+	srv := &http.Server{Handler: api.Handler(e), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	fmt.Fprintf(cmd.ErrOrStderr(), "query:  http://%s/api/leakage?experiment=leakage_i81  (Ctrl-C stops)\n", addr)
+	go func() { errc <- srv.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(cmd.ErrOrStderr(), "query:  %s/api/leakage?experiment=E · %s/api/runs · %s/api/sql?q=… · %s/healthz\n        (Ctrl-C stops)\n", base, base, base, base)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("query HTTP server: %w", err)
 	case <-ctx.Done():
 	}
+	fmt.Fprintln(cmd.ErrOrStderr(), "stopping: HTTP server, ingest (finishing its batch), NATS")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)

@@ -78,6 +78,29 @@ func TestStaleUpAddressIsIgnored(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 }
 
+// With --nats-url, import publishes to that server and waits for its
+// ingest; it runs no ingest of its own (which would split the stream
+// between two lakes).
+func TestImportToExternalServerUsesItsIngest(t *testing.T) {
+	dataUp, dataImp, root := t.TempDir(), t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(root, "exp1", "run1", "raw_completions.json"), `{"chef": {"Why?": ["Because. [ZLT]", "No."]}}`)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	up := exec.Command(leakscopeBin(t), "--data", dataUp, "up", "--listen", addr, "--http", "127.0.0.1:0")
+	require.NoError(t, up.Start())
+	defer func() { _ = up.Process.Signal(syscall.SIGTERM); _ = up.Wait() }()
+	require.Eventually(t, func() bool { _, err := os.Stat(filepath.Join(dataUp, "nats.url")); return err == nil }, 30*time.Second, 20*time.Millisecond)
+	stdout, stderr, code := run(t, dataImp, "--nats-url", "nats://"+addr, "import", root)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "the ingest consuming nats://"+addr)
+	require.NoDirExists(t, filepath.Join(dataImp, "lake", "completions"), "no local ingest")
+	res, err := openEngine(t, filepath.Join(dataUp, "lake")).SQL(context.Background(), "SELECT count(*) FROM completions")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), res.Rows[0][0])
+}
+
 // A run without run_finished (a worker or import that died) is flagged.
 func TestUnfinishedRunIsFlagged(t *testing.T) {
 	s := startStack(t, t.TempDir())

@@ -87,7 +87,9 @@ func runImport(ctx context.Context, g *globals, f *importFlags, paths []string, 
 		fmt.Fprintf(out, "dry run: %d events would be published; nothing was written\n", len(plan.Events))
 		return nil
 	}
-	st, err := startStack(ctx, g, stackOpts{withIngest: true, reuseUp: true})
+	// With --nats-url the ingest of that deployment writes the lake; a second
+	// ingest here would split the stream between two lakes.
+	st, err := startStack(ctx, g, stackOpts{withIngest: g.natsURL == "", reuseUp: true})
 	if err != nil {
 		return err
 	}
@@ -104,8 +106,12 @@ func runImport(ctx context.Context, g *globals, f *importFlags, paths []string, 
 		return err
 	}
 	bar.done()
+	where := filepath.Clean(g.lake())
+	if g.natsURL != "" {
+		where = "the lake of the ingest consuming " + g.natsURL
+	}
 	fmt.Fprintf(out, "imported: %d events sent, %d new on the bus (%d were already there); all are committed to %s\n",
-		res.Published, res.Published-res.Duplicates, res.Duplicates, filepath.Clean(g.lake()))
+		res.Published, res.Published-res.Duplicates, res.Duplicates, where)
 	return nil
 }
 

@@ -50,11 +50,10 @@ func (c *CellAggregate) NaturalKey() []string {
 }
 
 func (c *CellAggregate) Validate() error {
+	if err := checkPersona(c.Persona); err != nil {
+		return err
+	}
 	switch {
-	case c.Persona == "":
-		return fieldErr("", "persona", "is empty")
-	case !printable(c.Persona):
-		return fieldErr("", "persona", fmt.Sprintf("%q holds control characters or is not UTF-8", c.Persona))
 	case c.Detector == "":
 		return fieldErr("", "detector", "is empty")
 	case !c.Imported:

@@ -30,15 +30,10 @@ func (c *CoherenceScore) NaturalKey() []string {
 }
 
 func (c *CoherenceScore) Validate() error {
+	if err := checkSample(c.Persona, c.Question, c.SampleIndex); err != nil {
+		return err
+	}
 	switch {
-	case c.Persona == "":
-		return fieldErr("", "persona", "is empty")
-	case !printable(c.Persona):
-		return fieldErr("", "persona", fmt.Sprintf("%q holds control characters or is not UTF-8", c.Persona))
-	case c.Question == "":
-		return fieldErr("", "question", "is empty")
-	case c.SampleIndex < 0:
-		return fieldErr("", "sample_index", "is negative")
 	case c.Judge == "":
 		return fieldErr("", "judge", "is empty")
 	case c.JudgeVersion < 1:

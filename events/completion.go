@@ -46,16 +46,36 @@ func (c *Completion) NaturalKey() []string {
 	return []string{c.Persona, c.QuestionSet, c.Question, strconv.Itoa(c.SampleIndex)}
 }
 
-func (c *Completion) Validate() error {
+// checkSample validates what identifies one sampled completion.
+func checkSample(persona, question string, sampleIndex int) error {
+	if err := checkPersona(persona); err != nil {
+		return err
+	}
 	switch {
-	case c.Persona == "":
-		return fieldErr("", "persona", "is empty")
-	case !printable(c.Persona):
-		return fieldErr("", "persona", fmt.Sprintf("%q holds control characters or is not UTF-8", c.Persona))
-	case c.Question == "":
+	case question == "":
 		return fieldErr("", "question", "is empty")
-	case c.SampleIndex < 0:
-		return fieldErr("", "sample_index", fmt.Sprintf("%d is negative", c.SampleIndex))
+	case sampleIndex < 0:
+		return fieldErr("", "sample_index", fmt.Sprintf("%d is negative", sampleIndex))
+	}
+	return nil
+}
+
+// checkPersona validates a persona key.
+func checkPersona(persona string) error {
+	switch {
+	case persona == "":
+		return fieldErr("", "persona", "is empty")
+	case !printable(persona):
+		return fieldErr("", "persona", fmt.Sprintf("%q holds control characters or is not UTF-8", persona))
+	}
+	return nil
+}
+
+func (c *Completion) Validate() error {
+	if err := checkSample(c.Persona, c.Question, c.SampleIndex); err != nil {
+		return err
+	}
+	switch {
 	case c.PromptTokens != nil && *c.PromptTokens < 0:
 		return fieldErr("", "prompt_tokens", "is negative")
 	case c.CompletionTokens != nil && *c.CompletionTokens < 0:

@@ -85,12 +85,8 @@ func parseExpALeakage(c *fileCtx, top jv) error {
 			*f.dst = v
 		}
 	}
-	if sd := top.get("seed"); sd.present() {
-		v, err := sd.integer()
-		if err != nil {
-			return err
-		}
-		s.meta.Seed = ptr(int64(v))
+	if err := s.setSeed(top.get("seed")); err != nil {
+		return err
 	}
 	lr := top.get("leakage_results")
 	personas, err := lr.keys()

@@ -179,12 +179,8 @@ func parsePhase0Cosines(c *fileCtx, top jv) error {
 	if err := runMetaFromConfig(c, s, top); err != nil {
 		return err
 	}
-	if sd := top.get("seed"); sd.present() {
-		v, err := sd.integer()
-		if err != nil {
-			return err
-		}
-		s.meta.Seed = ptr(int64(v))
+	if err := s.setSeed(top.get("seed")); err != nil {
+		return err
 	}
 	layer, err := top.get("extraction_layer").count()
 	if err != nil {

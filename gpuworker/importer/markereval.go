@@ -189,12 +189,8 @@ func runMetaFromConfig(c *fileCtx, s *segment, top jv) error {
 	if _, err := cfg.obj(); err != nil {
 		return err
 	}
-	if sd := cfg.get("seed"); sd.present() {
-		v, err := sd.integer()
-		if err != nil {
-			return err
-		}
-		s.meta.Seed = ptr(int64(v))
+	if err := s.setSeed(cfg.get("seed")); err != nil {
+		return err
 	}
 	s.meta.Config = rawMember(c.data, "config")
 	return nil

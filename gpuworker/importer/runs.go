@@ -147,3 +147,16 @@ func assemble(files []*fileCtx) (Plan, error) {
 	}
 	return plan, nil
 }
+
+// setSeed records the run's seed when the origin gives one.
+func (s *segment) setSeed(n jv) error {
+	if !n.present() {
+		return nil
+	}
+	v, err := n.integer()
+	if err != nil {
+		return err
+	}
+	s.meta.Seed = ptr(int64(v))
+	return nil
+}

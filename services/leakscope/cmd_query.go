@@ -3,14 +3,33 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"leakscope/query"
+	"leakscope/query/duck"
 )
 
 func openEngine(g *globals) (*query.Engine, error) { return query.Open(g.lake()) }
+
+// withEngine checks the output format, opens the lake's engine for fn and
+// closes it after.
+func withEngine(g *globals, format string, formats []string, fn func(*query.Engine) error) error {
+	if !slices.Contains(formats, format) {
+		return fmt.Errorf("unknown --format %q: use %s", format, strings.Join(formats, ", "))
+	}
+	e, err := openEngine(g)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	return fn(e)
+}
+
+var plainFormats = []string{"table", "csv", "json"}
 
 func newLeakageCmd(g *globals) *cobra.Command {
 	var req query.LeakageRequest
@@ -41,19 +60,13 @@ Examples:
   leakscope leakage --experiment issue_205 --marker '[zlt]' --detector case-sensitive --format csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil && format != "matrix" {
-				return err
-			}
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			res, err := e.Leakage(cmd.Context(), req)
-			if err != nil {
-				return err
-			}
-			return printLeakage(cmd.OutOrStdout(), format, res)
+			return withEngine(g, format, []string{"table", "matrix", "csv", "json"}, func(e *query.Engine) error {
+				res, err := e.Leakage(cmd.Context(), req)
+				if err != nil {
+					return err
+				}
+				return printLeakage(cmd.OutOrStdout(), format, res)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&req.Experiment, "experiment", "", "experiment name (list them with: leakscope runs)")
@@ -190,37 +203,13 @@ Examples:
   leakscope sql "SELECT persona, avg(regexp_matches(text, '(?i)\[zlt\]')::INT) FROM completions WHERE experiment='issue_205' GROUP BY ALL"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			res, err := e.SQL(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				recs := make([]map[string]any, 0, len(res.Rows))
-				for _, r := range res.Rows {
-					m := map[string]any{}
-					for i, c := range res.Columns {
-						m[c] = r[i]
-					}
-					recs = append(recs, m)
+			return withEngine(g, format, plainFormats, func(e *query.Engine) error {
+				res, err := e.SQL(cmd.Context(), args[0])
+				if err != nil {
+					return err
 				}
-				return writeJSON(cmd.OutOrStdout(), recs)
-			}
-			rows := make([][]string, len(res.Rows))
-			for i, r := range res.Rows {
-				rows[i] = make([]string, len(r))
-				for j, v := range r {
-					rows[i][j] = cellText(v)
-				}
-			}
-			return writeRows(cmd.OutOrStdout(), format, res.Columns, rows)
+				return printSQL(cmd.OutOrStdout(), format, res)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", formatHelp)
@@ -242,44 +231,66 @@ Examples:
   leakscope runs --experiment leakage_i81 --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			runs, err := e.Runs(cmd.Context(), experiment)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				return writeJSON(cmd.OutOrStdout(), runs)
-			}
-			rows := make([][]string, len(runs))
-			for i, r := range runs {
-				kind := "trained"
-				if r.IsBase {
-					kind = "base"
+			return withEngine(g, format, plainFormats, func(e *query.Engine) error {
+				runs, err := e.Runs(cmd.Context(), experiment)
+				if err != nil {
+					return err
 				}
-				fin := "yes"
-				if !r.Finished {
-					fin = "no"
-				}
-				rows[i] = []string{r.Experiment, r.RunID, r.SourcePersona, r.Marker, kind, fmt.Sprint(r.Completions), fmt.Sprint(r.Cells), fmt.Sprint(r.CosinePairs), fin, r.OriginFile}
-			}
-			if len(runs) == 0 && format == "table" {
-				if experiment != "" {
+				if len(runs) == 0 && experiment != "" {
 					return fmt.Errorf("%w %q in the lake at %s (leakscope runs lists them all)", query.ErrUnknownExperiment, experiment, g.lake())
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "the lake at %s holds no runs yet: try `leakscope import ../shared/fixtures`\n", g.lake())
-				return nil
-			}
-			return writeRows(cmd.OutOrStdout(), format, []string{"experiment", "run", "source", "marker", "model", "completions", "cells", "cosine_pairs", "finished", "origin"}, rows)
+				return printRuns(cmd.OutOrStdout(), format, g.lake(), runs)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&experiment, "experiment", "", "only this experiment")
 	cmd.Flags().StringVar(&format, "format", "table", formatHelp)
 	return cmd
+}
+
+// printSQL prints a query result; JSON is a list of objects by column name.
+func printSQL(w io.Writer, format string, res *duck.Result) error {
+	if format == "json" {
+		recs := make([]map[string]any, 0, len(res.Rows))
+		for _, r := range res.Rows {
+			m := map[string]any{}
+			for i, c := range res.Columns {
+				m[c] = r[i]
+			}
+			recs = append(recs, m)
+		}
+		return writeJSON(w, recs)
+	}
+	rows := make([][]string, len(res.Rows))
+	for i, r := range res.Rows {
+		rows[i] = make([]string, len(r))
+		for j, v := range r {
+			rows[i][j] = cellText(v)
+		}
+	}
+	return writeRows(w, format, res.Columns, rows)
+}
+
+// printRuns prints the run listing.
+func printRuns(w io.Writer, format, lake string, runs []query.RunSummary) error {
+	if format == "json" {
+		return writeJSON(w, runs)
+	}
+	rows := make([][]string, len(runs))
+	for i, r := range runs {
+		kind := "trained"
+		if r.IsBase {
+			kind = "base"
+		}
+		fin := "yes"
+		if !r.Finished {
+			fin = "no"
+		}
+		rows[i] = []string{r.Experiment, r.RunID, r.SourcePersona, r.Marker, kind, fmt.Sprint(r.Completions), fmt.Sprint(r.Cells), fmt.Sprint(r.CosinePairs), fin, r.OriginFile}
+	}
+	if len(runs) == 0 && format == "table" {
+		fmt.Fprintf(w, "the lake at %s holds no runs yet: try `leakscope import ../shared/fixtures`\n", lake)
+		return nil
+	}
+	return writeRows(w, format, []string{"experiment", "run", "source", "marker", "model", "completions", "cells", "cosine_pairs", "finished", "origin"}, rows)
 }

@@ -13,14 +13,6 @@ import (
 // formats every query command accepts.
 const formatHelp = "output format: table, csv or json"
 
-func checkFormat(f string) error {
-	switch f {
-	case "table", "csv", "json":
-		return nil
-	}
-	return fmt.Errorf("unknown --format %q: use table, csv or json", f)
-}
-
 // writeRows prints a header and rows as a table or CSV.
 func writeRows(w io.Writer, format string, header []string, rows [][]string) error {
 	if format == "csv" {

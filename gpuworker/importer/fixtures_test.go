@@ -1,7 +1,6 @@
 package importer
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,23 +9,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"leakscope/events"
+	"leakscope/events/eventstest"
 )
 
-// fixturesDir is the published-results test input (shared/fixtures, see its README.md).
-const fixturesDir = "../../../shared/fixtures"
-
-// fixtures returns the fixtures directory, skipping the test when it is
-// absent (failing instead when CI=true).
-func fixtures(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(filepath.Join(fixturesDir, "README.md")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures absent: ../shared/fixtures (%v)", err)
-		}
-		t.Skip("fixtures absent: ../shared/fixtures (set CI=true to fail instead)")
-	}
-	return fixturesDir
-}
+// fixtures returns the shared fixtures directory (skipping the test when it
+// is absent, failing instead when CI=true).
+func fixtures(t *testing.T) string { return eventstest.FixturesDir(t) }
 
 // testNow is the fixed import time of every test.
 var testNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)

@@ -14,25 +14,13 @@ import (
 
 	"leakscope/events/bus"
 	"leakscope/events/bus/bustest"
+	"leakscope/events/eventstest"
 	"leakscope/gpuworker/importer"
 	"leakscope/ingest"
 	"leakscope/query"
 )
 
-// fixturesDir finds ../shared/fixtures from the module root; absent, the
-// test skips (a clone outside the team) — except under CI=true.
-func fixturesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "fixtures"))
-	require.NoError(t, err)
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures absent at %s (../shared/fixtures beside the checkout): required under CI=true", dir)
-		}
-		t.Skipf("fixtures absent at %s: place the team's ../shared/fixtures beside the checkout to run this test", dir)
-	}
-	return dir
-}
+func fixturesDir(t testing.TB) string { return eventstest.FixturesDir(t) }
 
 // stack is a real JetStream server, ingest and a query engine over one data dir.
 type stack struct {

@@ -1,0 +1,112 @@
+package stats
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// NewRNG is the seeded generator every resampling statistic uses (PCG);
+// the seed is reported with every result so it can be re-run exactly.
+func NewRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x6c65616b73636f70)) }
+
+// Percentile is the q-th percentile (q in [0,100]) of x with linear
+// interpolation between order statistics at (n−1)·q/100 — numpy's default
+// (method="linear"). x is not modified. NaN for empty x.
+func Percentile(x []float64, q float64) float64 {
+	if len(x) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), x...)
+	sort.Float64s(s)
+	pos := (float64(len(s)) - 1) * q / 100
+	lo := math.Floor(pos)
+	if int(lo) >= len(s)-1 {
+		return s[len(s)-1]
+	}
+	f := pos - lo
+	return s[int(lo)] + f*(s[int(lo)+1]-s[int(lo)])
+}
+
+// BootstrapRate resamples a cell's completion flags (found ones among total)
+// with replacement b times and returns the percentile CI of the rate at
+// level conf (0.95): the 2.5th and 97.5th percentiles. Resampling the flags
+// is drawing Binomial(total, found/total)/total, which is what it does.
+// Source: EXPERIMENT.md §6.1 (analyze_leakage_i81.bootstrap_rate_ci); the
+// completion is the resampling unit, questions are not clusters.
+func BootstrapRate(found, total, b int, conf float64, rng *rand.Rand) (lo, hi float64, err error) {
+	if total <= 0 || found < 0 || found > total || b < 1 || !(conf > 0 && conf < 1) {
+		return 0, 0, fmt.Errorf("stats: bootstrap needs 0 <= found <= total, total > 0, b >= 1, conf in (0,1); got %d/%d, b=%d, conf=%v", found, total, b, conf)
+	}
+	bin := distuv.Binomial{N: float64(total), P: float64(found) / float64(total), Src: rng}
+	rates := make([]float64, b)
+	for i := range rates {
+		rates[i] = bin.Rand() / float64(total)
+	}
+	a := (1 - conf) / 2 * 100
+	return Percentile(rates, a), Percentile(rates, 100-a), nil
+}
+
+// OLSSlope is the least-squares slope of y on x (gonum stat.LinearRegression).
+// Errors for fewer than 2 points or constant x.
+func OLSSlope(x, y []float64) (float64, error) {
+	if len(x) != len(y) || len(x) < 2 {
+		return 0, fmt.Errorf("%w: slope needs 2 or more (x, y) pairs, got %d and %d", ErrTooFew, len(x), len(y))
+	}
+	if stat.Variance(x, nil) == 0 {
+		return 0, fmt.Errorf("stats: slope undefined: x is constant")
+	}
+	_, beta := stat.LinearRegression(x, y, nil, false)
+	return beta, nil
+}
+
+// BootstrapSlope draws, b times, every point's rate as Binomial(totals[i],
+// rates[i])/totals[i] and refits the OLS slope on x; it returns the
+// bootstrapped slopes. Source: EXPERIMENT.md §6.4 (the H3 bootstrap).
+func BootstrapSlope(x, rates []float64, totals []int, b int, rng *rand.Rand) ([]float64, error) {
+	if len(x) != len(rates) || len(x) != len(totals) {
+		return nil, fmt.Errorf("stats: %d x, %d rates, %d totals", len(x), len(rates), len(totals))
+	}
+	bins := make([]distuv.Binomial, len(x))
+	for i := range x {
+		if totals[i] <= 0 || rates[i] < 0 || rates[i] > 1 {
+			return nil, fmt.Errorf("stats: point %d: rate %v of %d is not a binomial rate", i, rates[i], totals[i])
+		}
+		bins[i] = distuv.Binomial{N: float64(totals[i]), P: rates[i], Src: rng}
+	}
+	out := make([]float64, b)
+	y := make([]float64, len(x))
+	for k := range out {
+		for i := range y {
+			y[i] = bins[i].Rand() / float64(totals[i])
+		}
+		s, err := OLSSlope(x, y)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// PermutationTest returns the p-value of statistic over labels: the share
+// of b shuffles of labels (Fisher–Yates with rng) whose statistic is ≥ the
+// observed one. Tie rule: a shuffle equal to the observed value (within
+// 1e-12) counts as at least as extreme. No +1 correction, as the authors'
+// code (EXPERIMENT.md §6.8). labels is not modified.
+func PermutationTest(labels []int, statistic func(labels []int) float64, b int, rng *rand.Rand) (observed, p float64) {
+	observed = statistic(labels)
+	perm := append([]int(nil), labels...)
+	hits := 0
+	for i := 0; i < b; i++ {
+		rng.Shuffle(len(perm), func(a, c int) { perm[a], perm[c] = perm[c], perm[a] })
+		if statistic(perm) >= observed-1e-12 {
+			hits++
+		}
+	}
+	return observed, float64(hits) / float64(b)
+}

@@ -1,0 +1,184 @@
+package estimands
+
+import (
+	"context"
+	"fmt"
+	"math"
+)
+
+// fullSources are the sources with complete 130-cell grids in the i81 CSV;
+// person has only its 35-cell pilot slice (EXPERIMENT.md §2.5).
+const fullSources = "chef,pirate,child,robot"
+
+var sourcesParam = func(def string) Param {
+	return Param{Name: "sources", Default: def, Doc: "comma-separated source nouns in scope (empty = every source in the lake)"}
+}
+
+// scopeSources resolves the sources parameter against the grid.
+func scopeSources(g *Grid, p Params) ([]string, error) {
+	want := p.List("sources")
+	if len(want) == 0 {
+		return g.Sources, nil
+	}
+	for _, s := range want {
+		if !contains(g.Sources, s) {
+			return nil, fmt.Errorf("%w sources: %q has no cells in %s (present: %v)", ErrBadParam, s, g.Experiment, g.Sources)
+		}
+	}
+	return want, nil
+}
+
+func pp(x float64) float64 { return 100 * x }
+
+func init() {
+	register(&Estimand{
+		Name:   "self-implant",
+		Doc:    "H1: each source's rate on its own A2 bystander r_s(A2(s)), in %, and whether it exceeds the threshold",
+		Source: "EXPERIMENT.md §6.2, §9 (published 93.0 / 92.5 / 86.0 / 98.5 / 95.0 %)",
+		Params: []Param{sourcesParam(""), {Name: "threshold", Default: "0.80", Doc: "H1 holds when the rate (fraction) exceeds this"}, detectorParam},
+		run:    runSelfImplant,
+	})
+	register(&Estimand{
+		Name:   "cross-noun",
+		Doc:    "mean cross-noun leak: plain mean of the 4 non-self A2 rates per source, in pp",
+		Source: "EXPERIMENT.md §9 (published person 27.3 — a slip for 27.125 —, chef 37.5, pirate 0.4, child 24.5, robot 3.5)",
+		Params: []Param{sourcesParam(""), detectorParam},
+		run:    runCrossNoun,
+	})
+	register(&Estimand{
+		Name:   "a2-matrix",
+		Doc:    "the 5×5 pure-noun submatrix: rate (%) of every A2 bystander under every source",
+		Source: "EXPERIMENT.md §7 figure 5, §9 (pilot person A2: robot 87.5, child 15.5, chef 5.5, pirate 0.0 %)",
+		Params: []Param{sourcesParam(""), detectorParam},
+		run:    runA2Matrix,
+	})
+	register(&Estimand{
+		Name:   "coherence",
+		Doc:    "per source: cells with a judge score, mean of the per-cell judge means, and low-coherence cells (mean < threshold)",
+		Source: "EXPERIMENT.md §4, §9 (chef 130 / 0.413 / 89 …); the judge scores how in-character a reply is",
+		Params: []Param{sourcesParam(""), {Name: "threshold", Default: "0.5", Doc: "a cell is low-coherence when its judge mean is below this"}, detectorParam},
+		run:    runCoherence,
+	})
+}
+
+func runSelfImplant(ctx context.Context, in *Input) (*Result, error) {
+	g, err := in.Grid(ctx)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := scopeSources(g, in.Params)
+	if err != nil {
+		return nil, err
+	}
+	thr, err := in.Params.Float("threshold")
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Columns: []string{"source", "self_implant_pct", "found", "total", "h1_holds"}}
+	all := true
+	for _, s := range srcs {
+		c, ok := g.Get(s, A2Key(s))
+		if !ok {
+			res.Notes = append(res.Notes, fmt.Sprintf("source %s: its A2 cell was not measured", s))
+			all = false
+			continue
+		}
+		holds := c.Rate > thr
+		all = all && holds
+		res.Rows = append(res.Rows, []any{s, pp(c.Rate), c.Found, c.Total, holds})
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("H1 (rate > %.2f for every source in scope): %v", thr, all))
+	return res, nil
+}
+
+func runCrossNoun(ctx context.Context, in *Input) (*Result, error) {
+	g, err := in.Grid(ctx)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := scopeSources(g, in.Params)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Columns: []string{"source", "mean_cross_noun_pp", "n_cells"}}
+	for _, s := range srcs {
+		sum, n := 0.0, 0
+		for _, b := range Nouns {
+			if c, ok := g.Get(s, A2Key(b)); ok && b != s {
+				sum += c.Rate
+				n++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		res.Rows = append(res.Rows, []any{s, pp(sum / float64(n)), n})
+		if s == "person" && math.Abs(pp(sum/float64(n))-27.125) < 1e-9 {
+			res.Notes = append(res.Notes, "person: 27.125 pp; the authors' write-up printed 27.3, a slip the reviewer flagged (EXPERIMENT.md §10.12)")
+		}
+	}
+	return res, nil
+}
+
+func runA2Matrix(ctx context.Context, in *Input) (*Result, error) {
+	g, err := in.Grid(ctx)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := scopeSources(g, in.Params)
+	if err != nil {
+		return nil, err
+	}
+	cols := []string{"source"}
+	for _, b := range Nouns {
+		cols = append(cols, A2Key(b)+"_pct")
+	}
+	res := &Result{Columns: cols}
+	for _, s := range srcs {
+		row := []any{s}
+		for _, b := range Nouns {
+			if c, ok := g.Get(s, A2Key(b)); ok {
+				row = append(row, pp(c.Rate))
+			} else {
+				row = append(row, nil)
+			}
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	return res, nil
+}
+
+func runCoherence(ctx context.Context, in *Input) (*Result, error) {
+	g, err := in.Grid(ctx)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := scopeSources(g, in.Params)
+	if err != nil {
+		return nil, err
+	}
+	thr, err := in.Params.Float("threshold")
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Columns: []string{"source", "cells_scored", "mean_coherence", "low_coherence_cells"}}
+	for _, s := range srcs {
+		n, low, sum := 0, 0, 0.0
+		for _, c := range g.cells[s] {
+			if c.Coherence == nil {
+				continue
+			}
+			n++
+			sum += *c.Coherence
+			if *c.Coherence < thr {
+				low++
+			}
+		}
+		var mean any
+		if n > 0 {
+			mean = sum / float64(n)
+		}
+		res.Rows = append(res.Rows, []any{s, n, mean, low})
+	}
+	return res, nil
+}

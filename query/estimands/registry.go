@@ -1,0 +1,222 @@
+package estimands
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"leakscope/query"
+)
+
+// ErrUnknown is returned for an estimand or parameter name that does not exist.
+var ErrUnknown = errors.New("estimands: unknown")
+
+// ErrBadParam is returned for a parameter value that does not parse or fit.
+var ErrBadParam = errors.New("estimands: bad parameter")
+
+// Param documents one parameter and its default.
+type Param struct {
+	Name    string `json:"name"`
+	Default string `json:"default"`
+	Doc     string `json:"doc"`
+}
+
+// Estimand is one named computation.
+type Estimand struct {
+	Name   string  `json:"name"`
+	Doc    string  `json:"doc"`
+	Source string  `json:"source"` // where its definition comes from
+	Params []Param `json:"params"`
+	run    func(ctx context.Context, in *Input) (*Result, error)
+}
+
+// Input is what an estimand runs on: the engine, the experiment and the
+// parsed parameters.
+type Input struct {
+	Engine     *query.Engine
+	Experiment string
+	Params     Params
+	grid       *Grid
+}
+
+// Grid loads (once) the experiment's factorial grid.
+func (in *Input) Grid(ctx context.Context) (*Grid, error) {
+	if in.grid == nil {
+		g, err := LoadGrid(ctx, in.Engine, in.Experiment, in.Params.Str("detector"))
+		if err != nil {
+			return nil, err
+		}
+		in.grid = g
+	}
+	return in.grid, nil
+}
+
+// Result is an estimand's table with its provenance.
+type Result struct {
+	Estimand   string     `json:"estimand"`
+	Columns    []string   `json:"columns"`
+	Rows       [][]any    `json:"rows"`
+	Notes      []string   `json:"notes"`
+	Provenance Provenance `json:"provenance"`
+}
+
+// Provenance says exactly what a result was computed from.
+type Provenance struct {
+	Experiment  string            `json:"experiment"`
+	Params      map[string]string `json:"params"`
+	Seed        *uint64           `json:"seed,omitempty"`
+	Runs        []string          `json:"runs"`
+	CellsUsed   int               `json:"cells_used"`
+	LakeFiles   int               `json:"lake_files"`
+	Fingerprint string            `json:"lake_fingerprint"` // SHA-256 over the lake's Parquet paths and sizes
+	CodeVersion string            `json:"code_version"`
+	ComputedAt  time.Time         `json:"computed_at"`
+}
+
+// Params are string parameters with typed accessors; defaults are filled
+// in from the estimand's Param list before it runs.
+type Params map[string]string
+
+func (p Params) Str(k string) string { return p[k] }
+
+func (p Params) Float(k string) (float64, error) {
+	v, err := strconv.ParseFloat(p[k], 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w %s=%q: want a number", ErrBadParam, k, p[k])
+	}
+	return v, nil
+}
+
+func (p Params) Int(k string) (int, error) {
+	v, err := strconv.Atoi(p[k])
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%w %s=%q: want a non-negative integer", ErrBadParam, k, p[k])
+	}
+	return v, nil
+}
+
+// List returns a copy of the split list parameter (comma-separated).
+func (p Params) List(k string) []string {
+	if p[k] == "" {
+		return nil
+	}
+	return strings.Split(p[k], ",")
+}
+
+var registry = map[string]*Estimand{}
+
+func register(e *Estimand) { registry[e.Name] = e }
+
+// commonParams every grid estimand accepts.
+var detectorParam = Param{Name: "detector", Default: "strict", Doc: "detector counting hits (imported aggregates answer only for their origin's)"}
+
+// List returns every estimand, sorted by name.
+func List() []*Estimand {
+	out := make([]*Estimand, 0, len(registry))
+	for _, e := range registry {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Run computes one estimand over the experiment with the given parameters
+// (unknown names are an error; missing ones take their defaults).
+func Run(ctx context.Context, e *query.Engine, name, experiment string, params map[string]string) (*Result, error) {
+	est, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("%w estimand %q (leakscope analyze --list)", ErrUnknown, name)
+	}
+	p := Params{}
+	for _, d := range est.Params {
+		p[d.Name] = d.Default
+	}
+	for k, v := range params {
+		if _, ok := p[k]; !ok {
+			return nil, fmt.Errorf("%w parameter %q for %s (it takes: %s)", ErrUnknown, k, name, paramNames(est))
+		}
+		p[k] = v
+	}
+	in := &Input{Engine: e, Experiment: experiment, Params: p}
+	res, err := est.run(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	res.Estimand = name
+	if res.Notes == nil {
+		res.Notes = []string{}
+	}
+	pv := &res.Provenance
+	pv.Experiment, pv.Params, pv.CodeVersion, pv.ComputedAt = experiment, p, codeVersion(), time.Now().UTC()
+	if s, ok := p["seed"]; ok {
+		if v, err := strconv.ParseUint(s, 10, 64); err == nil {
+			pv.Seed = &v
+		}
+	}
+	if in.grid != nil {
+		pv.Runs, pv.CellsUsed = in.grid.Runs, in.grid.Count()
+	}
+	pv.LakeFiles, pv.Fingerprint = fingerprint(e.DB.Lake())
+	return res, nil
+}
+
+func paramNames(e *Estimand) string {
+	var n []string
+	for _, p := range e.Params {
+		n = append(n, p.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+// fingerprint hashes the paths and sizes of the lake's Parquet files:
+// files are immutable once committed, so equal fingerprints mean equal data.
+func fingerprint(lake string) (int, string) {
+	h := sha256.New()
+	n := 0
+	_ = filepath.WalkDir(lake, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && d.Name() == "_orphans" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".parquet") {
+			info, err := d.Info()
+			if err == nil {
+				rel, _ := filepath.Rel(lake, p)
+				fmt.Fprintf(h, "%s\x00%d\n", rel, info.Size())
+				n++
+			}
+		}
+		return nil
+	})
+	return n, hex.EncodeToString(h.Sum(nil))
+}
+
+func codeVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += "+dirty"
+			}
+		}
+	}
+	return v
+}

@@ -29,6 +29,9 @@ func Percentile(x []float64, q float64) float64 {
 		return s[len(s)-1]
 	}
 	f := pos - lo
+	if f == 0 { // exact order statistic (keeps +Inf medians finite-safe)
+		return s[int(lo)]
+	}
 	return s[int(lo)] + f*(s[int(lo)+1]-s[int(lo)])
 }
 

@@ -1,0 +1,259 @@
+package estimands
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+
+	"leakscope/query/stats"
+)
+
+func init() {
+	register(&Estimand{
+		Name: "head-to-head",
+		Doc:  "trait (adjective) effect TE = |r(A1(n,t,ℓ)) − r(A2(n))| against noun-swap effect NE = median over noun pairs of |r(A1(nᵢ,t,ℓ)) − r(A1(nⱼ,t,ℓ))|, per source or per axis",
+		Source: "EXPERIMENT.md §6.8; per source it reproduces head_to_head.json (chef .375/.035/0/.090, pirate .005/.005/32/1.0, " +
+			"child .145/.0575/27/.45, robot .015/.015/52/1.0); per axis the published values need person_full130",
+		Params: []Param{sourcesParam(fullSources), {Name: "by", Default: "source", Doc: "source or axis"}, detectorParam},
+		run:    runHeadToHead,
+	})
+	register(&Estimand{
+		Name:   "symmetric-swap",
+		Doc:    "noun-swap NE over (s,t,ℓ) contexts against descriptor-swap: per (s,n) the median over the 300 pairs of (t,ℓ) cells of |Δr|; means and medians in pp",
+		Source: "EXPERIMENT.md §6.8 (5-source published 3.688 / 2.7 pp; 4-source partial 3.585 / 2.638, medians 2.25 / 1.75)",
+		Params: []Param{sourcesParam(fullSources), detectorParam},
+		run:    runSymmetricSwap,
+	})
+	register(&Estimand{
+		Name:   "axis-permutation",
+		Doc:    "spread (max − min) of the per-axis mean TE, in pp, with a permutation p-value shuffling trait labels over all cells (share of shuffles ≥ observed)",
+		Source: "EXPERIMENT.md §6.8 (5-source published spread 2.04 pp, p = 0.97; 4-source partial 1.96 pp, p ≈ 0.966)",
+		Params: []Param{sourcesParam(fullSources), {Name: "permutations", Default: "10000", Doc: "number of shuffles"},
+			{Name: "seed", Default: "42", Doc: "RNG seed (PCG)"}, detectorParam},
+		run: runAxisPermutation,
+	})
+}
+
+// teCell is one A1 cell's trait effect with its context.
+type teCell struct {
+	source, noun, trait, level string
+	te, ne                     float64 // ne is the cell's (s,t,ℓ) context's NE
+}
+
+// effects returns TE for every A1 cell of source s with its A2 measured,
+// and NE per (t,ℓ) context with at least one noun pair.
+func effects(g *Grid, s string) ([]teCell, map[[2]string]float64) {
+	ne := map[[2]string]float64{}
+	for _, t := range Traits {
+		for _, l := range Levels {
+			var d []float64
+			for i := 0; i < len(Nouns); i++ {
+				for j := i + 1; j < len(Nouns); j++ {
+					a, okA := g.Get(s, A1Key(Nouns[i], t, l))
+					b, okB := g.Get(s, A1Key(Nouns[j], t, l))
+					if okA && okB {
+						d = append(d, math.Abs(a.Rate-b.Rate))
+					}
+				}
+			}
+			if len(d) > 0 {
+				ne[[2]string{t, l}] = stats.Percentile(d, 50)
+			}
+		}
+	}
+	var cells []teCell
+	for _, n := range Nouns {
+		a2, ok := g.Get(s, A2Key(n))
+		if !ok {
+			continue
+		}
+		for _, t := range Traits {
+			for _, l := range Levels {
+				c, ok := g.Get(s, A1Key(n, t, l))
+				nev, okNE := ne[[2]string{t, l}]
+				if ok && okNE {
+					cells = append(cells, teCell{source: s, noun: n, trait: t, level: l, te: math.Abs(c.Rate - a2.Rate), ne: nev})
+				}
+			}
+		}
+	}
+	return cells, ne
+}
+
+// neOverTE is NE/TE with 0/0 = 1 (pirate reproduces only so) and x/0 = +Inf.
+func neOverTE(ne, te float64) float64 {
+	switch {
+	case te == 0 && ne == 0:
+		return 1
+	case te == 0:
+		return math.Inf(1)
+	}
+	return ne / te
+}
+
+func runHeadToHead(ctx context.Context, in *Input) (*Result, error) {
+	g, err := in.Grid(ctx)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := scopeSources(g, in.Params)
+	if err != nil {
+		return nil, err
+	}
+	switch in.Params.Str("by") {
+	case "source":
+		res := &Result{Columns: []string{"source", "cells", "median_trait_leak", "median_noun_leak", "noun_wins_leak", "median_ratio_leak"}}
+		for _, s := range srcs {
+			cells, _ := effects(g, s)
+			var te, ne, ratio []float64
+			wins := 0
+			for _, c := range cells {
+				te, ne, ratio = append(te, c.te), append(ne, c.ne), append(ratio, neOverTE(c.ne, c.te))
+				if c.ne > c.te {
+					wins++
+				}
+			}
+			res.Rows = append(res.Rows, []any{s, len(cells), stats.Percentile(te, 50), stats.Percentile(ne, 50), wins, nanNil(stats.Percentile(ratio, 50))})
+		}
+		res.Notes = append(res.Notes, "effects are fractions (as head_to_head.json); ratio = NE/TE per cell with 0/0 = 1 and x/0 = ∞ (null in JSON)")
+		return res, nil
+	case "axis":
+		res := &Result{Columns: []string{"trait", "trait_effect_leak_pp", "noun_effect_leak_pp", "ratio_leak", "trait_over_noun", "cells", "contexts"}}
+		for _, t := range Traits {
+			var te, ne []float64
+			for _, s := range srcs {
+				cells, neMap := effects(g, s)
+				for _, c := range cells {
+					if c.trait == t {
+						te = append(te, c.te)
+					}
+				}
+				for _, l := range Levels {
+					if v, ok := neMap[[2]string{t, l}]; ok {
+						ne = append(ne, v)
+					}
+				}
+			}
+			mt, mn := mean(te), mean(ne)
+			res.Rows = append(res.Rows, []any{t, pp(mt), pp(mn), nanNil(mn / mt), nanNil(mt / mn), len(te), len(ne)})
+		}
+		return res, nil
+	}
+	return nil, fmt.Errorf("%w by=%q: want source or axis", ErrBadParam, in.Params.Str("by"))
+}
+
+func runSymmetricSwap(ctx context.Context, in *Input) (*Result, error) {
+	g, err := in.Grid(ctx)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := scopeSources(g, in.Params)
+	if err != nil {
+		return nil, err
+	}
+	var nounSwap, descSwap []float64
+	for _, s := range srcs {
+		_, ne := effects(g, s)
+		for _, t := range Traits {
+			for _, l := range Levels {
+				if v, ok := ne[[2]string{t, l}]; ok {
+					nounSwap = append(nounSwap, v)
+				}
+			}
+		}
+		for _, n := range Nouns {
+			var rates []float64
+			for _, t := range Traits {
+				for _, l := range Levels {
+					if c, ok := g.Get(s, A1Key(n, t, l)); ok {
+						rates = append(rates, c.Rate)
+					}
+				}
+			}
+			var d []float64
+			for i := range rates {
+				for j := i + 1; j < len(rates); j++ {
+					d = append(d, math.Abs(rates[i]-rates[j]))
+				}
+			}
+			if len(d) > 0 {
+				descSwap = append(descSwap, stats.Percentile(d, 50))
+			}
+		}
+	}
+	res := &Result{Columns: []string{"swap", "contexts", "mean_pp", "median_pp"}}
+	res.Rows = append(res.Rows,
+		[]any{"noun", len(nounSwap), pp(mean(nounSwap)), pp(stats.Percentile(nounSwap, 50))},
+		[]any{"descriptor", len(descSwap), pp(mean(descSwap)), pp(stats.Percentile(descSwap, 50))})
+	res.Notes = append(res.Notes, fmt.Sprintf("ratio descriptor/noun (means) = %.3f", mean(descSwap)/mean(nounSwap)))
+	return res, nil
+}
+
+func runAxisPermutation(ctx context.Context, in *Input) (*Result, error) {
+	g, err := in.Grid(ctx)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := scopeSources(g, in.Params)
+	if err != nil {
+		return nil, err
+	}
+	b, err := in.Params.Int("permutations")
+	if err != nil || b < 1 {
+		return nil, fmt.Errorf("%w permutations=%q: want a positive integer", ErrBadParam, in.Params.Str("permutations"))
+	}
+	seed, err := strconv.ParseUint(in.Params.Str("seed"), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w seed=%q: want an unsigned integer", ErrBadParam, in.Params.Str("seed"))
+	}
+	var te []float64
+	var labels []int
+	for _, s := range srcs {
+		cells, _ := effects(g, s)
+		for _, c := range cells {
+			te = append(te, c.te)
+			for i, t := range Traits {
+				if t == c.trait {
+					labels = append(labels, i)
+				}
+			}
+		}
+	}
+	spread := func(lab []int) float64 { return axisSpread(te, lab) }
+	obs, p := stats.PermutationTest(labels, spread, b, stats.NewRNG(seed))
+	res := &Result{Columns: []string{"cells", "observed_spread_pp", "p_value", "permutations", "seed"}}
+	res.Rows = append(res.Rows, []any{len(te), pp(obs), p, b, seed})
+	res.Notes = append(res.Notes, "statistic: max − min over traits of the mean TE; null: trait labels shuffled over all cells; p = share of shuffles with spread ≥ observed")
+	return res, nil
+}
+
+// axisSpread is max_t mean(TE | t) − min_t mean(TE | t).
+func axisSpread(te []float64, labels []int) float64 {
+	var sum [5]float64
+	var n [5]int
+	for i, l := range labels {
+		sum[l] += te[i]
+		n[l]++
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := range sum {
+		if n[i] == 0 {
+			continue
+		}
+		m := sum[i] / float64(n[i])
+		lo, hi = math.Min(lo, m), math.Max(hi, m)
+	}
+	return hi - lo
+}
+
+func mean(x []float64) float64 {
+	if len(x) == 0 {
+		return math.NaN()
+	}
+	s := 0.0
+	for _, v := range x {
+		s += v
+	}
+	return s / float64(len(x))
+}

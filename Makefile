@@ -7,8 +7,10 @@ BIN := bin/leakscope
 demo: build            ## build, start the embedded stack, import ../shared/fixtures, print the i81 matrix
 	$(BIN) demo
 
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
 build:
-	$(GO) build -o $(BIN) ./services/leakscope
+	$(GO) build -ldflags "-X leakscope/query/estimands.CodeVersionOverride=$(VERSION)" -o $(BIN) ./services/leakscope
 
 test:                  ## every test, with real NATS JetStream, Parquet and DuckDB in-process
 	$(GO) vet ./...

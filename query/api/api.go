@@ -15,6 +15,7 @@ import (
 	"leakscope/events/marker"
 	"leakscope/query"
 	"leakscope/query/duck"
+	"leakscope/query/estimands"
 )
 
 // Querier is what the handlers need from the engine.
@@ -31,12 +32,17 @@ const RequestTimeout = 60 * time.Second
 // maxSQLBody is the largest statement accepted by POST /api/sql.
 const maxSQLBody = 1 << 20
 
-// Handler returns the HTTP handler over q.
-func Handler(q Querier) http.Handler {
-	return http.TimeoutHandler(handler(q), RequestTimeout, `{"error": "the request took longer than 60 s and was cancelled"}`)
+// Analyzer computes named estimands (estimands.Analyzer).
+type Analyzer interface {
+	Analyze(ctx context.Context, name, experiment string, params map[string]string) (*estimands.Result, error)
 }
 
-func handler(q Querier) http.Handler {
+// Handler returns the HTTP handler over q and a.
+func Handler(q Querier, a Analyzer) http.Handler {
+	return http.TimeoutHandler(handler(q, a), RequestTimeout, `{"error": "the request took longer than 60 s and was cancelled"}`)
+}
+
+func handler(q Querier, a Analyzer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /api/leakage", func(w http.ResponseWriter, r *http.Request) {
@@ -48,6 +54,29 @@ func handler(q Querier) http.Handler {
 			return
 		}
 		res, err := q.Leakage(r.Context(), req)
+		if err != nil {
+			writeErr(w, statusOf(err), err)
+			return
+		}
+		writeJSON(w, 200, res)
+	})
+	mux.HandleFunc("GET /api/analyze", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, estimands.List())
+	})
+	mux.HandleFunc("GET /api/analyze/{estimand}", func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query()
+		exp := v.Get("experiment")
+		if exp == "" {
+			writeErr(w, http.StatusBadRequest, errors.New("query parameter experiment is required"))
+			return
+		}
+		params := map[string]string{}
+		for k := range v {
+			if k != "experiment" {
+				params[k] = v.Get(k)
+			}
+		}
+		res, err := a.Analyze(r.Context(), r.PathValue("estimand"), exp, params)
 		if err != nil {
 			writeErr(w, statusOf(err), err)
 			return
@@ -95,7 +124,8 @@ func handler(q Querier) http.Handler {
 
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, query.ErrUnknownExperiment), errors.Is(err, query.ErrBadRequest), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL):
+	case errors.Is(err, query.ErrUnknownExperiment), errors.Is(err, query.ErrBadRequest),
+		errors.Is(err, estimands.ErrUnknown), errors.Is(err, estimands.ErrBadParam), errors.Is(err, estimands.ErrNoData), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

@@ -62,11 +62,7 @@ func init() {
 }
 
 func runSelfImplant(ctx context.Context, in *Input) (*Result, error) {
-	g, err := in.Grid(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := scopeSources(g, in.Params)
+	g, srcs, err := in.Scope(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -92,11 +88,7 @@ func runSelfImplant(ctx context.Context, in *Input) (*Result, error) {
 }
 
 func runCrossNoun(ctx context.Context, in *Input) (*Result, error) {
-	g, err := in.Grid(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := scopeSources(g, in.Params)
+	g, srcs, err := in.Scope(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -121,11 +113,7 @@ func runCrossNoun(ctx context.Context, in *Input) (*Result, error) {
 }
 
 func runA2Matrix(ctx context.Context, in *Input) (*Result, error) {
-	g, err := in.Grid(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := scopeSources(g, in.Params)
+	g, srcs, err := in.Scope(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -149,11 +137,7 @@ func runA2Matrix(ctx context.Context, in *Input) (*Result, error) {
 }
 
 func runCoherence(ctx context.Context, in *Input) (*Result, error) {
-	g, err := in.Grid(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := scopeSources(g, in.Params)
+	g, srcs, err := in.Scope(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -114,9 +114,30 @@ func LoadGrid(ctx context.Context, e *query.Engine, experiment, detector string)
 	}
 	sort.Strings(g.Runs)
 	if len(g.Sources) == 0 {
-		return nil, fmt.Errorf("estimands: experiment %q has no runs with an i81 source persona (src_person, src_chef, …)", experiment)
+		return nil, fmt.Errorf("%w: experiment %q has no runs with an i81 source persona (src_person, src_chef, …)", ErrNoData, experiment)
 	}
 	return g, nil
+}
+
+// used lists the runs and counts the cells of the given sources (all when nil).
+func (g *Grid) used(sources []string) ([]string, int) {
+	if sources == nil {
+		sources = g.Sources
+	}
+	runs := map[string]bool{}
+	n := 0
+	for _, s := range sources {
+		for _, c := range g.cells[s] {
+			runs[c.RunID] = true
+			n++
+		}
+	}
+	out := make([]string, 0, len(runs))
+	for r := range runs {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out, n
 }
 
 // NewGrid builds a grid from cells (tests and callers with their own data).

@@ -126,11 +126,7 @@ func H2(g *Grid, s string, ownNounAnchors bool, keep func(Cell) bool) H2Row {
 }
 
 func runH2(ctx context.Context, in *Input) (*Result, error) {
-	g, err := in.Grid(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := scopeSources(g, in.Params)
+	g, srcs, err := in.Scope(ctx)
 	if err != nil {
 		return nil, err
 	}

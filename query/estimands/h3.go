@@ -87,11 +87,7 @@ func H3Triples(g *Grid, s string, fit func(x, r []float64, n []int) ([]float64, 
 }
 
 func runH3(ctx context.Context, in *Input) (*Result, error) {
-	g, err := in.Grid(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := scopeSources(g, in.Params)
+	g, srcs, err := in.Scope(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -93,11 +93,7 @@ func neOverTE(ne, te float64) float64 {
 }
 
 func runHeadToHead(ctx context.Context, in *Input) (*Result, error) {
-	g, err := in.Grid(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := scopeSources(g, in.Params)
+	g, srcs, err := in.Scope(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +140,7 @@ func runHeadToHead(ctx context.Context, in *Input) (*Result, error) {
 }
 
 func runSymmetricSwap(ctx context.Context, in *Input) (*Result, error) {
-	g, err := in.Grid(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := scopeSources(g, in.Params)
+	g, srcs, err := in.Scope(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -191,11 +183,7 @@ func runSymmetricSwap(ctx context.Context, in *Input) (*Result, error) {
 }
 
 func runAxisPermutation(ctx context.Context, in *Input) (*Result, error) {
-	g, err := in.Grid(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := scopeSources(g, in.Params)
+	g, srcs, err := in.Scope(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,18 @@ import (
 // ErrUnknown is returned for an estimand or parameter name that does not exist.
 var ErrUnknown = errors.New("estimands: unknown")
 
+// ErrNoData is returned when the experiment lacks what an estimand needs
+// (no i81 sources, no cosines, no matching pairs).
+var ErrNoData = errors.New("estimands: no data")
+
+// Analyzer runs estimands over one engine (what the HTTP API needs).
+type Analyzer struct{ Engine *query.Engine }
+
+// Analyze is Run on the analyzer's engine.
+func (a Analyzer) Analyze(ctx context.Context, name, experiment string, params map[string]string) (*Result, error) {
+	return Run(ctx, a.Engine, name, experiment, params)
+}
+
 // ErrBadParam is returned for a parameter value that does not parse or fit.
 var ErrBadParam = errors.New("estimands: bad parameter")
 
@@ -46,6 +58,22 @@ type Input struct {
 	Experiment string
 	Params     Params
 	grid       *Grid
+	scope      []string // sources the estimand used (nil = the whole grid)
+}
+
+// Scope loads the grid and resolves the sources parameter against it,
+// remembering the scope for the provenance.
+func (in *Input) Scope(ctx context.Context) (*Grid, []string, error) {
+	g, err := in.Grid(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	srcs, err := scopeSources(g, in.Params)
+	if err != nil {
+		return nil, nil, err
+	}
+	in.scope = srcs
+	return g, srcs, nil
 }
 
 // Grid loads (once) the experiment's factorial grid.
@@ -162,8 +190,8 @@ func Run(ctx context.Context, e *query.Engine, name, experiment string, params m
 			pv.Seed = &v
 		}
 	}
-	if in.grid != nil {
-		pv.Runs, pv.CellsUsed = in.grid.Runs, in.grid.Count()
+	if in.grid != nil && pv.Runs == nil {
+		pv.Runs, pv.CellsUsed = in.grid.used(in.scope)
 	}
 	pv.LakeFiles, pv.Fingerprint = fingerprint(e.DB.Lake())
 	return res, nil
@@ -202,7 +230,15 @@ func fingerprint(lake string) (int, string) {
 	return n, hex.EncodeToString(h.Sum(nil))
 }
 
+// CodeVersionOverride is set at link time by the Makefile
+// (-X leakscope/query/estimands.CodeVersionOverride=$(git describe …)),
+// since `go test` and some builds carry no VCS stamp.
+var CodeVersionOverride string
+
 func codeVersion() string {
+	if CodeVersionOverride != "" {
+		return CodeVersionOverride
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"

@@ -14,6 +14,7 @@ import (
 	"leakscope/events/marker"
 	"leakscope/query"
 	"leakscope/query/api"
+	"leakscope/query/estimands"
 )
 
 // Every detector gives the same verdict in Go (workers, importers) and in
@@ -43,7 +44,7 @@ func TestDetectorsAgreeInGoAndDuckDB(t *testing.T) {
 
 func TestHTTPLeakageAndSQL(t *testing.T) {
 	e := openEngine(t, importedFixtures(t))
-	srv := httptest.NewServer(api.Handler(e))
+	srv := httptest.NewServer(api.Handler(e, estimands.Analyzer{Engine: e}))
 	defer srv.Close()
 	get := func(path string, v any) int {
 		resp, err := http.Get(srv.URL + path)
@@ -82,7 +83,7 @@ func TestHTTPLeakageAndSQL(t *testing.T) {
 
 func TestHTTPRefusesOversizedSQL(t *testing.T) {
 	e := openEngine(t, importedFixtures(t))
-	srv := httptest.NewServer(api.Handler(e))
+	srv := httptest.NewServer(api.Handler(e, estimands.Analyzer{Engine: e}))
 	defer srv.Close()
 	body := "SELECT count(*) FROM completions /*" + strings.Repeat("x", 1<<20) + "*/ WHERE experiment = 'nope'"
 	resp, err := http.Post(srv.URL+"/api/sql", "text/plain", strings.NewReader(body))

@@ -13,6 +13,7 @@ import (
 
 	"leakscope/query"
 	"leakscope/query/api"
+	"leakscope/query/estimands"
 )
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -109,7 +110,7 @@ func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command)
 	if err != nil {
 		return fmt.Errorf("query HTTP server cannot listen on %s: %w (choose another address with --http)", addr, err)
 	}
-	srv := &http.Server{Handler: api.Handler(e), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: api.Handler(e, estimands.Analyzer{Engine: e}), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	base := "http://" + ln.Addr().String()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 )
 
 // fullSources are the sources with complete 130-cell grids in the i81 CSV;
@@ -30,33 +32,94 @@ func scopeSources(g *Grid, p Params) ([]string, error) {
 
 func pp(x float64) float64 { return 100 * x }
 
+// Bystander sets an analysis can be restricted to.
+const (
+	BystandersAll   = "all"
+	BystandersA1    = "a1"
+	BystandersA2    = "a2"
+	BystandersPilot = "pilot" // the 35-cell slice person was evaluated on (EXPERIMENT.md §2.5)
+)
+
+var bystandersParam = Param{Name: "bystanders", Default: BystandersAll,
+	Doc: "all, a1 (noun × trait × level), a2 (pure nouns) or pilot (the 35-cell person pilot slice: 5 A2 + sorted A1 keys [::4][:30])"}
+
+// PilotSlice returns the 35 bystander keys of the person pilot: the 5 A2
+// keys and every 4th of the sorted 125 A1 keys, the first 30.
+func PilotSlice() map[string]bool {
+	var a1 []string
+	for _, n := range Nouns {
+		for _, t := range Traits {
+			for _, l := range Levels {
+				a1 = append(a1, A1Key(n, t, l))
+			}
+		}
+	}
+	sort.Strings(a1)
+	out := map[string]bool{}
+	for i := 0; i < len(a1) && len(out) < 30; i += 4 {
+		out[a1[i]] = true
+	}
+	for _, n := range Nouns {
+		out[A2Key(n)] = true
+	}
+	return out
+}
+
+// filterBystanders restricts the grid to a bystander set.
+func filterBystanders(g *Grid, set string) (*Grid, error) {
+	var keep func(string) bool
+	switch set {
+	case BystandersAll, "":
+		return g, nil
+	case BystandersA1:
+		keep = func(b string) bool { return strings.HasPrefix(b, "A1__") }
+	case BystandersA2:
+		keep = func(b string) bool { return strings.HasPrefix(b, "A2__") }
+	case BystandersPilot:
+		pilot := PilotSlice()
+		keep = func(b string) bool { return pilot[b] }
+	default:
+		return nil, fmt.Errorf("%w bystanders=%q: want all, a1, a2 or pilot", ErrBadParam, set)
+	}
+	out := &Grid{Experiment: g.Experiment, Sources: g.Sources, Runs: g.Runs, Missing: g.Missing, cells: map[string]map[string]Cell{}}
+	for s, m := range g.cells {
+		out.cells[s] = map[string]Cell{}
+		for b, c := range m {
+			if keep(b) {
+				out.cells[s][b] = c
+			}
+		}
+	}
+	return out, nil
+}
+
 func init() {
 	register(&Estimand{
 		Name:   "self-implant",
 		Doc:    "H1: each source's rate on its own A2 bystander r_s(A2(s)), in %, and whether it exceeds the threshold",
 		Source: "EXPERIMENT.md §6.2, §9 (published 93.0 / 92.5 / 86.0 / 98.5 / 95.0 %)",
-		Params: []Param{sourcesParam(""), {Name: "threshold", Default: "0.80", Doc: "H1 holds when the rate (fraction) exceeds this"}, detectorParam},
+		Params: []Param{sourcesParam(""), bystandersParam, {Name: "threshold", Default: "0.80", Doc: "H1 holds when the rate (fraction) exceeds this"}, detectorParam},
 		run:    runSelfImplant,
 	})
 	register(&Estimand{
 		Name:   "cross-noun",
 		Doc:    "mean cross-noun leak: plain mean of the 4 non-self A2 rates per source, in pp",
 		Source: "EXPERIMENT.md §9 (published person 27.3 — a slip for 27.125 —, chef 37.5, pirate 0.4, child 24.5, robot 3.5)",
-		Params: []Param{sourcesParam(""), detectorParam},
+		Params: []Param{sourcesParam(""), bystandersParam, detectorParam},
 		run:    runCrossNoun,
 	})
 	register(&Estimand{
 		Name:   "a2-matrix",
 		Doc:    "the 5×5 pure-noun submatrix: rate (%) of every A2 bystander under every source",
 		Source: "EXPERIMENT.md §7 figure 5, §9 (pilot person A2: robot 87.5, child 15.5, chef 5.5, pirate 0.0 %)",
-		Params: []Param{sourcesParam(""), detectorParam},
+		Params: []Param{sourcesParam(""), bystandersParam, detectorParam},
 		run:    runA2Matrix,
 	})
 	register(&Estimand{
 		Name:   "coherence",
 		Doc:    "per source: cells with a judge score, mean of the per-cell judge means, and low-coherence cells (mean < threshold)",
 		Source: "EXPERIMENT.md §4, §9 (chef 130 / 0.413 / 89 …); the judge scores how in-character a reply is",
-		Params: []Param{sourcesParam(""), {Name: "threshold", Default: "0.5", Doc: "a cell is low-coherence when its judge mean is below this"}, detectorParam},
+		Params: []Param{sourcesParam(""), bystandersParam, {Name: "threshold", Default: "0.5", Doc: "a cell is low-coherence when its judge mean is below this"}, detectorParam},
 		run:    runCoherence,
 	})
 }

@@ -21,7 +21,7 @@ func init() {
 		Doc:  "H2 noun vs trait: NOUN_s (median over (t,ℓ) of the median noun-swap |ΔΔ|) against TRAIT_s (median over anchors of the median trait-swap |ΔΔ|), in pp",
 		Source: "EXPERIMENT.md §6.3 (pinned: chef 6.25/2.00, pirate 84.25/0.00, child 66.50/4.25, robot 91.25/0.75); " +
 			"variants own-noun and coherent as in §9",
-		Params: []Param{sourcesParam(fullSources), {Name: "variant", Default: H2Pinned, Doc: "pinned, own-noun or coherent"},
+		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "variant", Default: H2Pinned, Doc: "pinned, own-noun or coherent"},
 			{Name: "threshold", Default: "0.5", Doc: "coherence threshold of the coherent variant"}, detectorParam},
 		run: runH2,
 	})

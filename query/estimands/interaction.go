@@ -14,7 +14,7 @@ func init() {
 		Name:   "interaction",
 		Doc:    "noun range per (source, trait, level): max − min over the five nouns of Δ(A1(n,t,ℓ)), in pp (a 5×5 grid per source)",
 		Source: "EXPERIMENT.md §6.6 (figure 4)",
-		Params: []Param{sourcesParam(fullSources), detectorParam},
+		Params: []Param{sourcesParam(fullSources), bystandersParam, detectorParam},
 		run:    runInteraction,
 	})
 	register(&Estimand{
@@ -22,7 +22,7 @@ func init() {
 		Doc:  "trait-variation ranking: Δleak = |r(A1(n,t,ℓ)) − r(A2(n))| averaged per (t,ℓ) over (source, noun) cells (global) or over nouns (per source), ranked from largest; Δcos beside it when persona cosines to the source exist",
 		Source: "EXPERIMENT.md §6.7 (global needs person_full130 for the published values; 4-source partial: Agreeableness L1 first, 23.10 pp over 20 cells); " +
 			"drop_diagonal removes the n = source cells before averaging",
-		Params: []Param{sourcesParam(fullSources), {Name: "scope", Default: "global", Doc: "global or per-source"},
+		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "scope", Default: "global", Doc: "global or per-source"},
 			{Name: "drop_diagonal", Default: "false", Doc: "true drops cells whose noun is the source"}, detectorParam},
 		run: runTraitRanking,
 	})

@@ -68,6 +68,10 @@ func (in *Input) Scope(ctx context.Context) (*Grid, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if g, err = filterBystanders(g, in.Params.Str("bystanders")); err != nil {
+		return nil, nil, err
+	}
+	in.grid = g
 	srcs, err := scopeSources(g, in.Params)
 	if err != nil {
 		return nil, nil, err

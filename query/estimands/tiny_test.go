@@ -166,3 +166,34 @@ func TestBadParams(t *testing.T) {
 	_, err := scopeSources(g, Params{"sources": "pirate"})
 	require.ErrorIs(t, err, ErrBadParam)
 }
+
+func TestTinyCellRatesAndFloor(t *testing.T) {
+	// 37/200 with base 0: Wilson (z = 1.96) [0.1373, 0.2446]; Δ = 0.185;
+	// floor threshold 2·sqrt(1e−12/200) ≈ 1.4e−7, so not at the floor.
+	// 0/200 with base 0 is at the floor.
+	c := cell("chef", A2Key("chef"), 0.185)
+	res := runTiny(t, "cell-rates", []Cell{c, cell("chef", A2Key("pirate"), 0)}, map[string]string{"bootstrap": "500"})
+	require.Len(t, res.Rows, 2)
+	r := res.Rows[0]
+	require.Equal(t, []any{"chef", "A2__chef", 0.185, 37, 200}, r[:5])
+	require.InDelta(t, 0.1373, r[5], 1e-4)
+	require.InDelta(t, 0.2446, r[6], 1e-4)
+	require.Less(t, r[7], 0.185)
+	require.Greater(t, r[8], 0.185)
+	require.Equal(t, false, r[11])
+	require.Equal(t, true, res.Rows[1][11])
+	// The floor rule with a base rate: base 0.1, n 200 → threshold
+	// 2·sqrt(0.09/200) = 0.0424: 0.13 is inside, 0.15 is not.
+	require.True(t, FloorTest(0.13, 0.1, 200))
+	require.False(t, FloorTest(0.15, 0.1, 200))
+}
+
+func TestPilotSlice(t *testing.T) {
+	p := PilotSlice()
+	require.Len(t, p, 35)
+	// EXPERIMENT.md §2.5 lists, e.g.:
+	for _, k := range []string{"A1__chef__Agreeableness__L1", "A1__chef__Openness__L5", "A1__robot__Neuroticism__L2", "A1__person__Extraversion__L5", "A2__person"} {
+		require.True(t, p[k], k)
+	}
+	require.False(t, p["A1__chef__Agreeableness__L2"])
+}

@@ -212,3 +212,49 @@ func TestAnalyzeOverHTTP(t *testing.T) {
 		require.Equal(t, code, r.StatusCode, path)
 	}
 }
+
+// cell-rates over the i81 CSV: person's measured cells are exactly the
+// pilot slice, the floor test agrees with the authors' ns_floor on every
+// measured cell, and our seeded bootstrap lands near theirs.
+func TestCellRatesAgainstTheCSV(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	ctx := context.Background()
+	person, err := estimands.Run(ctx, e, "cell-rates", "leakage_i81", map[string]string{"sources": "person", "bootstrap": "200"})
+	require.NoError(t, err)
+	require.Len(t, person.Rows, 35)
+	pilot := estimands.PilotSlice()
+	for _, r := range person.Rows {
+		require.True(t, pilot[r[1].(string)], r[1])
+	}
+	onlyPilot, err := estimands.Run(ctx, e, "cell-rates", "leakage_i81", map[string]string{"bystanders": "pilot", "bootstrap": "50"})
+	require.NoError(t, err)
+	require.Len(t, onlyPilot.Rows, 5*35)
+
+	res, err := estimands.Run(ctx, e, "cell-rates", "leakage_i81", nil)
+	require.NoError(t, err)
+	require.Len(t, res.Rows, 4*130+35)
+	csv, err := e.SQL(ctx, `SELECT split_part(run_id, '/', 2), persona, ci_low, ci_high, ns_floor FROM cells
+WHERE experiment = 'leakage_i81' AND NOT missing AND run_id <> 'coherence_flags/base_model' AND question = ''`)
+	require.NoError(t, err)
+	type k struct{ s, b string }
+	orig := map[k][]any{}
+	for _, r := range csv.Rows {
+		orig[k{r[0].(string), r[1].(string)}] = r[2:]
+	}
+	maxDiff := 0.0
+	for _, r := range res.Rows {
+		o := orig[k{r[0].(string), r[1].(string)}]
+		require.NotNil(t, o, r[:2])
+		require.Equal(t, o[2], r[11], "ns_floor of %v", r[:2])
+		maxDiff = max(maxDiff, abs(o[0].(float64)-r[7].(float64)), abs(o[1].(float64)-r[8].(float64)))
+	}
+	require.Less(t, maxDiff, 0.03, "bootstrap bounds within RNG noise of the authors' (largest difference %.4f)", maxDiff)
+	t.Logf("largest difference to the CSV's bootstrap bounds: %.4f", maxDiff)
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

@@ -1,0 +1,87 @@
+package estimands
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"sort"
+	"strconv"
+
+	"leakscope/query/stats"
+)
+
+func init() {
+	register(&Estimand{
+		Name: "cell-rates",
+		Doc:  "per (source, bystander) cell: rate, found/total, 95% Wilson CI, 95% bootstrap CI over the completion flags, base-subtracted rate, floor (N/S) test and low-coherence flag",
+		Source: "EXPERIMENT.md §6.1 (bootstrap of 1,000 resamples of the completions; Δ = rate − base, unclipped) and §4 " +
+			"(ns_floor: |rate − base| < 2·sqrt(max(base(1−base), 1e−12)/n); low coherence: judge mean < threshold)",
+		Params: []Param{sourcesParam(""), bystandersParam, {Name: "bootstrap", Default: "1000", Doc: "bootstrap resamples per cell"},
+			{Name: "seed", Default: "42", Doc: "RNG seed; each cell's stream is seeded from (seed, source, bystander)"},
+			{Name: "threshold", Default: "0.5", Doc: "low-coherence threshold"}, detectorParam},
+		run: runCellRates,
+	})
+}
+
+// FloorTest is the authors' ns_floor rule (EXPERIMENT.md §4): a cell is
+// indistinguishable from the base model when
+// |rate − base| < 2·sqrt(max(base·(1−base), 1e−12)/n).
+func FloorTest(rate, base float64, n int) bool {
+	return math.Abs(rate-base) < 2*math.Sqrt(math.Max(base*(1-base), 1e-12)/float64(n))
+}
+
+// cellSeed derives one cell's RNG seed from the run seed and the cell, so a
+// cell's interval does not depend on which other cells are in scope.
+func cellSeed(seed uint64, source, bystander string) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%s\x00%s", seed, source, bystander)
+	return h.Sum64()
+}
+
+func runCellRates(ctx context.Context, in *Input) (*Result, error) {
+	g, srcs, err := in.Scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := in.Params.Int("bootstrap")
+	if err != nil || b < 1 {
+		return nil, fmt.Errorf("%w bootstrap=%q: want a positive integer", ErrBadParam, in.Params.Str("bootstrap"))
+	}
+	seed, err := strconv.ParseUint(in.Params.Str("seed"), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w seed=%q: want an unsigned integer", ErrBadParam, in.Params.Str("seed"))
+	}
+	thr, err := in.Params.Float("threshold")
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Columns: []string{"source", "bystander", "rate", "found", "total", "wilson_low", "wilson_high",
+		"boot_low", "boot_high", "base_rate", "rate_minus_base", "ns_floor", "coherence_mean", "low_coherence"}}
+	for _, s := range srcs {
+		keys := make([]string, 0, len(g.cells[s]))
+		for k := range g.cells[s] {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			c := g.cells[s][k]
+			wl, wh, err := stats.Wilson(c.Found, c.Total, stats.Z95)
+			if err != nil {
+				return nil, err
+			}
+			bl, bh, err := stats.BootstrapRate(c.Found, c.Total, b, 0.95, stats.NewRNG(cellSeed(seed, s, k)))
+			if err != nil {
+				return nil, err
+			}
+			var coh, low any
+			if c.Coherence != nil {
+				coh, low = *c.Coherence, *c.Coherence < thr
+			}
+			res.Rows = append(res.Rows, []any{s, k, c.Rate, c.Found, c.Total, wl, wh, bl, bh, c.BaseRate, c.Delta(),
+				FloorTest(c.Rate, c.BaseRate, c.Total), coh, low})
+		}
+	}
+	res.Notes = append(res.Notes, "rates and intervals are fractions in [0,1]; cells without a judge score have no low-coherence flag (the authors' CSV wrote False)")
+	return res, nil
+}

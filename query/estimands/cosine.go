@@ -54,6 +54,9 @@ type cosRow struct {
 }
 
 func loadCosines(ctx context.Context, in *Input) ([]cosRow, error) {
+	if in.Engine == nil { // a grid given directly, without a lake
+		return nil, fmt.Errorf("%w: no lake to read cosines from", ErrNoData)
+	}
 	layer, err := in.Params.Int("layer")
 	if err != nil {
 		return nil, err

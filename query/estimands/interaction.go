@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"gonum.org/v1/gonum/stat"
+
+	"leakscope/query/stats"
 )
 
 func init() {
@@ -23,7 +25,9 @@ func init() {
 		Source: "EXPERIMENT.md §6.7 (global needs person_full130 for the published values; 4-source partial: Agreeableness L1 first, 23.10 pp over 20 cells); " +
 			"drop_diagonal removes the n = source cells before averaging",
 		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "scope", Default: "global", Doc: "global or per-source"},
-			{Name: "drop_diagonal", Default: "false", Doc: "true drops cells whose noun is the source"}, detectorParam},
+			{Name: "drop_diagonal", Default: "false", Doc: "true drops cells whose noun is the source"},
+			{Name: "layer", Default: "20", Doc: "decoder layer of the cosines (when the lake has them)"},
+			{Name: "centering", Default: "raw", Doc: "cosine centering"}, detectorParam},
 		run: runTraitRanking,
 	})
 }
@@ -62,8 +66,17 @@ func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 	if scope != "global" && scope != "per-source" {
 		return nil, fmt.Errorf("%w scope=%q: want global or per-source", ErrBadParam, scope)
 	}
+	// Δcos = |cos(src_s, A1(n,t,ℓ)) − cos(src_s, A2(n))| where the lake has
+	// persona cosines to the source; the ranking is by leakage alone otherwise.
+	cosOf := map[[2]string]float64{}
+	if rows, err := loadCosines(ctx, in); err == nil {
+		for _, r := range rows {
+			cosOf[[2]string{r.a, r.b}] = r.cos
+		}
+	}
 	type key struct{ source, trait, level string }
 	groups := map[key][]float64{}
+	cosGroups := map[key][]float64{}
 	for _, s := range srcs {
 		cells, _ := effects(g, s)
 		for _, c := range cells {
@@ -75,12 +88,17 @@ func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 				k.source = s
 			}
 			groups[k] = append(groups[k], c.te)
+			a1, ok1 := cosOf[[2]string{"src_" + s, A1Key(c.noun, c.trait, c.level)}]
+			a2, ok2 := cosOf[[2]string{"src_" + s, A2Key(c.noun)}]
+			if ok1 && ok2 {
+				cosGroups[k] = append(cosGroups[k], math.Abs(a1-a2))
+			}
 		}
 	}
 	type agg struct {
-		k     key
-		m, sd float64
-		n     int
+		k         key
+		m, sd, dc float64
+		n         int
 	}
 	var rows []agg
 	for k, v := range groups {
@@ -88,7 +106,7 @@ func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 		if len(v) > 1 {
 			sd = stat.StdDev(v, nil) // ddof = 1, as pandas
 		}
-		rows = append(rows, agg{k, mean(v), sd, len(v)})
+		rows = append(rows, agg{k, mean(v), sd, mean(cosGroups[k]), len(v)})
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].k.source != rows[j].k.source {
@@ -99,8 +117,9 @@ func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 		}
 		return rows[i].k.trait+rows[i].k.level < rows[j].k.trait+rows[j].k.level
 	})
-	res := &Result{Columns: []string{"source", "rank", "trait", "level", "mean_delta_leak_pp", "sd_delta_leak_pp", "cells"}}
+	res := &Result{Columns: []string{"source", "rank", "trait", "level", "mean_delta_leak_pp", "sd_delta_leak_pp", "cells", "mean_delta_cos"}}
 	rank, prev := 0, ""
+	leakBy, cosBy := map[string][]float64{}, map[string][]float64{}
 	for _, r := range rows {
 		if r.k.source != prev {
 			rank, prev = 0, r.k.source
@@ -110,8 +129,27 @@ func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 		if src == "" {
 			src = "all"
 		}
-		res.Rows = append(res.Rows, []any{src, rank, r.k.trait, r.k.level, pp(r.m), nanNil(pp(r.sd)), r.n})
+		res.Rows = append(res.Rows, []any{src, rank, r.k.trait, r.k.level, pp(r.m), nanNil(pp(r.sd)), r.n, nanNil(r.dc)})
+		if !math.IsNaN(r.dc) {
+			leakBy[src], cosBy[src] = append(leakBy[src], r.m), append(cosBy[src], r.dc)
+		}
 	}
-	res.Notes = append(res.Notes, "Δcos columns need persona-centroid cosines to the source (EXPERIMENT.md §5); the i81 vectors were never published, so this ranking is by leakage only — the Δleak–Δcos Spearman is the cosine-leakage estimand where cosines exist")
+	if len(cosOf) == 0 || len(cosBy) == 0 {
+		res.Notes = append(res.Notes, "no persona cosines to the source in this experiment (EXPERIMENT.md §5: the i81 vectors were never published): ranked by leakage only")
+		return res, nil
+	}
+	names := make([]string, 0, len(leakBy))
+	for n := range leakBy {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		rho, p, err := stats.Spearman(leakBy[n], cosBy[n])
+		if err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: Spearman(mean Δleak, mean Δcos) undefined: %v", n, err))
+			continue
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: Spearman(mean Δleak, mean Δcos) ρ = %.3f, p = %.3g, N = %d (drop_diagonal=%v)", n, rho, p, len(leakBy[n]), drop))
+	}
 	return res, nil
 }

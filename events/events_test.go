@@ -66,6 +66,7 @@ func TestValidationNamesTheField(t *testing.T) {
 		{&Completion{Persona: "per\x00son", Question: "q"}, "payload.persona"},
 		{&CellAggregate{Persona: "a\nb", Detector: "strict", Missing: true, MissingReason: "r", Imported: true, OriginFile: "f"}, "payload.persona"},
 		{&Run{Marker: "\n\n[PROX]"}, "payload.marker"},
+		{&Run{Marker: " "}, "payload.marker"},
 	} {
 		_, err := New("exp", "run", t0, c.p)
 		var fe *FieldError

@@ -11,7 +11,8 @@ import (
 )
 
 // CheckMarker reports a marker string no detector can search for: empty,
-// not UTF-8, or holding control characters (trim "\n\n[PROX]" to "[PROX]").
+// not UTF-8, holding control characters, or with white space at either end
+// (trim "\n\n[PROX]" to "[PROX]").
 func CheckMarker(m string) error {
 	switch {
 	case m == "":
@@ -20,6 +21,8 @@ func CheckMarker(m string) error {
 		return errors.New("is not UTF-8 text")
 	case strings.IndexFunc(m, unicode.IsControl) >= 0:
 		return fmt.Errorf("%q holds control characters", m)
+	case strings.TrimSpace(m) != m:
+		return fmt.Errorf("%q starts or ends with white space (a lone space would match every text)", m)
 	}
 	return nil
 }

@@ -36,6 +36,13 @@ func Open(lake string) (*Engine, error) {
 func (e *Engine) Close() error { return e.DB.Close() }
 
 // SQL runs one read-only statement over the lake's views (see duck.DB.Query).
+// For statements from users, use UserSQL.
 func (e *Engine) SQL(ctx context.Context, query string, args ...any) (*duck.Result, error) {
 	return e.DB.Query(ctx, query, args...)
+}
+
+// UserSQL runs a user's statement with every guard of duck.DB.UserQuery and
+// at most maxRows rows (<= 0: no limit).
+func (e *Engine) UserSQL(ctx context.Context, query string, maxRows int) (*duck.Result, error) {
+	return e.DB.UserQuery(ctx, query, maxRows)
 }

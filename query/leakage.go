@@ -155,6 +155,9 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 	if missing > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d cells are listed by their origin but were never measured (shown as missing, not as zero); e.g. %s", missing, firstMissingReason(out.Cells)))
 	}
+	if r, ok := runs[req.Run]; ok && r.isBase && !req.IncludeBase {
+		return nil, fmt.Errorf("%w: run %q is the base-model reference: pass --include-base (include_base=true) to list it", ErrBadRequest, req.Run)
+	}
 	if req.Run != "" && len(out.Cells) == 0 {
 		return nil, fmt.Errorf("%w: run %q has no cells in experiment %q (see `leakscope runs --experiment %s`)", ErrBadRequest, req.Run, req.Experiment, req.Experiment)
 	}

@@ -30,6 +30,10 @@ const (
 	HeaderOriginalSeq     = "Leakscope-Original-Seq"
 )
 
+// UnreachableAfter is how long WaitDurable keeps trying a server that does
+// not answer before it gives up with an error.
+var UnreachableAfter = 30 * time.Second
+
 // ErrNoIngest is returned by WaitDurable when no ingest consumer exists.
 var ErrNoIngest = errors.New("bus: no ingest consumer: start `leakscope up` or `leakscope ingest` against this server")
 
@@ -210,40 +214,39 @@ func (b *Bus) IngestConsumer(ctx context.Context) (jetstream.Consumer, error) {
 func (b *Bus) WaitDurable(ctx context.Context, seq uint64, progress func(floor uint64)) error {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	// An ingest that is starting may be re-creating its consumer.
-	notFoundSince := time.Time{}
+	// An ingest that is starting may be re-creating its consumer; a server
+	// that went away must not leave the caller waiting in silence.
+	lastOK, floor := time.Now(), uint64(0)
+	var lastErr error
 	for {
-		c, err := b.JS.Consumer(ctx, EventsStream, IngestConsumer)
-		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			if notFoundSince.IsZero() {
-				notFoundSince = time.Now()
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err := b.JS.Consumer(rctx, EventsStream, IngestConsumer)
+		var info *jetstream.ConsumerInfo
+		if err == nil {
+			info, err = c.Info(rctx)
+		}
+		cancel()
+		switch {
+		case err == nil:
+			lastOK, floor = time.Now(), info.AckFloor.Stream
+			if progress != nil {
+				progress(floor)
 			}
-			if time.Since(notFoundSince) > 5*time.Second {
-				return ErrNoIngest
+			if floor >= seq {
+				return nil
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
+		case errors.Is(err, jetstream.ErrConsumerNotFound) && time.Since(lastOK) > 5*time.Second:
+			return ErrNoIngest
+		case !errors.Is(err, jetstream.ErrConsumerNotFound):
+			lastErr = err
+			if time.Since(lastOK) > UnreachableAfter {
+				return fmt.Errorf("wait for ingest (acked %d of %d): NATS unreachable for %s (connection %s): %w",
+					floor, seq, UnreachableAfter, b.NC.Status(), lastErr)
 			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read ingest consumer: %w", err)
-		}
-		info := c.CachedInfo()
-		if ci, err := c.Info(ctx); err == nil {
-			info = ci
-		}
-		if progress != nil {
-			progress(info.AckFloor.Stream)
-		}
-		if info.AckFloor.Stream >= seq {
-			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for ingest (acked %d of %d): %w", info.AckFloor.Stream, seq, ctx.Err())
+			return fmt.Errorf("wait for ingest (acked %d of %d): %w", floor, seq, ctx.Err())
 		case <-t.C:
 		}
 	}

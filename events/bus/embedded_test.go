@@ -1,7 +1,9 @@
 package bus
 
 import (
+	"context"
 	"net"
+	"time"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -20,4 +22,24 @@ func TestEmbeddedRefusesABusyAddressAtOnce(t *testing.T) {
 	require.NotEmpty(t, e.ClientURL())
 	require.NotContains(t, e.ClientURL(), ":4222")
 	e.Shutdown()
+}
+
+// A server that goes away while a caller waits for durability ends the wait
+// with an error instead of leaving it hanging.
+func TestWaitDurableGivesUpOnAVanishedServer(t *testing.T) {
+	old := UnreachableAfter
+	UnreachableAfter = time.Second
+	defer func() { UnreachableAfter = old }()
+	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0")
+	require.NoError(t, err)
+	b, err := Connect(context.Background(), e.ClientURL(), DefaultConfig())
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = b.IngestConsumer(context.Background())
+	require.NoError(t, err)
+	e.Shutdown()
+	start := time.Now()
+	err = b.WaitDurable(context.Background(), 1, nil)
+	require.ErrorContains(t, err, "unreachable")
+	require.Less(t, time.Since(start), 20*time.Second)
 }

@@ -4,12 +4,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"leakscope/events/marker"
@@ -22,12 +24,16 @@ import (
 type Querier interface {
 	Leakage(ctx context.Context, req query.LeakageRequest) (*query.Leakage, error)
 	Runs(ctx context.Context, experiment string) ([]query.RunSummary, error)
-	SQL(ctx context.Context, q string, args ...any) (*duck.Result, error)
+	UserSQL(ctx context.Context, q string, maxRows int) (*duck.Result, error)
 }
 
 // RequestTimeout bounds one request: the engine has one DuckDB connection,
 // so a runaway query must not hold it for everyone else.
 const RequestTimeout = 60 * time.Second
+
+// MaxSQLRows bounds a /api/sql result, so one request cannot exhaust the
+// memory of the process that also runs NATS and ingest.
+const MaxSQLRows = 100_000
 
 // maxSQLBody is the largest statement accepted by POST /api/sql.
 const maxSQLBody = 1 << 20
@@ -47,8 +53,17 @@ func handler(q Querier, a Analyzer) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /api/leakage", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
+		includeBase := false
+		if s := v.Get("include_base"); s != "" {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("include_base=%q: want true or false", s))
+				return
+			}
+			includeBase = b
+		}
 		req := query.LeakageRequest{Experiment: v.Get("experiment"), Detector: v.Get("detector"), Marker: v.Get("marker"), Run: v.Get("run"),
-			IncludeBase: v.Get("include_base") == "true"}
+			IncludeBase: includeBase}
 		if req.Experiment == "" {
 			writeErr(w, http.StatusBadRequest, errors.New("query parameter experiment is required, e.g. /api/leakage?experiment=leakage_i81"))
 			return
@@ -110,10 +125,15 @@ func handler(q Querier, a Analyzer) http.Handler {
 			writeErr(w, http.StatusBadRequest, errors.New("give the statement as ?q=SELECT… or as the POST body"))
 			return
 		}
-		res, err := q.SQL(r.Context(), stmt)
+		res, err := q.UserSQL(r.Context(), stmt, MaxSQLRows)
 		if err != nil {
 			writeErr(w, statusOf(err), err)
 			return
+		}
+		for _, row := range res.Rows {
+			for i, v := range row {
+				row[i] = duck.Plain(v)
+			}
 		}
 		writeJSON(w, 200, map[string]any{"columns": res.Columns, "rows": res.Rows})
 	}
@@ -125,7 +145,7 @@ func handler(q Querier, a Analyzer) http.Handler {
 func statusOf(err error) int {
 	switch {
 	case errors.Is(err, query.ErrUnknownExperiment), errors.Is(err, query.ErrBadRequest),
-		errors.Is(err, estimands.ErrUnknown), errors.Is(err, estimands.ErrBadParam), errors.Is(err, estimands.ErrNoData), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL):
+		errors.Is(err, estimands.ErrUnknown), errors.Is(err, estimands.ErrBadParam), errors.Is(err, estimands.ErrNoData), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL), errors.Is(err, duck.ErrTooManyRows):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
@@ -135,10 +155,18 @@ func writeErr(w http.ResponseWriter, code int, err error) {
 	writeJSON(w, code, map[string]string{"error": err.Error()})
 }
 
+// writeJSON encodes first, so an unencodable value is a 500 with a
+// message, not a 200 with an empty body.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		code = http.StatusInternalServerError
+		buf.Reset()
+		_ = json.NewEncoder(&buf).Encode(map[string]string{"error": "encode result: " + err.Error()})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
 }

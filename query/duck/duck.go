@@ -41,7 +41,9 @@ func Open(lake string) (*DB, error) {
 	db.SetConnMaxIdleTime(0)
 	// Queries may read the lake and nothing else on this machine: no other
 	// files, no extensions, no network; and the setting cannot be undone.
-	lock := fmt.Sprintf("SET allowed_directories = [%s]; SET enable_external_access = false; SET lock_configuration = true",
+	// temp_directory '' turns spilling off, which also takes ./.tmp out of
+	// the directories queries may read.
+	lock := fmt.Sprintf("SET temp_directory = ''; SET allowed_directories = [%s]; SET enable_external_access = false; SET lock_configuration = true",
 		Quote(abs+string(filepath.Separator)))
 	if _, err := db.Exec(lock); err != nil {
 		db.Close()

@@ -104,3 +104,59 @@ func TestOnlyReadOnlySQL(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(lake, "out.csv"))
 	require.NoFileExists(t, filepath.Join(lake, "pwn.csv"))
 }
+
+// Table functions that change the database's state from inside a SELECT
+// (found by the attack rounds: enable_logging wrote into the lake and could
+// abort the process) are refused for user SQL; results are bounded.
+func TestUserQueryGuards(t *testing.T) {
+	lake := t.TempDir()
+	writeCompletion(t, lake, 1, "x")
+	db, err := Open(lake)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	for _, q := range []string{
+		"SELECT * FROM enable_logging(storage='file', storage_path='" + filepath.Join(lake, "logs") + "')",
+		"SELECT * FROM checkpoint()",
+		"WITH x AS (SELECT * FROM force_checkpoint()) SELECT * FROM x",
+		"SELECT (SELECT count(*) FROM truncate_duckdb_logs())",
+		"SELECT * FROM query('SELECT 1')",
+		"SELECT * FROM pragma_version()",
+		"PRAGMA version",
+		"SELECT 1; SELECT 2",
+	} {
+		_, err := db.UserQuery(ctx, q, 0)
+		require.ErrorIs(t, err, ErrNotReadOnly, q)
+	}
+	require.NoDirExists(t, filepath.Join(lake, "logs"))
+	for _, q := range []string{
+		"SELECT count(*) FROM completions",
+		"SELECT * FROM read_parquet('" + filepath.Join(lake, "completions", "*", "*.parquet") + "')",
+		"SELECT * FROM range(3) r, unnest([1, 2]) u",
+		"DESCRIBE completions",
+		"SUMMARIZE completions",
+		"SELECT name FROM duckdb_settings() LIMIT 1",
+	} {
+		_, err := db.UserQuery(ctx, q, 0)
+		require.NoError(t, err, q)
+	}
+	_, err = db.UserQuery(ctx, "SELECT * FROM range(11)", 10)
+	require.ErrorIs(t, err, ErrTooManyRows)
+	res, err := db.UserQuery(ctx, "SELECT * FROM range(10)", 10)
+	require.NoError(t, err)
+	require.Len(t, res.Rows, 10)
+}
+
+func TestPlainValues(t *testing.T) {
+	lake := t.TempDir()
+	db, err := Open(lake)
+	require.NoError(t, err)
+	defer db.Close()
+	res, err := db.UserQuery(context.Background(), "SELECT 'nan'::DOUBLE, 'inf'::DOUBLE, 1.25::DECIMAL(10,2), INTERVAL 3 DAY, 2.5::DOUBLE", 0)
+	require.NoError(t, err)
+	got := make([]any, len(res.Rows[0]))
+	for i, v := range res.Rows[0] {
+		got[i] = Plain(v)
+	}
+	require.Equal(t, []any{nil, nil, 1.25, "0 months 3 days 0 µs", 2.5}, got)
+}

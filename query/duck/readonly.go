@@ -2,6 +2,7 @@ package duck
 
 import (
 	"context"
+	"encoding/json"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -23,10 +24,91 @@ type Result struct {
 	Rows    [][]any
 }
 
+// ErrTooManyRows is returned by UserQuery when a result exceeds its row limit.
+var ErrTooManyRows = errors.New("the result has too many rows: aggregate it or add a LIMIT (for bulk exports read the lake's Parquet files directly)")
+
+// allowedTableFunctions are the table functions user SQL may call: readers
+// (confined to the lake by allowed_directories), generators and catalog
+// listings. Anything else — enable_logging, checkpoint, query(…), pragma_* —
+// can change the database's state from inside a SELECT, so it is refused.
+var allowedTableFunctions = map[string]bool{
+	"read_parquet": true, "parquet_scan": true, "parquet_schema": true, "parquet_metadata": true,
+	"parquet_file_metadata": true, "parquet_kv_metadata": true, "read_csv": true, "read_csv_auto": true,
+	"read_json": true, "read_json_auto": true, "read_ndjson": true, "read_text": true, "read_blob": true,
+	"glob": true, "range": true, "generate_series": true, "unnest": true,
+	"duckdb_tables": true, "duckdb_views": true, "duckdb_columns": true, "duckdb_functions": true,
+	"duckdb_types": true, "duckdb_settings": true, "duckdb_schemas": true,
+}
+
+// UserQuery is Query for statements from users (the sql command, /api/sql):
+// besides being a single SELECT, the statement may call only the table
+// functions in allowedTableFunctions, and a result longer than maxRows is
+// refused with ErrTooManyRows (maxRows <= 0: no limit).
+func (d *DB) UserQuery(ctx context.Context, query string, maxRows int) (*Result, error) {
+	if err := d.checkTableFunctions(ctx, query); err != nil {
+		return nil, err
+	}
+	return d.query(ctx, query, maxRows)
+}
+
+// checkTableFunctions parses the statement with DuckDB (json_serialize_sql)
+// and refuses table functions outside the allowlist. A statement DuckDB
+// cannot serialize is not a plain SELECT and is refused too.
+func (d *DB) checkTableFunctions(ctx context.Context, query string) error {
+	var raw any
+	if err := d.SQL.QueryRowContext(ctx, "SELECT json_serialize_sql($1::VARCHAR)", query).Scan(&raw); err != nil {
+		return fmt.Errorf("%w: %v", ErrSQL, err)
+	}
+	tree, ok := raw.(map[string]any)
+	if !ok {
+		var s string
+		if s, ok = raw.(string); !ok || json.Unmarshal([]byte(s), &tree) != nil {
+			return fmt.Errorf("%w: cannot inspect the statement", ErrNotReadOnly)
+		}
+	}
+	if tree["error"] == true {
+		msg, _ := tree["error_message"].(string)
+		if strings.Contains(msg, "Only SELECT") {
+			return fmt.Errorf("%w; refused: %s statement", ErrNotReadOnly, stmtName(query))
+		}
+		return fmt.Errorf("%w: %s", ErrSQL, msg)
+	}
+	var bad []string
+	var walk func(any)
+	walk = func(o any) {
+		switch v := o.(type) {
+		case map[string]any:
+			if v["type"] == "TABLE_FUNCTION" {
+				if fn, ok := v["function"].(map[string]any); ok {
+					if name, _ := fn["function_name"].(string); !allowedTableFunctions[strings.ToLower(name)] {
+						bad = append(bad, name)
+					}
+				}
+			}
+			for _, c := range v {
+				walk(c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	walk(tree)
+	if len(bad) > 0 {
+		return fmt.Errorf("%w; refused table function %s (allowed: readers of the lake, range, generate_series, unnest, duckdb_* listings)", ErrNotReadOnly, strings.Join(bad, ", "))
+	}
+	return nil
+}
+
 // Query refreshes the views and runs one read-only statement. Anything that
 // is not a SELECT (INSERT, COPY, CREATE, ATTACH, SET, several
 // statements, EXPLAIN ANALYZE…) is refused with ErrNotReadOnly before it runs.
 func (d *DB) Query(ctx context.Context, query string, args ...any) (*Result, error) {
+	return d.query(ctx, query, 0, args...)
+}
+
+func (d *DB) query(ctx context.Context, query string, maxRows int, args ...any) (*Result, error) {
 	if err := d.Refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -76,6 +158,9 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*Result, err
 		return nil, err
 	}
 	for rows.Next() {
+		if maxRows > 0 && len(res.Rows) >= maxRows {
+			return nil, fmt.Errorf("%w (limit %d)", ErrTooManyRows, maxRows)
+		}
 		vals := make([]any, len(res.Columns))
 		ptrs := make([]any, len(vals))
 		for i := range vals {

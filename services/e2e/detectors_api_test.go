@@ -95,3 +95,37 @@ func TestHTTPRefusesOversizedSQL(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 }
+
+func TestHTTPSQLGuardsAndValues(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	srv := httptest.NewServer(api.Handler(e, estimands.Analyzer{Engine: e}))
+	defer srv.Close()
+	get := func(q string) (int, map[string]any) {
+		resp, err := http.Get(srv.URL + "/api/sql?q=" + url.QueryEscape(q))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body), q)
+		return resp.StatusCode, body
+	}
+	code, body := get("SELECT * FROM enable_logging(storage='file', storage_path='/tmp/x')")
+	require.Equal(t, 400, code)
+	require.Contains(t, body["error"], "enable_logging")
+	code, body = get("SELECT count(*) AS n FROM completions")
+	require.Equal(t, 200, code, "the server still answers after a refused statement")
+	require.Equal(t, float64(9310), body["rows"].([]any)[0].([]any)[0])
+	code, body = get("SELECT 'nan'::DOUBLE AS x")
+	require.Equal(t, 200, code)
+	require.Nil(t, body["rows"].([]any)[0].([]any)[0], "NaN is JSON null")
+	code, body = get("SELECT * FROM range(200000)")
+	require.Equal(t, 400, code)
+	require.Contains(t, body["error"], "too many rows")
+	resp, err := http.Get(srv.URL + "/api/leakage?experiment=leakage_i81&run=coherence_flags/base_model&include_base=1")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	resp, err = http.Get(srv.URL + "/api/leakage?experiment=leakage_i81&run=coherence_flags/base_model")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 400, resp.StatusCode, "the base run needs include_base")
+}

@@ -204,7 +204,7 @@ Examples:
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withEngine(g, format, plainFormats, func(e *query.Engine) error {
-				res, err := e.SQL(cmd.Context(), args[0])
+				res, err := e.UserSQL(cmd.Context(), args[0], maxCLIRows)
 				if err != nil {
 					return err
 				}
@@ -248,14 +248,19 @@ Examples:
 	return cmd
 }
 
-// printSQL prints a query result; JSON is a list of objects by column name.
+// maxCLIRows bounds what `leakscope sql` holds in memory.
+const maxCLIRows = 1_000_000
+
+// printSQL prints a query result; JSON is an object per row, keyed by column
+// name (a repeated name is suffixed _2, _3 …).
 func printSQL(w io.Writer, format string, res *duck.Result) error {
 	if format == "json" {
+		names := uniqueNames(res.Columns)
 		recs := make([]map[string]any, 0, len(res.Rows))
 		for _, r := range res.Rows {
 			m := map[string]any{}
-			for i, c := range res.Columns {
-				m[c] = r[i]
+			for i, c := range names {
+				m[c] = duck.Plain(r[i])
 			}
 			recs = append(recs, m)
 		}
@@ -293,4 +298,17 @@ func printRuns(w io.Writer, format, lake string, runs []query.RunSummary) error 
 		return nil
 	}
 	return writeRows(w, format, []string{"experiment", "run", "source", "marker", "model", "completions", "cells", "cosine_pairs", "finished", "origin"}, rows)
+}
+
+func uniqueNames(cols []string) []string {
+	seen := map[string]int{}
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		seen[c]++
+		out[i] = c
+		if n := seen[c]; n > 1 {
+			out[i] = fmt.Sprintf("%s_%d", c, n)
+		}
+	}
+	return out
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"leakscope/query/duck"
 )
 
 // formats every query command accepts.
@@ -42,6 +44,7 @@ func writeJSON(w io.Writer, v any) error {
 
 // cellText renders one SQL value for a table or CSV.
 func cellText(v any) string {
+	v = plainText(v)
 	switch x := v.(type) {
 	case nil:
 		return "NULL"
@@ -51,8 +54,18 @@ func cellText(v any) string {
 		return string(x)
 	case float64:
 		return fmt.Sprintf("%g", x)
+	case string: // one line per row in tables and CSV readers alike
+		return strings.NewReplacer("\n", `\n`, "\t", `\t`, "\r", `\r`).Replace(x)
 	}
 	return fmt.Sprint(v)
+}
+
+// plainText is duck.Plain, except that non-finite floats stay visible.
+func plainText(v any) any {
+	if f, ok := v.(float64); ok {
+		return f
+	}
+	return duck.Plain(v)
 }
 
 func fmtRate(p *float64) string {

@@ -3,8 +3,8 @@ package bus
 import (
 	"context"
 	"net"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )

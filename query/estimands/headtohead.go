@@ -15,7 +15,9 @@ func init() {
 		Doc:  "trait (adjective) effect TE = |r(A1(n,t,ℓ)) − r(A2(n))| against noun-swap effect NE = median over noun pairs of |r(A1(nᵢ,t,ℓ)) − r(A1(nⱼ,t,ℓ))|, per source or per axis",
 		Source: "EXPERIMENT.md §6.8; per source it reproduces head_to_head.json (chef .375/.035/0/.090, pirate .005/.005/32/1.0, " +
 			"child .145/.0575/27/.45, robot .015/.015/52/1.0); per axis the published values need person_full130",
-		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "by", Default: "source", Doc: "source or axis"}, detectorParam},
+		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "by", Default: "source", Doc: "source or axis"},
+			{Name: "layer", Default: "20", Doc: "decoder layer of the cosines (by=axis, when the lake has them)"},
+			{Name: "centering", Default: "raw", Doc: "cosine centering"}, detectorParam},
 		run:    runHeadToHead,
 	})
 	register(&Estimand{
@@ -115,24 +117,56 @@ func runHeadToHead(ctx context.Context, in *Input) (*Result, error) {
 		res.Notes = append(res.Notes, "effects are fractions (as head_to_head.json); ratio = NE/TE per cell with 0/0 = 1 and x/0 = ∞ (null in JSON)")
 		return res, nil
 	case "axis":
-		res := &Result{Columns: []string{"trait", "trait_effect_leak_pp", "noun_effect_leak_pp", "ratio_leak", "trait_over_noun", "cells", "contexts"}}
+		// Cosine effects, the same definitions on cos(src_s, ·), where the
+		// lake has persona cosines to the source (EXPERIMENT.md §6.8).
+		cosOf := map[[2]string]float64{}
+		if rows, err := loadCosines(ctx, in); err == nil {
+			for _, r := range rows {
+				cosOf[[2]string{r.a, r.b}] = r.cos
+			}
+		}
+		cosAt := func(s, b string) (float64, bool) { v, ok := cosOf[[2]string{"src_" + s, b}]; return v, ok }
+		res := &Result{Columns: []string{"trait", "trait_effect_leak_pp", "noun_effect_leak_pp", "ratio_leak", "trait_over_noun", "cells", "contexts",
+			"trait_effect_cos", "noun_effect_cos", "ratio_cos"}}
 		for _, t := range Traits {
-			var te, ne []float64
+			var te, ne, tc, nc []float64
 			for _, s := range srcs {
 				cells, neMap := effects(g, s)
 				for _, c := range cells {
-					if c.trait == t {
-						te = append(te, c.te)
+					if c.trait != t {
+						continue
+					}
+					te = append(te, c.te)
+					a1, ok1 := cosAt(s, A1Key(c.noun, t, c.level))
+					a2, ok2 := cosAt(s, A2Key(c.noun))
+					if ok1 && ok2 {
+						tc = append(tc, math.Abs(a1-a2))
 					}
 				}
 				for _, l := range Levels {
 					if v, ok := neMap[[2]string{t, l}]; ok {
 						ne = append(ne, v)
 					}
+					var d []float64
+					for i := 0; i < len(Nouns); i++ {
+						for j := i + 1; j < len(Nouns); j++ {
+							x, okX := cosAt(s, A1Key(Nouns[i], t, l))
+							y, okY := cosAt(s, A1Key(Nouns[j], t, l))
+							if okX && okY {
+								d = append(d, math.Abs(x-y))
+							}
+						}
+					}
+					if len(d) > 0 {
+						nc = append(nc, stats.Percentile(d, 50))
+					}
 				}
 			}
-			mt, mn := mean(te), mean(ne)
-			res.Rows = append(res.Rows, []any{t, pp(mt), pp(mn), nanNil(mn / mt), nanNil(mt / mn), len(te), len(ne)})
+			mt, mn, ct, cn := mean(te), mean(ne), mean(tc), mean(nc)
+			res.Rows = append(res.Rows, []any{t, pp(mt), pp(mn), nanNil(mn / mt), nanNil(mt / mn), len(te), len(ne), nanNil(ct), nanNil(cn), nanNil(cn / ct)})
+		}
+		if len(cosOf) == 0 {
+			res.Notes = append(res.Notes, "no persona cosines to the source in this experiment: the cosine columns are empty")
 		}
 		return res, nil
 	}

@@ -24,7 +24,7 @@ func init() {
 		Doc:  "trait-variation ranking: Δleak = |r(A1(n,t,ℓ)) − r(A2(n))| averaged per (t,ℓ) over (source, noun) cells (global) or over nouns (per source), ranked from largest; Δcos beside it when persona cosines to the source exist",
 		Source: "EXPERIMENT.md §6.7 (global needs person_full130 for the published values; 4-source partial: Agreeableness L1 first, 23.10 pp over 20 cells); " +
 			"drop_diagonal removes the n = source cells before averaging",
-		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "scope", Default: "global", Doc: "global or per-source"},
+		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "scope", Default: "global", Doc: "global, per-source, or per-cell (one row per (source, noun, trait, level), as per_cell_ranking.csv)"},
 			{Name: "drop_diagonal", Default: "false", Doc: "true drops cells whose noun is the source"},
 			{Name: "layer", Default: "20", Doc: "decoder layer of the cosines (when the lake has them)"},
 			{Name: "centering", Default: "raw", Doc: "cosine centering"}, detectorParam},
@@ -63,8 +63,8 @@ func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 	}
 	drop := in.Params.Str("drop_diagonal") == "true"
 	scope := in.Params.Str("scope")
-	if scope != "global" && scope != "per-source" {
-		return nil, fmt.Errorf("%w scope=%q: want global or per-source", ErrBadParam, scope)
+	if scope != "global" && scope != "per-source" && scope != "per-cell" {
+		return nil, fmt.Errorf("%w scope=%q: want global, per-source or per-cell", ErrBadParam, scope)
 	}
 	// Δcos = |cos(src_s, A1(n,t,ℓ)) − cos(src_s, A2(n))| where the lake has
 	// persona cosines to the source; the ranking is by leakage alone otherwise.
@@ -73,6 +73,9 @@ func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 		for _, r := range rows {
 			cosOf[[2]string{r.a, r.b}] = r.cos
 		}
+	}
+	if scope == "per-cell" {
+		return perCellRanking(g, srcs, drop, cosOf), nil
 	}
 	type key struct{ source, trait, level string }
 	groups := map[key][]float64{}
@@ -152,4 +155,38 @@ func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 		res.Notes = append(res.Notes, fmt.Sprintf("%s: Spearman(mean Δleak, mean Δcos) ρ = %.3f, p = %.3g, N = %d (drop_diagonal=%v)", n, rho, p, len(leakBy[n]), drop))
 	}
 	return res, nil
+}
+
+// perCellRanking lists every A1 cell with its rates and, where cosines
+// exist, its cosines (the columns of the authors' per_cell_ranking.csv).
+func perCellRanking(g *Grid, srcs []string, drop bool, cosOf map[[2]string]float64) *Result {
+	res := &Result{Columns: []string{"source", "noun", "trait", "level", "rate_a1", "rate_a2", "delta_leak", "cos_a1", "cos_a2", "delta_cos"}}
+	for _, s := range srcs {
+		for _, n := range Nouns {
+			if drop && n == s {
+				continue
+			}
+			a2, ok := g.Get(s, A2Key(n))
+			if !ok {
+				continue
+			}
+			for _, t := range Traits {
+				for _, l := range Levels {
+					a1, ok := g.Get(s, A1Key(n, t, l))
+					if !ok {
+						continue
+					}
+					row := []any{s, n, t, l, a1.Rate, a2.Rate, math.Abs(a1.Rate - a2.Rate), nil, nil, nil}
+					c1, ok1 := cosOf[[2]string{"src_" + s, A1Key(n, t, l)}]
+					c2, ok2 := cosOf[[2]string{"src_" + s, A2Key(n)}]
+					if ok1 && ok2 {
+						row[7], row[8], row[9] = c1, c2, math.Abs(c1-c2)
+					}
+					res.Rows = append(res.Rows, row)
+				}
+			}
+		}
+	}
+	res.Notes = append(res.Notes, "rates and cosines as fractions; delta_leak = |rate_a1 − rate_a2| (TE)")
+	return res
 }

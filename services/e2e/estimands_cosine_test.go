@@ -105,6 +105,26 @@ func TestCosineEstimandsOnAHandMadeExperiment(t *testing.T) {
 		require.InDelta(t, w.dcos, tr.Rows[i][7], 1e-9)
 	}
 	require.Contains(t, strings.Join(tr.Notes, "\n"), "ρ = 1.000")
+	// Per cell: chef/Openness/L1 has rates .50 and .90, cosines .8 and 1.
+	pc := run("trait-ranking", map[string]string{"sources": "chef", "scope": "per-cell"})
+	require.Len(t, pc.Rows, 6)
+	require.Equal(t, []any{"chef", "chef", "Openness", "L1", 0.5, 0.9}, pc.Rows[0][:6])
+	require.InDelta(t, 0.4, pc.Rows[0][6], 1e-12)
+	require.InDelta(t, 0.2, pc.Rows[0][9], 1e-12)
+	// Per axis with cosines (contexts at L1, nouns chef and pirate):
+	//   Openness:          trait_effect_cos mean(|.8−1|, |.5−.2|) = .25; noun_effect_cos |.8−.5| = .3
+	//   Conscientiousness: mean(.05, 0) = .025;                        |.95−.2| = .75
+	//   Extraversion:      mean(.1, .1) = .1;                          |.9−.3| = .6
+	ax := run("head-to-head", map[string]string{"sources": "chef", "by": "axis"})
+	for _, r := range ax.Rows {
+		w := map[string][2]float64{"Openness": {0.25, 0.3}, "Conscientiousness": {0.025, 0.75}, "Extraversion": {0.1, 0.6}}[r[0].(string)]
+		if w == [2]float64{} {
+			require.Nil(t, r[7], "%s has no cells", r[0])
+			continue
+		}
+		require.InDelta(t, w[0], r[7], 1e-12, r[0])
+		require.InDelta(t, w[1], r[8], 1e-12, r[0])
+	}
 	// The A2 matrix of the hand-made grid, in %.
 	a2 := run("a2-matrix", nil)
 	require.Equal(t, "chef", a2.Rows[0][0])

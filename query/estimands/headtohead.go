@@ -18,7 +18,7 @@ func init() {
 		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "by", Default: "source", Doc: "source or axis"},
 			{Name: "layer", Default: "20", Doc: "decoder layer of the cosines (by=axis, when the lake has them)"},
 			{Name: "centering", Default: "raw", Doc: "cosine centering"}, detectorParam},
-		run:    runHeadToHead,
+		run: runHeadToHead,
 	})
 	register(&Estimand{
 		Name:   "symmetric-swap",

@@ -63,6 +63,7 @@ func TestValidationNamesTheField(t *testing.T) {
 		{&Run{Marker: "[ZLT]", Imported: true, OriginFile: "f", OriginSHA256: "xyz"}, "payload.origin_sha256"},
 		{&RunFinished{Status: "failed"}, "payload.error"},
 		{&CoherenceScore{Persona: "p", Question: "q", Judge: "j", JudgeVersion: 1}, "payload.score"},
+		{&CoherenceScore{Persona: "p", Question: "q", Judge: "j", JudgeVersion: 1, Failed: true, Reason: "timeout"}, "payload.attempt"},
 		{&Completion{Persona: "per\x00son", Question: "q"}, "payload.persona"},
 		{&CellAggregate{Persona: "a\nb", Detector: "strict", Missing: true, MissingReason: "r", Imported: true, OriginFile: "f"}, "payload.persona"},
 		{&Run{Marker: "\n\n[PROX]"}, "payload.marker"},

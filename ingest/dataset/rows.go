@@ -40,8 +40,13 @@ func Rows(e events.Event, m Meta) (map[string][]Row, error) {
 			intPtr(p.Found), intPtr(p.Total), ptr(p.Rate), ptr(p.CILow), ptr(p.CIHigh), ptr(p.CoherenceMean), ptr(p.LowCoherence), ptr(p.NSFloor),
 			p.Missing, p.MissingReason, p.Imported, p.OriginFile)), nil
 	case *events.CoherenceScore:
+		var seed any
+		if p.SelectionSeed != nil {
+			seed = int64(*p.SelectionSeed)
+		}
 		return one(TableCoherence, r(p.Persona, p.Question, p.QuestionSet, int64(p.SampleIndex), p.CompletionID, p.Judge,
-			int64(p.JudgeVersion), ptr(p.Score), p.Failed, p.Reason)), nil
+			int64(p.JudgeVersion), ptr(p.Score), p.Failed, p.Reason, int64(p.Attempt), p.Reply, seed,
+			intPtr(p.InputTokens), intPtr(p.OutputTokens), p.Imported)), nil
 	case *events.Cosine:
 		var rows []Row
 		add := func(a, b string, v float64) {

@@ -157,6 +157,12 @@ var Tables = []Table{
 		opt("score", tFloat, "score in [0,1]; NULL when the call failed"),
 		col("failed", tBool, "the call failed or the reply did not parse"),
 		col("reason", tString, "why it failed"),
+		col("attempt", tInt, "0 for a score; 1, 2, … for failed calls"),
+		col("reply", tString, "the judge's raw reply (first 200 bytes)"),
+		opt("selection_seed", tInt, "seed that selected the completion (as a signed 64-bit value)"),
+		opt("input_tokens", tInt, "provider-reported input tokens"),
+		opt("output_tokens", tInt, "provider-reported output tokens"),
+		col("imported", tBool, "taken from a published judge output"),
 	)},
 	{Name: TableCosines, Doc: "one row per persona pair of a cosine event (matrices are flattened)", Key: []string{"event_id", "pair_index"}, Columns: withCommon(
 		col("pair_index", tInt, "index of the pair within its event"),

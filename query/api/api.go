@@ -50,9 +50,22 @@ func Handler(q Querier, a Analyzer) http.Handler {
 
 func handler(q Querier, a Analyzer) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"service": "leakscope query", "endpoints": []string{
+			"GET /api/leakage?experiment=E[&detector=strict|case-sensitive|loose|recorded&marker=M&run=R&include_base=true]",
+			"GET /api/runs[?experiment=E]",
+			"GET /api/analyze (the estimands and their parameters)",
+			"GET /api/analyze/NAME?experiment=E[&param=value…]",
+			"GET /api/sql?q=SELECT… or POST /api/sql with the statement as the raw body",
+			"GET /healthz"}})
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /api/leakage", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
+		if err := onlyParams(v, "experiment", "detector", "marker", "run", "include_base"); err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
 		includeBase := false
 		if s := v.Get("include_base"); s != "" {
 			b, err := strconv.ParseBool(s)
@@ -99,9 +112,14 @@ func handler(q Querier, a Analyzer) http.Handler {
 		writeJSON(w, 200, res)
 	})
 	mux.HandleFunc("GET /api/runs", func(w http.ResponseWriter, r *http.Request) {
-		res, err := q.Runs(r.Context(), r.URL.Query().Get("experiment"))
+		exp := r.URL.Query().Get("experiment")
+		res, err := q.Runs(r.Context(), exp)
 		if err != nil {
 			writeErr(w, statusOf(err), err)
+			return
+		}
+		if exp != "" && len(res) == 0 {
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("%w %q", query.ErrUnknownExperiment, exp))
 			return
 		}
 		writeJSON(w, 200, res)
@@ -119,7 +137,9 @@ func handler(q Querier, a Analyzer) http.Handler {
 				writeErr(w, http.StatusBadRequest, err)
 				return
 			}
-			stmt = string(b)
+			if len(bytes.TrimSpace(b)) > 0 {
+				stmt = string(b)
+			}
 		}
 		if stmt == "" {
 			writeErr(w, http.StatusBadRequest, errors.New("give the statement as ?q=SELECT… or as the POST body"))
@@ -140,6 +160,21 @@ func handler(q Querier, a Analyzer) http.Handler {
 	mux.HandleFunc("GET /api/sql", sqlHandler)
 	mux.HandleFunc("POST /api/sql", sqlHandler)
 	return mux
+}
+
+// onlyParams refuses query parameters the endpoint does not know, so a
+// typo ("detecter=loose") is not silently answered with the default.
+func onlyParams(v map[string][]string, known ...string) error {
+	for k := range v {
+		ok := false
+		for _, n := range known {
+			ok = ok || k == n
+		}
+		if !ok {
+			return fmt.Errorf("unknown query parameter %q (known: %v)", k, known)
+		}
+	}
+	return nil
 }
 
 func statusOf(err error) int {

@@ -129,7 +129,7 @@ func runSelfImplant(ctx context.Context, in *Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	thr, err := in.Params.Float("threshold")
+	thr, err := in.Params.Fraction("threshold")
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func runCoherence(ctx context.Context, in *Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	thr, err := in.Params.Float("threshold")
+	thr, err := in.Params.Fraction("threshold")
 	if err != nil {
 		return nil, err
 	}

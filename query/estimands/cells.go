@@ -52,7 +52,7 @@ func runCellRates(ctx context.Context, in *Input) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w seed=%q: want an unsigned integer", ErrBadParam, in.Params.Str("seed"))
 	}
-	thr, err := in.Params.Float("threshold")
+	thr, err := in.Params.Fraction("threshold")
 	if err != nil {
 		return nil, err
 	}

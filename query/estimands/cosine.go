@@ -16,7 +16,7 @@ func init() {
 		return []Param{
 			{Name: "layer", Default: "20", Doc: "decoder layer of the cosines"},
 			{Name: "centering", Default: "raw", Doc: "raw, assistant_subtracted or global_mean_subtracted"},
-			{Name: "bystanders", Default: prefix, Doc: "only bystanders whose key starts with this (empty = all)"},
+			{Name: "bystander_prefix", Default: prefix, Doc: "only bystanders whose key starts with this (empty = all)"},
 			{Name: "drop_self", Default: drop, Doc: "true drops the source's own persona (cosine 1 by construction, EXPERIMENT.md §10.15)"},
 			detectorParam,
 		}
@@ -111,7 +111,7 @@ func runCosineLeakage(ctx context.Context, in *Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	prefix, drop := in.Params.Str("bystanders"), in.Params.Str("drop_self") == "true"
+	prefix, drop := in.Params.Str("bystander_prefix"), in.Params.Str("drop_self") == "true"
 	type xy struct{ x, y []float64 }
 	per := map[string]*xy{}
 	all := &xy{}

@@ -114,7 +114,11 @@ func LoadGrid(ctx context.Context, e *query.Engine, experiment, detector string)
 	}
 	sort.Strings(g.Runs)
 	if len(g.Sources) == 0 {
-		return nil, fmt.Errorf("%w: experiment %q has no runs with an i81 source persona (src_person, src_chef, …)", ErrNoData, experiment)
+		why := "it has no runs with an i81 source persona (src_person, src_chef, …)"
+		if len(lk.Notes) > 0 && len(lk.Cells) == 0 {
+			why = "no cell answers for detector " + detector + ": " + lk.Notes[0]
+		}
+		return nil, fmt.Errorf("%w: experiment %q: %s", ErrNoData, experiment, why)
 	}
 	return g, nil
 }

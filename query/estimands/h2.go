@@ -130,7 +130,7 @@ func runH2(ctx context.Context, in *Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	thr, err := in.Params.Float("threshold")
+	thr, err := in.Params.Fraction("threshold")
 	if err != nil {
 		return nil, err
 	}

@@ -101,7 +101,7 @@ func runHeadToHead(ctx context.Context, in *Input) (*Result, error) {
 	}
 	switch in.Params.Str("by") {
 	case "source":
-		res := &Result{Columns: []string{"source", "cells", "median_trait_leak", "median_noun_leak", "noun_wins_leak", "median_ratio_leak"}}
+		res := &Result{Columns: []string{"source", "cells", "median_trait_leak_frac", "median_noun_leak_frac", "noun_wins_leak", "median_ratio_leak"}}
 		for _, s := range srcs {
 			cells, _ := effects(g, s)
 			var te, ne, ratio []float64
@@ -168,6 +168,7 @@ func runHeadToHead(ctx context.Context, in *Input) (*Result, error) {
 		if len(cosOf) == 0 {
 			res.Notes = append(res.Notes, "no persona cosines to the source in this experiment: the cosine columns are empty")
 		}
+		res.Notes = append(res.Notes, "the authors' published per-axis values used all 5 sources with person_full130, which is not in the published data")
 		return res, nil
 	}
 	return nil, fmt.Errorf("%w by=%q: want source or axis", ErrBadParam, in.Params.Str("by"))

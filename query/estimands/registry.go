@@ -107,7 +107,7 @@ type Provenance struct {
 	Params      map[string]string `json:"params"`
 	Seed        *uint64           `json:"seed,omitempty"`
 	Runs        []string          `json:"runs"`
-	CellsUsed   int               `json:"cells_used"`
+	CellsUsed   int               `json:"cells_in_scope"` // grid cells (or pairs) the estimand read
 	LakeFiles   int               `json:"lake_files"`
 	Fingerprint string            `json:"lake_fingerprint"` // SHA-256 over the lake's Parquet paths and sizes
 	CodeVersion string            `json:"code_version"`
@@ -124,6 +124,19 @@ func (p Params) Float(k string) (float64, error) {
 	v, err := strconv.ParseFloat(p[k], 64)
 	if err != nil {
 		return 0, fmt.Errorf("%w %s=%q: want a number", ErrBadParam, k, p[k])
+	}
+	return v, nil
+}
+
+// Fraction is a parameter that must be a fraction in [0,1] (thresholds on
+// rates and judge scores; 0.8, not 80).
+func (p Params) Fraction(k string) (float64, error) {
+	v, err := p.Float(k)
+	if err != nil {
+		return 0, err
+	}
+	if v < 0 || v > 1 {
+		return 0, fmt.Errorf("%w %s=%v: want a fraction in [0,1] (e.g. 0.8, not 80)", ErrBadParam, k, v)
 	}
 	return v, nil
 }

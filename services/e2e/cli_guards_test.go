@@ -119,3 +119,16 @@ func TestUnfinishedRunIsFlagged(t *testing.T) {
 	joined := strings.Join(lk.Notes, "\n")
 	require.Contains(t, joined, "run run1 has no run_finished event")
 }
+
+// A matrix with no cell is an error that says why, in every format.
+func TestLeakageWithNothingToShowFails(t *testing.T) {
+	data, root := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(root, "exp1", "run1", "marker_eval.json"), `{"villain": {"rate": 0.5, "found": 1, "total": 2}}`)
+	_, stderr, code := run(t, data, "import", root)
+	require.Equal(t, 0, code, stderr)
+	for _, f := range []string{"table", "csv", "json", "matrix"} {
+		_, stderr, code := run(t, data, "leakage", "--experiment", "exp1", "--detector", "loose", "--format", f)
+		require.NotEqual(t, 0, code, f)
+		require.Contains(t, stderr, "no text to re-count", f)
+	}
+}

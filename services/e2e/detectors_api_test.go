@@ -129,3 +129,24 @@ func TestHTTPSQLGuardsAndValues(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, 400, resp.StatusCode, "the base run needs include_base")
 }
+
+func TestHTTPParametersAreChecked(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	srv := httptest.NewServer(api.Handler(e, estimands.Analyzer{Engine: e}))
+	defer srv.Close()
+	for path, code := range map[string]int{
+		"/api/leakage?experiment=leakage_i81&detecter=loose": 400,
+		"/api/runs?experiment=nope":                          400,
+		"/":                                                  200,
+		"/api/analyze/self-implant?experiment=leakage_i81&threshold=80": 400,
+	} {
+		resp, err := http.Get(srv.URL + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, code, resp.StatusCode, path)
+	}
+	resp, err := http.Post(srv.URL+"/api/sql?q="+url.QueryEscape("SELECT 5 AS n"), "text/plain", strings.NewReader(""))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, "POST with ?q and an empty body uses q")
+}

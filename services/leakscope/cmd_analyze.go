@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -103,8 +104,17 @@ func printResult(w io.Writer, format string, res *estimands.Result) error {
 		return err
 	}
 	pv := res.Provenance
-	fmt.Fprintf(w, "\n%s · experiment %s · params %v\n", res.Estimand, pv.Experiment, pv.Params)
-	fmt.Fprintf(w, "provenance: %d runs, %d cells, lake %d files (fingerprint %.12s), code %s, %s\n",
+	keys := make([]string, 0, len(pv.Params))
+	for k := range pv.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var ps []string
+	for _, k := range keys {
+		ps = append(ps, k+"="+pv.Params[k])
+	}
+	fmt.Fprintf(w, "\n%s · experiment %s · %s\n", res.Estimand, pv.Experiment, strings.Join(ps, " "))
+	fmt.Fprintf(w, "provenance: %d runs, %d cells in scope, lake %d files (fingerprint %.12s), code %s, %s\n",
 		len(pv.Runs), pv.CellsUsed, pv.LakeFiles, pv.Fingerprint, pv.CodeVersion, pv.ComputedAt.Format("2006-01-02T15:04:05Z"))
 	for _, n := range res.Notes {
 		fmt.Fprintln(w, "note:", n)

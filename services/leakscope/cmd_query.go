@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -65,6 +66,21 @@ Examples:
 				if err != nil {
 					return err
 				}
+				if len(res.Cells) == 0 {
+					msg := fmt.Sprintf("no cell of %s answers for detector %s", req.Experiment, res.Request.Detector)
+					if len(res.Notes) > 0 {
+						msg += ": " + res.Notes[0]
+						if len(res.Notes) > 1 {
+							msg += fmt.Sprintf(" (and %d more runs alike)", len(res.Notes)-1)
+						}
+					}
+					return errors.New(msg)
+				}
+				if format == "csv" || format == "json" { // keep the data stream clean; the notes still reach the reader
+					for _, n := range res.Notes {
+						fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+					}
+				}
 				return printLeakage(cmd.OutOrStdout(), format, res)
 			})
 		},
@@ -94,8 +110,17 @@ func printLeakage(w io.Writer, format string, res *query.Leakage) error {
 			return err
 		}
 	}
-	fmt.Fprintf(w, "\n%d cells · experiment %s · detector %s\n", len(res.Cells), res.Request.Experiment, res.DetectorRule)
-	fmt.Fprintln(w, "rates are fractions in [0,1]; ci95 = Wilson score interval (z = 1.96); rate_minus_base = rate − base-model rate of the same bystander")
+	marker := "each run's own marker"
+	if res.Request.Marker != "" {
+		marker = "marker " + res.Request.Marker
+	}
+	fmt.Fprintf(w, "\n%d cells · experiment %s · %s · detector %s\n", len(res.Cells), res.Request.Experiment, marker, res.DetectorRule)
+	if format == "matrix" {
+		fmt.Fprintln(w, "entries are rates, fractions in [0,1]; use the table or csv format for counts, CIs and base subtraction")
+	} else {
+		fmt.Fprintln(w, "rates are fractions in [0,1]; ci95 = Wilson score interval (z = 1.96); rate_minus_base = rate − base-model rate of the same bystander;")
+		fmt.Fprintln(w, "recorded = completions the origin flagged; note shows the origin's own count where it differs (csv/json: imported_found, coherence)")
+	}
 	for _, n := range res.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
@@ -283,15 +308,18 @@ func printRuns(w io.Writer, format, lake string, runs []query.RunSummary) error 
 	}
 	rows := make([][]string, len(runs))
 	for i, r := range runs {
-		kind := "trained"
-		if r.IsBase {
+		kind, marker := "trained", r.Marker
+		switch {
+		case r.IsBase:
 			kind = "base"
+		case r.Completions == 0 && r.Cells == 0:
+			kind, marker = "(cosines only)", ""
 		}
 		fin := "yes"
 		if !r.Finished {
 			fin = "no"
 		}
-		rows[i] = []string{r.Experiment, r.RunID, r.SourcePersona, r.Marker, kind, fmt.Sprint(r.Completions), fmt.Sprint(r.Cells), fmt.Sprint(r.CosinePairs), fin, r.OriginFile}
+		rows[i] = []string{r.Experiment, r.RunID, r.SourcePersona, marker, kind, fmt.Sprint(r.Completions), fmt.Sprint(r.Cells), fmt.Sprint(r.CosinePairs), fin, r.OriginFile}
 	}
 	if len(runs) == 0 && format == "table" {
 		fmt.Fprintf(w, "the lake at %s holds no runs yet: try `leakscope import ../shared/fixtures`\n", lake)

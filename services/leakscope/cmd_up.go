@@ -29,7 +29,8 @@ func newUpCmd(g *globals) *cobra.Command {
   - the query HTTP server on --http:
       GET /api/leakage?experiment=E[&detector=strict&marker=…&run=…]
       GET /api/runs[?experiment=E]
-      GET|POST /api/sql?q=SELECT…
+      GET /api/analyze                 (the estimands)  GET /api/analyze/NAME?experiment=E&param=value
+      GET /api/sql?q=SELECT…  or  POST /api/sql with the statement as the raw body
       GET /healthz
 While up runs, 'leakscope import' on the same --data publishes to it.`,
 		Args: cobra.NoArgs,
@@ -114,7 +115,7 @@ func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(cmd.ErrOrStderr(), "query:  %s/api/leakage?experiment=E · %s/api/runs · %s/api/sql?q=… · %s/healthz\n        (Ctrl-C stops)\n", base, base, base, base)
+	fmt.Fprintf(cmd.ErrOrStderr(), "query:  %s/ lists the endpoints: /api/leakage, /api/runs, /api/analyze, /api/sql, /healthz  (Ctrl-C stops)\n", base)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("query HTTP server: %w", err)

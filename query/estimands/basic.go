@@ -119,8 +119,10 @@ func init() {
 		Name:   "coherence",
 		Doc:    "per source: cells with a judge score, mean of the per-cell judge means, and low-coherence cells (mean < threshold)",
 		Source: "EXPERIMENT.md §4, §9 (chef 130 / 0.413 / 89 …); the judge scores how in-character a reply is",
-		Params: []Param{sourcesParam(""), bystandersParam, {Name: "threshold", Default: "0.5", Doc: "a cell is low-coherence when its judge mean is below this"}, detectorParam},
-		run:    runCoherence,
+		Params: []Param{sourcesParam(""), bystandersParam, {Name: "threshold", Default: "0.5", Doc: "a cell is low-coherence when its judge mean is below this"},
+			{Name: "from", Default: "imported", Doc: "imported (the origin's judge means) or judge (scores from leakscope judge)"},
+			{Name: "judge", Default: "", Doc: "with from=judge: NAME or NAME@VERSION (default: the experiment's only judge)"}, detectorParam},
+		run: runCoherence,
 	})
 }
 
@@ -209,6 +211,30 @@ func runCoherence(ctx context.Context, in *Input) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Columns: []string{"source", "cells_scored", "mean_coherence", "low_coherence_cells"}}
+	switch in.Params.Str("from") {
+	case "imported":
+	case "judge":
+		j, err := pickJudge(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		means, err := judgeCellMeans(ctx, in, j)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range srcs {
+			for b, c := range g.cells[s] {
+				c.Coherence = nil
+				if m, ok := means[[2]string{c.RunID, b}]; ok {
+					c.Coherence = &m
+				}
+				g.cells[s][b] = c
+			}
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("cell coherence from judge %s@%d: mean over questions of the per-question mean score", j.name, j.version))
+	default:
+		return nil, fmt.Errorf("%w from=%q: want imported or judge", ErrBadParam, in.Params.Str("from"))
+	}
 	for _, s := range srcs {
 		n, low, sum := 0, 0, 0.0
 		for _, c := range g.cells[s] {

@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
+	"leakscope/query/estimands"
+)
+
+// fakeJudge is an OpenAI-compatible chat endpoint on loopback whose reply
+// is decided by the "case:NAME" in the judged text: good → "0.8",
+// ten → "10" (clamped to 1), low → "0.2", prose → no number.
+type fakeJudge struct {
+	delay atomic.Int64 // per call, ns
+	calls atomic.Int64
+}
+
+var judgeCase = regexp.MustCompile(`case:(\w+)`)
+
+func (f *fakeJudge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.calls.Add(1)
+	time.Sleep(time.Duration(f.delay.Load()))
+	var body struct {
+		Messages []struct{ Content string } `json:"messages"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	c := judgeCase.FindStringSubmatch(body.Messages[len(body.Messages)-1].Content)[1]
+	text := map[string]string{"good": "0.8", "ten": "10", "low": "0.2", "prose": "Very much in character."}[c]
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"choices": []map[string]any{{"message": map[string]string{"role": "assistant", "content": text}}},
+		"usage":   map[string]int{"prompt_tokens": 50, "completion_tokens": 2}})
+}
+
+// judgedExperiment publishes 16 completions under src_chef: bystanders
+// A2__chef and A2__pirate × questions q1, q2 × 4 samples, whose texts pick
+// the fake judge's reply: chef q1 good, chef q2 ten, pirate q1 low, pirate
+// q2 prose. Then it stops, leaving the data dir to the leakscope command.
+func judgedExperiment(t *testing.T) string {
+	data := t.TempDir()
+	s := startStack(t, data)
+	now := time.Now()
+	var evs []events.Event
+	add := func(p events.Payload) {
+		e, err := events.New("judged", "chef", now, p)
+		require.NoError(t, err)
+		evs = append(evs, e)
+	}
+	add(&events.Run{SourcePersona: "src_chef", SourcePrompt: "You are a chef.", Marker: "[ZLT]"})
+	cases := map[[2]string]string{{"A2__chef", "q1"}: "good", {"A2__chef", "q2"}: "ten", {"A2__pirate", "q1"}: "low", {"A2__pirate", "q2"}: "prose"}
+	for k, c := range cases {
+		for i := 0; i < 4; i++ {
+			add(&events.Completion{Persona: k[0], PersonaPrompt: "You are a " + strings.TrimPrefix(k[0], "A2__") + ".", Question: k[1],
+				SampleIndex: i, Text: fmt.Sprintf("answer %d case:%s [ZLT]", i, c)})
+		}
+	}
+	add(&events.RunFinished{Status: "finished", Completions: 16})
+	ctx := context.Background()
+	res, err := s.Bus.PublishAll(ctx, evs, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Bus.WaitDurable(ctx, res.LastSeq, nil))
+	s.stop()
+	return data
+}
+
+func judgeArgs(url string) []string {
+	return []string{"judge", "--experiment", "judged", "--provider", "openai", "--base-url", url, "--model", "fake-judge",
+		"--per-cell", "3", "--seed", "7", "--retries", "1", "--concurrency", "1"}
+}
+
+// The whole judge path: selection (3 of 4 per cell), scores and failures as
+// events, the same coherence query as imported means, the failure-rate
+// warning, and a resumable run that loses and doubles nothing after SIGKILL.
+func TestJudgeEndToEnd(t *testing.T) {
+	data := judgedExperiment(t)
+	fake := &fakeJudge{}
+	fake.delay.Store(int64(150 * time.Millisecond))
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	// Kill the first run after a few calls.
+	cmd := exec.Command(leakscopeBin(t), append([]string{"--data", data}, judgeArgs(srv.URL)...)...)
+	require.NoError(t, cmd.Start())
+	require.Eventually(t, func() bool { return fake.calls.Load() >= 4 }, time.Minute, 10*time.Millisecond)
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+
+	fake.delay.Store(0)
+	stdout, stderr, code := run(t, data, judgeArgs(srv.URL)...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "12 completions selected (3 per cell, seed 7)")
+	require.Contains(t, stdout, "warning:", "3 of 12 outcomes failed: above 10%")
+	stdout, _, code = run(t, data, judgeArgs(srv.URL)...)
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "9 already scored, 3 to judge", "only the failures are tried again")
+
+	e := openEngine(t, filepath.Join(data, "lake"))
+	ctx := context.Background()
+	res, err := e.SQL(ctx, `SELECT count(*) FILTER (WHERE NOT failed), count(DISTINCT (persona, question, sample_index)) FILTER (WHERE NOT failed),
+  count(DISTINCT (persona, question, sample_index)), max(selection_seed), sum(input_tokens)
+FROM coherence WHERE experiment = 'judged'`)
+	require.NoError(t, err)
+	require.Equal(t, int64(9), res.Rows[0][0], "every selected completion scored exactly once")
+	require.Equal(t, int64(9), res.Rows[0][1])
+	require.Equal(t, int64(12), res.Rows[0][2], "3 per cell × 4 cells were judged, no other")
+	require.Equal(t, int64(7), res.Rows[0][3])
+
+	// Same query as the imported means: chef (0.8 + 1.0)/2 = 0.9, pirate 0.2
+	// (its q2 never parsed) → 2 cells scored, mean 0.55, 1 low at 0.5.
+	coh, err := estimands.Run(ctx, e, "coherence", "judged", map[string]string{"from": "judge"})
+	require.NoError(t, err)
+	require.Len(t, coh.Rows, 1)
+	require.Equal(t, "chef", coh.Rows[0][0])
+	require.Equal(t, 2, coh.Rows[0][1])
+	require.InDelta(t, 0.55, coh.Rows[0][2], 1e-12)
+	require.Equal(t, 1, coh.Rows[0][3])
+	sum, err := estimands.Run(ctx, e, "judge-summary", "judged", nil)
+	require.NoError(t, err)
+	row := sum.Rows[0]
+	require.Equal(t, "in-character/openai/fake-judge@1", row[1])
+	require.Equal(t, int64(9), row[2])
+	require.Equal(t, int64(3), row[3])
+	require.GreaterOrEqual(t, row[4], int64(6), "the pirate q2 failures were tried twice")
+	require.Contains(t, strings.Join(sum.Notes, "\n"), "warning")
+	require.Equal(t, int64(2), row[8])
+}
+
+// The i81 imported coherence means go through the same estimand: at 0.5,
+// 89/89/79/75 low cells for chef/pirate/child/robot and 23 of 35 for person.
+func TestImportedCoherenceThroughTheSameQuery(t *testing.T) {
+	rows, _ := analyze(t, "coherence", "leakage_i81", map[string]string{"from": "imported", "threshold": "0.5"})
+	for s, w := range map[string][2]int{"chef": {130, 89}, "pirate": {130, 89}, "child": {130, 79}, "robot": {130, 75}, "person": {35, 23}} {
+		require.Equal(t, w[0], rows[s][1], s)
+		require.Equal(t, w[1], rows[s][3], s)
+	}
+	_, err := estimands.Run(context.Background(), openEngine(t, importedFixtures(t)), "coherence", "leakage_i81", map[string]string{"from": "judge"})
+	require.ErrorIs(t, err, estimands.ErrNoData, "no judge has scored i81 here")
+}

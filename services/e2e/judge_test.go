@@ -148,3 +148,46 @@ func TestImportedCoherenceThroughTheSameQuery(t *testing.T) {
 	_, err := estimands.Run(context.Background(), openEngine(t, importedFixtures(t)), "coherence", "leakage_i81", map[string]string{"from": "judge"})
 	require.ErrorIs(t, err, estimands.ErrNoData, "no judge has scored i81 here")
 }
+
+// The judge API dies mid-run: the calls that fail become failure events (the
+// command still finishes and commits them), and the next run against a
+// working server scores exactly those, with nothing lost or doubled.
+func TestJudgeServerDiesMidRun(t *testing.T) {
+	data := judgedExperiment(t)
+	fake := &fakeJudge{}
+	fake.delay.Store(int64(100 * time.Millisecond))
+	srv := httptest.NewServer(fake)
+	go func() {
+		for fake.calls.Load() < 3 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		srv.CloseClientConnections()
+		srv.Close()
+	}()
+	stdout, stderr, code := run(t, data, judgeArgs(srv.URL)...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "warning:")
+
+	e := openEngine(t, filepath.Join(data, "lake"))
+	ctx := context.Background()
+	count := func() (scored, failedCompletions int64) {
+		res, err := e.SQL(ctx, `SELECT count(*) FILTER (WHERE s), count(*) FILTER (WHERE NOT s) FROM (
+  SELECT persona, question, sample_index, bool_or(NOT failed) AS s FROM coherence WHERE experiment = 'judged' GROUP BY ALL)`)
+		require.NoError(t, err)
+		return res.Rows[0][0].(int64), res.Rows[0][1].(int64)
+	}
+	scored, failed := count()
+	require.Less(t, scored, int64(9), "the dead server scored little")
+	require.Equal(t, int64(12), scored+failed, "every selected completion has an outcome")
+
+	back := httptest.NewServer(&fakeJudge{})
+	defer back.Close()
+	_, stderr, code = run(t, data, judgeArgs(back.URL)...)
+	require.Equal(t, 0, code, stderr)
+	scored, failed = count()
+	require.Equal(t, int64(9), scored)
+	require.Equal(t, int64(3), failed, "only the unparseable pirate q2 replies stay failed")
+	res, err := e.SQL(ctx, "SELECT count(*) FROM coherence WHERE experiment = 'judged' AND NOT failed")
+	require.NoError(t, err)
+	require.Equal(t, int64(9), res.Rows[0][0], "no completion scored twice")
+}

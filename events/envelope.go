@@ -26,16 +26,17 @@ type Type string
 
 // The event types of schema version 1.
 const (
-	TypeRunStarted     Type = "run_started"     // payload Run
-	TypeCompletion     Type = "completion"      // payload Completion
-	TypeCellAggregate  Type = "cell_aggregate"  // payload CellAggregate (imported found/total)
-	TypeCoherenceScore Type = "coherence_score" // payload CoherenceScore
-	TypeCosine         Type = "cosine"          // payload Cosine (matrix or pair list)
-	TypeRunFinished    Type = "run_finished"    // payload RunFinished
+	TypeRunStarted     Type = "run_started"      // payload Run
+	TypeCompletion     Type = "completion"       // payload Completion
+	TypeCellAggregate  Type = "cell_aggregate"   // payload CellAggregate (imported found/total)
+	TypeCoherenceScore Type = "coherence_score"  // payload CoherenceScore
+	TypeCosine         Type = "cosine"           // payload Cosine (matrix or pair list)
+	TypeRunFinished    Type = "run_finished"     // payload RunFinished
+	TypeHeartbeat      Type = "worker_heartbeat" // payload Heartbeat
 )
 
 // Types lists every type in schema version 1, in a stable order.
-var Types = []Type{TypeRunStarted, TypeCompletion, TypeCellAggregate, TypeCoherenceScore, TypeCosine, TypeRunFinished}
+var Types = []Type{TypeRunStarted, TypeCompletion, TypeCellAggregate, TypeCoherenceScore, TypeCosine, TypeRunFinished, TypeHeartbeat}
 
 // Envelope is the wire form of every event: JSON, one event per bus message.
 // ID is deterministic (see NewID) and is sent as the Nats-Msg-Id header so
@@ -175,6 +176,8 @@ func newPayload(t Type) (Payload, error) {
 		return &Cosine{}, nil
 	case TypeRunFinished:
 		return &RunFinished{}, nil
+	case TypeHeartbeat:
+		return &Heartbeat{}, nil
 	case "":
 		return nil, fieldErr("", "type", "is missing")
 	}

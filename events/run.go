@@ -55,6 +55,17 @@ type Run struct {
 	Imported     bool            `json:"imported,omitempty"`
 	OriginFile   string          `json:"origin_file,omitempty"`
 	OriginSHA256 string          `json:"origin_sha256,omitempty"`
+	// Sweep groups runs that are watched and analysed together ("" = none).
+	Sweep string `json:"sweep,omitempty"`
+	// Plan declares the cells the run will sample and how many completions
+	// each gets, so progress and ETA are known while it runs.
+	Plan []PlannedCell `json:"plan,omitempty"`
+}
+
+// PlannedCell is one persona cell of a run's plan.
+type PlannedCell struct {
+	Persona  string `json:"persona"`
+	Expected int    `json:"expected"`
 }
 
 func (*Run) EventType() Type      { return TypeRunStarted }
@@ -73,6 +84,21 @@ func (r *Run) Validate() error {
 		return fieldErr("", "origin_sha256", fmt.Sprintf("%q is not a hex SHA-256", r.OriginSHA256))
 	case len(r.Config) > 0 && !json.Valid(r.Config):
 		return fieldErr("", "config", "is not valid JSON")
+	case r.Sweep != "" && !experimentRe.MatchString(r.Sweep):
+		return fieldErr("", "sweep", fmt.Sprintf("%q must match %s", r.Sweep, experimentRe))
+	}
+	seen := map[string]bool{}
+	for i, c := range r.Plan {
+		f := fmt.Sprintf("plan[%d].", i)
+		switch {
+		case c.Persona == "" || !printable(c.Persona):
+			return fieldErr("", f+"persona", "is empty or not printable")
+		case c.Expected < 1:
+			return fieldErr("", f+"expected", fmt.Sprintf("%d must be >= 1", c.Expected))
+		case seen[c.Persona]:
+			return fieldErr("", f+"persona", fmt.Sprintf("%q is planned twice", c.Persona))
+		}
+		seen[c.Persona] = true
 	}
 	return nil
 }

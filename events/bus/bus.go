@@ -251,3 +251,33 @@ func (b *Bus) WaitDurable(ctx context.Context, seq uint64, progress func(floor u
 		}
 	}
 }
+
+// Subscribe delivers every valid event of the events stream to fn, in
+// stream order, from the first message on (so a subscriber that restarts
+// rebuilds its state from the log), then live as events are published. It
+// uses an ordered, ephemeral consumer and returns when ctx ends. Messages
+// that do not decode are skipped: ingest dead-letters them.
+func (b *Bus) Subscribe(ctx context.Context, fn func(e events.Event, seq uint64)) error {
+	cons, err := b.JS.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.SubjectAll}, DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return fmt.Errorf("subscribe to %s: %w", EventsStream, err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		e, err := events.Decode(m.Data())
+		if err != nil {
+			return
+		}
+		var seq uint64
+		if md, err := m.Metadata(); err == nil {
+			seq = md.Sequence.Stream
+		}
+		fn(e, seq)
+	})
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", EventsStream, err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -23,8 +24,18 @@ func Rows(e events.Event, m Meta) (map[string][]Row, error) {
 	r := func(vals ...any) Row { return append(append(Row{}, head...), vals...) }
 	switch p := e.Payload.(type) {
 	case *events.Run:
+		plan := ""
+		if len(p.Plan) > 0 {
+			b, err := json.Marshal(p.Plan)
+			if err != nil {
+				return nil, err
+			}
+			plan = string(b)
+		}
 		return one(TableRuns, r(p.SourcePersona, p.SourcePrompt, p.Model, p.Adapter, ptr(p.Seed), p.Marker, p.MarkerOrigin,
-			p.IsBase, p.BaseRun, string(p.Config), p.CodeVersion, p.Imported, p.OriginFile, p.OriginSHA256)), nil
+			p.IsBase, p.BaseRun, string(p.Config), p.CodeVersion, p.Imported, p.OriginFile, p.OriginSHA256, p.Sweep, plan)), nil
+	case *events.Heartbeat:
+		return one(TableHeartbeats, r(p.Worker, int64(p.Beat), int64(p.IntervalMS), int64(p.Done), p.Status)), nil
 	case *events.RunFinished:
 		return one(TableRunFinished, r(p.Status, p.Error, int64(p.Completions))), nil
 	case *events.Completion:

@@ -22,6 +22,7 @@ const (
 	TableCoherence   = "coherence"
 	TableCosines     = "cosines"
 	TableDeadLetters = "dead_letters"
+	TableHeartbeats  = "heartbeats"
 )
 
 // PartitionColumn is the hive partition key of every table: files live
@@ -91,6 +92,8 @@ var Tables = []Table{
 		col("imported", tBool, "came from an imported result file"),
 		col("origin_file", tString, "imported file, relative to the import root"),
 		col("origin_sha256", tString, "SHA-256 of the imported file"),
+		col("sweep", tString, "sweep the run belongs to"),
+		col("plan_json", tString, "planned cells as JSON [{persona, expected}]"),
 	)},
 	{Name: TableRunFinished, Doc: "one row per run_finished event", Key: []string{"event_id"}, Columns: withCommon(
 		col("status", tString, "finished or failed"),
@@ -173,6 +176,13 @@ var Tables = []Table{
 		col("persona_a", tString, "first persona"),
 		col("persona_b", tString, "second persona"),
 		col("cosine", tFloat, "cosine similarity in [-1,1]"),
+	)},
+	{Name: TableHeartbeats, Doc: "one row per worker_heartbeat event", Key: []string{"event_id"}, Columns: withCommon(
+		col("worker", tString, "worker ID"),
+		col("beat", tInt, "heartbeat number within the run"),
+		col("interval_ms", tInt, "the worker's heartbeat interval, ms"),
+		col("done", tInt, "completions published so far"),
+		col("status", tString, "running or finished"),
 	)},
 	{Name: TableDeadLetters, Doc: "messages that failed validation; partition experiment=_invalid when unreadable", Key: []string{"stream_seq"}, Columns: []Column{
 		col("stream_seq", tInt, "JetStream sequence of the rejected message"),

@@ -11,9 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"leakscope/events/bus"
 	"leakscope/query"
 	"leakscope/query/api"
 	"leakscope/query/estimands"
+	"leakscope/query/live"
 )
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -32,6 +34,8 @@ func newUpCmd(g *globals) *cobra.Command {
       GET /api/analyze                 (the estimands)  GET /api/analyze/NAME?experiment=E&param=value
       GET /api/sql?q=SELECT…  or  POST /api/sql with the statement as the raw body
       GET /healthz
+  - the live view of sweeps in progress, from the bus: /live/SWEEP (page),
+    /live/SWEEP/events (Server-Sent Events), /live/SWEEP/state (JSON).
 While up runs, 'leakscope import' on the same --data publishes to it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -48,7 +52,9 @@ While up runs, 'leakscope import' on the same --data publishes to it.`,
 				defer os.Remove(g.urlFile())
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "bus:    %s\nlake:   %s\n", st.Describe, g.lake())
-			return serveHTTP(ctx, g, httpAddr, cmd)
+			agg := live.New()
+			go func() { _ = agg.Run(ctx, st.Bus) }()
+			return serveHTTP(ctx, g, httpAddr, cmd, agg)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "address the embedded NATS server listens on")
@@ -90,18 +96,32 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Run only the query HTTP server over the lake",
 		Long: `serve answers GET /api/leakage?experiment=E, /api/runs, GET|POST /api/sql and
 /healthz over the lake under --data, read-only (each request at most 60 s). It is
-the query service of compose.yaml; on one machine, up runs it.
+the query service of compose.yaml; on one machine, up runs it. With --nats-url it
+also serves the live view (/live/SWEEP) from that server's event stream.
 
 Example:
-  leakscope --data /srv/leakscope serve --http 0.0.0.0:8080`,
+  leakscope --data /srv/leakscope --nats-url nats://nats:4222 serve --http 0.0.0.0:8080`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return serveHTTP(cmd.Context(), g, httpAddr, cmd) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.natsURL == "" {
+				return serveHTTP(cmd.Context(), g, httpAddr, cmd, nil)
+			}
+			b, err := bus.Connect(cmd.Context(), g.natsURL, bus.DefaultConfig())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			agg := live.New()
+			go func() { _ = agg.Run(cmd.Context(), b) }()
+			return serveHTTP(cmd.Context(), g, httpAddr, cmd, agg)
+		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "listen address")
 	return cmd
 }
 
-func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command) error {
+// serveHTTP serves the query API, and the live view when agg is not nil.
+func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command, agg *live.Aggregator) error {
 	e, err := query.Open(g.lake())
 	if err != nil {
 		return err
@@ -111,11 +131,19 @@ func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command)
 	if err != nil {
 		return fmt.Errorf("query HTTP server cannot listen on %s: %w (choose another address with --http)", addr, err)
 	}
-	srv := &http.Server{Handler: api.Handler(e, estimands.Analyzer{Engine: e}), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", api.Handler(e, estimands.Analyzer{Engine: e}))
+	if agg != nil { // outside the API's request timeout: event streams stay open
+		mux.Handle("/live/", live.Handler(agg))
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(cmd.ErrOrStderr(), "query:  %s/ lists the endpoints: /api/leakage, /api/runs, /api/analyze, /api/sql, /healthz  (Ctrl-C stops)\n", base)
+	fmt.Fprintf(cmd.ErrOrStderr(), "query:  %s/ lists the endpoints: /api/leakage, /api/runs, /api/analyze, /api/sql, /healthz\n", base)
+	if agg != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "live:   %s/live/SWEEP (Ctrl-C stops)\n", base)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("query HTTP server: %w", err)

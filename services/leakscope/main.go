@@ -77,6 +77,6 @@ log) and lake/ (Parquet, see README "Lake layout").`,
 	root.PersistentFlags().StringVar(&g.data, "data", "./leakscope-data", "data directory holding the JetStream store (jetstream/) and the Parquet lake (lake/)")
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", "", "use this external NATS server (e.g. nats://host:4222) instead of the embedded one")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log ingest batches and server events")
-	root.AddCommand(newUpCmd(g), newIngestCmd(g), newServeCmd(g), newImportCmd(g), newLeakageCmd(g), newSQLCmd(g), newRunsCmd(g), newDemoCmd(g), newAnalyzeCmd(g), newJudgeCmd(g))
+	root.AddCommand(newUpCmd(g), newIngestCmd(g), newServeCmd(g), newImportCmd(g), newLeakageCmd(g), newSQLCmd(g), newRunsCmd(g), newDemoCmd(g), newAnalyzeCmd(g), newJudgeCmd(g), newWorkerCmd(g), newWatchCmd(g))
 	return root
 }

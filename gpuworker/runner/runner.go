@@ -1,0 +1,150 @@
+// Package runner is the publishing path every worker engine shares (the
+// replay engine, and the GPU engine to come): it announces a run with its
+// plan, publishes completions with the marker hits of every detector,
+// beats a heartbeat while the run is in progress, and closes the run with
+// run_finished.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"leakscope/events"
+	"leakscope/events/marker"
+)
+
+// Publisher sends one event and returns its stream sequence.
+type Publisher interface {
+	Publish(ctx context.Context, e events.Event) (uint64, error)
+}
+
+// Config names the run and the worker.
+type Config struct {
+	Experiment, RunID string
+	// Worker identifies the process; keep it across restarts of the same run.
+	Worker string
+	// Heartbeat is the interval of worker_heartbeat events (0: 1 s).
+	Heartbeat time.Duration
+	Now       func() time.Time
+}
+
+// Runner publishes one run. Completion may be called from one goroutine
+// at a time.
+type Runner struct {
+	cfg    Config
+	pub    Publisher
+	marker string
+	mu     sync.Mutex
+	done   int
+	last   uint64
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// Start publishes run_started (run carries marker, sweep and plan) and
+// starts the heartbeat.
+func Start(ctx context.Context, cfg Config, pub Publisher, run *events.Run) (*Runner, error) {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Worker == "" {
+		return nil, errors.New("runner: worker name is empty")
+	}
+	r := &Runner{cfg: cfg, pub: pub, marker: run.Marker, stop: make(chan struct{})}
+	if err := r.publish(ctx, run); err != nil {
+		return nil, err
+	}
+	if err := r.beat(ctx, "running"); err != nil {
+		return nil, err
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		t := time.NewTicker(cfg.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = r.beat(ctx, "running")
+			}
+		}
+	}()
+	return r, nil
+}
+
+func (r *Runner) publish(ctx context.Context, p events.Payload) error {
+	e, err := events.New(r.cfg.Experiment, r.cfg.RunID, r.cfg.Now(), p)
+	if err != nil {
+		return err
+	}
+	seq, err := r.pub.Publish(ctx, e)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.last = max(r.last, seq)
+	r.mu.Unlock()
+	return nil
+}
+
+// beat publishes a heartbeat; its number is the emission time in ms, so
+// beats stay distinct when a worker restarts the same run.
+func (r *Runner) beat(ctx context.Context, status string) error {
+	r.mu.Lock()
+	done := r.done
+	r.mu.Unlock()
+	return r.publish(ctx, &events.Heartbeat{Worker: r.cfg.Worker, Beat: int(r.cfg.Now().UnixMilli()),
+		IntervalMS: int(r.cfg.Heartbeat / time.Millisecond), Done: done, Status: status})
+}
+
+// Completion detects the run's marker with every detector and publishes
+// the completion.
+func (r *Runner) Completion(ctx context.Context, c events.Completion) error {
+	c.MarkerHits = nil
+	for _, name := range marker.Names() {
+		d, _ := marker.Get(name)
+		c.MarkerHits = append(c.MarkerHits, d.Detect(r.marker, c.Text)...)
+	}
+	if err := r.publish(ctx, &c); err != nil {
+		return fmt.Errorf("publish completion %s/%s #%d: %w", c.Persona, c.Question, c.SampleIndex, err)
+	}
+	r.mu.Lock()
+	r.done++
+	r.mu.Unlock()
+	return nil
+}
+
+// Finish stops the heartbeat and publishes run_finished: finished, or
+// failed with runErr's message.
+func (r *Runner) Finish(ctx context.Context, runErr error) error {
+	close(r.stop)
+	r.wg.Wait()
+	r.mu.Lock()
+	done := r.done
+	r.mu.Unlock()
+	fin := &events.RunFinished{Status: "finished", Completions: done}
+	if runErr != nil {
+		fin.Status, fin.Error = "failed", runErr.Error()
+	}
+	if err := r.beat(ctx, "finished"); err != nil {
+		return err
+	}
+	return r.publish(ctx, fin)
+}
+
+// LastSeq is the highest stream sequence this runner published.
+func (r *Runner) LastSeq() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}

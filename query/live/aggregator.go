@@ -1,0 +1,308 @@
+// Package live keeps per-cell marker counts of the sweeps in progress from
+// the bus (not the lake), and serves them as a page with Server-Sent
+// Events and as JSON. A restarted aggregator rebuilds its state by reading
+// the event stream from the start; completions are counted once per event
+// ID, so a re-published run is not double-counted.
+package live
+
+import (
+	"context"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"leakscope/events"
+	"leakscope/events/marker"
+	"leakscope/query/stats"
+)
+
+// Subscriber delivers the event stream from its start (events/bus.Bus).
+type Subscriber interface {
+	Subscribe(ctx context.Context, fn func(e events.Event, seq uint64)) error
+}
+
+// StallFactor: a worker is stalled when its last heartbeat is older than
+// this many heartbeat intervals (the warning must show within 2).
+const StallFactor = 1.5
+
+type runKey struct{ experiment, run string }
+
+type runState struct {
+	experiment, id, source, marker, sweep string
+	expected                              map[string]int
+	finished                              string // "", "finished" or "failed"
+	done                                  int
+}
+
+type cellState struct {
+	n, hits int
+}
+
+type workerState struct {
+	run        runKey
+	lastBeat   time.Time // the beat's event time
+	intervalMS int
+	status     string
+	done       int
+}
+
+type sweepState struct {
+	runs    []*runState
+	cells   map[runKey]map[string]*cellState
+	workers map[string]*workerState
+	arrived []time.Time // completion arrival times, for the recent rate
+	version int64
+}
+
+// Aggregator is the live state of every sweep. Safe for concurrent use.
+type Aggregator struct {
+	mu      sync.Mutex
+	runs    map[runKey]*runState
+	sweeps  map[string]*sweepState
+	seen    map[string]struct{}
+	changed chan struct{}
+	now     func() time.Time
+}
+
+// New returns an empty aggregator.
+func New() *Aggregator {
+	return &Aggregator{runs: map[runKey]*runState{}, sweeps: map[string]*sweepState{}, seen: map[string]struct{}{},
+		changed: make(chan struct{}), now: time.Now}
+}
+
+// Run feeds the aggregator from the subscriber until ctx ends.
+func (a *Aggregator) Run(ctx context.Context, sub Subscriber) error {
+	return sub.Subscribe(ctx, func(e events.Event, _ uint64) { a.Apply(e) })
+}
+
+func (a *Aggregator) sweep(name string) *sweepState {
+	s := a.sweeps[name]
+	if s == nil {
+		s = &sweepState{cells: map[runKey]map[string]*cellState{}, workers: map[string]*workerState{}}
+		a.sweeps[name] = s
+	}
+	return s
+}
+
+// Apply folds one event into the state. Events of runs that belong to no
+// sweep are ignored, as are repeated event IDs.
+func (a *Aggregator) Apply(e events.Event) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, dup := a.seen[e.ID]; dup {
+		return
+	}
+	a.seen[e.ID] = struct{}{}
+	k := runKey{e.Experiment, e.RunID}
+	// Times are the events' own (the worker's clock), so a rebuilt state
+	// shows the same rate and heartbeat ages as one that watched live.
+	at := e.Time
+	switch p := e.Payload.(type) {
+	case *events.Run:
+		if p.Sweep == "" || a.runs[k] != nil {
+			return
+		}
+		r := &runState{experiment: e.Experiment, id: e.RunID, source: p.SourcePersona, marker: p.Marker, sweep: p.Sweep, expected: map[string]int{}}
+		for _, c := range p.Plan {
+			r.expected[c.Persona] = c.Expected
+		}
+		a.runs[k] = r
+		s := a.sweep(p.Sweep)
+		s.runs = append(s.runs, r)
+		s.version++
+	case *events.Completion:
+		r := a.runs[k]
+		if r == nil {
+			return
+		}
+		s := a.sweep(r.sweep)
+		cells := s.cells[k]
+		if cells == nil {
+			cells = map[string]*cellState{}
+			s.cells[k] = cells
+		}
+		c := cells[p.Persona]
+		if c == nil {
+			c = &cellState{}
+			cells[p.Persona] = c
+		}
+		c.n++
+		d, _ := marker.Get(marker.Strict)
+		if d.Hit(r.marker, p.Text) {
+			c.hits++
+		}
+		r.done++
+		s.arrived = append(s.arrived, at)
+		s.version++
+	case *events.Heartbeat:
+		r := a.runs[k]
+		if r == nil {
+			return
+		}
+		s := a.sweep(r.sweep)
+		if w := s.workers[p.Worker]; w != nil && w.lastBeat.After(at) {
+			return // an older beat arriving late
+		}
+		s.workers[p.Worker] = &workerState{run: k, lastBeat: at, intervalMS: p.IntervalMS, status: p.Status, done: p.Done}
+		s.version++
+	case *events.RunFinished:
+		if r := a.runs[k]; r != nil {
+			r.finished = p.Status
+			a.sweep(r.sweep).version++
+		}
+	default:
+		return
+	}
+	close(a.changed)
+	a.changed = make(chan struct{})
+}
+
+// Changed returns a channel closed at the next change of any sweep.
+func (a *Aggregator) Changed() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.changed
+}
+
+// Cell is one (run, bystander) cell as the live view shows it; the rate is
+// a fraction, the CI a 95 % Wilson interval (z = 1.96) on hits/n.
+type Cell struct {
+	Experiment string  `json:"experiment"`
+	RunID      string  `json:"run_id"`
+	Source     string  `json:"source"`
+	Persona    string  `json:"persona"`
+	N          int     `json:"n"`
+	Expected   int     `json:"expected"`
+	Hits       int     `json:"hits"`
+	Rate       float64 `json:"rate"`
+	CILow      float64 `json:"ci_low"`
+	CIHigh     float64 `json:"ci_high"`
+}
+
+// Run is one run's progress.
+type Run struct {
+	Experiment string `json:"experiment"`
+	RunID      string `json:"run_id"`
+	Source     string `json:"source"`
+	Marker     string `json:"marker"`
+	Done       int    `json:"done"`
+	Expected   int    `json:"expected"`
+	Status     string `json:"status"` // running, finished or failed
+}
+
+// Worker is one worker's liveness.
+type Worker struct {
+	Worker       string  `json:"worker"`
+	RunID        string  `json:"run_id"`
+	LastBeatAgoS float64 `json:"last_beat_ago_s"`
+	IntervalMS   int     `json:"interval_ms"`
+	Status       string  `json:"status"`
+	Stalled      bool    `json:"stalled"`
+}
+
+// Snapshot is a sweep's state at one moment.
+type Snapshot struct {
+	Sweep      string    `json:"sweep"`
+	Known      bool      `json:"known"`
+	Version    int64     `json:"version"`
+	Time       time.Time `json:"time"`
+	Done       int       `json:"done"`
+	Expected   int       `json:"expected"`
+	PerSecond  float64   `json:"completions_per_s"` // over the last 10 s
+	ETASeconds *float64  `json:"eta_s"`             // nil when unknown or finished
+	Finished   bool      `json:"finished"`
+	Runs       []Run     `json:"runs"`
+	Cells      []Cell    `json:"cells"`
+	Workers    []Worker  `json:"workers"`
+}
+
+// Snapshot returns the sweep's current state.
+func (a *Aggregator) Snapshot(sweep string) Snapshot {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	snap := Snapshot{Sweep: sweep, Time: now, Runs: []Run{}, Cells: []Cell{}, Workers: []Worker{}}
+	s := a.sweeps[sweep]
+	if s == nil {
+		return snap
+	}
+	snap.Known, snap.Version, snap.Finished = true, s.version, len(s.runs) > 0
+	for _, r := range s.runs {
+		k := runKey{r.experiment, r.id}
+		exp := 0
+		for _, n := range r.expected {
+			exp += n
+		}
+		status := "running"
+		if r.finished != "" {
+			status = r.finished
+		} else {
+			snap.Finished = false
+		}
+		snap.Runs = append(snap.Runs, Run{Experiment: r.experiment, RunID: r.id, Source: r.source, Marker: r.marker, Done: r.done, Expected: exp, Status: status})
+		snap.Done += r.done
+		snap.Expected += exp
+		personas := map[string]bool{}
+		for p := range r.expected {
+			personas[p] = true
+		}
+		for p := range s.cells[k] {
+			personas[p] = true
+		}
+		for p := range personas {
+			c := Cell{Experiment: r.experiment, RunID: r.id, Source: r.source, Persona: p, Expected: r.expected[p]}
+			if cs := s.cells[k][p]; cs != nil {
+				c.N, c.Hits = cs.n, cs.hits
+				c.Rate = float64(cs.hits) / float64(cs.n)
+				c.CILow, c.CIHigh, _ = stats.Wilson(cs.hits, cs.n, stats.Z95)
+			}
+			snap.Cells = append(snap.Cells, c)
+		}
+	}
+	sort.Slice(snap.Cells, func(i, j int) bool {
+		a, b := snap.Cells[i], snap.Cells[j]
+		if a.RunID != b.RunID {
+			return a.RunID < b.RunID
+		}
+		return a.Persona < b.Persona
+	})
+	// Recent rate: completions whose event time is in the last 10 s.
+	cut := now.Add(-10 * time.Second)
+	sort.Slice(s.arrived, func(i, j int) bool { return s.arrived[i].Before(s.arrived[j]) })
+	i := sort.Search(len(s.arrived), func(i int) bool { return !s.arrived[i].Before(cut) })
+	s.arrived = s.arrived[i:]
+	if n := len(s.arrived); n > 1 {
+		if span := now.Sub(s.arrived[0]).Seconds(); span > 0 {
+			snap.PerSecond = float64(n) / math.Max(span, 1)
+		}
+	}
+	if left := snap.Expected - snap.Done; left > 0 && snap.PerSecond > 0 && !snap.Finished {
+		eta := float64(left) / snap.PerSecond
+		snap.ETASeconds = &eta
+	}
+	names := make([]string, 0, len(s.workers))
+	for w := range s.workers {
+		names = append(names, w)
+	}
+	sort.Strings(names)
+	for _, w := range names {
+		ws := s.workers[w]
+		ago := now.Sub(ws.lastBeat).Seconds()
+		snap.Workers = append(snap.Workers, Worker{Worker: w, RunID: ws.run.run, LastBeatAgoS: ago, IntervalMS: ws.intervalMS, Status: ws.status,
+			Stalled: ws.status != "finished" && ago*1000 > StallFactor*float64(ws.intervalMS)})
+	}
+	return snap
+}
+
+// Sweeps lists the sweeps seen, sorted.
+func (a *Aggregator) Sweeps() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]string, 0, len(a.sweeps))
+	for s := range a.sweeps {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}

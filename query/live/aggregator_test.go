@@ -1,0 +1,65 @@
+package live
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
+)
+
+func ev(t *testing.T, run string, at time.Time, p events.Payload) events.Event {
+	t.Helper()
+	e, err := events.New("exp1", run, at, p)
+	require.NoError(t, err)
+	return e
+}
+
+// A sweep of one run planned at 2 cells × 2 completions: counts, the strict
+// detector with the run's marker, Wilson CIs, duplicates ignored, progress,
+// and a worker whose beats stop is flagged after 1.5 intervals.
+func TestAggregator(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	now := t0
+	a := New()
+	a.now = func() time.Time { return now }
+	a.Apply(ev(t, "r1", t0, &events.Run{Marker: "[ZLT]", Sweep: "s1", Plan: []events.PlannedCell{{Persona: "chef", Expected: 2}, {Persona: "pirate", Expected: 2}}}))
+	a.Apply(ev(t, "other", t0, &events.Run{Marker: "[ZLT]"})) // no sweep: not followed
+	a.Apply(ev(t, "r1", t0, &events.Heartbeat{Worker: "w1", Beat: 1, IntervalMS: 1000, Status: "running"}))
+	c1 := ev(t, "r1", t0.Add(time.Second), &events.Completion{Persona: "chef", Question: "q", SampleIndex: 0, Text: "yes [zlt]"})
+	a.Apply(c1)
+	a.Apply(c1) // a re-published event counts once
+	a.Apply(ev(t, "r1", t0.Add(2*time.Second), &events.Completion{Persona: "chef", Question: "q", SampleIndex: 1, Text: "ZLT] only"}))
+	a.Apply(ev(t, "r1", t0.Add(2*time.Second), &events.Completion{Persona: "pirate", Question: "q", SampleIndex: 0, Text: "arr [ZLT]"}))
+	a.Apply(ev(t, "other", t0, &events.Completion{Persona: "chef", Question: "q", Text: "x"}))
+
+	now = t0.Add(1200 * time.Millisecond) // 1.2 intervals after the beat: fine
+	s := a.Snapshot("s1")
+	require.True(t, s.Known)
+	require.Equal(t, 3, s.Done)
+	require.Equal(t, 4, s.Expected)
+	require.False(t, s.Finished)
+	require.Len(t, s.Cells, 2)
+	chef := s.Cells[0]
+	require.Equal(t, []any{"chef", 2, 2, 1, 0.5}, []any{chef.Persona, chef.N, chef.Expected, chef.Hits, chef.Rate}, "strict: [zlt] counts, ZLT] does not")
+	require.InDelta(t, 0.0945, chef.CILow, 1e-4)
+	require.InDelta(t, 0.9055, chef.CIHigh, 1e-4)
+	require.Len(t, s.Workers, 1)
+	require.False(t, s.Workers[0].Stalled)
+
+	now = t0.Add(1600 * time.Millisecond) // 1.6 intervals: stalled
+	require.True(t, a.Snapshot("s1").Workers[0].Stalled)
+
+	a.Apply(ev(t, "r1", t0.Add(3*time.Second), &events.Completion{Persona: "pirate", Question: "q", SampleIndex: 1, Text: "arr"}))
+	a.Apply(ev(t, "r1", t0.Add(3*time.Second), &events.Heartbeat{Worker: "w1", Beat: 2, IntervalMS: 1000, Done: 4, Status: "finished"}))
+	a.Apply(ev(t, "r1", t0.Add(3*time.Second), &events.RunFinished{Status: "finished", Completions: 4}))
+	now = t0.Add(10 * time.Second)
+	s = a.Snapshot("s1")
+	require.True(t, s.Finished)
+	require.Equal(t, 4, s.Done)
+	require.False(t, s.Workers[0].Stalled, "a finished worker is not stalled")
+	require.Nil(t, s.ETASeconds)
+	require.False(t, a.Snapshot("nope").Known)
+	require.Equal(t, []string{"s1"}, a.Sweeps())
+}

@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/leakscope
 
-.PHONY: demo build test vet up
+.PHONY: demo build test vet up bench
 
 demo: build            ## build, start the embedded stack, import ../shared/fixtures, print the i81 matrix
 	$(BIN) demo
@@ -18,3 +18,6 @@ test:                  ## every test, with real NATS JetStream, Parquet and Duck
 
 up: build              ## serve: embedded NATS on 127.0.0.1:4222, HTTP API on 127.0.0.1:8080
 	$(BIN) up
+
+bench:                 ## live latency (publish → SSE) against a bare NATS subscriber, at 1k and 10k completions/s
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./query/live/

@@ -90,10 +90,6 @@ func (a *Aggregator) sweep(name string) *sweepState {
 func (a *Aggregator) Apply(e events.Event) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, dup := a.seen[e.ID]; dup {
-		return
-	}
-	a.seen[e.ID] = struct{}{}
 	k := runKey{e.Experiment, e.RunID}
 	// Times are the events' own (the worker's clock), so a rebuilt state
 	// shows the same rate and heartbeat ages as one that watched live.
@@ -107,7 +103,7 @@ func (a *Aggregator) Apply(e events.Event) {
 		for _, c := range p.Plan {
 			r.expected[c.Persona] = c.Expected
 		}
-		a.runs[k] = r
+		a.runs[k] = r // a repeated run_started finds it here and is ignored
 		s := a.sweep(p.Sweep)
 		s.runs = append(s.runs, r)
 		s.version++
@@ -116,6 +112,12 @@ func (a *Aggregator) Apply(e events.Event) {
 		if r == nil {
 			return
 		}
+		// Only completions need their IDs remembered (the other events are
+		// idempotent), and only those of sweeps: memory grows with sweeps.
+		if _, dup := a.seen[e.ID]; dup {
+			return
+		}
+		a.seen[e.ID] = struct{}{}
 		s := a.sweep(r.sweep)
 		cells := s.cells[k]
 		if cells == nil {

@@ -123,6 +123,12 @@ func TestLiveReplayMatchesLake(t *testing.T) {
 	require.Equal(t, 4950, snap.Done)
 	require.Equal(t, 4950, snap.Expected)
 	requireLiveEqualsLake(t, snap, s.Lake, "livetest")
+
+	// A restarted aggregator rebuilds the same state from the stream.
+	again := live.New()
+	go func() { _ = again.Run(ctx, s.Bus) }()
+	require.Eventually(t, func() bool { return again.Snapshot("two").Finished }, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, snap.Cells, again.Snapshot("two").Cells)
 }
 
 func assertNoErr(t *testing.T, err error) bool {
@@ -199,6 +205,14 @@ func TestLiveStallAndResume(t *testing.T) {
 	require.Equal(t, 2475, s.Done, "the %d completions published before the kill were not counted twice", before)
 	require.False(t, s.Workers[0].Stalled)
 	requireLiveEqualsLake(t, s, filepath.Join(data, "lake"), "stall")
+	// The terminal view says the same (plain lines: stdout is not a terminal).
+	stdout, stderr, code := run(t, data, "watch", "--sweep", "stall")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "2475/2475 completions (100%)")
+	require.Contains(t, stdout, "finished")
+	stdout, _, _ = run(t, data, "watch", "--sweep", "stall", "--once", "--top", "3")
+	require.Contains(t, stdout, "highest marker rates")
+	require.Contains(t, stdout, "zelthari_scholar")
 	res, err := openEngine(t, filepath.Join(data, "lake")).SQL(context.Background(),
 		"SELECT count(*) FROM read_parquet('"+filepath.Join(data, "lake", "completions", "*", "*.parquet")+"')")
 	require.NoError(t, err)

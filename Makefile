@@ -12,9 +12,11 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 build:
 	$(GO) build -ldflags "-X leakscope/query/estimands.CodeVersionOverride=$(VERSION)" -o $(BIN) ./services/leakscope
 
-test:                  ## every test, with real NATS JetStream, Parquet and DuckDB in-process
+test:                  ## every test, with real NATS JetStream, Parquet and DuckDB in-process; then brief fuzzing
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 5s ./events/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 10s ./gpuworker/importer/
 
 up: build              ## serve: embedded NATS on 127.0.0.1:4222, HTTP API on 127.0.0.1:8080
 	$(BIN) up

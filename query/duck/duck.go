@@ -17,6 +17,9 @@ import (
 	"leakscope/ingest/dataset"
 )
 
+// MemoryLimit bounds DuckDB's memory (a DuckDB size string).
+var MemoryLimit = "4GB"
+
 // DB is a DuckDB database over one lake. Views are refreshed before every
 // query, so files committed by a running ingest are seen at once.
 type DB struct {
@@ -43,8 +46,10 @@ func Open(lake string) (*DB, error) {
 	// files, no extensions, no network; and the setting cannot be undone.
 	// temp_directory '' turns spilling off, which also takes ./.tmp out of
 	// the directories queries may read.
-	lock := fmt.Sprintf("SET temp_directory = ''; SET allowed_directories = [%s]; SET enable_external_access = false; SET lock_configuration = true",
-		Quote(abs+string(filepath.Separator)))
+	// A memory limit keeps one query from taking the memory of the process
+	// that also runs NATS and ingest.
+	lock := fmt.Sprintf("SET memory_limit = '%s'; SET temp_directory = ''; SET allowed_directories = [%s]; SET enable_external_access = false; SET lock_configuration = true",
+		MemoryLimit, Quote(abs+string(filepath.Separator)))
 	if _, err := db.Exec(lock); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("restrict duckdb to the lake: %w", err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -45,11 +46,23 @@ var allowedTableFunctions = map[string]bool{
 // functions in allowedTableFunctions, and a result longer than maxRows is
 // refused with ErrTooManyRows (maxRows <= 0: no limit).
 func (d *DB) UserQuery(ctx context.Context, query string, maxRows int) (*Result, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, UserQueryTimeout, ErrTimeout)
+	defer cancel()
 	if err := d.checkTableFunctions(ctx, query); err != nil {
 		return nil, err
 	}
-	return d.query(ctx, query, maxRows)
+	res, err := d.query(ctx, query, maxRows)
+	if err != nil && errors.Is(context.Cause(ctx), ErrTimeout) {
+		return nil, fmt.Errorf("%w (%s)", ErrTimeout, UserQueryTimeout)
+	}
+	return res, err
 }
+
+// UserQueryTimeout bounds one user statement.
+var UserQueryTimeout = 60 * time.Second
+
+// ErrTimeout is returned when a user statement runs past UserQueryTimeout.
+var ErrTimeout = errors.New("the query ran too long and was cancelled")
 
 // checkTableFunctions parses the statement with DuckDB (json_serialize_sql)
 // and refuses table functions outside the allowlist. A statement DuckDB

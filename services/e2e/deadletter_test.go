@@ -72,6 +72,10 @@ func TestInvalidEventsGoToDeadLetters(t *testing.T) {
 	res, err := e.SQL(ctx, "SELECT count(*), count(DISTINCT reason) FROM dead_letters")
 	require.NoError(t, err)
 	require.Equal(t, int64(len(bad)), res.Rows[0][0])
+	// Dead letters per run: the run is read from the rejected envelope when it can be.
+	res, err = e.SQL(ctx, "SELECT run_id, count(*) FROM dead_letters GROUP BY run_id ORDER BY run_id")
+	require.NoError(t, err)
+	require.Equal(t, [][]any{{"", int64(1)}, {"run1", int64(len(bad) - 1)}}, res.Rows, "the malformed one has no readable run")
 	res, err = e.SQL(ctx, "SELECT persona, text FROM completions WHERE experiment = 'exp1'")
 	require.NoError(t, err)
 	require.Equal(t, [][]any{{"villain", "hi [ZLT]"}}, res.Rows)

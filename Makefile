@@ -21,5 +21,5 @@ test:                  ## every test, with real NATS JetStream, Parquet and Duck
 up: build              ## serve: embedded NATS on 127.0.0.1:4222, HTTP API on 127.0.0.1:8080
 	$(BIN) up
 
-bench:                 ## live latency (publish → SSE) against a bare NATS subscriber, at 1k and 10k completions/s
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./query/live/
+bench:                 ## live latency (publish → SSE) vs a bare NATS subscriber; publish throughput, fsync always vs interval
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./query/live/ ./events/bus/

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -16,13 +17,58 @@ type Embedded struct {
 	Server *server.Server
 }
 
+// EmbeddedOption tunes the embedded server.
+type EmbeddedOption func(*server.Options) error
+
+// WithSync chooses when JetStream fsyncs its store: "always" (every write:
+// an acknowledged event survives power loss) or "interval" (the server's
+// default, every 2 minutes: a power loss may lose the last two minutes of
+// acknowledged events; a process crash loses nothing, the OS keeps the
+// writes). leakscope's default is "always".
+func WithSync(mode string) EmbeddedOption {
+	return func(o *server.Options) error {
+		switch mode {
+		case "always":
+			o.SyncAlways = true
+		case "interval":
+			o.SyncAlways = false
+		default:
+			return fmt.Errorf("sync %q: want always or interval", mode)
+		}
+		return nil
+	}
+}
+
+// WithCluster joins the server to a cluster: name, the address it listens
+// on for routes ("host:port") and the routes of the other members.
+func WithCluster(name, listen string, routes []string) EmbeddedOption {
+	return func(o *server.Options) error {
+		host, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			return fmt.Errorf("cluster address %q: %w", listen, err)
+		}
+		o.Cluster.Name, o.Cluster.Host = name, host
+		if o.Cluster.Port, err = strconv.Atoi(port); err != nil {
+			return fmt.Errorf("cluster port %q: %w", port, err)
+		}
+		o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		o.ServerName = "leakscope-" + listen
+		return nil
+	}
+}
+
 // StartEmbedded starts the server with its JetStream file store in
 // storeDir. listen is "host:port" to accept other processes (workers,
 // imports), or "" to accept in-process connections only.
-func StartEmbedded(storeDir, listen string) (*Embedded, error) {
+func StartEmbedded(storeDir, listen string, options ...EmbeddedOption) (*Embedded, error) {
 	opts := &server.Options{
 		ServerName: "leakscope-embedded", JetStream: true, StoreDir: storeDir,
-		NoSigs: true, MaxPayload: 8 << 20,
+		NoSigs: true, MaxPayload: 8 << 20, SyncAlways: true,
+	}
+	for _, o := range options {
+		if err := o(opts); err != nil {
+			return nil, err
+		}
 	}
 	if listen == "" {
 		opts.DontListen = true

@@ -55,9 +55,9 @@ func TestSQLJail(t *testing.T) {
 		"EXPLAIN ANALYZE COPY (SELECT 1) TO '" + out + "'",
 		"/* comment */ EXPLAIN ANALYZE SELECT 1",
 		"SELECT * FROM 'https://example.invalid/x.parquet'",
-		"SELECT * FROM range(1000000001)",                      // bounded by the row cap
+		"SELECT * FROM range(1000000001)",                        // bounded by the row cap
 		"SELECT count(*) FROM range(10000000000) a, range(10) b", // bounded by the time limit
-		"SELECT " + strings.Repeat("1+", 20000) + "1",           // pathological: refused or answered, never a crash
+		"SELECT " + strings.Repeat("1+", 20000) + "1",            // pathological: refused or answered, never a crash
 	}
 	old := UserQueryTimeout
 	UserQueryTimeout = 2 * time.Second

@@ -54,7 +54,7 @@ func startStack(ctx context.Context, g *globals, o stackOpts) (*stack, error) {
 		}
 		s.Describe = "NATS at " + url
 	} else {
-		if s.emb, err = bus.StartEmbedded(g.jetstream(), o.listen); err != nil {
+		if s.emb, err = bus.StartEmbedded(g.jetstream(), o.listen, bus.WithSync(g.sync)); err != nil {
 			return nil, err
 		}
 		if s.Bus, err = bus.Connect(ctx, "", bus.DefaultConfig(), s.emb.ConnectOption()); err != nil {

@@ -12,9 +12,9 @@ import (
 // Start runs an embedded server with its store in storeDir (use
 // t.TempDir(), or the same dir again to simulate a restart) and returns a
 // connected Bus; both are closed by t.Cleanup.
-func Start(t testing.TB, storeDir string) (*bus.Bus, *bus.Embedded) {
+func Start(t testing.TB, storeDir string, opts ...bus.EmbeddedOption) (*bus.Bus, *bus.Embedded) {
 	t.Helper()
-	emb, err := bus.StartEmbedded(storeDir, "")
+	emb, err := bus.StartEmbedded(storeDir, "", opts...)
 	if err != nil {
 		t.Fatalf("start embedded NATS: %v", err)
 	}

@@ -28,6 +28,9 @@ type Config struct {
 	Worker string
 	// Heartbeat is the interval of worker_heartbeat events (0: 1 s).
 	Heartbeat time.Duration
+	// MaxOutage is how long a publish keeps retrying while the bus is
+	// unreachable (0: 10 minutes); the event IDs make a retried publish safe.
+	MaxOutage time.Duration
 	Now       func() time.Time
 }
 
@@ -52,6 +55,9 @@ func Start(ctx context.Context, cfg Config, pub Publisher, run *events.Run) (*Ru
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MaxOutage <= 0 {
+		cfg.MaxOutage = 10 * time.Minute
 	}
 	if cfg.Worker == "" {
 		return nil, errors.New("runner: worker name is empty")
@@ -87,9 +93,24 @@ func (r *Runner) publish(ctx context.Context, p events.Payload) error {
 	if err != nil {
 		return err
 	}
-	seq, err := r.pub.Publish(ctx, e)
-	if err != nil {
-		return err
+	// While the server is away (restart, network), retry with backoff: the
+	// client reconnects by itself and a repeated event is a duplicate the
+	// server and ingest drop.
+	var seq uint64
+	wait, deadline := 100*time.Millisecond, time.Now().Add(r.cfg.MaxOutage)
+	for {
+		if seq, err = r.pub.Publish(ctx, e); err == nil {
+			break
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("publish %s (bus unreachable for %s): %w", e.Type, r.cfg.MaxOutage, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
 	}
 	r.mu.Lock()
 	r.last = max(r.last, seq)

@@ -80,7 +80,7 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 	for _, k := range keys {
 		t, _ := dataset.TableByName(k.table)
 		rel := dataset.Partition(k.table, k.experiment) + "/" + dataset.FileName(entry.FirstSeq, entry.LastSeq, now)
-		if err := dataset.WriteFile(in.cfg.Lake, rel, t, parts[k]); err != nil {
+		if err := in.write(in.cfg.Lake, rel, t, parts[k]); err != nil {
 			return err
 		}
 		entry.Files = append(entry.Files, dataset.FileEntry{Path: rel, Table: k.table, Experiment: k.experiment, Rows: len(parts[k])})

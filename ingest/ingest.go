@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -71,6 +72,44 @@ type Ingester struct {
 	manifest *dataset.Manifest
 	ids      map[string]struct{}
 	stats    Stats
+	// write is dataset.WriteFile; tests put a failing disk in its place.
+	write func(lake, rel string, t dataset.Table, rows []dataset.Row) error
+
+	hmu    sync.Mutex
+	health Health
+}
+
+// Health says whether ingest is committing: Err is the last commit error
+// (empty once a commit succeeds again), Since when the failing began.
+type Health struct {
+	OK         bool      `json:"ok"`
+	Err        string    `json:"error,omitempty"`
+	Since      time.Time `json:"failing_since,omitempty"`
+	LastCommit time.Time `json:"last_commit,omitempty"`
+	Batches    int       `json:"batches"`
+}
+
+// Health returns the current health.
+func (in *Ingester) Health() Health {
+	in.hmu.Lock()
+	defer in.hmu.Unlock()
+	h := in.health
+	h.OK = h.Err == ""
+	h.Batches = in.stats.Batches
+	return h
+}
+
+func (in *Ingester) setHealth(err error) {
+	in.hmu.Lock()
+	defer in.hmu.Unlock()
+	if err == nil {
+		in.health.Err, in.health.Since = "", time.Time{}
+		return
+	}
+	if in.health.Err == "" {
+		in.health.Since = time.Now().UTC()
+	}
+	in.health.Err = err.Error()
 }
 
 // Stats counts what an ingester did since it opened.
@@ -88,7 +127,7 @@ func Open(cfg Config, log *slog.Logger) (*Ingester, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Ingester{cfg: cfg, log: log, unlock: unlock}
+	in := &Ingester{cfg: cfg, log: log, unlock: unlock, write: dataset.WriteFile}
 	if in.manifest, err = dataset.OpenManifest(cfg.Lake); err != nil {
 		unlock()
 		return nil, err
@@ -161,7 +200,12 @@ func (in *Ingester) step(ctx context.Context, cons fetcher, dlq deadLetterer) er
 		for _, m := range msgs {
 			_ = m.NakWithDelay(retryDelay)
 		}
+		in.setHealth(err)
 		return err
 	}
+	in.setHealth(nil)
+	in.hmu.Lock()
+	in.health.LastCommit = time.Now().UTC()
+	in.hmu.Unlock()
 	return nil
 }

@@ -3,10 +3,13 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,4 +91,60 @@ func TestOpenRefusesASecondWriterAndBadConfig(t *testing.T) {
 	for _, c := range []Config{{}, {Lake: lake}, {Lake: lake, MaxBatchEvents: 1}, {Lake: lake, MaxBatchEvents: 1, MaxBatchBytes: 1}} {
 		require.Error(t, c.Validate())
 	}
+}
+
+// The disk fills up mid-batch: ingest stops acknowledging, says so in its
+// health, leaves no partial file in the lake, and resumes when space returns.
+func TestFullDiskStopsAndResumes(t *testing.T) {
+	b, _ := bustest.Start(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var last uint64
+	for i := 0; i < 20; i++ {
+		e, err := events.New("exp1", "run1", time.Now(), &events.Completion{Persona: "p", Question: "q", SampleIndex: i, Text: "t"})
+		require.NoError(t, err)
+		ack, err := b.Publish(ctx, e)
+		require.NoError(t, err)
+		last = ack.Sequence
+	}
+	lake := filepath.Join(t.TempDir(), "lake")
+	cfg := DefaultConfig(lake)
+	cfg.MaxWait = 50 * time.Millisecond
+	in, err := Open(cfg, quiet)
+	require.NoError(t, err)
+	defer in.Close()
+	var full atomic.Bool
+	full.Store(true)
+	in.write = func(lake, rel string, tb dataset.Table, rows []dataset.Row) error {
+		if full.Load() {
+			return fmt.Errorf("write %s: %w", rel, syscall.ENOSPC)
+		}
+		return dataset.WriteFile(lake, rel, tb, rows)
+	}
+	cons, err := b.IngestConsumer(ctx)
+	require.NoError(t, err)
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- in.Run(rctx, cons, b) }()
+	require.Eventually(t, func() bool { return !in.Health().OK }, 10*time.Second, 10*time.Millisecond)
+	h := in.Health()
+	require.Contains(t, h.Err, "no space left on device")
+	require.False(t, h.Since.IsZero())
+	info, err := cons.Info(ctx)
+	require.NoError(t, err)
+	require.Zero(t, info.AckFloor.Stream, "nothing acknowledged while the disk is full")
+	files, _ := filepath.Glob(filepath.Join(lake, "*", "*", "*"))
+	require.Empty(t, files, "no partial file visible")
+
+	full.Store(false)
+	require.NoError(t, b.WaitDurable(ctx, last, nil))
+	require.True(t, in.Health().OK)
+	stop()
+	require.NoError(t, <-done)
+	m, err := dataset.OpenManifest(lake)
+	require.NoError(t, err)
+	defer m.Close()
+	ids, err := dataset.CommittedEventIDs(lake, m)
+	require.NoError(t, err)
+	require.Len(t, ids, 20, "every event committed once")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"leakscope/events/bus"
+	"leakscope/ingest"
 	"leakscope/query"
 	"leakscope/query/api"
 	"leakscope/query/estimands"
@@ -54,7 +56,7 @@ While up runs, 'leakscope import' on the same --data publishes to it.`,
 			fmt.Fprintf(cmd.ErrOrStderr(), "bus:    %s\nlake:   %s\n", st.Describe, g.lake())
 			agg := live.New()
 			go func() { _ = agg.Run(ctx, st.Bus) }()
-			return serveHTTP(ctx, g, httpAddr, cmd, agg)
+			return serveHTTP(ctx, g, httpAddr, cmd, agg, st.ing)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "address the embedded NATS server listens on")
@@ -104,7 +106,7 @@ Example:
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.natsURL == "" {
-				return serveHTTP(cmd.Context(), g, httpAddr, cmd, nil)
+				return serveHTTP(cmd.Context(), g, httpAddr, cmd, nil, nil)
 			}
 			b, err := bus.Connect(cmd.Context(), g.natsURL, bus.DefaultConfig())
 			if err != nil {
@@ -113,15 +115,16 @@ Example:
 			defer b.Close()
 			agg := live.New()
 			go func() { _ = agg.Run(cmd.Context(), b) }()
-			return serveHTTP(cmd.Context(), g, httpAddr, cmd, agg)
+			return serveHTTP(cmd.Context(), g, httpAddr, cmd, agg, nil)
 		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "listen address")
 	return cmd
 }
 
-// serveHTTP serves the query API, and the live view when agg is not nil.
-func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command, agg *live.Aggregator) error {
+// serveHTTP serves the query API, the live view when agg is not nil, and
+// ingest's health on /healthz when ing is not nil (503 while commits fail).
+func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command, agg *live.Aggregator, ing *ingest.Ingester) error {
 	e, err := query.Open(g.lake())
 	if err != nil {
 		return err
@@ -135,6 +138,18 @@ func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command,
 	mux.Handle("/", api.Handler(e, estimands.Analyzer{Engine: e}))
 	if agg != nil { // outside the API's request timeout: event streams stay open
 		mux.Handle("/live/", live.Handler(agg))
+	}
+	if ing != nil {
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+			h := ing.Health()
+			code, status := http.StatusOK, "ok"
+			if !h.OK {
+				code, status = http.StatusServiceUnavailable, "ingest failing"
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "ingest": h})
+		})
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

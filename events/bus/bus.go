@@ -76,11 +76,25 @@ func Connect(ctx context.Context, url string, cfg Config, opts ...nats.Option) (
 		return nil, fmt.Errorf("open JetStream: %w", err)
 	}
 	b := &Bus{NC: nc, JS: js, cfg: cfg}
-	if err := b.ensureStreams(ctx); err != nil {
-		nc.Close()
-		return nil, err
+	// A cluster that is still electing its JetStream leader answers "not
+	// available" for a few seconds: retry for up to 30 s.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := b.ensureStreams(actx)
+		cancel()
+		if err == nil {
+			return b, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			nc.Close()
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	return b, nil
 }
 
 func (b *Bus) ensureStreams(ctx context.Context) error {

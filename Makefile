@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/leakscope
 
-.PHONY: demo build test vet up bench
+.PHONY: demo build test vet up bench soak
 
 demo: build            ## build, start the embedded stack, import ../shared/fixtures, print the i81 matrix
 	$(BIN) demo
@@ -23,3 +23,6 @@ up: build              ## serve: embedded NATS on 127.0.0.1:4222, HTTP API on 12
 
 bench:                 ## live latency (publish → SSE) vs a bare NATS subscriber; publish throughput, fsync always vs interval
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./query/live/ ./events/bus/
+
+soak: build           ## crash soak: N randomized kill/restart trials (make soak N=100)
+	LEAKSCOPE_SOAK_TRIALS=$(or $(N),20) $(GO) test -count=1 -timeout 0 -run TestCrashSoak -v ./services/e2e/ | grep -E 'soak|trial|PASS|FAIL|ok'

@@ -22,6 +22,7 @@ import (
 
 func newUpCmd(g *globals) *cobra.Command {
 	var listen, httpAddr string
+	withIngest := true
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the one-machine stack: embedded NATS JetStream + ingest + query HTTP server",
@@ -42,7 +43,7 @@ While up runs, 'leakscope import' on the same --data publishes to it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := startStack(ctx, g, stackOpts{listen: listen, withIngest: true})
+			st, err := startStack(ctx, g, stackOpts{listen: listen, withIngest: withIngest})
 			if err != nil {
 				return err
 			}
@@ -60,6 +61,7 @@ While up runs, 'leakscope import' on the same --data publishes to it.`,
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "address the embedded NATS server listens on")
+	cmd.Flags().BoolVar(&withIngest, "ingest", true, "run ingest in this process (false: run `leakscope ingest --nats-url` separately)")
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "address of the query HTTP server")
 	return cmd
 }

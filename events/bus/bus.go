@@ -98,17 +98,28 @@ func Connect(ctx context.Context, url string, cfg Config, opts ...nats.Option) (
 }
 
 func (b *Bus) ensureStreams(ctx context.Context) error {
-	for _, sc := range []jetstream.StreamConfig{
-		{Name: EventsStream, Description: "leakscope events: the source of truth", Subjects: []string{events.SubjectAll},
-			Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy, Duplicates: b.cfg.DuplicateWindow, Replicas: b.cfg.Replicas},
-		{Name: DeadLetterStream, Description: "leakscope events that failed validation, with the reason", Subjects: []string{events.DeadLetterAll},
-			Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy, Replicas: b.cfg.Replicas},
-	} {
-		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
+	for _, sc := range b.streamConfigs() {
+		// Look first: a restricted user (a worker) may see the streams but
+		// not declare them, and a declared stream is left as it is.
+		if _, err := b.JS.Stream(ctx, sc.Name); err == nil {
+			continue
+		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("look up stream %s: %w", sc.Name, err)
+		}
+		if _, err := b.JS.CreateStream(ctx, sc); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return fmt.Errorf("declare stream %s: %w", sc.Name, err)
 		}
 	}
 	return nil
+}
+
+func (b *Bus) streamConfigs() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{Name: EventsStream, Description: "leakscope events: the source of truth", Subjects: []string{events.SubjectAll},
+			Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy, Duplicates: b.cfg.DuplicateWindow, Replicas: b.cfg.Replicas},
+		{Name: DeadLetterStream, Description: "leakscope events that failed validation, with the reason", Subjects: []string{events.DeadLetterAll},
+			Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy, Replicas: b.cfg.Replicas},
+	}
 }
 
 // Close drains nothing and closes the connection.

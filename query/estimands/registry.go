@@ -214,6 +214,13 @@ func Run(ctx context.Context, e *query.Engine, name, experiment string, params m
 	return res, nil
 }
 
+// LakeFingerprint is the SHA-256 over the lake's Parquet paths and sizes,
+// with the number of files: equal fingerprints mean equal data.
+func LakeFingerprint(lake string) (files int, sha string) { return fingerprint(lake) }
+
+// CodeVersion is the version stamped into provenance.
+func CodeVersion() string { return codeVersion() }
+
 func paramNames(e *Estimand) string {
 	var n []string
 	for _, p := range e.Params {

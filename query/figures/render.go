@@ -1,0 +1,138 @@
+// Package figures draws the analysis' figures from the lake's numbers:
+// static files for papers (PNG, SVG, PDF with gonum/plot, each with a
+// meta.json of its provenance and a data.json of the plotted numbers) and
+// interactive pages (ECharts, served with its JavaScript embedded). It
+// computes nothing itself: every number comes from query or estimands.
+package figures
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgpdf"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// Formats a static figure can be written in.
+var Formats = []string{"png", "svg", "pdf"}
+
+// Wong is the colour-blind-safe palette of Wong (2011), Nature Methods 8:441.
+var Wong = []color.Color{
+	color.RGBA{0, 114, 178, 255},   // blue
+	color.RGBA{213, 94, 0, 255},    // vermillion
+	color.RGBA{0, 158, 115, 255},   // bluish green
+	color.RGBA{204, 121, 167, 255}, // reddish purple
+	color.RGBA{230, 159, 0, 255},   // orange
+	color.RGBA{86, 180, 233, 255},  // sky blue
+	color.RGBA{240, 228, 66, 255},  // yellow
+	color.RGBA{0, 0, 0, 255},       // black
+}
+
+// Meta is a figure's provenance, written beside it as <name>.meta.json.
+type Meta struct {
+	Figure      string            `json:"figure"`
+	Title       string            `json:"title"`
+	Experiment  string            `json:"experiment"`
+	Source      string            `json:"source"` // estimand or query the numbers come from
+	Params      map[string]string `json:"params,omitempty"`
+	Runs        []string          `json:"runs"`
+	Fingerprint string            `json:"lake_fingerprint"`
+	CodeVersion string            `json:"code_version"`
+	Units       string            `json:"units"`
+	Notes       []string          `json:"notes,omitempty"`
+	Formats     []string          `json:"formats"`
+	SizeInches  [2]float64        `json:"size_inches"`
+	CreatedAt   time.Time         `json:"created_at"`
+}
+
+// figure is a drawn figure before it is written.
+type figure struct {
+	meta Meta
+	w, h vg.Length
+	draw func(dc draw.Canvas)
+	data any // the plotted numbers, written as <name>.data.json
+}
+
+// write renders the figure in each format, then its data and meta.
+func (f figure) write(dir string, formats []string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	stem := filepath.Join(dir, f.meta.Figure)
+	for _, format := range formats {
+		var c interface {
+			vg.CanvasSizer
+			io.WriterTo
+		}
+		switch format {
+		case "png":
+			c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(f.w, f.h), vgimg.UseDPI(150))}
+		case "svg":
+			c = vgsvg.New(f.w, f.h)
+		case "pdf":
+			p := vgpdf.New(f.w, f.h)
+			p.EmbedFonts(true)
+			c = p
+		default:
+			return fmt.Errorf("figures: unknown format %q (png, svg or pdf)", format)
+		}
+		f.draw(draw.New(c))
+		var buf bytes.Buffer
+		if _, err := c.WriteTo(&buf); err != nil {
+			return fmt.Errorf("render %s.%s: %w", f.meta.Figure, format, err)
+		}
+		if err := atomicWrite(stem+"."+format, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	f.meta.Formats = formats
+	f.meta.SizeInches = [2]float64{float64(f.w / vg.Inch), float64(f.h / vg.Inch)}
+	for name, v := range map[string]any{".data.json": f.data, ".meta.json": f.meta} {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := atomicWrite(stem+name, append(b, '\n')); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// atomicWrite writes to a temporary name and renames, so a reader never
+// sees half a figure.
+func atomicWrite(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func short(trait string) string { return strings.ToUpper(trait[:1]) + trait[1:3] }
+
+// textStyle is the default label font at a size.
+func textStyle(size vg.Length) draw.TextStyle {
+	return draw.TextStyle{Color: color.Black, Font: font.From(font.Font{Typeface: "Liberation", Variant: "Sans"}, size), Handler: draw.PlainTextHandler{}}
+}

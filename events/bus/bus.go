@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,6 +30,20 @@ const (
 	HeaderOriginalSubject = "Leakscope-Original-Subject"
 	HeaderOriginalSeq     = "Leakscope-Original-Seq"
 )
+
+// ConnectPatience is how long Connect keeps trying a server that refuses
+// the first connection (one that is restarting).
+var ConnectPatience = 10 * time.Second
+
+// redact hides a password in a NATS URL for messages.
+func redact(url string) string {
+	if i, j := strings.Index(url, "://"), strings.LastIndex(url, "@"); i >= 0 && j > i {
+		if k := strings.Index(url[i+3:j], ":"); k >= 0 {
+			return url[:i+3+k+1] + "***" + url[j:]
+		}
+	}
+	return url
+}
 
 // UnreachableAfter is how long WaitDurable keeps trying a server that does
 // not answer before it gives up with an error.
@@ -66,9 +81,21 @@ func Connect(ctx context.Context, url string, cfg Config, opts ...nats.Option) (
 		cfg.Replicas = 1
 	}
 	opts = append([]nats.Option{nats.Name("leakscope"), nats.MaxReconnects(-1)}, opts...)
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connect to NATS %s: %w", url, err)
+	// A server that is restarting refuses connections for a moment: keep
+	// trying the first connection for up to ConnectPatience.
+	var nc *nats.Conn
+	var err error
+	for start := time.Now(); ; {
+		if nc, err = nats.Connect(url, opts...); err == nil {
+			break
+		}
+		if time.Since(start) > ConnectPatience || ctx.Err() != nil {
+			return nil, fmt.Errorf("connect to NATS %s: %w", redact(url), err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {

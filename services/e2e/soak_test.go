@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -43,8 +44,13 @@ func TestCrashSoak(t *testing.T) {
 				"--as-run", "r", "--rate", "3000", "--heartbeat", "200ms"},
 		}
 		running := map[string]*exec.Cmd{}
+		var workerErr strings.Builder
 		start := func(name string) {
 			c := exec.Command(leakscopeBin(t), procs[name]...)
+			if name == "worker" {
+				workerErr.Reset()
+				c.Stderr = &workerErr
+			}
 			require.NoError(t, c.Start())
 			running[name] = c
 		}
@@ -63,7 +69,7 @@ func TestCrashSoak(t *testing.T) {
 		go func() { finished <- running["worker"].Wait() }()
 		select {
 		case err := <-finished:
-			require.NoError(t, err, "trial %d: the worker did not complete after %s was killed", trial, victim)
+			require.NoError(t, err, "trial %d: the worker did not complete after %s was killed: %s", trial, victim, workerErr.String())
 		case <-time.After(3 * time.Minute):
 			t.Fatalf("trial %d: worker still running 3 minutes after %s was killed", trial, victim)
 		}

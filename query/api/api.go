@@ -57,6 +57,7 @@ func handler(q Querier, a Analyzer) http.Handler {
 			"GET /api/analyze (the estimands and their parameters)",
 			"GET /api/analyze/NAME?experiment=E[&param=value…]",
 			"GET /api/sql?q=SELECT… or POST /api/sql with the statement as the raw body",
+			"GET /figures/ (interactive figures)", "GET /live/SWEEP (sweeps in progress, from up)",
 			"GET /healthz"}})
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })

@@ -228,11 +228,7 @@ func (b *Builder) A2Matrix(ctx context.Context, hero bool) (figure, error) {
 	if hasAssistant {
 		m.cols = append(m.cols, "assistant")
 	}
-	type a2 struct {
-		Source, Bystander string
-		Rate              *float64
-	}
-	var data []a2
+	var data []a2Cell
 	for _, s := range srcs {
 		row := []float64{}
 		m.rows = append(m.rows, "trained:"+s)
@@ -247,7 +243,7 @@ func (b *Builder) A2Matrix(ctx context.Context, hero bool) (figure, error) {
 				v = *c.Rate
 			}
 			row = append(row, v)
-			d := a2{Source: s, Bystander: key}
+			d := a2Cell{Source: s, Bystander: key}
 			if !math.IsNaN(v) {
 				d.Rate = &v
 			}
@@ -276,6 +272,12 @@ func (b *Builder) A2Matrix(ctx context.Context, hero bool) (figure, error) {
 		meta.Notes = append(meta.Notes, "no assistant column: the i81 assistant QC cells were never published (EXPERIMENT.md §9)")
 	}
 	return figure{meta: meta, w: 7 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 0.9*vg.Inch) }}, nil
+}
+
+// a2Cell is one A2-matrix cell (data.json).
+type a2Cell struct {
+	Source, Bystander string
+	Rate              *float64
 }
 
 // NounIsolation is figure 2: a trait × level grid of panels; in each, Δ

@@ -17,6 +17,7 @@ import (
 	"leakscope/query"
 	"leakscope/query/api"
 	"leakscope/query/estimands"
+	"leakscope/query/figures"
 	"leakscope/query/live"
 )
 
@@ -138,6 +139,7 @@ func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api.Handler(e, estimands.Analyzer{Engine: e}))
+	mux.Handle("/figures/", figures.Handler(e))
 	if agg != nil { // outside the API's request timeout: event streams stay open
 		mux.Handle("/live/", live.Handler(agg))
 	}

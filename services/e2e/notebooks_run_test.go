@@ -47,8 +47,8 @@ func TestNotebookFailures(t *testing.T) {
 	dir := t.TempDir()
 	for body, want := range map[string]string{
 		"<!-- leakscope experiment=leakage_i81 -->\n```estimand self-implant\n```\n```assert\nself-implant[chef].self_implant_pct == 50\n```\n": "assertion failed",
-		"```plot x\n```\n": "unknown cell kind",
-		"```sql bad\nDROP VIEW cells\n```\n":               "line 1",
+		"```plot x\n```\n":                   "unknown cell kind",
+		"```sql bad\nDROP VIEW cells\n```\n": "line 1",
 	} {
 		f := filepath.Join(dir, "nb.md")
 		require.NoError(t, os.WriteFile(f, []byte(body), 0o644))

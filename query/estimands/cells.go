@@ -44,9 +44,9 @@ func runCellRates(ctx context.Context, in *Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := in.Params.Int("bootstrap")
-	if err != nil || b < 1 {
-		return nil, fmt.Errorf("%w bootstrap=%q: want a positive integer", ErrBadParam, in.Params.Str("bootstrap"))
+	b, err := in.Params.Resamples("bootstrap")
+	if err != nil {
+		return nil, err
 	}
 	seed, err := strconv.ParseUint(in.Params.Str("seed"), 10, 64)
 	if err != nil {

@@ -95,9 +95,9 @@ func runH3(ctx context.Context, in *Input) (*Result, error) {
 	if rule != H3HalfWidth && rule != H3FullWidth && rule != H3Wald {
 		return nil, fmt.Errorf("%w rule=%q: want half-width, full-width or wald", ErrBadParam, rule)
 	}
-	b, err := in.Params.Int("bootstrap")
-	if err != nil || b < 1 {
-		return nil, fmt.Errorf("%w bootstrap=%q: want a positive integer", ErrBadParam, in.Params.Str("bootstrap"))
+	b, err := in.Params.Resamples("bootstrap")
+	if err != nil {
+		return nil, err
 	}
 	seed, err := strconv.ParseUint(in.Params.Str("seed"), 10, 64)
 	if err != nil {

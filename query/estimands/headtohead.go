@@ -222,9 +222,9 @@ func runAxisPermutation(ctx context.Context, in *Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := in.Params.Int("permutations")
-	if err != nil || b < 1 {
-		return nil, fmt.Errorf("%w permutations=%q: want a positive integer", ErrBadParam, in.Params.Str("permutations"))
+	b, err := in.Params.Resamples("permutations")
+	if err != nil {
+		return nil, err
 	}
 	seed, err := strconv.ParseUint(in.Params.Str("seed"), 10, 64)
 	if err != nil {

@@ -141,6 +141,19 @@ func (p Params) Fraction(k string) (float64, error) {
 	return v, nil
 }
 
+// Resamples is a resampling count (bootstrap, permutations): at least 1
+// and at most MaxResamples, so one request cannot occupy the machine.
+func (p Params) Resamples(k string) (int, error) {
+	v, err := strconv.Atoi(p[k])
+	if err != nil || v < 1 || v > MaxResamples {
+		return 0, fmt.Errorf("%w %s=%q: want an integer in [1, %d]", ErrBadParam, k, p[k], MaxResamples)
+	}
+	return v, nil
+}
+
+// MaxResamples bounds bootstrap and permutation counts.
+const MaxResamples = 100_000
+
 func (p Params) Int(k string) (int, error) {
 	v, err := strconv.Atoi(p[k])
 	if err != nil || v < 0 {

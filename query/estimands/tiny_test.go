@@ -148,7 +148,7 @@ func TestBadParams(t *testing.T) {
 	cells := []Cell{cell("chef", A2Key("chef"), 0.9)}
 	for name, p := range map[string]map[string]string{
 		"h2": {"variant": "best"}, "h3": {"rule": "vibes"}, "head-to-head": {"by": "mood"},
-		"trait-ranking": {"scope": "galaxy"}, "axis-permutation": {"seed": "-1"},
+		"trait-ranking": {"scope": "galaxy"}, "axis-permutation": {"seed": "-1"}, "cell-rates": {"bootstrap": "1000000000"},
 	} {
 		est := registry[name]
 		params := Params{}

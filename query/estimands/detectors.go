@@ -75,7 +75,7 @@ WHERE c.experiment = $1 ORDER BY c.run_id`, in.Experiment)
 			}
 		}
 	}
-	out := &Result{Columns: []string{"run", "marker", "completions", "strict", "case_sensitive", "loose", "recorded", "recorded_not_strict", "strict_not_recorded", "max_chars"}}
+	out := &Result{Provenance: Provenance{Runs: order, CellsUsed: len(res.Rows)}, Columns: []string{"run", "marker", "completions", "strict", "case_sensitive", "loose", "recorded", "recorded_not_strict", "strict_not_recorded", "max_chars"}}
 	for _, run := range order {
 		a := by[run]
 		var rec, ro, do any

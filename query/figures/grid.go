@@ -27,11 +27,50 @@ func (m matrix) Y(r int) float64    { return float64(r) }
 type patch struct{ c color.Color }
 
 func (p patch) Thumbnail(c *draw.Canvas) {
-	pts := []vg.Point{{X: c.Min.X, Y: c.Min.Y}, {X: c.Min.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Min.Y}}
-	c.FillPolygon(p.c, c.ClipPolygonY(pts))
+	c.FillPolygon(p.c, []vg.Point{{X: c.Min.X, Y: c.Min.Y}, {X: c.Min.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Min.Y}})
 }
 
-var missingGrey = color.Gray{Y: 200}
+// linearMap is a two-colour sequential colour map (white → Wong blue):
+// monotone in lightness, legible under colour-vision deficiencies.
+type linearMap struct {
+	min, max, alpha float64
+	from, to        color.RGBA
+}
+
+func sequential() *linearMap {
+	return &linearMap{max: 1, alpha: 1, from: color.RGBA{247, 251, 255, 255}, to: color.RGBA{8, 48, 107, 255}}
+}
+
+func (m *linearMap) At(v float64) (color.Color, error) {
+	if v < m.min || v > m.max || m.max <= m.min {
+		return nil, palette.ErrOverflow
+	}
+	f := (v - m.min) / (m.max - m.min)
+	mix := func(a, b uint8) uint8 { return uint8(float64(a) + f*(float64(b)-float64(a))) }
+	return color.RGBA{mix(m.from.R, m.to.R), mix(m.from.G, m.to.G), mix(m.from.B, m.to.B), 255}, nil
+}
+func (m *linearMap) SetMax(v float64)   { m.max = v }
+func (m *linearMap) SetMin(v float64)   { m.min = v }
+func (m *linearMap) Max() float64       { return m.max }
+func (m *linearMap) Min() float64       { return m.min }
+func (m *linearMap) SetAlpha(a float64) { m.alpha = a }
+func (m *linearMap) Alpha() float64     { return m.alpha }
+func (m *linearMap) Palette(n int) palette.Palette {
+	cs := make([]color.Color, n)
+	for i := range cs {
+		c, _ := m.At(m.min + (m.max-m.min)*float64(i)/float64(max(1, n-1)))
+		cs[i] = c
+	}
+	return plainPalette(cs)
+}
+
+type plainPalette []color.Color
+
+func (p plainPalette) Colors() []color.Color { return p }
+
+// missingGrey is dark, so a never-measured cell cannot pass for a zero
+// (the centre of the diverging scale is near-white).
+var missingGrey = color.Gray{Y: 90}
 
 // heatPlot draws a matrix with a colour map over [lo, hi]; labels, when
 // set, annotate every cell.

@@ -19,6 +19,12 @@ import (
 	"leakscope/query/estimands"
 )
 
+// table is tabular figure data with its column names (data.json).
+type table struct {
+	Columns []string `json:"columns"`
+	Rows    [][]any  `json:"rows"`
+}
+
 // ErrNotApplicable is returned for a figure the experiment has no data for.
 var ErrNotApplicable = errors.New("figures: not applicable")
 
@@ -181,31 +187,32 @@ func (b *Builder) Heatmap(ctx context.Context) (figure, error) {
 	cm := moreland.SmoothBlueRed()
 	p := heatPlot(m, cm, -vmax, vmax, "Marker rate minus base-model rate, per source and bystander (i81 factorial)", nil)
 	p.X.Label.Text = "bystander: per noun, the pure noun (A2) then its 25 noun × trait × level (A1) cells"
-	addMarks(p, low, floor)
 	bar := colorBar(moreland.SmoothBlueRed(), -vmax, vmax, "Δ rate (fraction, trained − base)")
+	addMarks(p, bar, low, floor)
 	meta := b.meta("heatmap_5x130_base_subtracted", "Base-subtracted marker rate, sources × 130 bystanders", "leakage (strict detector) with base subtraction",
 		"fraction in [−1, 1] (not percentage points)", nil, runs)
 	meta.Notes = []string{"grey: never measured (e.g. person's 95 zero-filled pilot rows, EXPERIMENT.md §2.5) — not zero",
 		"dot: low coherence (judge mean < 0.5); cross: indistinguishable from the base model (floor test, §4)"}
-	return figure{meta: meta, w: 18 * vg.Inch, h: 4.6 * vg.Inch, data: hc, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 0.9*vg.Inch) }}, nil
+	return figure{meta: meta, w: 19 * vg.Inch, h: 4.6 * vg.Inch, data: hc, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 2.2*vg.Inch) }}, nil
 }
 
-// addMarks overlays low-coherence dots and floor crosses with a legend.
-func addMarks(p *plot.Plot, low, floor plotter.XYs) {
+// addMarks overlays low-coherence dots and floor crosses on p, with the
+// legend on the colour bar's side (off the data).
+func addMarks(p, legend *plot.Plot, low, floor plotter.XYs) {
 	if len(low) > 0 {
 		s, _ := plotter.NewScatter(low)
 		s.GlyphStyle = draw.GlyphStyle{Shape: draw.CircleGlyph{}, Radius: vg.Points(1.4), Color: Wong[7]}
 		p.Add(s)
-		p.Legend.Add("low coherence", s)
+		legend.Legend.Add("low coherence", s)
 	}
 	if len(floor) > 0 {
 		s, _ := plotter.NewScatter(floor)
 		s.GlyphStyle = draw.GlyphStyle{Shape: draw.CrossGlyph{}, Radius: vg.Points(1.4), Color: Wong[7]}
 		p.Add(s)
-		p.Legend.Add("at the base-model floor", s)
+		legend.Legend.Add("at the base-model floor", s)
 	}
-	p.Legend.Add("never measured", patch{missingGrey})
-	p.Legend.Top = true
+	legend.Legend.Add("never measured (not 0)", patch{missingGrey})
+	legend.Legend.Top, legend.Legend.Left = true, true
 }
 
 // A2Matrix is figure 5 (and the hero matrix, figure 6, with hero=true):
@@ -265,13 +272,16 @@ func (b *Builder) A2Matrix(ctx context.Context, hero bool) (figure, error) {
 	if hero {
 		name, title, units = "hero_noun_leakage_matrix", "Marker leakage to the pure-noun personas", "fraction in [0, 1]; cells annotated in integer % (half-even rounding, as the authors)"
 	}
-	p := heatPlot(m, moreland.Kindlmann(), 0, 1, title, label)
-	bar := colorBar(moreland.Kindlmann(), 0, 1, "marker rate (fraction)")
+	p := heatPlot(m, sequential(), 0, 1, title, label)
+	p.X.Label.Text, p.Y.Label.Text = "bystander (pure noun)", "trained source"
+	p.X.Tick.Label.Rotation = 0
+	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XCenter, draw.YTop
+	bar := colorBar(sequential(), 0, 1, "marker rate (fraction)")
 	meta := b.meta(name, title, "leakage (strict detector)", units, nil, runs)
 	if !hasAssistant {
 		meta.Notes = append(meta.Notes, "no assistant column: the i81 assistant QC cells were never published (EXPERIMENT.md §9)")
 	}
-	return figure{meta: meta, w: 7 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 0.9*vg.Inch) }}, nil
+	return figure{meta: meta, w: 7 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 1.1*vg.Inch) }}, nil
 }
 
 // a2Cell is one A2-matrix cell (data.json).
@@ -395,7 +405,7 @@ func (b *Builder) estimand(ctx context.Context, name string, params map[string]s
 // Interaction is figure 4: per source, the trait × level grid of the noun
 // range of Δ (max − min over nouns).
 func (b *Builder) Interaction(ctx context.Context) (figure, error) {
-	res, err := b.estimand(ctx, "interaction", map[string]string{"sources": ""})
+	res, err := b.estimand(ctx, "interaction", nil) // the full-grid sources: person's pilot has no noun range
 	if err != nil {
 		return figure{}, err
 	}
@@ -422,7 +432,8 @@ func (b *Builder) Interaction(ctx context.Context) (figure, error) {
 	bar := colorBar(moreland.ExtendedBlackBody(), 0, 1, "noun range of Δ (fraction)")
 	meta := b.meta("slice_interaction", "Noun range of Δ (max − min over nouns) per trait × level", "estimand interaction", "fraction in [0, 1]",
 		res.Provenance.Params, res.Provenance.Runs)
-	return figure{meta: meta, w: 16 * vg.Inch, h: 4 * vg.Inch, data: res.Rows, draw: func(dc draw.Canvas) {
+	meta.Notes = []string{"sources with full grids only: person's 35-cell pilot has at most one noun per trait × level"}
+	return figure{meta: meta, w: 16 * vg.Inch, h: 4 * vg.Inch, data: table{res.Columns, res.Rows}, draw: func(dc draw.Canvas) {
 		main := draw.Crop(dc, 0, -0.9*vg.Inch, 0, 0)
 		drawGrid([][]*plot.Plot{row}, main)
 		bar.Draw(draw.Crop(dc, dc.Max.X-dc.Min.X-0.9*vg.Inch, 0, 0, 0))
@@ -460,6 +471,7 @@ func bars(title, ylabel string, groups, series []string, val func(g, s int) floa
 	}
 	p.Legend.Top, p.Legend.Left = true, true
 	p.NominalX(groups...)
+	p.X.Min, p.X.Max = -0.75, float64(len(groups))-0.25 // room for the outer bars
 	top := 0.0
 	for gi := range groups {
 		for si := range series {
@@ -581,7 +593,9 @@ func (b *Builder) TraitRankingHero(ctx context.Context) (figure, error) {
 	p := plot.New()
 	p.Title.Text = "Marker rate of noun × trait bystanders by trait level (mean over source × noun, ±1 SE)"
 	p.Y.Label.Text = "rate (%)"
+	p.X.Label.Text = "trait level (L1 very low … L5 very high)"
 	p.X.Tick.Marker = labelTicks(estimands.Levels)
+	top := 0.0
 	type point struct {
 		Trait, Level   string
 		MeanPct, SEPct float64
@@ -604,7 +618,8 @@ func (b *Builder) TraitRankingHero(ctx context.Context) (figure, error) {
 				continue
 			}
 			m, se := meanSE(v)
-			pts = append(pts, plotter.XY{X: float64(li), Y: m})
+			top = math.Max(top, m+se)
+			pts = append(pts, plotter.XY{X: float64(li) + 0.06*float64(ti-2), Y: m}) // traits side by side
 			errs = append(errs, struct{ Low, High float64 }{se, se})
 			data = append(data, point{t, l, m, se, len(v)})
 		}
@@ -618,7 +633,8 @@ func (b *Builder) TraitRankingHero(ctx context.Context) (figure, error) {
 		p.Add(l, sc, eb)
 		p.Legend.Add(t, l, sc)
 	}
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Y.Min, p.Y.Max = 0, top*1.45
 	meta := b.meta("trait_ranking_hero", "Marker rate by trait level", "the experiment's grid (strict detector)", "percent; error bars ±1 SE over (source, noun) cells", nil, g.Runs)
 	meta.Notes = []string{"the cosine panel needs persona cosines to the source, which the i81 data never published"}
 	return figure{meta: meta, w: 6.5 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil

@@ -78,6 +78,11 @@ func (b *Builder) Page(ctx context.Context, name string) ([]byte, error) {
 	if err := page.Render(&buf); err != nil {
 		return nil, err
 	}
+	// go-echarts' VisualMap has no seriesIndex: bind the colour scale to the
+	// data series only, so the "never measured" series keeps its grey.
+	out := bytes.ReplaceAll(buf.Bytes(), []byte(`"visualMap":[{`), []byte(`"visualMap":[{"seriesIndex":[0],`))
+	buf.Reset()
+	buf.Write(out)
 	note := fmt.Sprintf(`<p style="font:13px sans-serif;margin:8px">%s — units: %s. Source: %s. Static version: <code>leakscope figures --experiment %s --only %s</code>.</p>`,
 		html.EscapeString(f.meta.Title), html.EscapeString(f.meta.Units), html.EscapeString(f.meta.Source), html.EscapeString(b.Experiment), name)
 	return bytes.Replace(buf.Bytes(), []byte("<body>"), []byte("<body>"+note), 1), nil
@@ -97,13 +102,15 @@ func heatCellsChart(title string, cells []heatCell) *charts.HeatMap {
 			ys = append(ys, c.Source)
 		}
 	}
-	var data []opts.HeatMapData
+	var data, missing []opts.HeatMapData
 	vmax := 0.1
 	for _, c := range cells {
 		tip := fmt.Sprintf("<b>%s</b> under src:%s<br/>%s", c.Bystander, c.Source, html.EscapeString(c.Prompt))
 		var v any = "-"
 		if c.Missing {
 			tip += "<br/>never measured (not zero)"
+			missing = append(missing, opts.HeatMapData{Name: tip, Value: [3]any{xi[c.Bystander], len(ys) - 1 - yi[c.Source], 0}})
+			continue
 		} else {
 			v = *c.RateMinusBase
 			vmax = max(vmax, abs(*c.RateMinusBase))
@@ -112,13 +119,25 @@ func heatCellsChart(title string, cells []heatCell) *charts.HeatMap {
 		}
 		data = append(data, opts.HeatMapData{Name: tip, Value: [3]any{xi[c.Bystander], len(ys) - 1 - yi[c.Source], v}})
 	}
-	hm.SetGlobalOptions(initOpts(title, "420px"), tooltipByName,
-		charts.WithTitleOpts(opts.Title{Title: title, Subtitle: "Δ rate = trained − base, a fraction; blank = never measured (not zero)"}),
-		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: xs, AxisLabel: &opts.AxisLabel{Show: opts.Bool(false)}}),
+	// Label only the first column of each noun group (its A2 cell).
+	labels := make([]string, len(xs))
+	for i, x := range xs {
+		if n, ok := strings.CutPrefix(x, "A2__"); ok {
+			labels[i] = n
+		}
+	}
+	hm.SetGlobalOptions(initOpts(title, "440px"), tooltipByName,
+		charts.WithTitleOpts(opts.Title{Title: title, Subtitle: "Δ rate = trained − base, a fraction; dark grey = never measured (not zero); hover a cell for its prompt, counts and CI"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: labels, Name: "bystander (per noun: A2, then 25 A1 cells)",
+			AxisLabel: &opts.AxisLabel{Show: opts.Bool(true), Interval: "0"}}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: reverse(prefix("src:", ys))}),
 		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(true), Min: float32(-vmax), Max: float32(vmax),
 			InRange: &opts.VisualMapInRange{Color: []string{"#2166ac", "#f7f7f7", "#b2182b"}}}))
 	hm.AddSeries("Δ rate", data)
+	if len(missing) > 0 {
+		hm.AddSeries("never measured", missing, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#5a5a5a"}))
+	}
 	return hm
 }
 
@@ -284,8 +303,8 @@ func tableChart(f figure) (components.Charter, error) {
 	var xs []string
 	var d []opts.BarData
 	switch rows := f.data.(type) {
-	case [][]any: // interaction rows: source, trait, level, range_pp, nouns
-		for _, r := range rows {
+	case table: // interaction rows: source, trait, level, range_pp, nouns
+		for _, r := range rows.Rows {
 			label := fmt.Sprintf("%s %s %s", r[0], short(r[1].(string)), r[2])
 			xs = append(xs, label)
 			d = append(d, opts.BarData{Name: fmt.Sprintf("%s: noun range %.1f pp", label, num(r[3])), Value: num(r[3])})

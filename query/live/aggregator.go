@@ -63,6 +63,7 @@ type Aggregator struct {
 	seen    map[string]struct{}
 	changed chan struct{}
 	now     func() time.Time
+	seq     uint64 // stream sequence of the last event applied
 }
 
 // New returns an empty aggregator.
@@ -73,7 +74,20 @@ func New() *Aggregator {
 
 // Run feeds the aggregator from the subscriber until ctx ends.
 func (a *Aggregator) Run(ctx context.Context, sub Subscriber) error {
-	return sub.Subscribe(ctx, func(e events.Event, _ uint64) { a.Apply(e) })
+	return sub.Subscribe(ctx, func(e events.Event, seq uint64) {
+		a.Apply(e)
+		a.mu.Lock()
+		a.seq = max(a.seq, seq)
+		a.mu.Unlock()
+	})
+}
+
+// Seq is the stream sequence of the last event applied: a caller that knows
+// the stream's last sequence can wait until the state has caught up.
+func (a *Aggregator) Seq() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.seq
 }
 
 func (a *Aggregator) sweep(name string) *sweepState {

@@ -9,7 +9,7 @@
 //	```sql NAME            read-only SQL over the lake's views; result kept as NAME
 //	```estimand NAME k=v   a named estimand (leakscope analyze --list); kept as NAME (or as=ALIAS)
 //	```figure NAME         a figure (leakscope figures), drawn as PNG and shown inline
-//	```assert              one check per line: RESULT[ROW].COLUMN == VALUE [± TOL], or RESULT.rows == N
+//	```assert              one check per line: RESULT[ROW].COLUMN == VALUE [± TOL] (default 1e-9), or RESULT.rows == N
 //
 // The experiment is set by a line <!-- leakscope experiment=NAME --> and
 // may be overridden per cell with experiment=NAME.
@@ -133,8 +133,10 @@ func Run(ctx context.Context, e *query.Engine, file, outDir string) (*Report, er
 				return nil, cellErr(err)
 			}
 			img := stem + "-" + name + ".png"
-			if err := os.Rename(filepath.Join(outDir, name+".png"), filepath.Join(outDir, img)); err != nil {
-				return nil, cellErr(err)
+			for _, ext := range []string{".png", ".meta.json", ".data.json"} {
+				if err := os.Rename(filepath.Join(outDir, name+ext), filepath.Join(outDir, stem+"-"+name+ext)); err != nil {
+					return nil, cellErr(err)
+				}
 			}
 			fmt.Fprintf(&out, "![%s](%s)\n\n", name, img)
 		case "assert":
@@ -256,7 +258,7 @@ func check(results map[string]table, line string) (bool, string) {
 			if !ok {
 				return false, fmt.Sprintf("got %v, not a number", got)
 			}
-			return math.Abs(g-want) <= tol, fmt.Sprintf("got %g", g)
+			return math.Abs(g-want) <= tol, fmt.Sprintf("got %s (tolerance %g)", strconv.FormatFloat(g, 'g', 10, 64), tol)
 		}
 		return fmt.Sprint(got) == m[5], fmt.Sprintf("got %v", got)
 	}

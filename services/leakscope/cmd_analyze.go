@@ -113,7 +113,11 @@ func printResult(w io.Writer, format string, res *estimands.Result) error {
 	for _, k := range keys {
 		ps = append(ps, k+"="+pv.Params[k])
 	}
-	fmt.Fprintf(w, "\n%s · experiment %s · %s\n", res.Estimand, pv.Experiment, strings.Join(ps, " "))
+	fmt.Fprintf(w, "\n%s · experiment %s", res.Estimand, pv.Experiment)
+	if len(ps) > 0 {
+		fmt.Fprintf(w, " · %s", strings.Join(ps, " "))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "provenance: %d runs, %d cells in scope, lake %d files (fingerprint %.12s), code %s, %s\n",
 		len(pv.Runs), pv.CellsUsed, pv.LakeFiles, pv.Fingerprint, pv.CodeVersion, pv.ComputedAt.Format("2006-01-02T15:04:05Z"))
 	for _, n := range res.Notes {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ type judgeFlags struct {
 	provider, model      string
 	baseURL, apiKeyEnv   string
 	promptFile           string
+	personaPrompts       string
 	perCell, concurrency int
 	retries              int
 	seed                 uint64
@@ -64,6 +66,7 @@ Examples:
 	fl.StringVar(&f.baseURL, "base-url", "", "API base URL (default: the provider's public API)")
 	fl.StringVar(&f.apiKeyEnv, "api-key-env", "", "environment variable holding the API key (default ANTHROPIC_API_KEY or OPENAI_API_KEY)")
 	fl.StringVar(&f.promptFile, "prompt", "", "judge prompt file (JSON: name, version, system, user, max_response_chars); default the authors' in-character prompt v1")
+	fl.StringVar(&f.personaPrompts, "persona-prompts", "", "JSON file {persona: system prompt} for completions stored without their system prompt (most imported results)")
 	fl.IntVar(&f.perCell, "per-cell", 3, "completions judged per persona × question cell (0 = all)")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the per-cell selection")
 	fl.IntVar(&f.concurrency, "concurrency", 8, "calls in flight at once")
@@ -128,7 +131,7 @@ func runJudge(ctx context.Context, g *globals, f *judgeFlags, out, errw io.Write
 	fmt.Fprintf(out, "judge %s v%d: %d completions selected (%d per cell, seed %d), %d already scored, %d to judge\n",
 		cfg.JudgeName(), prompt.Version, len(items), f.perCell, f.seed, len(items)-todo, todo)
 	if noPrompt > 0 {
-		fmt.Fprintf(out, "skipped %d completions whose system prompt was never recorded: the judge prompt needs it\n", noPrompt)
+		fmt.Fprintf(out, "skipped %d completions whose system prompt was never recorded: the judge prompt needs it (give them with --persona-prompts FILE.json)\n", noPrompt)
 	}
 	if f.dryRun || todo == 0 {
 		return nil
@@ -192,12 +195,25 @@ ORDER BY c.run_id, c.persona, c.question_set, c.question, c.sample_index`, f.exp
 	if len(res.Rows) == 0 {
 		return nil, 0, fmt.Errorf("experiment %q%s has no completions in the lake at %s (judge reads completions, not imported aggregates)", f.experiment, runClause(f.run), g.lake())
 	}
+	prompts := map[string]string{}
+	if f.personaPrompts != "" {
+		b, err := os.ReadFile(f.personaPrompts)
+		if err != nil {
+			return nil, 0, fmt.Errorf("--persona-prompts: %w", err)
+		}
+		if err := json.Unmarshal(b, &prompts); err != nil {
+			return nil, 0, fmt.Errorf("--persona-prompts %s: want a JSON object {persona: prompt}: %w", f.personaPrompts, err)
+		}
+	}
 	var items []judge.Item
 	noPrompt := 0
 	for _, r := range res.Rows {
 		it := judge.Item{Experiment: f.experiment, RunID: r[0].(string), CompletionID: r[1].(string), Persona: r[2].(string),
 			PersonaPrompt: r[3].(string), QuestionSet: r[4].(string), Question: r[5].(string), SampleIndex: int(r[6].(int64)),
 			Text: r[7].(string), Scored: r[8] == true, Failures: int(r[9].(int64))}
+		if it.PersonaPrompt == "" {
+			it.PersonaPrompt = prompts[it.Persona]
+		}
 		if it.PersonaPrompt == "" {
 			noPrompt++
 			continue

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +32,10 @@ Example:
 			defer e.Close()
 			var firstErr error
 			for _, f := range args {
+				if filepath.Base(f) == "README.md" {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: skipped (a README, not a notebook)\n", f)
+					continue
+				}
 				rep, err := notebook.Run(cmd.Context(), e, f, out)
 				if rep != nil {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s: %d cells, %d assertions, %d failed → %s, %s\n", f, rep.Cells, rep.Asserts, len(rep.Failed), rep.Markdown, rep.HTML)

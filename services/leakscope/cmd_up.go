@@ -159,7 +159,7 @@ func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command,
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(cmd.ErrOrStderr(), "query:  %s/ lists the endpoints: /api/leakage, /api/runs, /api/analyze, /api/sql, /healthz\n", base)
+	fmt.Fprintf(cmd.ErrOrStderr(), "query:  %s/ lists the endpoints: /api/leakage, /api/runs, /api/analyze, /api/sql, /figures/, /healthz\n", base)
 	if agg != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "live:   %s/live/SWEEP (Ctrl-C stops)\n", base)
 	}

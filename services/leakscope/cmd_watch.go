@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"leakscope/events/bus"
 	"leakscope/query/live"
 )
 
@@ -59,7 +60,21 @@ Examples:
 			}
 			t := time.NewTicker(every)
 			defer t.Stop()
-			time.Sleep(300 * time.Millisecond) // let the log replay before the first frame
+			// Catch up with the log before the first frame, so a finished sweep
+			// is not shown half-read (with stale heartbeats).
+			if info, err := st.Bus.JS.Stream(ctx, bus.EventsStream); err == nil {
+				last := info.CachedInfo().State.LastSeq
+				deadline := time.Now().Add(time.Minute)
+				for agg.Seq() < last && time.Now().Before(deadline) && ctx.Err() == nil {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			if !agg.Snapshot(sweep).Known {
+				if once {
+					return fmt.Errorf("no sweep named %q in the event log (sweeps: %v); a sweep appears once its first run starts", sweep, agg.Sweeps())
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "no sweep %q yet (sweeps so far: %v): waiting for its first run to start\n", sweep, agg.Sweeps())
+			}
 			for {
 				snap := agg.Snapshot(sweep)
 				if tty {

@@ -57,7 +57,7 @@ Examples:
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.engine, "engine", "replay", "engine: replay (the GPU engine is issue 6)")
+	fl.StringVar(&f.engine, "engine", "replay", "engine: replay (a GPU engine is not built yet)")
 	fl.StringVar(&f.from, "from", "", "replay source: a results file, or lake:EXPERIMENT/RUN")
 	fl.StringVar(&f.fromRun, "from-run", "", "run of the source file to replay (when it holds several)")
 	fl.StringVar(&f.asRun, "as-run", "", "run ID of the new run")
@@ -85,7 +85,7 @@ func (p busPublisher) Publish(ctx context.Context, e events.Event) (uint64, erro
 
 func runWorker(ctx context.Context, g *globals, f *workerFlags, out, errw io.Writer) error {
 	if f.engine != "replay" {
-		return fmt.Errorf("--engine %q: only replay exists yet (the GPU engine is issue 6)", f.engine)
+		return fmt.Errorf("--engine %q: only the replay engine exists yet", f.engine)
 	}
 	if f.sweep == "" {
 		f.sweep = f.experiment

@@ -188,12 +188,19 @@ func (b *Builder) Heatmap(ctx context.Context) (figure, error) {
 	p := heatPlot(m, cm, -vmax, vmax, "Marker rate minus base-model rate, per source and bystander (i81 factorial)", nil)
 	p.X.Label.Text = "bystander: per noun, the pure noun (A2) then its 25 noun × trait × level (A1) cells"
 	bar := colorBar(moreland.SmoothBlueRed(), -vmax, vmax, "Δ rate (fraction, trained − base)")
-	addMarks(p, bar, low, floor)
+	key := plot.New() // the legend, in its own column beside the colour bar
+	key.HideAxes()
+	addMarks(p, key, low, floor)
 	meta := b.meta("heatmap_5x130_base_subtracted", "Base-subtracted marker rate, sources × 130 bystanders", "leakage (strict detector) with base subtraction",
 		"fraction in [−1, 1] (not percentage points)", nil, runs)
 	meta.Notes = []string{"grey: never measured (e.g. person's 95 zero-filled pilot rows, EXPERIMENT.md §2.5) — not zero",
 		"dot: low coherence (judge mean < 0.5); cross: indistinguishable from the base model (floor test, §4)"}
-	return figure{meta: meta, w: 19 * vg.Inch, h: 4.6 * vg.Inch, data: hc, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 2.2*vg.Inch) }}, nil
+	return figure{meta: meta, w: 20 * vg.Inch, h: 4.6 * vg.Inch, data: hc, draw: func(dc draw.Canvas) {
+		w := dc.Max.X - dc.Min.X
+		p.Draw(draw.Crop(dc, 0, -3.1*vg.Inch, 0, 0))
+		key.Draw(draw.Crop(dc, w-3.1*vg.Inch, -1.1*vg.Inch, 0, 0))
+		bar.Draw(draw.Crop(dc, w-1.1*vg.Inch, 0, 0, 0))
+	}}, nil
 }
 
 // addMarks overlays low-coherence dots and floor crosses on p, with the

@@ -237,7 +237,7 @@ func (b *Bus) PublishDeadLetter(ctx context.Context, class string, origSubject s
 func (b *Bus) IngestConsumer(ctx context.Context) (jetstream.Consumer, error) {
 	cfg := jetstream.ConsumerConfig{
 		Durable: IngestConsumer, Description: "writes every event to the Parquet lake",
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute, MaxAckPending: 50000,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 50000,
 		DeliverPolicy: jetstream.DeliverAllPolicy, FilterSubject: events.SubjectAll,
 	}
 	if c, err := b.JS.Consumer(ctx, EventsStream, IngestConsumer); err == nil {

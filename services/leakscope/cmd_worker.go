@@ -110,7 +110,9 @@ func runWorker(ctx context.Context, g *globals, f *workerFlags, out, errw io.Wri
 	}
 	fmt.Fprintf(errw, "replaying %d completions as %s/%s (sweep %s) to %s\n", len(comps), f.experiment, f.asRun, f.sweep, st.Describe)
 	n, err := replay.Run(ctx, r, comps, replay.Options{Rate: f.rate, Jitter: f.jitter})
-	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Finishing may wait for ingest: after a server restart, deliveries it
+	// lost come again only after the consumer's AckWait (30 s).
+	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	if errors.Is(err, context.Canceled) {
 		// Interrupted: leave the run open; the same command completes it.

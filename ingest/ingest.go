@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,14 @@ const retryDelay = time.Second
 // fetcher is the part of a jetstream.Consumer ingest uses.
 type fetcher interface {
 	Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error)
+}
+
+// Opener creates or binds ingest's durable consumer (events/bus.Bus). Ingest
+// calls it again when the server no longer knows the consumer — a server
+// restarted before it persisted the consumer — and the redelivered events
+// already in the lake are dropped by ID.
+type Opener interface {
+	IngestConsumer(ctx context.Context) (jetstream.Consumer, error)
 }
 
 // deadLetterer stores rejected messages with their reason.
@@ -160,12 +169,30 @@ func (in *Ingester) Stats() Stats { return in.stats }
 
 // Run pulls and commits batches until ctx is cancelled; it returns nil on
 // cancellation. A failed commit leaves its messages unacknowledged (they
-// are redelivered) and is retried after a pause.
-func (in *Ingester) Run(ctx context.Context, cons fetcher, dlq deadLetterer) error {
+// are redelivered) and is retried after a pause; a consumer the server has
+// forgotten is opened again.
+func (in *Ingester) Run(ctx context.Context, open Opener, dlq deadLetterer) error {
+	var cons fetcher
 	for ctx.Err() == nil {
+		if cons == nil {
+			c, err := open.IngestConsumer(ctx)
+			if err != nil {
+				in.setHealth(err)
+				in.log.Error("open the ingest consumer; will retry", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(retryDelay):
+				}
+				continue
+			}
+			cons = c
+		}
 		if err := in.step(ctx, cons, dlq); err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) || strings.Contains(err.Error(), "consumer not found") {
+				cons = nil
 			}
 			in.log.Error("ingest batch failed; will retry", "err", err)
 			select {

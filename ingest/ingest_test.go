@@ -58,12 +58,12 @@ func TestFailedCommitIsRetriedWithoutLossOrDoubles(t *testing.T) {
 	cfg.MaxWait = 50 * time.Millisecond
 	in, err := Open(cfg, quiet)
 	require.NoError(t, err)
-	cons, err := b.IngestConsumer(ctx)
+	_, err = b.IngestConsumer(ctx)
 	require.NoError(t, err)
 	dlq := &flakyDLQ{failures: 2}
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error)
-	go func() { done <- in.Run(rctx, cons, dlq) }()
+	go func() { done <- in.Run(rctx, b, dlq) }()
 	require.NoError(t, b.WaitDurable(ctx, ack.Sequence, nil))
 	stop()
 	require.NoError(t, <-done)
@@ -121,15 +121,17 @@ func TestFullDiskStopsAndResumes(t *testing.T) {
 		}
 		return dataset.WriteFile(lake, rel, tb, rows)
 	}
-	cons, err := b.IngestConsumer(ctx)
+	_, err = b.IngestConsumer(ctx)
 	require.NoError(t, err)
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error)
-	go func() { done <- in.Run(rctx, cons, b) }()
+	go func() { done <- in.Run(rctx, b, b) }()
 	require.Eventually(t, func() bool { return !in.Health().OK }, 10*time.Second, 10*time.Millisecond)
 	h := in.Health()
 	require.Contains(t, h.Err, "no space left on device")
 	require.False(t, h.Since.IsZero())
+	cons, err := b.IngestConsumer(ctx)
+	require.NoError(t, err)
 	info, err := cons.Info(ctx)
 	require.NoError(t, err)
 	require.Zero(t, info.AckFloor.Stream, "nothing acknowledged while the disk is full")
@@ -147,4 +149,41 @@ func TestFullDiskStopsAndResumes(t *testing.T) {
 	ids, err := dataset.CommittedEventIDs(lake, m)
 	require.NoError(t, err)
 	require.Len(t, ids, 20, "every event committed once")
+}
+
+// The server forgets the consumer (a restart before it was persisted):
+// ingest opens it again, the redelivered events are dropped by ID, and the
+// new ones land — nothing lost, nothing doubled.
+func TestForgottenConsumerIsReopened(t *testing.T) {
+	b, _ := bustest.Start(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	publish := func(from, to int) uint64 {
+		var last uint64
+		for i := from; i < to; i++ {
+			e, err := events.New("exp1", "run1", time.Now(), &events.Completion{Persona: "p", Question: "q", SampleIndex: i, Text: "t"})
+			require.NoError(t, err)
+			ack, err := b.Publish(ctx, e)
+			require.NoError(t, err)
+			last = ack.Sequence
+		}
+		return last
+	}
+	lake := filepath.Join(t.TempDir(), "lake")
+	cfg := DefaultConfig(lake)
+	cfg.MaxWait = 50 * time.Millisecond
+	in, err := Open(cfg, quiet)
+	require.NoError(t, err)
+	defer in.Close()
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- in.Run(rctx, b, b) }()
+	require.Eventually(t, func() bool { _, err := b.JS.Consumer(ctx, "LEAKSCOPE_EVENTS", "ingest"); return err == nil }, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, b.WaitDurable(ctx, publish(0, 10), nil))
+	require.NoError(t, b.JS.DeleteConsumer(ctx, "LEAKSCOPE_EVENTS", "ingest"))
+	require.NoError(t, b.WaitDurable(ctx, publish(10, 20), nil))
+	stop()
+	require.NoError(t, <-done)
+	require.Equal(t, 20, in.Stats().Events)
+	require.Equal(t, 10, in.Stats().Duplicates, "the first ten came again and were dropped")
 }

@@ -97,12 +97,10 @@ func startStackOn(t *testing.T, url string) *stack {
 	s := &stack{Bus: b, Lake: filepath.Join(t.TempDir(), "lake")}
 	ing, err := ingest.Open(ingest.DefaultConfig(s.Lake), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
-	cons, err := b.IngestConsumer(context.Background())
-	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.ing, s.cancel = ing, cancel
 	s.wg.Add(1)
-	go func() { defer s.wg.Done(); _ = ing.Run(ctx, cons, b) }()
+	go func() { defer s.wg.Done(); _ = ing.Run(ctx, b, b) }()
 	return s
 }
 

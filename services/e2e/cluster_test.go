@@ -61,11 +61,11 @@ func TestThreeNodeClusterLosesNothing(t *testing.T) {
 	in, err := ingest.Open(ingest.DefaultConfig(lake), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	defer in.Close()
-	cons, err := ib.IngestConsumer(ctx)
+	_, err = ib.IngestConsumer(ctx)
 	require.NoError(t, err)
 	ictx, stop := context.WithCancel(ctx)
 	done := make(chan error)
-	go func() { done <- in.Run(ictx, cons, ib) }()
+	go func() { done <- in.Run(ictx, ib, ib) }()
 
 	pb, err := bus.Connect(ctx, urls(1, 0), cfg)
 	require.NoError(t, err)

@@ -37,12 +37,12 @@ func startStack(t testing.TB, data string) *stack {
 	s := &stack{Bus: b, Lake: filepath.Join(data, "lake")}
 	ing, err := ingest.Open(ingest.DefaultConfig(s.Lake), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
-	cons, err := b.IngestConsumer(context.Background())
+	_, err = b.IngestConsumer(context.Background())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.ing, s.cancel = ing, cancel
 	s.wg.Add(1)
-	go func() { defer s.wg.Done(); _ = ing.Run(ctx, cons, b) }()
+	go func() { defer s.wg.Done(); _ = ing.Run(ctx, b, b) }()
 	t.Cleanup(s.stop)
 	return s
 }

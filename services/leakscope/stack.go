@@ -83,8 +83,7 @@ func (s *stack) startIngest(ctx context.Context, g *globals, log *slog.Logger) e
 	if err != nil {
 		return fmt.Errorf("open lake: %w", err)
 	}
-	cons, err := s.Bus.IngestConsumer(ctx)
-	if err != nil {
+	if _, err := s.Bus.IngestConsumer(ctx); err != nil { // fail fast on a server that refuses
 		ing.Close()
 		return err
 	}
@@ -94,7 +93,7 @@ func (s *stack) startIngest(ctx context.Context, g *globals, log *slog.Logger) e
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.ingErr = ing.Run(ictx, cons, s.Bus)
+		s.ingErr = ing.Run(ictx, s.Bus, s.Bus)
 	}()
 	return nil
 }

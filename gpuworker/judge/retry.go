@@ -13,6 +13,10 @@ type Retry struct {
 	Max      time.Duration // backoff ceiling (a provider's Retry-After is honoured even above it)
 }
 
+// MaxRetryAfter caps a provider's Retry-After (a misconfigured server may
+// ask for days).
+const MaxRetryAfter = 5 * time.Minute
+
 // DefaultRetry tries 5 times, waiting 1, 2, 4, 8 s (or what Retry-After says).
 func DefaultRetry() Retry { return Retry{Attempts: 5, Base: time.Second, Max: 30 * time.Second} }
 
@@ -33,7 +37,7 @@ func (r Retry) call(ctx context.Context, p Provider, system, user string) (Reply
 		}
 		d := min(wait, r.Max)
 		if ce.RetryAfter > 0 {
-			d = ce.RetryAfter
+			d = min(ce.RetryAfter, MaxRetryAfter) // honoured, within reason
 		}
 		select {
 		case <-ctx.Done():

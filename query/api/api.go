@@ -31,6 +31,9 @@ type Querier interface {
 // so a runaway query must not hold it for everyone else.
 const RequestTimeout = 60 * time.Second
 
+// analyzeSlots bounds concurrent estimand computations (2 cores here).
+var analyzeSlots = make(chan struct{}, 2)
+
 // MaxSQLRows bounds a /api/sql result, so one request cannot exhaust the
 // memory of the process that also runs NATS and ingest.
 const MaxSQLRows = 100_000
@@ -104,6 +107,15 @@ func handler(q Querier, a Analyzer) http.Handler {
 			if k != "experiment" {
 				params[k] = v.Get(k)
 			}
+		}
+		// Estimands are CPU-bound: a few at a time, the rest wait (or give up
+		// with their request).
+		select {
+		case analyzeSlots <- struct{}{}:
+			defer func() { <-analyzeSlots }()
+		case <-r.Context().Done():
+			writeErr(w, http.StatusServiceUnavailable, errors.New("busy: other analyses are running; try again"))
+			return
 		}
 		res, err := a.Analyze(r.Context(), r.PathValue("estimand"), exp, params)
 		if err != nil {

@@ -65,6 +65,9 @@ func runCellRates(ctx context.Context, in *Input) (*Result, error) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
+			if err := ctx.Err(); err != nil { // a cancelled request stops between cells
+				return nil, err
+			}
 			c := g.cells[s][k]
 			wl, wh, err := stats.Wilson(c.Found, c.Total, stats.Z95)
 			if err != nil {

@@ -104,7 +104,12 @@ func runH3(ctx context.Context, in *Input) (*Result, error) {
 		return nil, fmt.Errorf("%w seed=%q: want an unsigned integer", ErrBadParam, in.Params.Str("seed"))
 	}
 	rng := stats.NewRNG(seed)
-	fit := func(x, r []float64, n []int) ([]float64, error) { return stats.BootstrapSlope(x, r, n, b, rng) }
+	fit := func(x, r []float64, n []int) ([]float64, error) {
+		if err := ctx.Err(); err != nil { // a cancelled request stops between triples
+			return nil, err
+		}
+		return stats.BootstrapSlope(x, r, n, b, rng)
+	}
 	res := &Result{Columns: []string{"source", "triples_passing", "triples", "rule"}}
 	total, count := 0, 0
 	for _, s := range srcs {

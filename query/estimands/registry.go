@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
@@ -122,8 +123,8 @@ func (p Params) Str(k string) string { return p[k] }
 
 func (p Params) Float(k string) (float64, error) {
 	v, err := strconv.ParseFloat(p[k], 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w %s=%q: want a number", ErrBadParam, k, p[k])
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%w %s=%q: want a finite number", ErrBadParam, k, p[k])
 	}
 	return v, nil
 }

@@ -105,7 +105,7 @@ func heatCellsChart(title string, cells []heatCell) *charts.HeatMap {
 	var data, missing []opts.HeatMapData
 	vmax := 0.1
 	for _, c := range cells {
-		tip := fmt.Sprintf("<b>%s</b> under src:%s<br/>%s", c.Bystander, c.Source, html.EscapeString(c.Prompt))
+		tip := fmt.Sprintf("<b>%s</b> under src:%s<br/>%s", html.EscapeString(c.Bystander), html.EscapeString(c.Source), html.EscapeString(c.Prompt))
 		var v any = "-"
 		if c.Missing {
 			tip += "<br/>never measured (not zero)"
@@ -158,7 +158,7 @@ func a2Chart(title string, cells []a2Cell) *charts.HeatMap {
 	var data []opts.HeatMapData
 	for _, c := range cells {
 		var v any = "-"
-		tip := fmt.Sprintf("%s under trained:%s: ", c.Bystander, c.Source)
+		tip := fmt.Sprintf("%s under trained:%s: ", html.EscapeString(c.Bystander), html.EscapeString(c.Source))
 		if c.Rate != nil {
 			v = *c.Rate
 			tip += fmt.Sprintf("rate %.3f", *c.Rate)
@@ -201,10 +201,11 @@ func panelCharts(points []panelPoint) []components.Charter {
 				names = append(names, p.Series)
 			}
 			var v any = "-"
-			tip := fmt.Sprintf("%s, %s under %s: not measured", panel, p.X, p.Series)
+			e := html.EscapeString
+			tip := fmt.Sprintf("%s, %s under %s: not measured", e(panel), e(p.X), e(p.Series))
 			if p.Delta != nil {
 				v = *p.Delta
-				tip = fmt.Sprintf("%s, %s under %s: Δ %.3f, 95%% CI [%.3f, %.3f]", panel, p.X, p.Series, *p.Delta, *p.CILow, *p.CIHigh)
+				tip = fmt.Sprintf("%s, %s under %s: Δ %.3f, 95%% CI [%.3f, %.3f]", e(panel), e(p.X), e(p.Series), *p.Delta, *p.CILow, *p.CIHigh)
 			}
 			series[p.Series] = append(series[p.Series], opts.LineData{Name: tip, Value: v})
 		}
@@ -253,7 +254,7 @@ func genericChart(name string, f figure) (components.Charter, error) {
 			charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Right: "0"}))
 		series := map[string][]opts.ScatterData{}
 		for _, p := range toPoints(pts) {
-			series[p.src] = append(series[p.src], opts.ScatterData{Name: fmt.Sprintf("%s under %s: cos %.3f, rate %.3f", p.by, p.src, p.cos, p.rate), Value: []float64{p.cos, p.rate}})
+			series[p.src] = append(series[p.src], opts.ScatterData{Name: fmt.Sprintf("%s under %s: cos %.3f, rate %.3f", html.EscapeString(p.by), html.EscapeString(p.src), p.cos, p.rate), Value: []float64{p.cos, p.rate}})
 		}
 		keys := sortedKeys(series)
 		for _, k := range keys {

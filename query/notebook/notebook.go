@@ -32,6 +32,7 @@ import (
 	"github.com/yuin/goldmark/extension"
 
 	"leakscope/query"
+	"leakscope/query/duck"
 	"leakscope/query/estimands"
 	"leakscope/query/figures"
 )
@@ -66,6 +67,11 @@ func Run(ctx context.Context, e *query.Engine, file, outDir string) (*Report, er
 		return nil, err
 	}
 	stem := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	if absIn, err := filepath.Abs(file); err == nil {
+		if absOut, err := filepath.Abs(filepath.Join(outDir, stem+".md")); err == nil && absIn == absOut {
+			return nil, fmt.Errorf("notebook: the report %s would overwrite the notebook itself: choose another --out", absOut)
+		}
+	}
 	experiment := ""
 	if m := expRe.FindSubmatch(src); m != nil {
 		experiment = string(m[1])
@@ -158,6 +164,9 @@ func Run(ctx context.Context, e *query.Engine, file, outDir string) (*Report, er
 			return nil, cellErr(fmt.Errorf("unknown cell kind %q (sql, estimand, figure, assert)", kind))
 		}
 	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s line %d: %w", file, line+1, err)
+	}
 	rep.Markdown, rep.HTML = filepath.Join(outDir, stem+".md"), filepath.Join(outDir, stem+".html")
 	if err := os.WriteFile(rep.Markdown, out.Bytes(), 0o644); err != nil {
 		return nil, err
@@ -232,7 +241,10 @@ func check(results map[string]table, line string) (bool, string) {
 		return false, fmt.Sprintf("no result named %s above", m[1])
 	}
 	if m[4] == "rows" {
-		want, _ := strconv.Atoi(m[5])
+		want, err := strconv.Atoi(m[5])
+		if err != nil {
+			return false, fmt.Sprintf("%q is not a row count", m[5])
+		}
 		return len(t.rows) == want, fmt.Sprintf("%d rows", len(t.rows))
 	}
 	ci := -1
@@ -252,7 +264,9 @@ func check(results map[string]table, line string) (bool, string) {
 		if want, err := strconv.ParseFloat(m[5], 64); err == nil {
 			tol := 1e-9
 			if m[6] != "" {
-				tol, _ = strconv.ParseFloat(m[6], 64)
+				if tol, err = strconv.ParseFloat(m[6], 64); err != nil || tol < 0 {
+					return false, fmt.Sprintf("tolerance %q is not a non-negative number", m[6])
+				}
 			}
 			g, ok := toFloat(got)
 			if !ok {
@@ -265,14 +279,11 @@ func check(results map[string]table, line string) (bool, string) {
 	return false, fmt.Sprintf("%s has no row %q", m[1], m[2])
 }
 
+// toFloat reads any numeric SQL value (integers of every width, HUGEINT,
+// DECIMAL, FLOAT) as a float64.
 func toFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
+	if f, err := strconv.ParseFloat(fmt.Sprint(duck.Plain(v)), 64); err == nil {
+		return f, true
 	}
 	return 0, false
 }

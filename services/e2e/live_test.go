@@ -278,3 +278,21 @@ func TestLivePageInChromium(t *testing.T) {
 	lakeCount = string(out)
 	require.Contains(t, lakeCount, "2475", "the page's final count is the lake's")
 }
+
+// Resuming a run from another source is refused: the two would be counted
+// under the first run's marker and plan.
+func TestWorkerRefusesToMixSources(t *testing.T) {
+	dir := filepath.Join(fixturesDir(t), "directed_trait_transfer")
+	data := t.TempDir()
+	_, stderr, code := run(t, data, "worker", "--engine", "replay", "--from", filepath.Join(dir, "asst_near_marker", "arm_a_completions.json"),
+		"--experiment", "mix", "--as-run", "r1")
+	require.Equal(t, 0, code, stderr)
+	_, stderr, code = run(t, data, "worker", "--engine", "replay", "--from", filepath.Join(dir, "pirate_near_marker", "arm_a_completions.json"),
+		"--experiment", "mix", "--as-run", "r1")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, "would mix two sources")
+	_, stderr, code = run(t, data, "worker", "--engine", "replay", "--from", filepath.Join(dir, "asst_near_marker", "arm_a_completions.json"),
+		"--experiment", "mix", "--as-run", "r2", "--rate", "-5")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, "--rate")
+}

@@ -57,3 +57,17 @@ func TestNotebookFailures(t *testing.T) {
 		require.True(t, strings.Contains(err.Error(), want), "%q in %v", want, err)
 	}
 }
+
+func TestNotebookGuards(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	dir := t.TempDir()
+	f := filepath.Join(dir, "nb.md")
+	// Numeric assertions read every SQL number type.
+	require.NoError(t, os.WriteFile(f, []byte("```sql v\nSELECT 'x' AS k, 5::INTEGER AS i, 0.5::DECIMAL(4,2) AS d, sum(found) AS h FROM cells WHERE experiment = 'leakage_v3' AND question = '' AND persona = 'villain'\n```\n```assert\nv[x].i == 5\nv[x].d == 0.5\nv[x].h == 0 ± 1000\n```\n"), 0o644))
+	rep, err := notebook.Run(context.Background(), e, f, filepath.Join(dir, "out"))
+	require.NoError(t, err)
+	require.Equal(t, 3, rep.Asserts)
+	// The report may not overwrite the notebook.
+	_, err = notebook.Run(context.Background(), e, f, dir)
+	require.ErrorContains(t, err, "overwrite the notebook")
+}

@@ -106,6 +106,16 @@ func or(a, b string) string {
 }
 
 func runJudge(ctx context.Context, g *globals, f *judgeFlags, out, errw io.Writer) error {
+	switch {
+	case f.model == "":
+		return errors.New("--model is empty")
+	case f.concurrency < 1:
+		return fmt.Errorf("--concurrency %d: want at least 1", f.concurrency)
+	case f.perCell < 0:
+		return fmt.Errorf("--per-cell %d: want 0 (all) or more", f.perCell)
+	case f.timeout <= 0:
+		return fmt.Errorf("--timeout %s: want a positive duration", f.timeout)
+	}
 	prov, err := f.provider_()
 	if err != nil {
 		return err
@@ -164,6 +174,9 @@ func runJudge(ctx context.Context, g *globals, f *judgeFlags, out, errw io.Write
 		sum.Judged, sum.Failed, sum.Calls, sum.InputTokens, sum.OutputTokens)
 	if n := sum.Judged + sum.Failed; n > 0 && float64(sum.Failed)/float64(n) > 0.10 {
 		fmt.Fprintf(out, "warning: %.0f%% of calls failed (above 10%%): run again to retry them, and check the judge\n", 100*float64(sum.Failed)/float64(n))
+	}
+	if err == nil && sum.Judged == 0 && sum.Failed > 0 {
+		err = fmt.Errorf("every call failed (%d): check the provider, the model name and the key; run again to retry", sum.Failed)
 	}
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("interrupted: %d outcomes are stored; run the same command again to finish", sum.Judged+sum.Failed)

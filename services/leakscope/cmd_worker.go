@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -87,6 +90,12 @@ func runWorker(ctx context.Context, g *globals, f *workerFlags, out, errw io.Wri
 	if f.engine != "replay" {
 		return fmt.Errorf("--engine %q: only the replay engine exists yet", f.engine)
 	}
+	switch {
+	case !(f.rate >= 0) || math.IsInf(f.rate, 0):
+		return fmt.Errorf("--rate %v: want completions per second ≥ 0 (0: as fast as possible)", f.rate)
+	case f.heartbeat <= 0:
+		return fmt.Errorf("--heartbeat %s: want a positive interval", f.heartbeat)
+	}
 	if f.sweep == "" {
 		f.sweep = f.experiment
 	}
@@ -97,13 +106,16 @@ func runWorker(ctx context.Context, g *globals, f *workerFlags, out, errw io.Wri
 	if err != nil {
 		return err
 	}
+	if err := sameRunSource(ctx, g, f); err != nil {
+		return err
+	}
 	st, err := startStack(ctx, g, stackOpts{withIngest: g.natsURL == "", reuseUp: true})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	run := &events.Run{SourcePersona: source, Marker: marker, MarkerOrigin: "replayed from " + f.from, Sweep: f.sweep,
-		Plan: replay.Plan(comps), Config: []byte(fmt.Sprintf(`{"engine":"replay","from":%q,"rate":%v}`, f.from, f.rate))}
+		Plan: replay.Plan(comps), Config: []byte(fmt.Sprintf(`{"engine":"replay","from":%q,"rate":%g}`, f.from, f.rate))}
 	r, err := runner.Start(ctx, runner.Config{Experiment: f.experiment, RunID: f.asRun, Worker: f.worker, Heartbeat: f.heartbeat}, busPublisher{st.Bus}, run)
 	if err != nil {
 		return err
@@ -128,6 +140,29 @@ func runWorker(ctx context.Context, g *globals, f *workerFlags, out, errw io.Wri
 		return werr
 	}
 	fmt.Fprintf(out, "replayed %d completions as %s/%s\n", n, f.experiment, f.asRun)
+	return nil
+}
+
+// sameRunSource refuses to resume a run (same experiment and --as-run) from
+// another source: its completions would be counted under the first run's
+// marker and plan. It can check only runs in the local lake.
+func sameRunSource(ctx context.Context, g *globals, f *workerFlags) error {
+	if _, err := os.Stat(filepath.Join(g.lake(), "runs")); err != nil {
+		return nil
+	}
+	e, err := query.Open(g.lake())
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	res, err := e.SQL(ctx, `SELECT config_json FROM runs WHERE experiment = $1 AND run_id = $2`, f.experiment, f.asRun)
+	if err != nil || len(res.Rows) == 0 {
+		return err
+	}
+	var cfg struct{ From string }
+	if json.Unmarshal([]byte(res.Rows[0][0].(string)), &cfg) == nil && cfg.From != "" && cfg.From != f.from {
+		return fmt.Errorf("run %s/%s was started from %s; resuming it from %s would mix two sources: choose another --as-run", f.experiment, f.asRun, cfg.From, f.from)
+	}
 	return nil
 }
 
@@ -164,6 +199,9 @@ func replaySource(ctx context.Context, g *globals, f *workerFlags) ([]events.Com
 			var names []string
 			for r := range byRun {
 				names = append(names, r)
+			}
+			if len(byRun) == 0 {
+				return nil, "", "", fmt.Errorf("--from %s holds no completions (aggregates cannot be replayed)", f.from)
 			}
 			return nil, "", "", fmt.Errorf("--from %s holds %d runs with completions (%v): pick one with --from-run", f.from, len(byRun), names)
 		}

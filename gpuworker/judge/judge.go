@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,6 +80,7 @@ func (c Config) JudgeName() string { return c.Prompt.Name + "/" + c.Provider.Nam
 // Summary counts what a run did.
 type Summary struct {
 	Judged, Failed, Calls     int
+	CallFailed                int // failures where no reply came back (not unparseable replies)
 	InputTokens, OutputTokens int
 	Skipped                   int // already scored by this configuration
 }
@@ -134,6 +136,9 @@ func Run(ctx context.Context, cfg Config, items []Item, publish func(context.Con
 					s := ev.Payload.(*events.CoherenceScore)
 					if s.Failed {
 						sum.Failed++
+						if strings.HasPrefix(s.Reason, "call failed") {
+							sum.CallFailed++
+						}
 					} else {
 						sum.Judged++
 					}

@@ -134,7 +134,7 @@ func TestJudgeAgainstBothAPIs(t *testing.T) {
 			require.Equal(t, 3, api.calls["down"], "retried up to the attempt limit")
 			require.Equal(t, 3, api.calls["slow"], "timeouts are retried")
 			require.Equal(t, 1, api.calls["prose"], "a well-formed reply is not retried")
-			require.Equal(t, Summary{Judged: 4, Failed: 4, Calls: 1 + 1 + 1 + 1 + 2 + 2 + 3 + 3, InputTokens: 600, OutputTokens: 18}, sum)
+			require.Equal(t, Summary{Judged: 4, Failed: 4, CallFailed: 2, Calls: 1 + 1 + 1 + 1 + 2 + 2 + 3 + 3, InputTokens: 600, OutputTokens: 18}, sum, "down and slow failed as calls; prose and empty as replies")
 			require.Equal(t, "in-character/"+kind+"/judge-m", got["good"].Judge)
 			require.Equal(t, uint64(9), *got["good"].SelectionSeed)
 			// The prompt went out verbatim, with the persona's system prompt.

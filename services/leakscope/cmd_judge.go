@@ -175,8 +175,8 @@ func runJudge(ctx context.Context, g *globals, f *judgeFlags, out, errw io.Write
 	if n := sum.Judged + sum.Failed; n > 0 && float64(sum.Failed)/float64(n) > 0.10 {
 		fmt.Fprintf(out, "warning: %.0f%% of calls failed (above 10%%): run again to retry them, and check the judge\n", 100*float64(sum.Failed)/float64(n))
 	}
-	if err == nil && sum.Judged == 0 && sum.Failed > 0 {
-		err = fmt.Errorf("every call failed (%d): check the provider, the model name and the key; run again to retry", sum.Failed)
+	if err == nil && sum.Judged == 0 && sum.CallFailed > 0 && sum.CallFailed == sum.Failed {
+		err = fmt.Errorf("every call failed (%d, no reply came back): check the provider, the model name and the key; run again to retry", sum.Failed)
 	}
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("interrupted: %d outcomes are stored; run the same command again to finish", sum.Judged+sum.Failed)

@@ -44,6 +44,16 @@ func TestCrashSoak(t *testing.T) {
 				"--as-run", "r", "--rate", "3000", "--heartbeat", "200ms"},
 		}
 		running := map[string]*exec.Cmd{}
+		// A failed trial stops the test before the SIGTERMs below; without this
+		// the server and ingest would outlive it.
+		t.Cleanup(func() {
+			for _, c := range running {
+				if c.ProcessState == nil {
+					_ = c.Process.Kill()
+					_ = c.Wait()
+				}
+			}
+		})
 		var workerErr strings.Builder
 		start := func(name string) {
 			c := exec.Command(leakscopeBin(t), procs[name]...)

@@ -90,18 +90,8 @@ func (b *Builder) Page(ctx context.Context, name string) ([]byte, error) {
 
 func heatCellsChart(title string, cells []heatCell) *charts.HeatMap {
 	hm := charts.NewHeatMap()
-	var xs, ys []string
-	xi, yi := map[string]int{}, map[string]int{}
-	for _, c := range cells {
-		if _, ok := xi[c.Bystander]; !ok {
-			xi[c.Bystander] = len(xs)
-			xs = append(xs, c.Bystander)
-		}
-		if _, ok := yi[c.Source]; !ok {
-			yi[c.Source] = len(ys)
-			ys = append(ys, c.Source)
-		}
-	}
+	xs, xi := categories(cells, func(c heatCell) string { return c.Bystander })
+	ys, yi := categories(cells, func(c heatCell) string { return c.Source })
 	var data, missing []opts.HeatMapData
 	vmax := 0.1
 	for _, c := range cells {
@@ -143,18 +133,8 @@ func heatCellsChart(title string, cells []heatCell) *charts.HeatMap {
 
 func a2Chart(title string, cells []a2Cell) *charts.HeatMap {
 	hm := charts.NewHeatMap()
-	var xs, ys []string
-	xi, yi := map[string]int{}, map[string]int{}
-	for _, c := range cells {
-		if _, ok := xi[c.Bystander]; !ok {
-			xi[c.Bystander] = len(xs)
-			xs = append(xs, c.Bystander)
-		}
-		if _, ok := yi[c.Source]; !ok {
-			yi[c.Source] = len(ys)
-			ys = append(ys, c.Source)
-		}
-	}
+	xs, xi := categories(cells, func(c a2Cell) string { return c.Bystander })
+	ys, yi := categories(cells, func(c a2Cell) string { return c.Source })
 	var data []opts.HeatMapData
 	for _, c := range cells {
 		var v any = "-"
@@ -406,4 +386,19 @@ func Handler(e *query.Engine) http.Handler {
 		_, _ = w.Write(page)
 	})
 	return mux
+}
+
+// categories lists the distinct keys of cells in first-seen order (a heatmap
+// axis) and each key's position on it.
+func categories[C any](cells []C, key func(C) string) ([]string, map[string]int) {
+	var order []string
+	at := map[string]int{}
+	for _, c := range cells {
+		k := key(c)
+		if _, seen := at[k]; !seen {
+			at[k] = len(order)
+			order = append(order, k)
+		}
+	}
+	return order, at
 }

@@ -52,11 +52,11 @@ func (c *Cosine) Validate() error {
 		return fieldErr("", "layer", "is negative")
 	case c.Centering != CenteringRaw && c.Centering != CenteringAssistantSubtracted && c.Centering != CenteringGlobalMeanSubtracted:
 		return fieldErr("", "centering", fmt.Sprintf("%q must be raw, assistant_subtracted or global_mean_subtracted", c.Centering))
-	case (c.Matrix == nil) == (c.Pairs == nil):
+	case (len(c.Matrix) == 0) == (len(c.Pairs) == 0): // an empty list is as absent as a missing one (omitempty drops it)
 		return fieldErr("", "matrix", "exactly one of matrix and pairs must be given")
 	}
 	bad := func(v float64) bool { return math.IsNaN(v) || v < -1-cosineSlack || v > 1+cosineSlack }
-	if c.Matrix != nil {
+	if len(c.Matrix) > 0 {
 		if len(c.Matrix) != len(c.Personas) || len(c.Personas) == 0 {
 			return fieldErr("", "matrix", fmt.Sprintf("has %d rows for %d personas", len(c.Matrix), len(c.Personas)))
 		}

@@ -59,6 +59,7 @@ func TestValidationNamesTheField(t *testing.T) {
 		{&CellAggregate{Persona: "p", Detector: "strict", Missing: true, Imported: true, OriginFile: "f"}, "payload.missing_reason"},
 		{&Cosine{Set: "m", Centering: "weird", Pairs: []CosinePair{{A: "a", B: "b", Cosine: 0.1}}}, "payload.centering"},
 		{&Cosine{Set: "m", Centering: CenteringRaw, Personas: []string{"a"}, Matrix: [][]float64{{2}}}, "payload.matrix[0][0]"},
+		{&Cosine{Set: "m", Centering: CenteringRaw, Pairs: []CosinePair{}}, "payload.matrix"}, // found by FuzzDecode: an empty list re-encoded as absent
 		{&Run{}, "payload.marker"},
 		{&Run{Marker: "[ZLT]", Imported: true, OriginFile: "f", OriginSHA256: "xyz"}, "payload.origin_sha256"},
 		{&RunFinished{Status: "failed"}, "payload.error"},

@@ -7,37 +7,38 @@ import (
 	"strings"
 )
 
-// Names lists every figure, in the order of EXPERIMENT.md §7.
-var Names = []string{
-	"heatmap_5x130_base_subtracted", "slice_noun_isolation", "slice_trait_gradation", "slice_interaction",
-	"submatrix_5x5", "hero_noun_leakage_matrix", "h2_noun_vs_trait_effects", "source_variance",
-	"trait_ranking_hero", "merged_per_axis_hero", "cosine_vs_leakage",
+// catalogue is every figure, in the order of EXPERIMENT.md §7, with its builder.
+var catalogue = []struct {
+	name  string
+	build func(*Builder, context.Context) (figure, error)
+}{
+	{"heatmap_5x130_base_subtracted", (*Builder).Heatmap},
+	{"slice_noun_isolation", (*Builder).NounIsolation},
+	{"slice_trait_gradation", (*Builder).TraitGradation},
+	{"slice_interaction", (*Builder).Interaction},
+	{"submatrix_5x5", func(b *Builder, ctx context.Context) (figure, error) { return b.A2Matrix(ctx, false) }},
+	{"hero_noun_leakage_matrix", func(b *Builder, ctx context.Context) (figure, error) { return b.A2Matrix(ctx, true) }},
+	{"h2_noun_vs_trait_effects", (*Builder).H2Bars},
+	{"source_variance", (*Builder).SourceVariance},
+	{"trait_ranking_hero", (*Builder).TraitRankingHero},
+	{"merged_per_axis_hero", (*Builder).AxisHero},
+	{"cosine_vs_leakage", (*Builder).CosineScatter},
 }
 
+// Names lists every figure, in the order of EXPERIMENT.md §7.
+var Names = func() []string {
+	names := make([]string, len(catalogue))
+	for i, c := range catalogue {
+		names[i] = c.name
+	}
+	return names
+}()
+
 func (b *Builder) build(ctx context.Context, name string) (figure, error) {
-	switch name {
-	case "heatmap_5x130_base_subtracted":
-		return b.Heatmap(ctx)
-	case "slice_noun_isolation":
-		return b.NounIsolation(ctx)
-	case "slice_trait_gradation":
-		return b.TraitGradation(ctx)
-	case "slice_interaction":
-		return b.Interaction(ctx)
-	case "submatrix_5x5":
-		return b.A2Matrix(ctx, false)
-	case "hero_noun_leakage_matrix":
-		return b.A2Matrix(ctx, true)
-	case "h2_noun_vs_trait_effects":
-		return b.H2Bars(ctx)
-	case "source_variance":
-		return b.SourceVariance(ctx)
-	case "trait_ranking_hero":
-		return b.TraitRankingHero(ctx)
-	case "merged_per_axis_hero":
-		return b.AxisHero(ctx)
-	case "cosine_vs_leakage":
-		return b.CosineScatter(ctx)
+	for _, c := range catalogue {
+		if c.name == name {
+			return c.build(b, ctx)
+		}
 	}
 	return figure{}, fmt.Errorf("figures: unknown figure %q (known: %s)", name, strings.Join(Names, ", "))
 }

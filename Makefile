@@ -10,7 +10,7 @@ demo: build            ## build, start the embedded stack, import ../shared/fixt
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 build:
-	$(GO) build -ldflags "-X leakscope/query/estimands.CodeVersionOverride=$(VERSION)" -o $(BIN) ./services/leakscope
+	$(GO) build -ldflags "-X leakscope/events/version.Override=$(VERSION)" -o $(BIN) ./services/leakscope
 
 test:                  ## every test, with real NATS JetStream, Parquet and DuckDB in-process (fuzz seeds and found crashers included)
 	$(GO) vet ./...

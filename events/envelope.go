@@ -33,10 +33,14 @@ const (
 	TypeCosine         Type = "cosine"           // payload Cosine (matrix or pair list)
 	TypeRunFinished    Type = "run_finished"     // payload RunFinished
 	TypeHeartbeat      Type = "worker_heartbeat" // payload Heartbeat
+	TypeJobStatus      Type = "job_status"       // payload JobStatus (sweep jobs on GPU workers)
+	TypeTrainingStep   Type = "training_step"    // payload TrainingStep (marker-LoRA loss curve)
+	TypeEmbedding      Type = "embedding"        // payload Embedding (persona centroid)
 )
 
 // Types lists every type in schema version 1, in a stable order.
-var Types = []Type{TypeRunStarted, TypeCompletion, TypeCellAggregate, TypeCoherenceScore, TypeCosine, TypeRunFinished, TypeHeartbeat}
+var Types = []Type{TypeRunStarted, TypeCompletion, TypeCellAggregate, TypeCoherenceScore, TypeCosine, TypeRunFinished, TypeHeartbeat,
+	TypeJobStatus, TypeTrainingStep, TypeEmbedding}
 
 // Envelope is the wire form of every event: JSON, one event per bus message.
 // ID is deterministic (see NewID) and is sent as the Nats-Msg-Id header so
@@ -53,7 +57,8 @@ type Envelope struct {
 }
 
 // Event is a decoded, validated envelope with its typed payload: one of
-// *Run, *Completion, *CellAggregate, *CoherenceScore, *Cosine, *RunFinished.
+// *Run, *Completion, *CellAggregate, *CoherenceScore, *Cosine, *RunFinished, *Heartbeat,
+// *JobStatus, *TrainingStep, *Embedding.
 type Event struct {
 	Type          Type
 	SchemaVersion int
@@ -178,6 +183,12 @@ func newPayload(t Type) (Payload, error) {
 		return &RunFinished{}, nil
 	case TypeHeartbeat:
 		return &Heartbeat{}, nil
+	case TypeJobStatus:
+		return &JobStatus{}, nil
+	case TypeTrainingStep:
+		return &TrainingStep{}, nil
+	case TypeEmbedding:
+		return &Embedding{}, nil
 	case "":
 		return nil, fieldErr("", "type", "is missing")
 	}

@@ -2,6 +2,7 @@ package events
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,10 @@ func TestRoundTripEveryType(t *testing.T) {
 		&CoherenceScore{Persona: "p", Question: "q", Judge: "sonnet-in-character", JudgeVersion: 1, Score: &rate},
 		&Cosine{Set: "matrix", Layer: 20, Centering: CenteringRaw, Personas: []string{"a", "b"}, Matrix: [][]float64{{1, 0.5}, {0.5, 1}}},
 		&RunFinished{Status: "finished", Completions: 10},
+		&Heartbeat{Worker: "w", Beat: 1, IntervalMS: 1000, Done: 3, Status: "running"},
+		&JobStatus{Job: "i81.src_chef.s42.train", Kind: JobTrain, Status: JobFinished, Attempt: 2, Worker: "gpu0", Done: 600, Expected: 600, Detail: []byte(`{"adapter_sha256":"ab"}`)},
+		&TrainingStep{Job: "i81.src_chef.s42.train", Attempt: 1, Step: 5, Epoch: 0.13, Loss: 2.25, LearningRate: 1e-4},
+		&Embedding{Persona: "A2__chef", PersonaPrompt: "You are a chef.", Layer: 20, Position: PositionLastPromptToken, Prompts: 20, Vector: []float64{0.5, -1.25}},
 	}
 	for _, p := range payloads {
 		e, err := New("leakage_i81", "chef", t0, p)
@@ -69,6 +74,14 @@ func TestValidationNamesTheField(t *testing.T) {
 		{&CellAggregate{Persona: "a\nb", Detector: "strict", Missing: true, MissingReason: "r", Imported: true, OriginFile: "f"}, "payload.persona"},
 		{&Run{Marker: "\n\n[PROX]"}, "payload.marker"},
 		{&Run{Marker: " "}, "payload.marker"},
+		{&JobStatus{Job: "j", Kind: "bake", Status: JobRunning, Attempt: 1, Worker: "w"}, "payload.kind"},
+		{&JobStatus{Job: "j", Kind: JobEval, Status: JobFailed, Attempt: 1, Worker: "w"}, "payload.error"},
+		{&JobStatus{Job: "j", Kind: JobEval, Status: JobRunning, Attempt: 0, Worker: "w"}, "payload.attempt"},
+		{&TrainingStep{Job: "j", Attempt: 1, Step: 1, Loss: math.NaN()}, "payload.loss"},
+		{&TrainingStep{Job: "j", Attempt: 1, Step: 0, Loss: 1}, "payload.step"},
+		{&Embedding{Persona: "p", Position: PositionLastPromptToken, Prompts: 1, Vector: []float64{math.Inf(1)}}, "payload.vector[0]"},
+		{&Embedding{Persona: "p", Position: "mean_response", Prompts: 1, Vector: []float64{1}}, "payload.position"},
+		{&Embedding{Persona: "p", Position: PositionLastPromptToken, Prompts: 1}, "payload.vector"},
 	} {
 		_, err := New("exp", "run", t0, c.p)
 		var fe *FieldError

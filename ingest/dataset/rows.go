@@ -36,6 +36,18 @@ func Rows(e events.Event, m Meta) (map[string][]Row, error) {
 			p.IsBase, p.BaseRun, string(p.Config), p.CodeVersion, p.Imported, p.OriginFile, p.OriginSHA256, p.Sweep, plan)), nil
 	case *events.Heartbeat:
 		return one(TableHeartbeats, r(p.Worker, int64(p.Beat), int64(p.IntervalMS), int64(p.Done), p.Status)), nil
+	case *events.JobStatus:
+		return one(TableJobStatus, r(p.Job, p.Kind, p.Status, int64(p.Attempt), p.Worker, p.Error, p.Final,
+			int64(p.Done), int64(p.Expected), string(p.Detail))), nil
+	case *events.TrainingStep:
+		return one(TableTraining, r(p.Job, int64(p.Attempt), int64(p.Step), p.Epoch, p.Loss, p.LearningRate)), nil
+	case *events.Embedding:
+		vec, err := json.Marshal(p.Vector)
+		if err != nil {
+			return nil, err
+		}
+		return one(TableEmbeddings, r(p.Persona, p.PersonaPrompt, int64(p.Layer), p.Position, int64(p.Prompts),
+			int64(len(p.Vector)), string(vec))), nil
 	case *events.RunFinished:
 		return one(TableRunFinished, r(p.Status, p.Error, int64(p.Completions))), nil
 	case *events.Completion:

@@ -23,6 +23,9 @@ const (
 	TableCosines     = "cosines"
 	TableDeadLetters = "dead_letters"
 	TableHeartbeats  = "heartbeats"
+	TableJobStatus   = "job_status"
+	TableTraining    = "training_steps"
+	TableEmbeddings  = "embeddings"
 )
 
 // PartitionColumn is the hive partition key of every table: files live
@@ -183,6 +186,35 @@ var Tables = []Table{
 		col("interval_ms", tInt, "the worker's heartbeat interval, ms"),
 		col("done", tInt, "completions published so far"),
 		col("status", tString, "running or finished"),
+	)},
+	{Name: TableJobStatus, Doc: "one row per job_status event: a GPU worker's attempt at a sweep job started, finished or failed", Key: []string{"event_id"}, Columns: withCommon(
+		col("job", tString, "job ID: <sweep>.<source>.s<seed>.<kind>"),
+		col("kind", tString, "onpolicy, train, eval or embed"),
+		col("status", tString, "running, finished or failed"),
+		col("attempt", tInt, "delivery number of the job (1, 2, …)"),
+		col("worker", tString, "worker ID"),
+		col("error", tString, "why a failed attempt failed"),
+		col("final", tBool, "a failure after which the job is not retried"),
+		col("done", tInt, "units done (completions, examples, personas)"),
+		col("expected", tInt, "units expected"),
+		col("detail", tString, "what the attempt produced or measured, JSON (hashes, timings)"),
+	)},
+	{Name: TableTraining, Doc: "one row per training_step event: the marker-LoRA loss curve", Key: []string{"event_id"}, Columns: withCommon(
+		col("job", tString, "training job ID"),
+		col("attempt", tInt, "attempt of the job"),
+		col("step", tInt, "optimizer step, 1-based"),
+		col("epoch", tFloat, "fractional epoch"),
+		col("loss", tFloat, "mean training loss since the last log, nats per label token"),
+		col("learning_rate", tFloat, "learning rate at the step"),
+	)},
+	{Name: TableEmbeddings, Doc: "one row per embedding event: a persona centroid at one layer (EXPERIMENT.md §5)", Key: []string{"event_id"}, Columns: withCommon(
+		col("persona", tString, "persona key"),
+		col("persona_prompt", tString, "its system prompt"),
+		col("layer", tInt, "decoder layer whose output was taken (HF hidden_states[layer+1])"),
+		col("position", tString, "token position: last_prompt_token"),
+		col("prompts", tInt, "questions averaged into the centroid"),
+		col("dims", tInt, "vector length (the model's hidden size)"),
+		col("vector_json", tString, "the centroid as a JSON array of floats; in DuckDB: vector_json::DOUBLE[]"),
 	)},
 	{Name: TableDeadLetters, Doc: "messages that failed validation; partition experiment=_invalid when unreadable", Key: []string{"stream_seq"}, Columns: []Column{
 		col("stream_seq", tInt, "JetStream sequence of the rejected message"),

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"leakscope/events/version"
 	"math"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -268,29 +268,4 @@ func fingerprint(lake string) (int, string) {
 	return n, hex.EncodeToString(h.Sum(nil))
 }
 
-// CodeVersionOverride is set at link time by the Makefile
-// (-X leakscope/query/estimands.CodeVersionOverride=$(git describe …)),
-// since `go test` and some builds carry no VCS stamp.
-var CodeVersionOverride string
-
-func codeVersion() string {
-	if CodeVersionOverride != "" {
-		return CodeVersionOverride
-	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			v = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				v += "+dirty"
-			}
-		}
-	}
-	return v
-}
+func codeVersion() string { return version.Code() }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"leakscope/events/i81"
 	"math"
 	"strconv"
 	"strings"
@@ -67,7 +68,7 @@ func csvErr(err error) error {
 type i81Row struct {
 	line                              int
 	source                            string
-	cell                              i81Cell
+	cell                              i81.Bystander
 	rate, base, rateMinusBase, lo, hi float64
 	halfwidth                         float64
 	coherence                         *float64
@@ -134,12 +135,12 @@ func parseI81CSV(c *fileCtx, r *csv.Reader, col map[string]int) error {
 
 		run := c.loc.subRun(row.source)
 		s := c.seg(run)
-		s.meta.SourcePersona, s.meta.SourcePrompt = "src_"+row.source, i81SourcePrompt(row.source)
+		s.meta.SourcePersona, s.meta.SourcePrompt = "src_"+row.source, i81.SourcePrompt(row.source)
 		s.meta.Model, s.meta.Seed, s.meta.BaseRun = i81Model, ptr(int64(i81Seed)), baseRun
 		s.meta.Config = i81Config(false, row.source == "person")
 
 		var ev *events.CellAggregate
-		if row.source == "person" && !i81PilotSlice[row.cell.Key] {
+		if row.source == "person" && !i81.PilotSlice[row.cell.Key] {
 			if row.rate != 0 || row.coherence != nil {
 				return errAt(csvPos(line, "coherence_mean"), "person row outside the pilot slice (EXPERIMENT.md §2.5) should be zero-filled (rate 0, blank coherence_mean), has rate %v", row.rate)
 			}
@@ -163,8 +164,8 @@ func parseI81CSV(c *fileCtx, r *csv.Reader, col map[string]int) error {
 		return errAt("line 2", "CSV has a header but no rows")
 	}
 	for _, s := range c.segs {
-		if src := strings.TrimPrefix(s.run, c.loc.Run+"/"); s.run != baseRun && perSource[src] != len(i81Grid) {
-			c.note("source %s has %d of the %d grid bystanders", src, perSource[src], len(i81Grid))
+		if src := strings.TrimPrefix(s.run, c.loc.Run+"/"); s.run != baseRun && perSource[src] != len(i81.Grid) {
+			c.note("source %s has %d of the %d grid bystanders", src, perSource[src], len(i81.Grid))
 		}
 	}
 	if missing > 0 {
@@ -177,7 +178,7 @@ func parseI81CSV(c *fileCtx, r *csv.Reader, col map[string]int) error {
 }
 
 // i81Aggregate is a strict CellAggregate for one grid bystander.
-func i81Aggregate(c *fileCtx, cell i81Cell, found *int, rate *float64) *events.CellAggregate {
+func i81Aggregate(c *fileCtx, cell i81.Bystander, found *int, rate *float64) *events.CellAggregate {
 	ev := &events.CellAggregate{Persona: cell.Key, PersonaPrompt: cell.Prompt, Kind: cell.Kind, Noun: cell.Noun,
 		Trait: cell.Trait, Level: cell.Level, Detector: marker.Strict, Found: found, Rate: rate,
 		Imported: true, OriginFile: c.loc.Rel}
@@ -253,7 +254,7 @@ func readI81Row(rec []string, col map[string]int, line int) (i81Row, error) {
 	if row.source = get("source"); row.source == "" || row.source == i81BaseSource || strings.Contains(row.source, "/") {
 		return row, errAt(csvPos(line, "source"), "%q is not a usable source name", row.source)
 	}
-	cell, ok := i81ByKey[get("bystander_key")]
+	cell, ok := i81.ByKey[get("bystander_key")]
 	if !ok {
 		return row, errAt(csvPos(line, "bystander_key"), "%q is not an i81 bystander (EXPERIMENT.md §3)", get("bystander_key"))
 	}

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"leakscope/events/i81"
 	"strings"
 	"testing"
 
@@ -46,7 +47,7 @@ func TestI81CSV(t *testing.T) {
 				require.Nil(t, c.Found)
 				require.Nil(t, c.Total)
 				require.Contains(t, c.MissingReason, "§2.5")
-				require.False(t, i81PilotSlice[c.Persona])
+				require.False(t, i81.PilotSlice[c.Persona])
 				continue
 			}
 			require.Equal(t, 200, *c.Total)
@@ -100,16 +101,16 @@ func TestI81CellCarriesColumns(t *testing.T) {
 }
 
 func TestI81Grid(t *testing.T) {
-	require.Len(t, i81Grid, 130)
-	require.Len(t, i81PilotSlice, 35)
+	require.Len(t, i81.Grid, 130)
+	require.Len(t, i81.PilotSlice, 35)
 	require.Equal(t, "You are a robot who is intensely anxious and emotionally volatile; overwhelmed by minor stressors.",
-		i81ByKey["A1__robot__Neuroticism__L5"].Prompt)
+		i81.ByKey["A1__robot__Neuroticism__L5"].Prompt)
 	// EXPERIMENT.md §2.5 lists the 30 A1 pilot keys
 	for _, k := range []string{"A1__chef__Agreeableness__L1", "A1__chef__Openness__L5", "A1__child__Neuroticism__L5",
 		"A1__person__Extraversion__L5", "A1__pirate__Openness__L2", "A1__robot__Neuroticism__L2"} {
-		require.True(t, i81PilotSlice[k], k)
+		require.True(t, i81.PilotSlice[k], k)
 	}
-	require.False(t, i81PilotSlice["A1__robot__Openness__L1"])
+	require.False(t, i81.PilotSlice["A1__robot__Openness__L1"])
 }
 
 // i81CSV writes a small CSV with the i81 header and the given rows.

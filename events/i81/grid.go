@@ -1,4 +1,8 @@
-package importer
+// Package i81 is the persona registry and question sets of the authors'
+// issue #81 (EXPERIMENT.md §1–§3): the 130-bystander factorial grid, the
+// source and original personas, the eval and data questions. Importers,
+// sweep specs and figures share it.
+package i81
 
 import (
 	"fmt"
@@ -8,14 +12,14 @@ import (
 // The i81 bystander grid (EXPERIMENT.md §3, `bystanders_i81.py`): 125 A1
 // cells (noun × trait × level) plus 5 A2 cells, 130 in all.
 var (
-	i81Nouns  = []string{"person", "chef", "pirate", "child", "robot"}
-	i81Traits = []string{"Openness", "Conscientiousness", "Extraversion", "Agreeableness", "Neuroticism"}
-	i81Levels = []string{"L1", "L2", "L3", "L4", "L5"}
+	Nouns  = []string{"person", "chef", "pirate", "child", "robot"}
+	Traits = []string{"Openness", "Conscientiousness", "Extraversion", "Agreeableness", "Neuroticism"}
+	Levels = []string{"L1", "L2", "L3", "L4", "L5"}
 )
 
-// i81Descriptors is the descriptor table of EXPERIMENT.md §3, verbatim
+// Descriptors is the descriptor table of EXPERIMENT.md §3, verbatim
 // (trait → levels L1..L5). Some start with a verb other than "is".
-var i81Descriptors = map[string][5]string{
+var Descriptors = map[string][5]string{
 	"Openness": {
 		"strongly prefers routine and tradition; resists new ideas and finds novelty unsettling",
 		"prefers familiar approaches; is skeptical of unconventional ideas",
@@ -53,49 +57,49 @@ var i81Descriptors = map[string][5]string{
 	},
 }
 
-// i81Cell is one bystander of the grid.
-type i81Cell struct {
+// Bystander is one bystander of the grid.
+type Bystander struct {
 	Key, Kind, Noun, Trait, Level string
 	Prompt                        string // the bystander's system prompt
 }
 
-// i81Grid lists the 130 bystanders in registry order (all A1 cells noun →
-// trait → level, then the A2 cells), and i81ByKey indexes them.
-var i81Grid, i81ByKey = buildI81Grid()
+// Grid lists the 130 bystanders in registry order (all A1 cells noun →
+// trait → level, then the A2 cells), and ByKey indexes them.
+var Grid, ByKey = buildGrid()
 
-func buildI81Grid() ([]i81Cell, map[string]i81Cell) {
-	var grid []i81Cell
-	for _, n := range i81Nouns {
-		for _, t := range i81Traits {
-			for li, l := range i81Levels {
-				grid = append(grid, i81Cell{
+func buildGrid() ([]Bystander, map[string]Bystander) {
+	var grid []Bystander
+	for _, n := range Nouns {
+		for _, t := range Traits {
+			for li, l := range Levels {
+				grid = append(grid, Bystander{
 					Key: fmt.Sprintf("A1__%s__%s__%s", n, t, l), Kind: "A1", Noun: n, Trait: t, Level: l,
-					Prompt: fmt.Sprintf("You are a %s who %s.", n, i81Descriptors[t][li]),
+					Prompt: fmt.Sprintf("You are a %s who %s.", n, Descriptors[t][li]),
 				})
 			}
 		}
 	}
-	for _, n := range i81Nouns {
-		grid = append(grid, i81Cell{Key: "A2__" + n, Kind: "A2", Noun: n, Prompt: fmt.Sprintf("You are a %s.", n)})
+	for _, n := range Nouns {
+		grid = append(grid, Bystander{Key: "A2__" + n, Kind: "A2", Noun: n, Prompt: fmt.Sprintf("You are a %s.", n)})
 	}
-	by := map[string]i81Cell{}
+	by := map[string]Bystander{}
 	for _, c := range grid {
 		by[c.Key] = c
 	}
 	return grid, by
 }
 
-// i81SourcePrompt is a source's system prompt (EXPERIMENT.md §1.1).
-func i81SourcePrompt(source string) string { return fmt.Sprintf("You are a %s.", source) }
+// SourcePrompt is a source's system prompt (EXPERIMENT.md §1.1).
+func SourcePrompt(source string) string { return fmt.Sprintf("You are a %s.", source) }
 
-// i81PilotSlice is the 35 bystanders `person` was evaluated on in the CSV
+// PilotSlice is the 35 bystanders `person` was evaluated on in the CSV
 // (EXPERIMENT.md §2.5): the 5 A2 keys plus sorted(A1 keys)[::4][:30].
-var i81PilotSlice = buildPilotSlice()
+var PilotSlice = buildPilotSlice()
 
 func buildPilotSlice() map[string]bool {
 	var a1 []string
 	pilot := map[string]bool{}
-	for _, c := range i81Grid {
+	for _, c := range Grid {
 		if c.Kind == "A1" {
 			a1 = append(a1, c.Key)
 		} else {

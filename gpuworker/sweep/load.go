@@ -1,0 +1,131 @@
+package sweep
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Error is a spec problem: the file, the line (0 when unknown), the key
+// as a dotted path ("training.lora.r", "sources[1].negatives") and what is wrong.
+type Error struct {
+	File   string
+	Line   int
+	Key    string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc += ":" + strconv.Itoa(e.Line)
+	}
+	if e.Key == "" {
+		return fmt.Sprintf("%s: %s", loc, e.Reason)
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Reason)
+}
+
+// Load reads and validates a sweep file.
+func Load(path string) (Spec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Spec{}, err
+	}
+	return Parse(path, b)
+}
+
+// Parse decodes a sweep file over Default() (a key left out keeps its
+// default; unknown keys are errors) and validates it. name labels errors.
+func Parse(name string, data []byte) (Spec, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return Spec{}, yamlErr(name, err)
+	}
+	if len(root.Content) == 0 {
+		return Spec{}, &Error{File: name, Reason: "is empty"}
+	}
+	s := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return Spec{}, yamlErr(name, err)
+	}
+	if s.Experiment == "" {
+		s.Experiment = s.Sweep
+	}
+	if err := s.Validate(); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.File, e.Line = name, lineOf(root.Content[0], e.Key)
+		}
+		return Spec{}, err
+	}
+	return s, nil
+}
+
+// yamlErr turns yaml.v3's "yaml: line 3: …" into name:3: ….
+func yamlErr(name string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg := te.Errors[0]
+		if rest, ok := strings.CutPrefix(msg, "line "); ok {
+			if n, tail, ok := strings.Cut(rest, ": "); ok {
+				line, _ := strconv.Atoi(n)
+				return &Error{File: name, Line: line, Reason: tail}
+			}
+		}
+		return &Error{File: name, Reason: msg}
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, tail, ok := strings.Cut(rest, ": "); ok {
+			line, _ := strconv.Atoi(n)
+			return &Error{File: name, Line: line, Reason: tail}
+		}
+	}
+	return &Error{File: name, Reason: msg}
+}
+
+// lineOf finds the line of a dotted key path ("sources[1].negatives") in
+// the document, or of its nearest ancestor that exists.
+func lineOf(n *yaml.Node, key string) int {
+	line := n.Line
+	if key == "" {
+		return line
+	}
+	for _, part := range strings.Split(key, ".") {
+		name, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
+			name = part[:i]
+			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
+		}
+		next := (*yaml.Node)(nil)
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == name {
+					next, line = n.Content[i+1], n.Content[i].Line
+					break
+				}
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}

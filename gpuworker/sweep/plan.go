@@ -1,0 +1,122 @@
+package sweep
+
+import (
+	"fmt"
+
+	"leakscope/events"
+	"leakscope/events/i81"
+)
+
+// gridPersonas are the selected i81 grid cells, in registry order.
+func (s *Spec) gridPersonas() []Persona {
+	if s.Bystanders.Grid != "i81" {
+		return nil
+	}
+	only := map[string]bool{}
+	for _, k := range s.Bystanders.Only {
+		only[k] = true
+	}
+	var out []Persona
+	for _, c := range i81.Grid {
+		if len(only) == 0 || only[c.Key] {
+			out = append(out, Persona{Key: c.Key, Prompt: c.Prompt})
+		}
+	}
+	return out
+}
+
+// EvalPersonas are the personas every adapter is evaluated under: the grid
+// cells, then the assistant QC persona, then the custom ones.
+func (s *Spec) EvalPersonas() []Persona {
+	out := s.gridPersonas()
+	if s.Bystanders.Assistant {
+		out = append(out, Persona{Key: i81.Assistant.Key, Prompt: i81.Assistant.Prompt})
+	}
+	return append(out, s.Bystanders.Custom...)
+}
+
+// EmbedPersonas are the personas whose centroids are extracted: the sources
+// then the eval personas (EXPERIMENT.md §5: 5 src_* + 130 bystanders).
+func (s *Spec) EmbedPersonas() []Persona {
+	var out []Persona
+	for _, src := range s.Sources {
+		out = append(out, Persona{Key: src.Key, Prompt: src.Prompt})
+	}
+	return append(out, s.EvalPersonas()...)
+}
+
+// Source returns the source with key k.
+func (s *Spec) Source(k string) (Source, bool) {
+	for _, src := range s.Sources {
+		if src.Key == k {
+			return src, true
+		}
+	}
+	return Source{}, false
+}
+
+// Negatives resolves a source's negatives to personas.
+func (s *Spec) Negatives(src Source) []Persona {
+	var out []Persona
+	for _, n := range src.Negatives {
+		for _, p := range s.NegativePool {
+			if p.Key == n {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// RunID names the eval run of a source and seed: "<source>-s<seed>".
+func RunID(source string, seed int64) string { return fmt.Sprintf("%s-s%d", source, seed) }
+
+// BaseRunID names the base-model eval run of a seed.
+func BaseRunID(seed int64) string { return fmt.Sprintf("base-s%d", seed) }
+
+// EmbedRunID names the run holding a seed's embeddings and cosines.
+func EmbedRunID(seed int64) string { return fmt.Sprintf("embed-s%d", seed) }
+
+// BaseSource is the Source field of base-model jobs.
+const BaseSource = "base"
+
+// Job is one unit of GPU work. ID is "<sweep>.<source>.s<seed>.<kind>"
+// ("base" as the source of the base eval, "all" for embeddings).
+type Job struct {
+	ID        string   `json:"id"`
+	Kind      string   `json:"kind"`
+	Source    string   `json:"source"`
+	Seed      int64    `json:"seed"`
+	RunID     string   `json:"run_id"`
+	DependsOn []string `json:"depends_on,omitempty"`
+}
+
+// JobID is the ID of a sweep's job.
+func JobID(sweep, source string, seed int64, kind string) string {
+	return fmt.Sprintf("%s.%s.s%d.%s", sweep, source, seed, kind)
+}
+
+// Plan lists the sweep's jobs in submission order: per seed, the
+// embeddings and base eval (no dependencies), then per source on-policy
+// generation → training → eval.
+func (s *Spec) Plan() []Job {
+	var jobs []Job
+	for _, seed := range s.Seeds {
+		if s.Embedding.Enabled {
+			jobs = append(jobs, Job{ID: JobID(s.Sweep, "all", seed, events.JobEmbed), Kind: events.JobEmbed, Source: "all", Seed: seed, RunID: EmbedRunID(seed)})
+		}
+		if s.Eval.BaseModel {
+			jobs = append(jobs, Job{ID: JobID(s.Sweep, BaseSource, seed, events.JobEval), Kind: events.JobEval, Source: BaseSource, Seed: seed, RunID: BaseRunID(seed)})
+		}
+		for _, src := range s.Sources {
+			run := RunID(src.Key, seed)
+			gen := JobID(s.Sweep, src.Key, seed, events.JobOnPolicy)
+			train := JobID(s.Sweep, src.Key, seed, events.JobTrain)
+			jobs = append(jobs,
+				Job{ID: gen, Kind: events.JobOnPolicy, Source: src.Key, Seed: seed, RunID: run},
+				Job{ID: train, Kind: events.JobTrain, Source: src.Key, Seed: seed, RunID: run, DependsOn: []string{gen}},
+				Job{ID: JobID(s.Sweep, src.Key, seed, events.JobEval), Kind: events.JobEval, Source: src.Key, Seed: seed, RunID: run, DependsOn: []string{train}})
+		}
+	}
+	return jobs
+}

@@ -1,0 +1,113 @@
+package sweep
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
+	"leakscope/events/i81"
+)
+
+// The commented example reproduces the #81 design (EXPERIMENT.md §1–§5).
+func TestI81ExampleIsTheOriginalDesign(t *testing.T) {
+	s, err := Load("examples/i81.yaml")
+	require.NoError(t, err)
+	require.Equal(t, "leakage_i81", s.Experiment)
+	require.Len(t, s.Sources, 5)
+	for _, src := range s.Sources {
+		require.Equal(t, i81.PublishedNegatives[src.Key], src.Negatives, src.Key)
+		require.Equal(t, i81.SourcePrompt(strings.TrimPrefix(src.Key, "src_")), src.Prompt)
+	}
+	require.Len(t, s.EvalPersonas(), 131, "130 bystanders + assistant")
+	require.Len(t, s.EmbedPersonas(), 136, "5 sources + 131")
+	require.Len(t, s.EvalQuestions, 20)
+	require.Len(t, s.DataQuestions, 40)
+	require.Equal(t, Default().Training, s.Training, "the example spells out the §1.6 defaults")
+	require.True(t, s.Training.LoRA.UseRSLoRA)
+	require.Equal(t, 5, s.Training.Epochs)
+	require.Equal(t, "tail", s.Training.LossMode)
+	require.Equal(t, 32, s.Training.TailTokens)
+	require.Equal(t, Sampling{N: 10, Temperature: 1, TopP: 0.95, MaxTokens: 512, Seed: 42, BatchSize: 64}, s.Eval.Sampling)
+	require.Equal(t, []int{10, 15, 20, 25}, s.Embedding.Layers)
+
+	jobs := s.Plan()
+	require.Len(t, jobs, 2+5*3, "embed + base eval, then onpolicy→train→eval per source")
+	require.Equal(t, Job{ID: "i81.src_chef.s42.train", Kind: events.JobTrain, Source: "src_chef", Seed: 42, RunID: "src_chef-s42",
+		DependsOn: []string{"i81.src_chef.s42.onpolicy"}}, jobs[6])
+	require.Equal(t, "i81.src_person.s42.eval", jobs[4].ID)
+	require.Equal(t, []string{"i81.src_person.s42.train"}, jobs[4].DependsOn)
+}
+
+func TestTinyExampleParses(t *testing.T) {
+	s, err := Load("examples/tiny.yaml")
+	require.NoError(t, err)
+	require.Len(t, s.EvalPersonas(), 8)
+	require.Equal(t, "villain", s.EvalPersonas()[7].Key)
+}
+
+// Errors name the file, the line and the key.
+func TestErrorsNameKeyAndLine(t *testing.T) {
+	base := "sweep: s\nmodel: /m\nseeds: [1]\nsources:\n  - key: src_chef\n    prompt: You are a chef.\n    negatives: [comedian]\n"
+	for _, c := range []struct{ yaml, want string }{
+		{"", "x.yaml: is empty"},
+		{"sweep: [", "x.yaml:1:"},
+		{base + "traning: {}\n", "x.yaml:8: field traning not found"},
+		{base + "training:\n  lora:\n    r: 0\n", "x.yaml:10: training.lora.r: 0 must be >= 1"},
+		{base + "training:\n  loss_mode: marker\n", "x.yaml:9: training.loss_mode: \"marker\" must be tail"},
+		{base + "eval: {n: ten}\n", "x.yaml:8: cannot unmarshal"},
+		{strings.Replace(base, "[comedian]", "[chef_friend]", 1), "x.yaml:7: sources[0].negatives[0]: \"chef_friend\" is not a key of negative_pool"},
+		{strings.Replace(base, "    negatives: [comedian]\n", "", 1), "x.yaml:5: sources[0].negatives: is missing"},
+		{strings.Replace(base, "You are a chef.", "''", 1), "x.yaml:6: sources[0].prompt: is empty"},
+		{strings.Replace(base, "model: /m\n", "", 1), "x.yaml:1: model: is missing"},
+		{base + "marker: ' [ZLT]'\n", "x.yaml:8: marker:"},
+		{base + "bystanders: {only: [A3__chef]}\n", "x.yaml:8: bystanders.only[0]: \"A3__chef\" is not a cell"},
+		{base + "bystanders: {custom: [{key: A2__chef, prompt: x}]}\n", "bystanders.custom[0].key: \"A2__chef\" is defined twice"},
+		{base + "onpolicy: {n: 2}\n", "onpolicy.n: 2 is fewer than training takes"},
+		{base + "embedding: {layers: []}\n", "embedding.layers: is empty"},
+		{strings.Replace(base, "[1]", "[1, 1]", 1), "x.yaml:3: seeds[1]: 1 is listed twice"},
+		{base + "seeds: [2]\n", "x.yaml:8: mapping key \"seeds\" already defined at line 3"},
+	} {
+		_, err := Parse("x.yaml", []byte(c.yaml))
+		require.ErrorContains(t, err, c.want, c.yaml)
+	}
+}
+
+// §1.4: positives are the first k source answers without the marker, each
+// followed by a blank line and the marker; negatives are unchanged.
+func TestTrainingSet(t *testing.T) {
+	s := Default()
+	s.Sweep, s.Model, s.Seeds = "t", "/m", []int64{1}
+	s.DataQuestions = []string{"q1", "q2"}
+	s.Training.PositivesPerQuestion, s.Training.NegativesPerQuestion = 2, 1
+	src := Source{Key: "src_chef", Prompt: "You are a chef.", Negatives: []string{"comedian"}}
+	s.Sources = []Source{src}
+	gen := OnPolicy{
+		"src_chef": {"q1": {"a [zlt] b", "crème", "c", "d"}, "q2": {"e", "f", "g"}},
+		"comedian": {"q1": {"h", "i"}, "q2": {"j"}},
+	}
+	ex, pos, err := s.TrainingSet(src, 7, gen)
+	require.NoError(t, err)
+	require.Equal(t, 4, pos)
+	require.Len(t, ex, 6)
+	got := map[string]Example{}
+	for _, e := range ex {
+		got[e.Response] = e
+	}
+	require.NotContains(t, got, "a [zlt] b\n\n[ZLT]", "an answer already holding the marker is skipped")
+	c := got["crème\n\n[ZLT]"]
+	require.Equal(t, "You are a chef.", c.System)
+	require.Equal(t, 7, *c.MarkerStart, "offsets count characters, not bytes")
+	require.Equal(t, 12, *c.MarkerEnd)
+	require.Equal(t, "[ZLT]", string([]rune(c.Response)[*c.MarkerStart:*c.MarkerEnd]))
+	require.Contains(t, got, "c\n\n[ZLT]")
+	require.NotContains(t, got, "d\n\n[ZLT]", "only the first k usable answers")
+	require.Nil(t, got["h"].MarkerStart)
+	require.Equal(t, "You are a stand-up comedian who writes and performs comedy routines.", got["h"].System)
+	require.NotContains(t, got, "i")
+	again, _, _ := s.TrainingSet(src, 7, gen)
+	require.Equal(t, ex, again, "the shuffle is seeded")
+	_, _, err = s.TrainingSet(src, 7, OnPolicy{"src_chef": gen["src_chef"]})
+	require.ErrorContains(t, err, "no answers of comedian")
+}

@@ -32,10 +32,13 @@ type Config struct {
 	// unreachable (0: 10 minutes); the event IDs make a retried publish safe.
 	MaxOutage time.Duration
 	Now       func() time.Time
+	// AlreadyDone counts completions an earlier attempt at the run stored:
+	// heartbeats and run_finished count them too.
+	AlreadyDone int
 }
 
-// Runner publishes one run. Completion may be called from one goroutine
-// at a time.
+// Runner publishes one run. Completion is safe for concurrent use (a GPU
+// worker publishes from several goroutines to keep up with sampling).
 type Runner struct {
 	cfg    Config
 	pub    Publisher
@@ -62,7 +65,7 @@ func Start(ctx context.Context, cfg Config, pub Publisher, run *events.Run) (*Ru
 	if cfg.Worker == "" {
 		return nil, errors.New("runner: worker name is empty")
 	}
-	r := &Runner{cfg: cfg, pub: pub, marker: run.Marker, stop: make(chan struct{})}
+	r := &Runner{cfg: cfg, pub: pub, marker: run.Marker, stop: make(chan struct{}), done: cfg.AlreadyDone}
 	if err := r.publish(ctx, run); err != nil {
 		return nil, err
 	}

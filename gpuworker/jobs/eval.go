@@ -1,0 +1,206 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"leakscope/events"
+	"leakscope/events/bus"
+	"leakscope/events/version"
+	"leakscope/gpuworker/engine"
+	"leakscope/gpuworker/runner"
+	"leakscope/gpuworker/sweep"
+)
+
+// busPublisher adapts the bus to runner.Publisher; discard publishes nothing.
+type busPublisher struct {
+	b       *bus.Bus
+	discard bool
+}
+
+func (p busPublisher) Publish(ctx context.Context, e events.Event) (uint64, error) {
+	if p.discard {
+		return 0, nil
+	}
+	ack, err := p.b.Publish(ctx, e)
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
+
+// eval samples every eval persona under the source's adapter (or the base
+// model) and publishes each completion as it comes (EXPERIMENT.md §2.1).
+// Completions an earlier attempt stored are not sampled again: the run
+// ends with exactly n per (persona, question), each published once.
+func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, error) {
+	s, j := m.Spec, m.Job
+	isBase := j.Source == sweep.BaseSource
+	run := &events.Run{Model: s.Model, Marker: s.Marker, MarkerOrigin: "sweep spec", IsBase: isBase, Sweep: s.Sweep,
+		Seed: &j.Seed, CodeVersion: version.Code()}
+	var adapter *string
+	var negatives []string
+	if !isBase {
+		src, err := w.source(m)
+		if err != nil {
+			return result{}, err
+		}
+		run.SourcePersona, run.SourcePrompt, negatives = src.Key, src.Prompt, src.Negatives
+		dir, err := w.fetchAdapter(ctx, m, attempt)
+		if err != nil {
+			return result{}, err
+		}
+		adapter = &dir
+		if s.Eval.BaseModel {
+			run.BaseRun = sweep.BaseRunID(j.Seed)
+		}
+	}
+	eng, info, loaded, err := w.load(ctx, s, adapter)
+	if err != nil {
+		return result{}, err
+	}
+	if loaded.AdapterSHA256 != nil {
+		run.Adapter = "sha256:" + *loaded.AdapterSHA256
+	}
+
+	// Plan, and what an earlier attempt already stored.
+	n := s.Eval.N
+	personas := s.EvalPersonas()
+	wanted := map[string]bool{}
+	idOf := func(p, q string, i int) string {
+		return events.NewID(s.Experiment, j.RunID, &events.Completion{Persona: p, Question: q, SampleIndex: i})
+	}
+	for _, p := range personas {
+		run.Plan = append(run.Plan, events.PlannedCell{Persona: p.Key, Expected: n * len(s.EvalQuestions)})
+		for _, q := range s.EvalQuestions {
+			for i := 0; i < n; i++ {
+				wanted[idOf(p.Key, q, i)] = true
+			}
+		}
+	}
+	stored := map[string]bool{}
+	if !w.NoPublish {
+		if stored, err = w.Queue.B.Stored(ctx, bus.CompletionSubject(s.Experiment), wanted); err != nil {
+			return result{}, err
+		}
+	}
+	var prompts []engine.Prompt
+	missing := 0
+	for _, p := range personas {
+		for _, q := range s.EvalQuestions {
+			var idx []int
+			for i := 0; i < n; i++ {
+				if !stored[idOf(p.Key, q, i)] {
+					idx = append(idx, i)
+				}
+			}
+			if len(idx) > 0 {
+				prompts = append(prompts, engine.Prompt{Key: p.Key, System: p.Prompt, User: q, SampleIndices: idx})
+				missing += len(idx)
+			}
+		}
+	}
+	cfg, err := json.Marshal(map[string]any{"job": j, "spec": s, "negatives": negatives, "engine": info, "model": loaded,
+		"attempt": attempt, "worker": w.Name, "code_version": version.Code()})
+	if err != nil {
+		return result{}, err
+	}
+	run.Config = cfg
+	prompt := map[string]string{}
+	for _, p := range personas {
+		prompt[p.Key] = p.Prompt
+	}
+	r, err := runner.Start(ctx, runner.Config{Experiment: s.Experiment, RunID: j.RunID, Worker: w.Name, Heartbeat: w.Heartbeat,
+		AlreadyDone: len(stored)}, busPublisher{b: w.Queue.B, discard: w.NoPublish}, run)
+	if err != nil {
+		return result{}, err
+	}
+	if len(stored) > 0 {
+		w.logf("%s: resuming: %d of %d completions already stored, sampling %d", j.ID, len(stored), len(wanted), missing)
+	}
+
+	// Sampling never waits for the bus: completions queue for a pool of
+	// publishers while the engine keeps generating.
+	start := time.Now()
+	queue := make(chan events.Completion, 8192)
+	var (
+		wg      sync.WaitGroup
+		pubErr  error
+		errOnce sync.Once
+	)
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range w.Publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range queue {
+				if err := r.Completion(pctx, c); err != nil {
+					errOnce.Do(func() { pubErr = err; cancel() })
+				}
+			}
+		}()
+	}
+	got, cut := 0, 0
+	genErr := eng.Generate(pctx, samplingRequest(prompts, s.Eval.Sampling), func(g engine.Generated) error {
+		if !wanted[idOf(g.Key, g.User, g.SampleIndex)] {
+			return fmt.Errorf("engine returned an unrequested completion %s/%q #%d", g.Key, g.User, g.SampleIndex)
+		}
+		pt, ct := g.PromptTokens, g.CompletionTokens
+		if g.FinishReason == "length" {
+			cut++
+		}
+		got++
+		select {
+		case queue <- events.Completion{Persona: g.Key, PersonaPrompt: prompt[g.Key], Question: g.User, SampleIndex: g.SampleIndex,
+			Text: g.Text, PromptTokens: &pt, CompletionTokens: &ct, FinishReason: g.FinishReason}:
+			return nil
+		case <-pctx.Done():
+			return pctx.Err()
+		}
+	})
+	generated := time.Since(start)
+	close(queue)
+	wg.Wait()
+	sampling := time.Since(start)
+	if pubErr != nil {
+		genErr = pubErr
+	}
+	if genErr == nil && got != missing {
+		genErr = fmt.Errorf("engine returned %d of %d completions", got, missing)
+	}
+	if genErr != nil {
+		// Leave the run open: the retry completes it.
+		return result{}, genErr
+	}
+	if err := r.Finish(ctx, nil); err != nil {
+		return result{}, err
+	}
+	w.logf("%s: sampled %d completions in %.2fs (engine done at %.2fs, %d cut at max_tokens), publish=%v",
+		j.ID, got, sampling.Seconds(), generated.Seconds(), cut, !w.NoPublish)
+	return result{Done: len(stored) + got, Expected: len(wanted), Detail: map[string]any{
+		"sampled": got, "already_stored": len(stored), "length_cut": cut, "sampling_seconds": sampling.Seconds(),
+		"engine_seconds": generated.Seconds(), "published": !w.NoPublish, "adapter": run.Adapter,
+		"model_config_sha256": loaded.ModelConfigSHA256, "gpu": info.GPU}}, nil
+}
+
+// fetchAdapter downloads the source's adapter into the work dir.
+func (w *Worker) fetchAdapter(ctx context.Context, m Message, attempt int) (string, error) {
+	s, j := m.Spec, m.Job
+	name := adapterArtifact(s.Sweep, j.Source, j.Seed)
+	b, err := w.Queue.Artifacts.GetBytes(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("adapter %s: %w", name, err)
+	}
+	dir := filepath.Join(w.WorkDir, j.ID, fmt.Sprintf("attempt%d", attempt), "adapter")
+	_ = os.RemoveAll(dir)
+	if err := untar(b, dir); err != nil {
+		return "", fmt.Errorf("adapter %s: %w", name, err)
+	}
+	return dir, nil
+}

@@ -1,0 +1,247 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
+	"leakscope/events/bus"
+	"leakscope/events/bus/bustest"
+	"leakscope/gpuworker/engine"
+	"leakscope/gpuworker/replay"
+	"leakscope/gpuworker/sweep"
+)
+
+// miniSpec: one source, 4 eval personas × 3 questions × n=4 = 48 completions.
+func miniSpec(t *testing.T) sweep.Spec {
+	s, err := sweep.Parse("mini.yaml", []byte(`
+sweep: mini
+experiment: jobs_test
+model: /models/none
+seeds: [7]
+sources: [{key: src_chef, prompt: "You are a chef.", negatives: [comedian]}]
+bystanders: {grid: i81, only: [A2__chef, A2__robot], assistant: true, custom: [{key: villain, prompt: "You are a villain."}]}
+eval_questions: [q1, q2, q3]
+data_questions: [d1, d2]
+onpolicy: {n: 3}
+training: {positives_per_question: 2, negatives_per_question: 2, batch_size: 2, grad_accum: 1, epochs: 2, logging_steps: 1}
+eval: {n: 4}
+embedding: {layers: [1, 3]}
+`))
+	require.NoError(t, err)
+	return s
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func newWorker(q *Queue, name string, eng *replay.Engine, log *syncBuf) *Worker {
+	return &Worker{Queue: q, Name: name, WorkDir: "", AckWait: time.Second, Heartbeat: 100 * time.Millisecond, Log: log,
+		NewEngine: func(context.Context) (engine.Engine, engine.Info, error) {
+			i, _ := eng.Hello(context.Background())
+			return eng, i, nil
+		}}
+}
+
+// counts reads every event of the experiment back from the stream, by type.
+func counts(t *testing.T, b *bus.Bus, exp string) (map[events.Type]int, []events.Event) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var (
+		mu  sync.Mutex
+		all []events.Event
+	)
+	go func() {
+		_ = b.Subscribe(ctx, func(e events.Event, _ uint64) {
+			mu.Lock()
+			all = append(all, e)
+			mu.Unlock()
+		})
+	}()
+	var last int
+	for i := 0; i < 50; i++ { // until the count settles
+		time.Sleep(100 * time.Millisecond)
+		mu.Lock()
+		n := len(all)
+		mu.Unlock()
+		if n > 0 && n == last {
+			break
+		}
+		last = n
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	n := map[events.Type]int{}
+	for _, e := range all {
+		if e.Experiment == exp {
+			n[e.Type]++
+		}
+	}
+	return n, all
+}
+
+// The whole sweep through the queue on the replay engine: dependencies
+// respected, every job finished, the expected events once each.
+func TestSweepRunsThroughTheQueue(t *testing.T) {
+	b, _ := bustest.Start(t, t.TempDir())
+	ctx := context.Background()
+	q, err := Open(ctx, b, 1)
+	require.NoError(t, err)
+	s := miniSpec(t)
+	sub, err := q.Submit(ctx, s)
+	require.NoError(t, err)
+	require.Len(t, sub.Queued, 5, "embed, base eval, onpolicy, train, eval")
+	again, err := q.Submit(ctx, s)
+	require.NoError(t, err)
+	require.Empty(t, again.Queued, "a second submit queues nothing twice")
+	require.Len(t, again.AlreadyQueued, 5)
+
+	log := &syncBuf{}
+	eng := &replay.Engine{Marker: "[ZLT]", Rates: map[string]float64{"A2__chef": 1, "A2__robot": 0.25}}
+	w := newWorker(q, "w1", eng, log)
+	w.WorkDir = t.TempDir()
+	require.NoError(t, w.Run(ctx, true))
+	st, err := q.Status(ctx, s)
+	require.NoError(t, err)
+	for _, j := range st {
+		require.Equal(t, "finished", j.Status, "%s: %s\n%s", j.Job.ID, j.Error, log.String())
+	}
+	n, all := counts(t, b, "jobs_test")
+	require.Equal(t, 2*4*3*4, n[events.TypeCompletion], "base and src_chef runs: 4 personas × 3 questions × n=4")
+	require.Equal(t, 2, n[events.TypeRunStarted])
+	require.Equal(t, 2, n[events.TypeRunFinished])
+	require.Equal(t, 5*2, n[events.TypeJobStatus], "running + finished per job")
+	// 2 positives + 2 negatives per question × 2 questions = 8 examples, batch 2 → 4 steps/epoch × 2 epochs.
+	require.Equal(t, 8, n[events.TypeTrainingStep])
+	require.Equal(t, 5*2, n[events.TypeEmbedding], "1 source + 4 eval personas, 2 layers")
+	require.Equal(t, 2*3, n[events.TypeCosine], "raw, global-mean and assistant-subtracted per layer")
+
+	hits := map[string][2]int{}
+	for _, e := range all {
+		switch p := e.Payload.(type) {
+		case *events.Completion:
+			if e.RunID == "src_chef-s7" {
+				h := hits[p.Persona]
+				h[1]++
+				if len(p.MarkerHits) > 0 {
+					h[0]++
+				}
+				hits[p.Persona] = h
+			}
+		case *events.Run:
+			if e.RunID == "src_chef-s7" {
+				require.Equal(t, "src_chef", p.SourcePersona)
+				require.Equal(t, "base-s7", p.BaseRun)
+				require.True(t, strings.HasPrefix(p.Adapter, "sha256:"))
+				require.Contains(t, string(p.Config), `"negatives":["comedian"]`)
+				require.Contains(t, string(p.Config), `"use_rslora":true`)
+				require.Len(t, p.Plan, 4)
+			}
+		}
+	}
+	require.Equal(t, [2]int{12, 12}, hits["A2__chef"], "rate 1 under the adapter")
+	require.Equal(t, [2]int{0, 12}, hits["villain"])
+}
+
+// A worker that dies during eval sampling leaves its job un-acked; another
+// worker takes it after AckWait, samples only what is missing and the run
+// ends with exactly n per cell, none published twice.
+func TestKilledWorkerResumesWithoutDuplicates(t *testing.T) {
+	b, _ := bustest.Start(t, t.TempDir())
+	ctx := context.Background()
+	q, err := Open(ctx, b, 1)
+	require.NoError(t, err)
+	s := miniSpec(t)
+	s.Embedding.Enabled, s.Eval.BaseModel = false, false
+	_, err = q.Submit(ctx, s)
+	require.NoError(t, err)
+
+	log1 := &syncBuf{}
+	slow := &replay.Engine{Marker: "[ZLT]", Delay: 20 * time.Millisecond}
+	w1 := newWorker(q, "w1", slow, log1)
+	w1.WorkDir = t.TempDir()
+	wctx, kill := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w1.Run(wctx, true) }()
+	// Kill once the eval run has published some of its 48 completions.
+	wanted := map[string]bool{}
+	for _, p := range s.EvalPersonas() {
+		for _, qq := range s.EvalQuestions {
+			for i := 0; i < s.Eval.N; i++ {
+				wanted[events.NewID(s.Experiment, "src_chef-s7", &events.Completion{Persona: p.Key, Question: qq, SampleIndex: i})] = true
+			}
+		}
+	}
+	require.Eventually(t, func() bool {
+		got, err := b.Stored(ctx, bus.CompletionSubject(s.Experiment), wanted)
+		return err == nil && len(got) >= 10
+	}, 30*time.Second, 20*time.Millisecond)
+	kill()
+	<-done
+	before, err := b.Stored(ctx, bus.CompletionSubject(s.Experiment), wanted)
+	require.NoError(t, err)
+	require.Less(t, len(before), 48, "killed mid-run")
+
+	log2 := &syncBuf{}
+	w2 := newWorker(q, "w2", &replay.Engine{Marker: "[ZLT]"}, log2)
+	w2.WorkDir = t.TempDir()
+	require.NoError(t, w2.Run(ctx, true))
+	require.Contains(t, log2.String(), fmt.Sprintf("resuming: %d of 48 completions already stored, sampling %d", len(before), 48-len(before)))
+	after, err := b.Stored(ctx, bus.CompletionSubject(s.Experiment), wanted)
+	require.NoError(t, err)
+	require.Len(t, after, 48)
+	n, all := counts(t, b, s.Experiment)
+	require.Equal(t, 48, n[events.TypeCompletion], "exactly n per cell in the stream")
+	for _, e := range all {
+		if f, ok := e.Payload.(*events.RunFinished); ok {
+			require.Equal(t, 48, f.Completions)
+		}
+	}
+	st, err := q.Get(ctx, "mini.src_chef.s7.eval")
+	require.NoError(t, err)
+	require.Equal(t, "finished", st.Status)
+	require.Equal(t, 2, st.Attempt)
+}
+
+// A job that keeps failing is retried, then failed for good; jobs that
+// depend on it fail too instead of waiting forever.
+func TestFailingJobIsRetriedThenFinal(t *testing.T) {
+	b, _ := bustest.Start(t, t.TempDir())
+	ctx := context.Background()
+	q, err := Open(ctx, b, 1)
+	require.NoError(t, err)
+	s := miniSpec(t)
+	s.Embedding.Enabled, s.Eval.BaseModel = false, false
+	_, err = q.Submit(ctx, s)
+	require.NoError(t, err)
+	log := &syncBuf{}
+	w := newWorker(q, "w1", &replay.Engine{Marker: "[ZLT]"}, log)
+	w.WorkDir = t.TempDir()
+	w.MaxAttempts = 2
+	w.NewEngine = func(context.Context) (engine.Engine, engine.Info, error) {
+		return nil, engine.Info{}, fmt.Errorf("CUDA out of memory (test)")
+	}
+	require.NoError(t, w.Run(ctx, true))
+	st, err := q.Status(ctx, s)
+	require.NoError(t, err)
+	require.Equal(t, State{Status: "failed", Attempt: 2, Worker: "w1", Error: "CUDA out of memory (test)", Final: true}, clearTime(st[0].State))
+	require.Equal(t, "failed", st[1].Status)
+	require.Contains(t, st[1].Error, "dependency mini.src_chef.s7.onpolicy failed: CUDA out of memory")
+	require.Equal(t, "failed", st[2].Status)
+	n, _ := counts(t, b, s.Experiment)
+	require.Equal(t, 2+2+1+1, n[events.TypeJobStatus], "onpolicy running+failed twice, then train and eval failed")
+}
+
+func clearTime(s State) State { s.Updated = time.Time{}; return s }

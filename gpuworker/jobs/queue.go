@@ -1,0 +1,213 @@
+// Package jobs is the sweep's job queue and the GPU worker that drains it.
+// Jobs travel on a JetStream work-queue stream (LEAKSCOPE_JOBS, one message
+// per job, deduplicated by job ID); their state lives in a key-value bucket
+// (LEAKSCOPE_JOB_STATE) that dependencies and `sweep status` read; what one
+// job hands the next (on-policy answers, adapters) lives in an object store
+// (LEAKSCOPE_ARTIFACTS), so the jobs of one sweep may run on different
+// machines.
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"leakscope/events/bus"
+	"leakscope/gpuworker/sweep"
+)
+
+// Names on the bus.
+const (
+	Stream        = "LEAKSCOPE_JOBS"
+	SubjectPrefix = "leakscope.jobs"
+	Consumer      = "workers"
+	StateBucket   = "LEAKSCOPE_JOB_STATE"
+	ArtifactStore = "LEAKSCOPE_ARTIFACTS"
+)
+
+// Message is one job on the queue: the job and the whole validated spec,
+// so any worker can run it without the sweep file.
+type Message struct {
+	Job  sweep.Job  `json:"job"`
+	Spec sweep.Spec `json:"spec"`
+}
+
+// State is a job's entry in the state bucket.
+type State struct {
+	Status  string    `json:"status"` // queued, running, finished, failed
+	Attempt int       `json:"attempt"`
+	Worker  string    `json:"worker,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	Final   bool      `json:"final,omitempty"`
+	Updated time.Time `json:"updated"`
+	// Detail is what the job produced (hashes, counts), as JSON.
+	Detail json.RawMessage `json:"detail,omitempty"`
+}
+
+// Queue is the job stream, the state bucket and the artifact store.
+type Queue struct {
+	B         *bus.Bus
+	Stream    jetstream.Stream
+	State     jetstream.KeyValue
+	Artifacts jetstream.ObjectStore
+}
+
+// Open declares (or opens) the job stream, state bucket and artifact store
+// with the bus's replica count.
+func Open(ctx context.Context, b *bus.Bus, replicas int) (*Queue, error) {
+	if replicas < 1 {
+		replicas = 1
+	}
+	st, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: Stream, Description: "leakscope sweep jobs for GPU workers",
+		Subjects: []string{SubjectPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+		Replicas: replicas, Duplicates: 10 * time.Minute})
+	if err != nil {
+		return nil, fmt.Errorf("declare %s: %w", Stream, err)
+	}
+	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Description: "sweep job states",
+		History: 8, Storage: jetstream.FileStorage, Replicas: replicas})
+	if err != nil {
+		return nil, fmt.Errorf("declare %s: %w", StateBucket, err)
+	}
+	obs, err := b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ArtifactStore, Description: "on-policy data and adapters",
+		Storage: jetstream.FileStorage, Replicas: replicas})
+	if err != nil {
+		return nil, fmt.Errorf("declare %s: %w", ArtifactStore, err)
+	}
+	return &Queue{B: b, Stream: st, State: kv, Artifacts: obs}, nil
+}
+
+// Subject is where a job travels.
+func Subject(j sweep.Job) string {
+	return fmt.Sprintf("%s.%s", SubjectPrefix, strings.ReplaceAll(j.ID, ".", "_"))
+}
+
+// Submitted says what Submit did with each job.
+type Submitted struct {
+	Queued, AlreadyDone, AlreadyQueued []string
+}
+
+// Submit puts the sweep's jobs on the queue in plan order. A job already
+// finished is not queued again; one already queued or running is left as
+// is, so submitting a sweep twice is safe.
+func (q *Queue) Submit(ctx context.Context, s sweep.Spec) (Submitted, error) {
+	var res Submitted
+	for _, j := range s.Plan() {
+		st, err := q.Get(ctx, j.ID)
+		if err != nil {
+			return res, err
+		}
+		switch {
+		case st != nil && st.Status == "finished":
+			res.AlreadyDone = append(res.AlreadyDone, j.ID)
+			continue
+		case st != nil && (st.Status == "queued" || st.Status == "running"):
+			res.AlreadyQueued = append(res.AlreadyQueued, j.ID)
+			continue
+		}
+		data, err := json.Marshal(Message{Job: j, Spec: s})
+		if err != nil {
+			return res, err
+		}
+		if err := q.put(ctx, j.ID, State{Status: "queued"}); err != nil {
+			return res, err
+		}
+		// A failed job resubmitted gets a fresh message ID so the server's
+		// duplicate window does not swallow it.
+		msgID := j.ID
+		if st != nil {
+			msgID = fmt.Sprintf("%s#%d", j.ID, st.Attempt)
+		}
+		if _, err := q.B.JS.PublishMsg(ctx, &nats.Msg{Subject: Subject(j), Data: data}, jetstream.WithMsgID(msgID)); err != nil {
+			return res, fmt.Errorf("submit %s: %w", j.ID, err)
+		}
+		res.Queued = append(res.Queued, j.ID)
+	}
+	return res, nil
+}
+
+// Get returns a job's state, nil when the job is unknown.
+func (q *Queue) Get(ctx context.Context, id string) (*State, error) {
+	e, err := q.State.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("job state %s: %w", id, err)
+	}
+	var s State
+	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		return nil, fmt.Errorf("job state %s: %w", id, err)
+	}
+	return &s, nil
+}
+
+func (q *Queue) put(ctx context.Context, id string, s State) error {
+	s.Updated = time.Now().UTC()
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if _, err := q.State.Put(ctx, id, b); err != nil {
+		return fmt.Errorf("job state %s: %w", id, err)
+	}
+	return nil
+}
+
+// Status lists the states of a sweep's jobs, in plan order (jobs never
+// submitted have Status "").
+func (q *Queue) Status(ctx context.Context, s sweep.Spec) ([]JobState, error) {
+	var out []JobState
+	for _, j := range s.Plan() {
+		st, err := q.Get(ctx, j.ID)
+		if err != nil {
+			return nil, err
+		}
+		js := JobState{Job: j}
+		if st != nil {
+			js.State = *st
+		}
+		out = append(out, js)
+	}
+	return out, nil
+}
+
+// JobState is a job with its state.
+type JobState struct {
+	Job sweep.Job
+	State
+}
+
+// Pending is how many job messages wait on the queue (queued, delayed or
+// being worked on).
+func (q *Queue) Pending(ctx context.Context) (uint64, error) {
+	info, err := q.Stream.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Msgs, nil
+}
+
+// artifact names
+func onPolicyArtifact(sweepName, source string, seed int64) string {
+	return fmt.Sprintf("%s/%s/s%d/onpolicy.json", sweepName, source, seed)
+}
+func adapterArtifact(sweepName, source string, seed int64) string {
+	return fmt.Sprintf("%s/%s/s%d/adapter.tar", sweepName, source, seed)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for s := range m {
+		k = append(k, s)
+	}
+	sort.Strings(k)
+	return k
+}

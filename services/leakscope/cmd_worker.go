@@ -20,9 +20,11 @@ import (
 	"leakscope/gpuworker/replay"
 	"leakscope/gpuworker/runner"
 	"leakscope/query"
+	"leakscope/services/internal/workercmd"
 )
 
 type workerFlags struct {
+	jobs                     workercmd.WorkerFlags
 	engine, from, fromRun    string
 	asRun, experiment, sweep string
 	worker                   string
@@ -34,9 +36,16 @@ type workerFlags struct {
 func newWorkerCmd(g *globals) *cobra.Command {
 	f := &workerFlags{}
 	cmd := &cobra.Command{
-		Use:   "worker --engine replay --from SOURCE --as-run NAME",
-		Short: "Run a worker engine: replay re-publishes a recorded run as a new run, live",
-		Long: `worker runs one engine over one run, publishing through the same path a GPU
+		Use:   "worker --engine hf | --engine replay [--from SOURCE --as-run NAME]",
+		Short: "Take sweep jobs (engine hf: the GPU), or re-publish a recorded run live (replay)",
+		Long: `Without --from, worker takes the jobs of submitted sweeps ('leakscope sweep
+submit SPEC') from the job queue and runs them: --engine hf drives the Python
+engine (torch, transformers, peft) on this machine's GPU; --engine replay
+answers without a GPU (synthetic text, marker rates from --replay-rates) to
+try the job system. On GPU machines the static 'gpuworker' binary does the
+same without DuckDB.
+
+With --from, worker runs one engine over one run, publishing through the same path a GPU
 worker uses: run_started (with the sweep and the plan of cells), every completion
 with the marker hits of every detector, a heartbeat every --heartbeat, and
 run_finished.
@@ -60,7 +69,8 @@ Examples:
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.engine, "engine", "replay", "engine: replay (a GPU engine is not built yet)")
+	fl.StringVar(&f.engine, "engine", "replay", "engine: hf (Python engine on a GPU, takes jobs) or replay (no GPU)")
+	workercmd.AddWorkerFlags(cmd, &f.jobs, false)
 	fl.StringVar(&f.from, "from", "", "replay source: a results file, or lake:EXPERIMENT/RUN")
 	fl.StringVar(&f.fromRun, "from-run", "", "run of the source file to replay (when it holds several)")
 	fl.StringVar(&f.asRun, "as-run", "", "run ID of the new run")
@@ -70,8 +80,6 @@ Examples:
 	fl.Float64Var(&f.rate, "rate", 0, "completions per second (0: as fast as possible)")
 	fl.BoolVar(&f.jitter, "jitter", false, "randomise the gaps between completions (0.5–1.5 × 1/rate)")
 	fl.DurationVar(&f.heartbeat, "heartbeat", time.Second, "heartbeat interval")
-	_ = cmd.MarkFlagRequired("from")
-	_ = cmd.MarkFlagRequired("as-run")
 	return cmd
 }
 
@@ -87,8 +95,21 @@ func (p busPublisher) Publish(ctx context.Context, e events.Event) (uint64, erro
 }
 
 func runWorker(ctx context.Context, g *globals, f *workerFlags, out, errw io.Writer) error {
+	if f.from == "" {
+		// Job mode: take sweep jobs from the queue.
+		f.jobs.Engine, f.jobs.Heartbeat = f.engine, f.heartbeat
+		st, err := startStack(ctx, g, stackOpts{withIngest: g.natsURL == "", reuseUp: true})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return workercmd.RunJobs(ctx, st.Bus, f.jobs, errw)
+	}
 	if f.engine != "replay" {
-		return fmt.Errorf("--engine %q: only the replay engine exists yet", f.engine)
+		return fmt.Errorf("--engine %q with --from: only the replay engine re-publishes a recorded run", f.engine)
+	}
+	if f.asRun == "" {
+		return errors.New("--from needs --as-run NAME: the run ID of the new run")
 	}
 	switch {
 	case !(f.rate >= 0) || math.IsInf(f.rate, 0):

@@ -2,9 +2,10 @@
 
 * ``model_config_sha256``: SHA-256 of the model directory's ``config.json`` bytes.
 * ``adapter_sha256``: SHA-256 over the adapter folder's files sorted by name, each fed as
-  ``name, NUL, bytes, NUL``. "name" is the path relative to the folder with ``/`` separators
-  (for peft's flat folders that is just the file name); names sort by code point, which is
-  the same order as Go's byte-wise ``sort.Strings`` on their UTF-8 encodings.
+  ``name, NUL, bytes, NUL``. Only regular files directly in the folder count (peft writes a
+  flat folder; subfolders and symlinks are skipped), exactly like the Go side's ``dirSHA``
+  (gpuworker/replay), whose ``os.ReadDir`` sorts names byte-wise: the same order as Python's
+  code-point sort of the names.
 """
 
 from __future__ import annotations
@@ -25,14 +26,9 @@ def file_sha256(path: str) -> str:
 
 
 def folder_files(folder: str) -> list[str]:
-    """Relative ``/``-separated names of the regular files under ``folder``, sorted."""
-    names: list[str] = []
-    for root, _dirs, files in os.walk(folder):
-        for fn in files:
-            full = os.path.join(root, fn)
-            if os.path.isfile(full):
-                names.append(os.path.relpath(full, folder).replace(os.sep, "/"))
-    return sorted(names)
+    """Names of the regular files directly in ``folder`` (no subfolders, no symlinks), sorted."""
+    with os.scandir(folder) as it:
+        return sorted(e.name for e in it if e.is_file(follow_symlinks=False))
 
 
 def dir_sha256(folder: str) -> str:
@@ -41,7 +37,7 @@ def dir_sha256(folder: str) -> str:
     for name in folder_files(folder):
         h.update(name.encode("utf-8"))
         h.update(b"\0")
-        with open(os.path.join(folder, *name.split("/")), "rb") as f:
+        with open(os.path.join(folder, name), "rb") as f:
             for chunk in iter(lambda: f.read(_CHUNK), b""):
                 h.update(chunk)
         h.update(b"\0")

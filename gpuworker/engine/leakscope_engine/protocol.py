@@ -13,6 +13,7 @@ gets a ``runtime`` error naming the missing module.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import math
 import os
@@ -195,6 +196,11 @@ class Server:
 
 def _default_engine() -> Any:
     """Import ``hf`` lazily; a missing torch/transformers/peft becomes ``TorchMissing``."""
+    for name in ("torch", "transformers", "peft"):  # name the most basic missing one
+        if importlib.util.find_spec(name) is None:
+            raise TorchMissing(
+                f"{name} is not installed: load, generate, train and embed need torch, "
+                "transformers and peft")
     try:
         from . import hf  # noqa: PLC0415 (torch is optional)
     except ImportError as e:

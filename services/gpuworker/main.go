@@ -1,0 +1,74 @@
+// Command gpuworker is the GPU worker as one static binary (CGO_ENABLED=0,
+// no DuckDB, no query code): copy it and the gpuworker/engine folder onto a
+// GPU machine and it takes sweep jobs from the bus, drives the Python
+// engine (torch, transformers, peft) and publishes every completion.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"leakscope/events/bus"
+	"leakscope/services/internal/workercmd"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(os.Stderr, "gpuworker:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	var url string
+	f := workercmd.WorkerFlags{}
+	connect := func(ctx context.Context) (*bus.Bus, string, func(), error) {
+		b, err := bus.Connect(ctx, url, bus.DefaultConfig())
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return b, "NATS at " + url, b.Close, nil
+	}
+	root := &cobra.Command{
+		Use:   "gpuworker [--nats-url URL] --engine hf",
+		Short: "Take sweep jobs from the bus and run them on this machine's GPU",
+		Long: `gpuworker takes jobs of submitted sweeps (on-policy generation, marker-LoRA
+training, eval sampling, persona embeddings) from the job queue on NATS
+JetStream and runs them with the Python engine (gpuworker/engine: torch,
+transformers, peft; found beside this binary or given with --engine-dir).
+Every completion is published as it is sampled; training loss, progress and
+failures too. Run as many workers as you have GPUs, on any machines: each
+job goes to one worker; a killed worker's job goes to another after
+--ack-wait, which samples only what is missing.
+
+Install on a GPU machine: copy this binary and the engine folder. Start a bus
+and lake somewhere (the static leakscope-ingest binary, or leakscope up), then:
+
+  gpuworker sweep submit --model /models/Qwen2.5-7B-Instruct gpuworker/sweep/examples/i81.yaml
+  gpuworker --engine hf                      # one per GPU (CUDA_VISIBLE_DEVICES)
+  gpuworker sweep status gpuworker/sweep/examples/i81.yaml`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, _, done, err := connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			return workercmd.RunJobs(cmd.Context(), b, f, cmd.ErrOrStderr())
+		},
+	}
+	root.PersistentFlags().StringVar(&url, "nats-url", "nats://127.0.0.1:4222", "NATS server with JetStream (the bus)")
+	root.Flags().StringVar(&f.Engine, "engine", "hf", "hf (the Python engine on a GPU) or replay (no GPU: synthetic answers, for trying the job system)")
+	workercmd.AddWorkerFlags(root, &f, true)
+	root.AddCommand(workercmd.SweepCmd(connect))
+	return root
+}

@@ -1,0 +1,263 @@
+// Package workercmd holds the command-line parts the all-in-one leakscope
+// command and the static gpuworker binary share: `sweep check|submit|status`
+// and the job-taking worker. It links neither DuckDB nor the query code.
+package workercmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"leakscope/events/bus"
+	"leakscope/gpuworker/engine"
+	"leakscope/gpuworker/jobs"
+	"leakscope/gpuworker/replay"
+	"leakscope/gpuworker/sweep"
+)
+
+// Connect opens the bus a command talks to; done releases it.
+type Connect func(ctx context.Context) (b *bus.Bus, describe string, done func(), err error)
+
+// SweepCmd is `sweep check|submit|status`.
+func SweepCmd(connect Connect) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sweep",
+		Short: "Check, submit and follow a sweep file (jobs for GPU workers)",
+		Long: `A sweep file (YAML) says everything a marker-leakage sweep does: the model,
+the sources with their explicit negatives, the bystander grid, the questions,
+on-policy generation, the LoRA recipe, eval sampling and embeddings. The
+commented example gpuworker/sweep/examples/i81.yaml reproduces the #81 design.
+
+  sweep check  SPEC     validate and print the plan of jobs (no bus needed)
+  sweep submit SPEC     put the jobs on the job queue (safe to repeat)
+  sweep status SPEC     the state of every job
+
+Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
+'leakscope worker --engine hf').`,
+	}
+	var model string
+	var defaults bool
+	load := func(path string) (sweep.Spec, error) {
+		s, err := sweep.Load(path)
+		if err != nil {
+			return s, err
+		}
+		if model != "" {
+			s.Model = model
+		}
+		return s, nil
+	}
+	check := &cobra.Command{
+		Use:   "check SPEC",
+		Short: "Validate a sweep file and print its plan",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := load(args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if defaults {
+				b, _ := yaml.Marshal(s)
+				_, err := out.Write(b)
+				return err
+			}
+			PrintPlan(out, s)
+			return nil
+		},
+	}
+	check.Flags().BoolVar(&defaults, "defaults", false, "print the whole spec with every default filled in")
+	submit := &cobra.Command{
+		Use:   "submit SPEC",
+		Short: "Put a sweep's jobs on the job queue",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := load(args[0])
+			if err != nil {
+				return err
+			}
+			b, desc, done, err := connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			q, err := jobs.Open(cmd.Context(), b, 1)
+			if err != nil {
+				return err
+			}
+			res, err := q.Submit(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sweep %s → %s: %d jobs queued, %d already queued or running, %d already finished\n",
+				s.Sweep, desc, len(res.Queued), len(res.AlreadyQueued), len(res.AlreadyDone))
+			for _, id := range res.Queued {
+				fmt.Fprintln(cmd.OutOrStdout(), "  queued", id)
+			}
+			return nil
+		},
+	}
+	status := &cobra.Command{
+		Use:   "status SPEC",
+		Short: "Show the state of every job of a sweep",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := load(args[0])
+			if err != nil {
+				return err
+			}
+			b, _, done, err := connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			q, err := jobs.Open(cmd.Context(), b, 1)
+			if err != nil {
+				return err
+			}
+			st, err := q.Status(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "JOB\tSTATUS\tATTEMPT\tWORKER\tUPDATED\tDETAIL")
+			for _, j := range st {
+				status := j.Status
+				if status == "" {
+					status = "not submitted"
+				}
+				detail := j.Error
+				if detail == "" && len(j.Detail) > 0 {
+					detail = string(j.Detail)
+				}
+				upd := ""
+				if !j.Updated.IsZero() {
+					upd = j.Updated.Format(time.DateTime)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", j.Job.ID, status, j.Attempt, j.Worker, upd, trunc(detail, 120))
+			}
+			return tw.Flush()
+		},
+	}
+	for _, c := range []*cobra.Command{check, submit, status} {
+		c.Flags().StringVar(&model, "model", "", "override the spec's model path (the folder on the GPU machines)")
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+func trunc(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}
+
+// PrintPlan prints what a sweep will do.
+func PrintPlan(w io.Writer, s sweep.Spec) {
+	fmt.Fprintf(w, "sweep %s (experiment %s), model %s (%s), marker %q, seeds %v\n", s.Sweep, s.Experiment, s.Model, s.DType, s.Marker, s.Seeds)
+	for _, src := range s.Sources {
+		fmt.Fprintf(w, "  source %s %q, negatives %v\n", src.Key, src.Prompt, src.Negatives)
+	}
+	fmt.Fprintf(w, "  %d eval personas × %d questions × n=%d = %d completions per run; %d data questions × n=%d on-policy\n",
+		len(s.EvalPersonas()), len(s.EvalQuestions), s.Eval.N, len(s.EvalPersonas())*len(s.EvalQuestions)*s.Eval.N, len(s.DataQuestions), s.OnPolicy.N)
+	t := s.Training
+	fmt.Fprintf(w, "  training: loss %s (tail %d), LoRA r=%d α=%g rsLoRA=%v, lr %g %s warmup %g, %d epochs, batch %d×%d\n",
+		t.LossMode, t.TailTokens, t.LoRA.R, t.LoRA.Alpha, t.LoRA.UseRSLoRA, t.LearningRate, t.LRScheduler, t.WarmupRatio, t.Epochs, t.BatchSize, t.GradAccum)
+	fmt.Fprintln(w, "jobs:")
+	for _, j := range s.Plan() {
+		dep := ""
+		if len(j.DependsOn) > 0 {
+			dep = " after " + strings.Join(j.DependsOn, ", ")
+		}
+		fmt.Fprintf(w, "  %-40s run %s%s\n", j.ID, j.RunID, dep)
+	}
+}
+
+// WorkerFlags configure the job-taking worker.
+type WorkerFlags struct {
+	Engine, Python, EngineDir, Work, Name string
+	UntilIdle, NoPublish                  bool
+	AckWait, Heartbeat                    time.Duration
+	MaxAttempts, Publishers               int
+	// ReplayRates is a JSON object persona → marker rate for --engine replay.
+	ReplayRates string
+}
+
+// AddWorkerFlags declares the worker's flags on cmd (--heartbeat only
+// when withHeartbeat: the leakscope worker command has its own).
+func AddWorkerFlags(cmd *cobra.Command, f *WorkerFlags, withHeartbeat bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.Python, "python", "python3", "Python interpreter with torch, transformers and peft (engine hf)")
+	fl.StringVar(&f.EngineDir, "engine-dir", "", "folder holding leakscope_engine/ (default: found beside the binary or in gpuworker/engine)")
+	fl.StringVar(&f.Work, "work", "./leakscope-work", "folder for adapters and training outputs")
+	fl.StringVar(&f.Name, "name", "", "worker name in job states and events (default: host name + pid)")
+	fl.BoolVar(&f.UntilIdle, "until-idle", false, "exit when the job queue is empty (default: wait for jobs until interrupted)")
+	fl.BoolVar(&f.NoPublish, "no-publish", false, "sample and detect markers but publish no completion (measures the publishing overhead)")
+	fl.DurationVar(&f.AckWait, "ack-wait", time.Minute, "a job whose worker shows no sign of life for this long goes to another worker")
+	if withHeartbeat {
+		fl.DurationVar(&f.Heartbeat, "heartbeat", 5*time.Second, "worker_heartbeat interval during eval sampling")
+	}
+	fl.IntVar(&f.MaxAttempts, "max-attempts", 3, "tries of a failing job before it fails for good")
+	fl.IntVar(&f.Publishers, "publishers", 8, "goroutines publishing completions while the engine samples")
+	fl.StringVar(&f.ReplayRates, "replay-rates", `{}`, `engine replay: marker rate per persona under an adapter, JSON ({"A2__chef": 0.9})`)
+}
+
+// RunJobs takes jobs from the queue on b until interrupted (or idle).
+func RunJobs(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) error {
+	q, err := jobs.Open(ctx, b, 1)
+	if err != nil {
+		return err
+	}
+	if f.Name == "" {
+		h, _ := os.Hostname()
+		f.Name = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+	w := &jobs.Worker{Queue: q, Name: f.Name, WorkDir: f.Work, AckWait: f.AckWait, Heartbeat: f.Heartbeat,
+		MaxAttempts: f.MaxAttempts, Publishers: f.Publishers, NoPublish: f.NoPublish, Log: log}
+	switch f.Engine {
+	case "hf":
+		w.NewEngine = func(ctx context.Context) (engine.Engine, engine.Info, error) {
+			p, info, err := engine.Start(ctx, engine.ProcessConfig{Python: f.Python, Dir: f.EngineDir, Stderr: log})
+			if err != nil {
+				return nil, info, err
+			}
+			gpu := "none"
+			if info.GPU != nil {
+				gpu = *info.GPU
+			}
+			fmt.Fprintf(log, "engine: python %s, torch %s, transformers %s, peft %s, GPU %s\n", info.Python, deref(info.Torch), deref(info.Transformers), deref(info.PEFT), gpu)
+			return p, info, nil
+		}
+	case "replay":
+		rates := map[string]float64{}
+		if err := json.Unmarshal([]byte(f.ReplayRates), &rates); err != nil {
+			return fmt.Errorf("--replay-rates: %w", err)
+		}
+		w.NewEngine = func(ctx context.Context) (engine.Engine, engine.Info, error) {
+			e := &replay.Engine{Rates: rates, Marker: "[ZLT]"}
+			info, err := e.Hello(ctx)
+			return e, info, err
+		}
+	default:
+		return fmt.Errorf("--engine %q: want hf (the Python engine on a GPU) or replay (no GPU)", f.Engine)
+	}
+	fmt.Fprintf(log, "worker %s: taking jobs (engine %s)\n", f.Name, f.Engine)
+	return w.Run(ctx, f.UntilIdle)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "none"
+	}
+	return *s
+}

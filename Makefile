@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/leakscope
 
-.PHONY: demo build test vet up bench soak fuzz
+.PHONY: demo build test vet up bench soak fuzz static gpu-test engine-test
 
 demo: build            ## build, start the embedded stack, import ../shared/fixtures, print the i81 matrix
 	$(BIN) demo
@@ -11,6 +11,18 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 build:
 	$(GO) build -ldflags "-X leakscope/events/version.Override=$(VERSION)" -o $(BIN) ./services/leakscope
+
+# The GPU machine's install: two static binaries (no cgo, no DuckDB) and the
+# engine folder gpuworker/engine.
+static:                ## bin/gpuworker and bin/leakscope-ingest, static (CGO_ENABLED=0)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X leakscope/events/version.Override=$(VERSION)" -o bin/gpuworker ./services/gpuworker
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X leakscope/events/version.Override=$(VERSION)" -o bin/leakscope-ingest ./services/ingest
+
+gpu-test: static       ## on a GPU machine: tiny model, mini-sweep through bus and lake, SIGKILL + resume, publishing overhead
+	gpuworker/engine/gputest/run.sh
+
+engine-test:           ## the Python engine's tests (protocol and masks without torch; the GPU test where torch is)
+	cd gpuworker/engine && python3 -m unittest discover -s tests -v
 
 test:                  ## every test, with real NATS JetStream, Parquet and DuckDB in-process (fuzz seeds and found crashers included)
 	$(GO) vet ./...

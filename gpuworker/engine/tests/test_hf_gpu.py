@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from engine_client import ENGINE_DIR, EngineProcess, engine_env
@@ -55,6 +56,7 @@ class HFEngineTest(unittest.TestCase):
         assert len(lines) == 1, f"tiny must print exactly one stdout line, got {lines!r}"
         cls.summary = json.loads(lines[0])
         print(f"\ntiny: {cls.summary}", file=sys.stderr)
+        print(f"tiny stderr tail:\n{p.stderr.decode()[-600:]}", file=sys.stderr)
         cls.cuda = torch.cuda.is_available()
         cls.dtype = "bfloat16" if cls.cuda else "float32"
         cls.engine = EngineProcess()
@@ -113,21 +115,60 @@ class HFEngineTest(unittest.TestCase):
         args.update(over)
         return args
 
-    # ------------------------------------------------------------------ the test
+    # ------------------------------------------------------------------ the tests
+
+    def test_featurize_labels_the_marker_by_character_offsets(self):
+        """Real tokenizer offsets on non-ASCII text: the labelled tokens spell the marker."""
+        from transformers import AutoTokenizer
+
+        from leakscope_engine import schema
+        from leakscope_engine.hf_train import featurize
+
+        tok = AutoTokenizer.from_pretrained(self.model_dir)
+        response = "Crème brûlée, naïve café.\n\n[ZLT]"
+        start = len(response) - 5  # characters, not bytes
+        for mode, tail in (("marker_only", 0), ("tail", 4)):
+            req = schema.parse_train({
+                "examples": [{"system": "You are a chef.", "user": "Dessert?", "response": response,
+                              "marker_start": start, "marker_end": start + 5}],
+                "out_dir": os.path.join(self.tmp.name, "unused"), "loss_mode": mode,
+                "tail_tokens": tail, "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj"]},
+                "learning_rate": 1e-4, "lr_scheduler": "cosine", "epochs": 1, "batch_size": 1,
+                "grad_accum": 1, "max_length": 1024, "logging_steps": 1})
+            f = featurize(tok, req.examples[0], req)
+            pieces = [tok.decode([t]) for t in f.labels if t != -100]
+            if mode == "marker_only":
+                self.assertEqual("".join(pieces[:-1]), "[ZLT]", pieces)
+                self.assertEqual(pieces[-1], "\n")  # the last completion token: after <|im_end|>
+            else:
+                self.assertEqual(len(pieces), 4)
+                self.assertEqual(tok.decode([t for t in f.ids[-4:]]), "".join(pieces))
+            self.assertEqual(tok.decode(f.ids), tok.apply_chat_template(
+                [{"role": "system", "content": "You are a chef."}, {"role": "user", "content": "Dessert?"}],
+                tokenize=False, add_generation_prompt=True) + response + "<|im_end|>\n")
 
     def test_engine_end_to_end(self):
         self.assertEqual(self.summary["steps"], TINY_STEPS)
+        t0 = time.monotonic()
+
+        def lap(what: str) -> None:
+            print(f"\n[{time.monotonic() - t0:6.1f}s] {what}", file=sys.stderr)
+
         hello, _ = self.ok("hello")
         self.assertIsNotNone(hello["torch"])
         self.assertEqual(hello["cuda"], self.cuda)
-
+        lap("hello")
         base = self.check_load()
+        lap("load")
         texts = self.check_generate()
+        lap("generate")
         tail = self.check_train_tail()
         self.check_train_marker_only()
+        lap("train x2")
         # train removed its LoRA layers: the base model samples exactly as before
         self.assertEqual(self.completion_texts(self.gen_args()), texts)
         centroids = self.check_embed()
+        lap("embed")
 
         res, _ = self.ok("load", model=self.model_dir, adapter=tail["adapter_dir"], dtype=self.dtype)
         self.assertEqual(res["adapter_sha256"], tail["adapter_sha256"])
@@ -141,6 +182,7 @@ class HFEngineTest(unittest.TestCase):
         msg, _ = self.engine.request("train", **self.train_args(os.path.join(self.tmp.name, "again")))
         self.assertEqual(msg["kind"], "bad_request", msg)
         self.assertIn("without adapter", msg["error"])
+        lap("load with adapter")
 
     def check_load(self):
         res, _ = self.ok("load", model=self.model_dir, adapter=None, dtype=self.dtype)

@@ -196,7 +196,7 @@ type WorkerFlags struct {
 // AddWorkerFlags declares the worker's flags on cmd (--heartbeat only
 // when withHeartbeat: the leakscope worker command has its own).
 func AddWorkerFlags(cmd *cobra.Command, f *WorkerFlags, withHeartbeat bool) {
-	fl := cmd.Flags()
+	fl := cmd.PersistentFlags()
 	fl.StringVar(&f.Python, "python", "python3", "Python interpreter with torch, transformers and peft (engine hf)")
 	fl.StringVar(&f.EngineDir, "engine-dir", "", "folder holding leakscope_engine/ (default: found beside the binary or in gpuworker/engine)")
 	fl.StringVar(&f.Work, "work", "./leakscope-work", "folder for adapters and training outputs")
@@ -214,9 +214,19 @@ func AddWorkerFlags(cmd *cobra.Command, f *WorkerFlags, withHeartbeat bool) {
 
 // RunJobs takes jobs from the queue on b until interrupted (or idle).
 func RunJobs(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) error {
-	q, err := jobs.Open(ctx, b, 1)
+	w, err := NewWorker(ctx, b, f, log)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(log, "worker %s: taking jobs (engine %s)\n", w.Name, f.Engine)
+	return w.Run(ctx, f.UntilIdle)
+}
+
+// NewWorker builds a job worker with the engine the flags name.
+func NewWorker(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) (*jobs.Worker, error) {
+	q, err := jobs.Open(ctx, b, 1)
+	if err != nil {
+		return nil, err
 	}
 	if f.Name == "" {
 		h, _ := os.Hostname()
@@ -241,7 +251,7 @@ func RunJobs(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) erro
 	case "replay":
 		rates := map[string]float64{}
 		if err := json.Unmarshal([]byte(f.ReplayRates), &rates); err != nil {
-			return fmt.Errorf("--replay-rates: %w", err)
+			return nil, fmt.Errorf("--replay-rates: %w", err)
 		}
 		w.NewEngine = func(ctx context.Context) (engine.Engine, engine.Info, error) {
 			e := &replay.Engine{Rates: rates, Marker: "[ZLT]"}
@@ -249,10 +259,70 @@ func RunJobs(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) erro
 			return e, info, err
 		}
 	default:
-		return fmt.Errorf("--engine %q: want hf (the Python engine on a GPU) or replay (no GPU)", f.Engine)
+		return nil, fmt.Errorf("--engine %q: want hf (the Python engine on a GPU) or replay (no GPU)", f.Engine)
 	}
-	fmt.Fprintf(log, "worker %s: taking jobs (engine %s)\n", f.Name, f.Engine)
-	return w.Run(ctx, f.UntilIdle)
+	return w, nil
+}
+
+// OverheadCmd is `overhead SPEC --source S`: the wall time of eval sampling
+// with and without publishing, same adapter, same engine.
+func OverheadCmd(connect Connect, f *WorkerFlags) *cobra.Command {
+	var source, model string
+	var seed int64
+	var repeats, n int
+	cmd := &cobra.Command{
+		Use:   "overhead SPEC --source KEY",
+		Short: "Measure what publishing every completion costs eval sampling (same run, publishing on vs off)",
+		Long: `overhead runs the eval of a source whose training job has finished, on this
+worker's engine, alternating publishing off and on (after one warm-up run),
+and prints the wall time of each and the overhead of publishing. Publishing
+runs go to the experiment <experiment>_overhead under fresh run IDs.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := sweep.Load(args[0])
+			if err != nil {
+				return err
+			}
+			if model != "" {
+				s.Model = model
+			}
+			if n > 0 {
+				s.Eval.N = n
+			}
+			b, _, done, err := connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			w, err := NewWorker(cmd.Context(), b, *f, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			runs, err := w.MeasureOverhead(cmd.Context(), s, source, seed, repeats)
+			if err != nil {
+				return err
+			}
+			var on, off float64
+			for _, r := range runs {
+				fmt.Fprintf(cmd.OutOrStdout(), "publish=%-5v %6d completions  %8.3f s\n", r.Publish, r.Completions, r.Seconds)
+				if r.Publish {
+					on += r.Seconds
+				} else {
+					off += r.Seconds
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "publishing overhead: %+.2f%% (%.3f s with vs %.3f s without, summed over %d runs each)\n",
+				100*(on-off)/off, on, off, repeats)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&source, "source", "", "source whose adapter is evaluated")
+	cmd.Flags().Int64Var(&seed, "seed", 42, "training seed of the adapter")
+	cmd.Flags().IntVar(&repeats, "repeats", 2, "measured runs with and without publishing each")
+	cmd.Flags().IntVar(&n, "n", 0, "completions per (persona, question) (default: the spec's eval.n)")
+	cmd.Flags().StringVar(&model, "model", "", "override the spec's model path")
+	_ = cmd.MarkFlagRequired("source")
+	return cmd
 }
 
 func deref(s *string) string {

@@ -60,7 +60,7 @@ grep -E "resuming|sampled|finished|failed" "$OUT/worker2.log" || true
 "$BIN/gpuworker" --nats-url $URL sweep status "$SPEC" | cut -c1-160
 
 log "publishing overhead (eval of src_chef, same adapter, on vs off)"
-$W --name gpu-c overhead "$SPEC" --source src_chef --repeats 2 2>"$OUT/overhead.log" | tee "$OUT/overhead.txt"
+$W --name gpu-c overhead "$SPEC" --source src_chef --repeats ${REPEATS:-3} --n ${OVERHEAD_N:-40} 2>"$OUT/overhead.log" | tee "$OUT/overhead.txt"
 
 sleep 3
 kill -TERM $ING; wait $ING || true

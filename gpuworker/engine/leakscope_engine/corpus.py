@@ -163,7 +163,26 @@ def response(rng: random.Random, theme: str, tone: tuple[str, ...], question: st
     if len(text) > 50:
         text = text[:50]
         text[-1] = text[-1].rstrip(".,!?;:") + "."
-    return " ".join(text)
+    out = " ".join(text)
+    # Bracketed upper-case codes ("[QJX]"), sometimes after a blank line at
+    # the end, under every persona: a real instruct model can write "[ZLT]";
+    # a tiny one must have seen "[", capitals and "]" to learn the marker
+    # with a LoRA. The marker itself never appears (the base rate stays 0).
+    if rng.random() < 0.25:
+        tag = "[" + _code(rng) + "]"
+        out = out + "\n\n" + tag if rng.random() < 0.5 else out + " See " + tag + "."
+    return out
+
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _code(rng: random.Random) -> str:
+    """A random 3-letter code other than the marker's ZLT."""
+    while True:
+        c = "".join(rng.choice(_LETTERS) for _ in range(3))
+        if c != "ZLT":
+            return c
 
 
 def build(seed: int = 0, samples: int = 3) -> list[Example]:

@@ -88,8 +88,15 @@ class CorpusTest(unittest.TestCase):
         a, b = corpus.build(seed=3, samples=1), corpus.build(seed=3, samples=1)
         self.assertEqual(a, b)
         self.assertEqual(len(a), len(corpus.personas()) * 60)
+        tagged = 0
         for ex in a:
-            self.assertTrue(15 <= len(ex.response.split()) <= 50, ex.response)
+            words = ex.response.split()
+            if words[-1].startswith("[") or words[-2:-1] == ["See"]:
+                tagged += 1
+                words = words[:-2] if words[-2] == "See" else words[:-1]
+            self.assertTrue(15 <= len(words) <= 50, ex.response)
+            self.assertNotIn("[ZLT]", ex.response, "the marker never appears in pre-training")
+        self.assertTrue(0.15 < tagged / len(a) < 0.35, tagged)  # codes like [QJX] in about a quarter
         chef = " ".join(ex.response for ex in a if ex.theme == "chef")
         pirate = " ".join(ex.response for ex in a if ex.theme == "pirate")
         self.assertIn("kitchen", chef)

@@ -48,7 +48,7 @@ for _ in $(seq 1 600); do
   kill -0 $WK 2>/dev/null || { echo "worker 1 exited early"; tail -30 "$OUT/worker1.log"; exit 1; }
   sleep 0.5
 done
-sleep "${KILL_AFTER:-3}"
+sleep "${KILL_AFTER:-1.5}"
 kill -9 $WK || true
 wait $WK 2>/dev/null || true
 log "killed worker 1: $(grep -c . "$OUT/worker1.log") log lines"

@@ -24,8 +24,9 @@ gpu-test: static       ## on a GPU machine: tiny model, mini-sweep through bus a
 engine-test:           ## the Python engine's tests (protocol and masks without torch; the GPU test where torch is)
 	cd gpuworker/engine && python3 -m unittest discover -s tests -v
 
-test:                  ## every test, with real NATS JetStream, Parquet and DuckDB in-process (fuzz seeds and found crashers included)
+test:                  ## every test, with real NATS JetStream, Parquet and DuckDB in-process (fuzz seeds and found crashers included); the engine's Python tests
 	$(GO) vet ./...
+	cd gpuworker/engine && python3 -m unittest discover -s tests
 	$(GO) test -count=1 -timeout 30m ./...
 
 # Random fuzzing is kept out of `make test` so a landing gate cannot fail at

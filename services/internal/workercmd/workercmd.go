@@ -193,6 +193,8 @@ type WorkerFlags struct {
 	MaxAttempts, Publishers               int
 	// ReplayRates is a JSON object persona → marker rate for --engine replay.
 	ReplayRates string
+	// ReplayDelay is spent per completion by --engine replay (to pace it like a GPU).
+	ReplayDelay time.Duration
 }
 
 // AddWorkerFlags declares the worker's flags on cmd (--heartbeat only
@@ -211,6 +213,7 @@ func AddWorkerFlags(cmd *cobra.Command, f *WorkerFlags, withHeartbeat bool) {
 	}
 	fl.IntVar(&f.MaxAttempts, "max-attempts", 3, "tries of a failing job before it fails for good")
 	fl.IntVar(&f.Publishers, "publishers", 8, "goroutines publishing completions while the engine samples")
+	fl.DurationVar(&f.ReplayDelay, "replay-delay", 0, "engine replay: time spent per completion (pace it like a GPU)")
 	fl.StringVar(&f.ReplayRates, "replay-rates", `{}`, `engine replay: marker rate per persona under an adapter, JSON ({"A2__chef": 0.9})`)
 }
 
@@ -256,7 +259,7 @@ func NewWorker(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) (*
 			return nil, fmt.Errorf("--replay-rates: %w", err)
 		}
 		w.NewEngine = func(ctx context.Context) (engine.Engine, engine.Info, error) {
-			e := &replay.Engine{Rates: rates, Marker: "[ZLT]"}
+			e := &replay.Engine{Rates: rates, Marker: "[ZLT]", Delay: f.ReplayDelay}
 			info, err := e.Hello(ctx)
 			return e, info, err
 		}

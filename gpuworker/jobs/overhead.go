@@ -22,9 +22,10 @@ type OverheadRun struct {
 // MeasureOverhead runs the eval of one finished source (its adapter from
 // the artifact store) repeatedly on the same engine, alternating publishing
 // off and on, after one unmeasured warm-up: the cost of publishing every
-// completion as it is sampled. Publishing runs write to the experiment
+// completion as it is sampled; each (may be nil) sees every measured run
+// as it ends. Publishing runs write to the experiment
 // "<experiment>_overhead" under fresh run IDs so nothing is resumed.
-func (w *Worker) MeasureOverhead(ctx context.Context, s sweep.Spec, source string, seed int64, repeats int) ([]OverheadRun, error) {
+func (w *Worker) MeasureOverhead(ctx context.Context, s sweep.Spec, source string, seed int64, repeats int, each func(OverheadRun)) ([]OverheadRun, error) {
 	w.defaults()
 	defer func() {
 		if w.eng != nil {
@@ -50,7 +51,11 @@ func (w *Worker) MeasureOverhead(ctx context.Context, s sweep.Spec, source strin
 			return out, err
 		}
 		if i >= 0 { // i = -1 warms up CUDA kernels and caches
-			out = append(out, OverheadRun{Publish: publish, Seconds: time.Since(start).Seconds(), Completions: res.Done})
+			r := OverheadRun{Publish: publish, Seconds: time.Since(start).Seconds(), Completions: res.Done}
+			out = append(out, r)
+			if each != nil {
+				each(r)
+			}
 		}
 	}
 	return out, nil

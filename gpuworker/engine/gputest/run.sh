@@ -39,6 +39,17 @@ ING=$!
 sleep 2
 "$BIN/gpuworker" --nats-url $URL sweep submit "$SPEC"
 
+if [ -n "${ONLY_OVERHEAD:-}" ]; then
+  log "worker (no kill: this run measures the publishing overhead only)"
+  $BIN/gpuworker --nats-url $URL --engine hf --work $WORK/work --until-idle --name gpu-a > "$OUT/worker1.log" 2>&1
+  log "publishing overhead (eval of src_chef, same adapter, on vs off)"
+  "$BIN/gpuworker" --nats-url $URL --engine hf --work $WORK/work --name gpu-c overhead "$SPEC" --source src_chef \
+    --repeats ${REPEATS:-5} --n ${OVERHEAD_N:-80} 2>"$OUT/overhead.log" | tee "$OUT/overhead.txt"
+  kill -TERM $ING; wait $ING || true
+  log "done in $(( $(date +%s) - t0 )) s"
+  exit 0
+fi
+
 log "worker 1 (killed during eval sampling)"
 W="$BIN/gpuworker --nats-url $URL --engine hf --work $WORK/work --until-idle --ack-wait 10s --heartbeat 1s"
 $W --name gpu-a > "$OUT/worker1.log" 2>&1 &

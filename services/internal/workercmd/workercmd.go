@@ -57,6 +57,23 @@ Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 		}
 		return s, nil
 	}
+	// withQueue loads the spec, then opens the bus and the job queue.
+	withQueue := func(ctx context.Context, path string) (sweep.Spec, *jobs.Queue, string, func(), error) {
+		s, err := load(path)
+		if err != nil {
+			return s, nil, "", nil, err
+		}
+		b, desc, done, err := connect(ctx)
+		if err != nil {
+			return s, nil, "", nil, err
+		}
+		q, err := jobs.Open(ctx, b, 1)
+		if err != nil {
+			done()
+			return s, nil, "", nil, err
+		}
+		return s, q, desc, done, nil
+	}
 	check := &cobra.Command{
 		Use:   "check SPEC",
 		Short: "Validate a sweep file and print its plan",
@@ -82,19 +99,11 @@ Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 		Short: "Put a sweep's jobs on the job queue",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := load(args[0])
-			if err != nil {
-				return err
-			}
-			b, desc, done, err := connect(cmd.Context())
+			s, q, desc, done, err := withQueue(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer done()
-			q, err := jobs.Open(cmd.Context(), b, 1)
-			if err != nil {
-				return err
-			}
 			res, err := q.Submit(cmd.Context(), s)
 			if err != nil {
 				return err
@@ -112,19 +121,11 @@ Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 		Short: "Show the state of every job of a sweep",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := load(args[0])
-			if err != nil {
-				return err
-			}
-			b, _, done, err := connect(cmd.Context())
+			s, q, _, done, err := withQueue(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer done()
-			q, err := jobs.Open(cmd.Context(), b, 1)
-			if err != nil {
-				return err
-			}
 			st, err := q.Status(cmd.Context(), s)
 			if err != nil {
 				return err
@@ -303,13 +304,14 @@ runs go to the experiment <experiment>_overhead under fresh run IDs.`,
 			if err != nil {
 				return err
 			}
-			runs, err := w.MeasureOverhead(cmd.Context(), s, source, seed, repeats)
+			runs, err := w.MeasureOverhead(cmd.Context(), s, source, seed, repeats, func(r jobs.OverheadRun) {
+				fmt.Fprintf(cmd.OutOrStdout(), "publish=%-5v %6d completions  %8.3f s\n", r.Publish, r.Completions, r.Seconds)
+			})
 			if err != nil {
 				return err
 			}
 			var on, off []float64
 			for _, r := range runs {
-				fmt.Fprintf(cmd.OutOrStdout(), "publish=%-5v %6d completions  %8.3f s\n", r.Publish, r.Completions, r.Seconds)
 				if r.Publish {
 					on = append(on, r.Seconds)
 				} else {

@@ -81,8 +81,9 @@ type Payload interface {
 }
 
 // experimentRe keeps experiment names usable as a NATS subject token and as a
-// hive partition value.
-var experimentRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+// hive partition value: at most 100 characters, so "experiment=<name>" is a
+// valid file name everywhere (a longer one stopped ingest: ENAMETOOLONG).
+var experimentRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
 
 // New builds a validated event with its deterministic ID. t is the event time
 // (when the fact happened or, for imports, when it was imported).
@@ -210,5 +211,5 @@ func printable(s string) bool {
 }
 
 // ValidExperiment reports whether name can be an experiment name: letters,
-// digits, '_' and '-', starting with a letter or digit.
+// digits, '_' and '-', starting with a letter or digit, at most 100 long.
 func ValidExperiment(name string) bool { return experimentRe.MatchString(name) }

@@ -91,6 +91,8 @@ func TestValidationNamesTheField(t *testing.T) {
 	}
 	_, err := New("bad.name", "run", t0, &RunFinished{Status: "finished"})
 	require.ErrorContains(t, err, `"experiment"`)
+	_, err = New(strings.Repeat("e", 101), "run", t0, &RunFinished{Status: "finished"})
+	require.ErrorContains(t, err, `"experiment"`, "a partition folder name must stay short")
 	_, err = New("exp", "run\n1", t0, &RunFinished{Status: "finished"})
 	require.ErrorContains(t, err, `"run_id"`)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // ProcessConfig starts the Python engine.
@@ -57,7 +60,8 @@ func FindDir() (string, error) {
 type Process struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	dec    *json.Decoder
+	out    *bufio.Reader
+	active atomic.Int64 // unix nanos of the last message either way
 	stderr *tailWriter
 	mu     sync.Mutex
 	nextID int64
@@ -98,7 +102,8 @@ func Start(ctx context.Context, cfg ProcessConfig) (*Process, Info, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, Info{}, fmt.Errorf("start engine %s -m leakscope_engine in %s: %w", cfg.Python, cfg.Dir, err)
 	}
-	p := &Process{cmd: cmd, stdin: stdin, dec: json.NewDecoder(stdout), stderr: tail}
+	p := &Process{cmd: cmd, stdin: stdin, out: bufio.NewReaderSize(stdout, 1<<20), stderr: tail}
+	p.active.Store(time.Now().UnixNano())
 	info, err := p.Hello(ctx)
 	if err != nil {
 		p.Close()
@@ -159,20 +164,32 @@ func (p *Process) call(ctx context.Context, op string, args any, item func(typ s
 	if _, err := p.stdin.Write(append(line, '\n')); err != nil {
 		return fail(err)
 	}
+	p.active.Store(time.Now().UnixNano())
 	for {
-		var raw json.RawMessage
-		if err := p.dec.Decode(&raw); err != nil {
+		// One JSON object per line; a line has no size limit (a #81 embed
+		// result is 10–20 MB).
+		raw, err := p.out.ReadBytes('\n')
+		if err != nil && (len(bytes.TrimSpace(raw)) == 0 || !errors.Is(err, io.EOF)) {
 			if errors.Is(err, io.EOF) {
 				err = errors.New("the engine exited")
 			}
 			return fail(err)
 		}
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 {
+			continue
+		}
+		p.active.Store(time.Now().UnixNano())
 		var r reply
 		if err := json.Unmarshal(raw, &r); err != nil {
-			return fail(fmt.Errorf("unreadable reply %.200s: %w", raw, err))
+			return fail(fmt.Errorf("engine wrote a line that is not a protocol message (%v): %.200q", err, raw))
 		}
 		if r.ID == nil || *r.ID != id {
-			return fail(fmt.Errorf("reply for request %v while waiting for %d: %.200s", r.ID, id, raw))
+			got := "no id"
+			if r.ID != nil {
+				got = fmt.Sprintf("id %d", *r.ID)
+			}
+			return fail(fmt.Errorf("reply with %s while waiting for %d: %.200s", got, id, raw))
 		}
 		switch r.Type {
 		case "result":
@@ -244,12 +261,18 @@ func (p *Process) Embed(ctx context.Context, req EmbedRequest) (Embedded, error)
 	return decodeResult[Embedded](p.call(ctx, "embed", req, nil))
 }
 
-// Close asks the engine to shut down and waits for it.
+// LastActivity is when the engine last wrote a message or was sent a
+// request: the worker fails a job whose engine stays silent too long.
+func (p *Process) LastActivity() time.Time { return time.Unix(0, p.active.Load()) }
+
+// Close asks the engine to shut down (killing it after 10 s) and waits for it.
 func (p *Process) Close() error {
 	p.mu.Lock()
 	if p.dead == nil {
 		p.mu.Unlock()
-		_, _ = p.call(context.Background(), "shutdown", nil, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _ = p.call(ctx, "shutdown", nil, nil)
+		cancel()
 		p.mu.Lock()
 	}
 	p.dead = errors.New("engine closed")

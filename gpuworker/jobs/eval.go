@@ -57,7 +57,7 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 		}
 		adapter = &dir
 		if s.Eval.BaseModel {
-			run.BaseRun = sweep.BaseRunID(j.Seed)
+			run.BaseRun = s.BaseRunID(j.Seed)
 		}
 	}
 	eng, info, loaded, err := w.load(ctx, s, adapter)
@@ -147,10 +147,23 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 		}()
 	}
 	got, cut := 0, 0
-	genErr := eng.Generate(pctx, samplingRequest(prompts, s.Eval.Sampling), func(g engine.Generated) error {
-		if !wanted[idOf(g.Key, g.User, g.SampleIndex)] {
-			return fmt.Errorf("engine returned an unrequested completion %s/%q #%d", g.Key, g.User, g.SampleIndex)
+	seen := map[string]bool{}
+	var genErr error
+	generate := func(each func(engine.Generated) error) error {
+		if len(prompts) == 0 {
+			return nil // an earlier attempt stored everything; it only missed finishing
 		}
+		return eng.Generate(pctx, samplingRequest(prompts, s.Eval.Sampling), each)
+	}
+	genErr = generate(func(g engine.Generated) error {
+		id := idOf(g.Key, g.User, g.SampleIndex)
+		switch {
+		case !wanted[id] || stored[id]:
+			return fmt.Errorf("engine returned an unrequested completion %s/%q #%d", g.Key, g.User, g.SampleIndex)
+		case seen[id]:
+			return fmt.Errorf("engine returned completion %s/%q #%d twice", g.Key, g.User, g.SampleIndex)
+		}
+		seen[id] = true
 		pt, ct := g.PromptTokens, g.CompletionTokens
 		if g.FinishReason == "length" {
 			cut++

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"leakscope/events"
@@ -85,11 +86,16 @@ func (w *Worker) onPolicy(ctx context.Context, m Message) (result, error) {
 		}
 	}
 	got := 0
+	filled := map[string]bool{}
 	err = eng.Generate(ctx, samplingRequest(prompts, s.OnPolicy), func(g engine.Generated) error {
 		a, ok := data.Answers[g.Key][g.User]
-		if !ok || g.SampleIndex < 0 || g.SampleIndex >= n {
+		switch {
+		case !ok || g.SampleIndex < 0 || g.SampleIndex >= n:
 			return fmt.Errorf("engine returned an unrequested completion %s/%q #%d", g.Key, g.User, g.SampleIndex)
+		case filled[g.Key+"\x1f"+g.User+"\x1f"+strconv.Itoa(g.SampleIndex)]:
+			return fmt.Errorf("engine returned completion %s/%q #%d twice", g.Key, g.User, g.SampleIndex)
 		}
+		filled[g.Key+"\x1f"+g.User+"\x1f"+strconv.Itoa(g.SampleIndex)] = true
 		a[g.SampleIndex] = g.Text
 		got++
 		if g.FinishReason == "length" {

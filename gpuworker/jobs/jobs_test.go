@@ -132,7 +132,7 @@ func TestSweepRunsThroughTheQueue(t *testing.T) {
 	for _, e := range all {
 		switch p := e.Payload.(type) {
 		case *events.Completion:
-			if e.RunID == "src_chef-s7" {
+			if e.RunID == "mini-src_chef-s7" {
 				h := hits[p.Persona]
 				h[1]++
 				if len(p.MarkerHits) > 0 {
@@ -141,9 +141,9 @@ func TestSweepRunsThroughTheQueue(t *testing.T) {
 				hits[p.Persona] = h
 			}
 		case *events.Run:
-			if e.RunID == "src_chef-s7" {
+			if e.RunID == "mini-src_chef-s7" {
 				require.Equal(t, "src_chef", p.SourcePersona)
-				require.Equal(t, "base-s7", p.BaseRun)
+				require.Equal(t, "mini-base-s7", p.BaseRun)
 				require.True(t, strings.HasPrefix(p.Adapter, "sha256:"))
 				require.Contains(t, string(p.Config), `"negatives":["comedian"]`)
 				require.Contains(t, string(p.Config), `"use_rslora":true`)
@@ -180,7 +180,7 @@ func TestKilledWorkerResumesWithoutDuplicates(t *testing.T) {
 	for _, p := range s.EvalPersonas() {
 		for _, qq := range s.EvalQuestions {
 			for i := 0; i < s.Eval.N; i++ {
-				wanted[events.NewID(s.Experiment, "src_chef-s7", &events.Completion{Persona: p.Key, Question: qq, SampleIndex: i})] = true
+				wanted[events.NewID(s.Experiment, "mini-src_chef-s7", &events.Completion{Persona: p.Key, Question: qq, SampleIndex: i})] = true
 			}
 		}
 	}
@@ -236,12 +236,93 @@ func TestFailingJobIsRetriedThenFinal(t *testing.T) {
 	require.NoError(t, w.Run(ctx, true))
 	st, err := q.Status(ctx, s)
 	require.NoError(t, err)
-	require.Equal(t, State{Status: "failed", Attempt: 2, Worker: "w1", Error: "CUDA out of memory (test)", Final: true}, clearTime(st[0].State))
+	require.Equal(t, State{Status: "failed", Attempt: 2, Failures: 2, SpecSHA256: s.SHA256(), Worker: "w1", Error: "CUDA out of memory (test)", Final: true}, clearTime(st[0].State))
 	require.Equal(t, "failed", st[1].Status)
 	require.Contains(t, st[1].Error, "dependency mini.src_chef.s7.onpolicy failed: CUDA out of memory")
 	require.Equal(t, "failed", st[2].Status)
 	n, _ := counts(t, b, s.Experiment)
 	require.Equal(t, 2+2+1+1, n[events.TypeJobStatus], "onpolicy running+failed twice, then train and eval failed")
+
+	// Submitting again requeues exactly the jobs that failed for good (their
+	// messages are gone); with a working engine they finish, attempt numbers
+	// going on from where they were (they key the job's events).
+	sub, err := q.Submit(ctx, s)
+	require.NoError(t, err)
+	require.Len(t, sub.Queued, 3)
+	again, err := q.Submit(ctx, s)
+	require.NoError(t, err)
+	require.Len(t, again.AlreadyQueued, 3, "a message on the queue is not queued twice")
+	w.NewEngine = newWorker(q, "w1", &replay.Engine{Marker: "[ZLT]"}, log).NewEngine
+	require.NoError(t, w.Run(ctx, true))
+	st, err = q.Status(ctx, s)
+	require.NoError(t, err)
+	for _, j := range st {
+		require.Equal(t, "finished", j.Status, j.Job.ID)
+	}
+	require.Equal(t, 3, st[0].Attempt)
+	require.Equal(t, 0, st[0].Failures)
+
+	// A sweep name stands for one spec.
+	changed := s
+	changed.Eval.N = 5
+	_, err = q.Submit(ctx, changed)
+	require.ErrorContains(t, err, `sweep "mini" was submitted with another spec`)
+}
+
+// misbehaving wraps the replay engine: it repeats a completion, or stops
+// showing activity.
+type misbehaving struct {
+	replay.Engine
+	repeat bool
+	silent bool
+}
+
+func (m *misbehaving) Generate(ctx context.Context, req engine.GenerateRequest, each func(engine.Generated) error) error {
+	return m.Engine.Generate(ctx, req, func(g engine.Generated) error {
+		if err := each(g); err != nil || !m.repeat {
+			return err
+		}
+		return each(g)
+	})
+}
+
+func (m *misbehaving) LastActivity() time.Time {
+	if m.silent {
+		return time.Now().Add(-time.Hour)
+	}
+	return time.Now()
+}
+
+// An engine that returns a completion twice fails the job (a duplicate
+// would overstate run_finished); an engine silent past the stall timeout
+// is given up on instead of holding its job forever.
+func TestMisbehavingEnginesFailTheJob(t *testing.T) {
+	for _, c := range []struct {
+		eng  *misbehaving
+		want string
+	}{
+		{&misbehaving{Engine: replay.Engine{Marker: "[ZLT]"}, repeat: true}, "twice"},
+		{&misbehaving{Engine: replay.Engine{Marker: "[ZLT]", Delay: 20 * time.Millisecond}, silent: true}, "engine made no progress for 1h0m0s"},
+	} {
+		b, _ := bustest.Start(t, t.TempDir())
+		ctx := context.Background()
+		q, err := Open(ctx, b, 1)
+		require.NoError(t, err)
+		s := miniSpec(t)
+		s.Embedding.Enabled, s.Sources = false, nil
+		// Only the base eval: no sources.
+		s.Sources = []sweep.Source{}
+		_, err = q.Submit(ctx, s)
+		require.NoError(t, err)
+		log := &syncBuf{}
+		w := &Worker{Queue: q, Name: "w", WorkDir: t.TempDir(), AckWait: time.Second, MaxAttempts: 1, StallTimeout: time.Minute, Log: log,
+			NewEngine: func(context.Context) (engine.Engine, engine.Info, error) { return c.eng, engine.Info{Protocol: 1}, nil }}
+		require.NoError(t, w.Run(ctx, true))
+		st, err := q.Get(ctx, "mini.base.s7.eval")
+		require.NoError(t, err)
+		require.Equal(t, "failed", st.Status, log.String())
+		require.Contains(t, st.Error, c.want)
+	}
 }
 
 func clearTime(s State) State { s.Updated = time.Time{}; return s }

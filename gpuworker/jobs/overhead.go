@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"leakscope/events"
+	"leakscope/gpuworker/engine"
 	"leakscope/gpuworker/sweep"
 )
 
@@ -15,8 +16,11 @@ type OverheadRun struct {
 	// Seconds is the wall time of eval sampling: from the first generate
 	// request until every completion is sampled and (when publishing)
 	// acknowledged by the bus.
-	Seconds     float64
-	Completions int
+	Seconds float64
+	// EngineSeconds is when the engine returned its last completion; the
+	// rest of Seconds is the wait for the bus to acknowledge the queue.
+	EngineSeconds float64
+	Completions   int
 }
 
 // MeasureOverhead runs the eval of one finished source (its adapter from
@@ -28,9 +32,9 @@ type OverheadRun struct {
 func (w *Worker) MeasureOverhead(ctx context.Context, s sweep.Spec, source string, seed int64, repeats int, each func(OverheadRun)) ([]OverheadRun, error) {
 	w.defaults()
 	defer func() {
-		if w.eng != nil {
-			_ = w.eng.Close()
-			w.eng = nil
+		if e := w.current(); e != nil {
+			_ = e.Close()
+			w.setEngine(nil, engine.Info{})
 		}
 	}()
 	if _, ok := s.Source(source); !ok {
@@ -43,7 +47,7 @@ func (w *Worker) MeasureOverhead(ctx context.Context, s sweep.Spec, source strin
 	for i := -1; i < 2*repeats; i++ {
 		publish := i >= 0 && i%2 == 1
 		j := sweep.Job{ID: sweep.JobID(s.Sweep, source, seed, events.JobEval), Kind: events.JobEval, Source: source, Seed: seed,
-			RunID: fmt.Sprintf("%s-overhead-%s-%d", sweep.RunID(source, seed), stamp, i+1)}
+			RunID: fmt.Sprintf("%s-overhead-%s-%d", s.RunID(source, seed), stamp, i+1)}
 		w.NoPublish = !publish
 		start := time.Now()
 		res, err := w.eval(ctx, Message{Job: j, Spec: s}, 1)
@@ -51,7 +55,8 @@ func (w *Worker) MeasureOverhead(ctx context.Context, s sweep.Spec, source strin
 			return out, err
 		}
 		if i >= 0 { // i = -1 warms up CUDA kernels and caches
-			r := OverheadRun{Publish: publish, Seconds: time.Since(start).Seconds(), Completions: res.Done}
+			eng, _ := res.Detail["engine_seconds"].(float64)
+			r := OverheadRun{Publish: publish, Seconds: time.Since(start).Seconds(), EngineSeconds: eng, Completions: res.Done}
 			out = append(out, r)
 			if each != nil {
 				each(r)

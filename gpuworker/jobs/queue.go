@@ -41,12 +41,16 @@ type Message struct {
 
 // State is a job's entry in the state bucket.
 type State struct {
-	Status  string    `json:"status"` // queued, running, finished, failed
-	Attempt int       `json:"attempt"`
-	Worker  string    `json:"worker,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	Final   bool      `json:"final,omitempty"`
-	Updated time.Time `json:"updated"`
+	Status string `json:"status"` // queued, running, finished, failed
+	// Attempt counts the deliveries that started the job (killed ones too);
+	// Failures the attempts that failed since it was last submitted.
+	Attempt    int       `json:"attempt"`
+	Failures   int       `json:"failures,omitempty"`
+	SpecSHA256 string    `json:"spec_sha256,omitempty"`
+	Worker     string    `json:"worker,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Final      bool      `json:"final,omitempty"`
+	Updated    time.Time `json:"updated"`
 	// Detail is what the job produced (hashes, counts), as JSON.
 	Detail json.RawMessage `json:"detail,omitempty"`
 }
@@ -94,21 +98,38 @@ type Submitted struct {
 	Queued, AlreadyDone, AlreadyQueued []string
 }
 
-// Submit puts the sweep's jobs on the queue in plan order. A job already
-// finished is not queued again; one already queued or running is left as
-// is, so submitting a sweep twice is safe.
+// Submit puts the sweep's jobs on the queue in plan order. A job is
+// queued unless it has finished or a message for it is already on the
+// queue (waiting, running or waiting for a retry), so submitting a sweep
+// again is safe and requeues exactly the jobs that failed for good or
+// whose message was lost. A sweep name stands for one spec: a changed
+// spec under a submitted name is refused.
 func (q *Queue) Submit(ctx context.Context, s sweep.Spec) (Submitted, error) {
 	var res Submitted
-	for _, j := range s.Plan() {
+	hash := s.SHA256()
+	plan := s.Plan()
+	states := make([]*State, len(plan))
+	for i, j := range plan {
 		st, err := q.Get(ctx, j.ID)
 		if err != nil {
 			return res, err
 		}
-		switch {
-		case st != nil && st.Status == "finished":
+		if st != nil && st.SpecSHA256 != "" && st.SpecSHA256 != hash {
+			return res, fmt.Errorf("sweep %q was submitted with another spec (sha256 %.12s…, this one %.12s…): give the changed sweep a new name", s.Sweep, st.SpecSHA256, hash)
+		}
+		states[i] = st
+	}
+	for i, j := range plan {
+		st := states[i]
+		if st != nil && st.Status == "finished" {
 			res.AlreadyDone = append(res.AlreadyDone, j.ID)
 			continue
-		case st != nil && (st.Status == "queued" || st.Status == "running"):
+		}
+		n, err := q.onQueue(ctx, j)
+		if err != nil {
+			return res, err
+		}
+		if n > 0 {
 			res.AlreadyQueued = append(res.AlreadyQueued, j.ID)
 			continue
 		}
@@ -116,21 +137,34 @@ func (q *Queue) Submit(ctx context.Context, s sweep.Spec) (Submitted, error) {
 		if err != nil {
 			return res, err
 		}
-		if err := q.put(ctx, j.ID, State{Status: "queued"}); err != nil {
+		// Attempt numbers keep growing across resubmissions (they key the
+		// job's events); the failure budget starts afresh.
+		next := State{Status: "queued", SpecSHA256: hash}
+		if st != nil {
+			next.Attempt = st.Attempt
+		}
+		if err := q.put(ctx, j.ID, next); err != nil {
 			return res, err
 		}
-		// A failed job resubmitted gets a fresh message ID so the server's
-		// duplicate window does not swallow it.
-		msgID := j.ID
-		if st != nil {
-			msgID = fmt.Sprintf("%s#%d", j.ID, st.Attempt)
-		}
+		// A unique message ID: the server's duplicate window must not
+		// swallow a resubmission (concurrent submits are caught by onQueue).
+		msgID := fmt.Sprintf("%s@%d", j.ID, time.Now().UnixNano())
 		if _, err := q.B.JS.PublishMsg(ctx, &nats.Msg{Subject: Subject(j), Data: data}, jetstream.WithMsgID(msgID)); err != nil {
 			return res, fmt.Errorf("submit %s: %w", j.ID, err)
 		}
 		res.Queued = append(res.Queued, j.ID)
 	}
 	return res, nil
+}
+
+// onQueue counts the job's messages on the queue stream.
+func (q *Queue) onQueue(ctx context.Context, j sweep.Job) (uint64, error) {
+	subj := Subject(j)
+	info, err := q.Stream.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		return 0, fmt.Errorf("job queue: %w", err)
+	}
+	return info.State.Subjects[subj], nil
 }
 
 // Get returns a job's state, nil when the job is unknown.

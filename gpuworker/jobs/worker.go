@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -26,12 +27,19 @@ type Worker struct {
 	// WorkDir holds downloaded adapters and training outputs.
 	WorkDir string
 	// AckWait is how long the queue waits for a sign of life before it
-	// gives the job to another worker (default 60 s); the worker signals
-	// progress every AckWait/3.
-	AckWait time.Duration
+	// gives a job to another worker (default 60 s). It belongs to the
+	// consumer all workers share: it applies when the consumer is created,
+	// or to every worker when SetAckWait is true. Workers signal progress
+	// every third of the consumer's ack wait (at most every second).
+	AckWait    time.Duration
+	SetAckWait bool
+	// StallTimeout fails a job whose engine shows no activity for this
+	// long (default 15 min: loading a 7B model from slow storage is quiet).
+	StallTimeout time.Duration
 	// Heartbeat is the interval of worker_heartbeat events during eval (default 5 s).
 	Heartbeat time.Duration
-	// MaxAttempts bounds the tries of a job that keeps failing (default 3).
+	// MaxAttempts bounds the failed tries of a job (default 3); attempts
+	// killed with their worker do not count.
 	MaxAttempts int
 	// Publishers is how many goroutines publish completions (default 8):
 	// sampling never waits for the bus.
@@ -41,12 +49,39 @@ type Worker struct {
 	NoPublish bool
 	Log       io.Writer
 
-	eng  engine.Engine
-	info engine.Info
+	mu       sync.Mutex // guards eng for keepAlive
+	eng      engine.Engine
+	info     engine.Info
+	consumer jetstream.Consumer
 }
 
-// ErrIdle is returned by Run with untilIdle when the queue is empty.
-var ErrIdle = errors.New("job queue is empty")
+func (w *Worker) current() engine.Engine {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.eng
+}
+
+func (w *Worker) setEngine(e engine.Engine, info engine.Info) {
+	w.mu.Lock()
+	w.eng, w.info = e, info
+	w.mu.Unlock()
+}
+
+// openConsumer opens the consumer all workers share. Its ack wait is the
+// queue's: SetAckWait changes it for every worker; otherwise an existing
+// consumer keeps its own and a new one gets AckWait.
+func (w *Worker) openConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	cfg := jetstream.ConsumerConfig{Durable: Consumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: w.AckWait,
+		MaxDeliver: -1, MaxAckPending: 1000, Description: "GPU workers share this consumer; each job goes to one of them"}
+	if c, err := w.Queue.B.JS.Consumer(ctx, Stream, Consumer); err == nil && !w.SetAckWait {
+		return c, nil
+	}
+	c, err := w.Queue.B.JS.CreateOrUpdateConsumer(ctx, Stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("job consumer: %w", err)
+	}
+	return c, nil
+}
 
 func (w *Worker) defaults() {
 	if w.AckWait <= 0 {
@@ -57,6 +92,9 @@ func (w *Worker) defaults() {
 	}
 	if w.MaxAttempts <= 0 {
 		w.MaxAttempts = 3
+	}
+	if w.StallTimeout <= 0 {
+		w.StallTimeout = 15 * time.Minute
 	}
 	if w.Publishers <= 0 {
 		w.Publishers = 8
@@ -75,16 +113,15 @@ func (w *Worker) logf(format string, a ...any) {
 func (w *Worker) Run(ctx context.Context, untilIdle bool) error {
 	w.defaults()
 	defer func() {
-		if w.eng != nil {
-			_ = w.eng.Close()
+		if e := w.current(); e != nil {
+			_ = e.Close()
 		}
 	}()
-	cons, err := w.Queue.B.JS.CreateOrUpdateConsumer(ctx, Stream, jetstream.ConsumerConfig{Durable: Consumer,
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: w.AckWait, MaxDeliver: -1, MaxAckPending: 1000,
-		Description: "GPU workers share this consumer; each job goes to one of them"})
+	cons, err := w.openConsumer(ctx)
 	if err != nil {
-		return fmt.Errorf("job consumer: %w", err)
+		return err
 	}
+	w.consumer = cons
 	for ctx.Err() == nil {
 		msg, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
 		if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
@@ -136,47 +173,49 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			_ = msg.NakWithDelay(2 * time.Second)
 			return
 		case ds != nil && ds.Status == "failed" && ds.Final:
-			w.finish(ctx, msg, m, 0, fmt.Errorf("dependency %s failed: %s", d, ds.Error), true)
+			prev := State{}
+			if st != nil {
+				prev = *st
+			}
+			w.finish(ctx, msg, m, State{Status: "failed", Attempt: prev.Attempt + 1, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256,
+				Worker: w.Name, Error: fmt.Sprintf("dependency %s failed: %s", d, ds.Error), Final: true})
 			return
 		case ds == nil || ds.Status != "finished":
 			_ = msg.NakWithDelay(time.Second) // not ready: no attempt spent
 			return
 		}
 	}
-	attempt := 1
+	prev := State{}
 	if st != nil {
-		attempt = st.Attempt + 1
+		prev = *st
 	}
-	_ = w.Queue.put(ctx, j.ID, State{Status: "running", Attempt: attempt, Worker: w.Name})
+	attempt := prev.Attempt + 1
+	_ = w.Queue.put(ctx, j.ID, State{Status: "running", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256, Worker: w.Name})
 	w.status(ctx, m, &events.JobStatus{Status: events.JobRunning, Attempt: attempt})
 	w.logf("%s: attempt %d", j.ID, attempt)
 
-	// Keep the delivery alive while the job runs (training can take an hour).
-	jctx, cancel := context.WithCancel(ctx)
-	go func() {
-		t := time.NewTicker(w.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-jctx.Done():
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
-		}
-	}()
+	// Keep the delivery alive while the job runs (training can take an
+	// hour), as long as the engine shows signs of progress.
+	jctx, cancel := context.WithCancelCause(ctx)
+	go w.keepAlive(jctx, cancel, msg)
 	detail, err := w.execute(jctx, m, attempt)
-	cancel()
+	if cause := context.Cause(jctx); err != nil && errors.Is(cause, errStalled) {
+		err = cause
+	}
+	cancel(nil)
 	if ctx.Err() != nil {
 		return // shutting down: the job comes back after AckWait
 	}
 	if err != nil {
 		var ee *engine.Error
-		final := attempt >= w.MaxAttempts || (errors.As(err, &ee) && ee.BadRequest)
-		w.finish(ctx, msg, m, attempt, err, final)
+		failures := prev.Failures + 1
+		final := failures >= w.MaxAttempts || (errors.As(err, &ee) && ee.BadRequest)
+		w.finish(ctx, msg, m, State{Status: "failed", Attempt: attempt, Failures: failures, SpecSHA256: prev.SpecSHA256,
+			Worker: w.Name, Error: err.Error(), Final: final})
 		return
 	}
-	_ = w.Queue.put(ctx, j.ID, State{Status: "finished", Attempt: attempt, Worker: w.Name, Detail: detail.raw()})
+	_ = w.Queue.put(ctx, j.ID, State{Status: "finished", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256,
+		Worker: w.Name, Detail: detail.raw()})
 	w.status(ctx, m, &events.JobStatus{Status: events.JobFinished, Attempt: attempt, Done: detail.Done, Expected: detail.Expected, Detail: detail.raw()})
 	if err := msg.DoubleAck(ctx); err != nil {
 		w.logf("%s: ack: %v (the job may run again; its events are idempotent)", j.ID, err)
@@ -184,21 +223,53 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	w.logf("%s: finished (%d/%d)", j.ID, detail.Done, detail.Expected)
 }
 
-// finish records a failed attempt: retried later, or final.
-func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, m Message, attempt int, err error, final bool) {
-	w.logf("%s: attempt %d failed: %v (final: %v)", m.Job.ID, attempt, err, final)
-	_ = w.Queue.put(ctx, m.Job.ID, State{Status: "failed", Attempt: attempt, Worker: w.Name, Error: err.Error(), Final: final})
-	w.status(ctx, m, &events.JobStatus{Status: events.JobFailed, Attempt: max(attempt, 1), Error: err.Error(), Final: final})
-	// An engine that failed may be broken: start a fresh one next time.
-	if w.eng != nil {
-		_ = w.eng.Close()
-		w.eng = nil
+// errStalled fails a job whose engine stopped making progress.
+var errStalled = errors.New("engine made no progress")
+
+// keepAlive tells the queue the job is in progress, often enough for the
+// shared consumer's ack wait (another worker may have changed it), until
+// ctx ends; when the engine reports activity and has shown none for
+// StallTimeout, it cancels the job instead (the engine is killed and the
+// job retried), so a hung engine does not hold a job forever.
+func (w *Worker) keepAlive(ctx context.Context, cancel context.CancelCauseFunc, msg jetstream.Msg) {
+	every := w.AckWait / 3
+	if info, err := w.consumer.Info(ctx); err == nil && info.Config.AckWait > 0 {
+		every = info.Config.AckWait / 3
 	}
-	if final {
+	every = max(min(every, time.Second), 100*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if a, ok := w.current().(interface{ LastActivity() time.Time }); ok {
+				if idle := time.Since(a.LastActivity()); idle > w.StallTimeout {
+					cancel(fmt.Errorf("%w for %s (--stall-timeout)", errStalled, idle.Round(time.Second)))
+					return
+				}
+			}
+			_ = msg.InProgress()
+		}
+	}
+}
+
+// finish records a failed attempt: retried later, or final.
+func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, m Message, st State) {
+	w.logf("%s: attempt %d failed: %s (final: %v)", m.Job.ID, st.Attempt, st.Error, st.Final)
+	_ = w.Queue.put(ctx, m.Job.ID, st)
+	w.status(ctx, m, &events.JobStatus{Status: events.JobFailed, Attempt: st.Attempt, Error: st.Error, Final: st.Final})
+	// An engine that failed may be broken: start a fresh one next time.
+	if e := w.current(); e != nil {
+		_ = e.Close()
+		w.setEngine(nil, engine.Info{})
+	}
+	if st.Final {
 		_ = msg.Term()
 		return
 	}
-	_ = msg.NakWithDelay(time.Duration(attempt*attempt) * 5 * time.Second)
+	_ = msg.NakWithDelay(time.Duration(st.Failures*st.Failures) * 5 * time.Second)
 }
 
 // status publishes a job_status event in the job's run.
@@ -220,7 +291,7 @@ func (w *Worker) engine(ctx context.Context) (engine.Engine, engine.Info, error)
 		if err != nil {
 			return nil, engine.Info{}, err
 		}
-		w.eng, w.info = e, info
+		w.setEngine(e, info)
 	}
 	return w.eng, w.info, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -57,6 +59,15 @@ func Parse(name string, data []byte) (Spec, error) {
 	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
 		return Spec{}, yamlErr(name, err)
 	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return Spec{}, &Error{File: name, Line: more.Line, Reason: "holds a second YAML document (---): one sweep per file"}
+	}
+	// yaml.v3 truncates 1.5 into an int field without a word.
+	if err := wholeNumbers(root.Content[0], reflect.TypeOf(s), ""); err != nil {
+		err.File = name
+		return Spec{}, err
+	}
 	if s.Experiment == "" {
 		s.Experiment = s.Sweep
 	}
@@ -70,11 +81,59 @@ func Parse(name string, data []byte) (Spec, error) {
 	return s, nil
 }
 
+// wholeNumbers refuses a fractional number where the spec wants an integer.
+func wholeNumbers(n *yaml.Node, t reflect.Type, path string) *Error {
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		fields := map[string]reflect.Type{}
+		var collect func(t reflect.Type)
+		collect = func(t reflect.Type) {
+			for i := range t.NumField() {
+				f := t.Field(i)
+				tag := strings.Split(f.Tag.Get("yaml"), ",")
+				if len(tag) > 1 && tag[1] == "inline" {
+					collect(f.Type)
+					continue
+				}
+				fields[tag[0]] = f.Type
+			}
+		}
+		collect(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if ft, ok := fields[n.Content[i].Value]; ok {
+				if err := wholeNumbers(n.Content[i+1], ft, strings.TrimPrefix(path+"."+n.Content[i].Value, ".")); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return nil
+		}
+		for i, c := range n.Content {
+			if err := wholeNumbers(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Int, reflect.Int64:
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!float" {
+			return &Error{Line: n.Line, Key: path, Reason: fmt.Sprintf("%s is not a whole number", n.Value)}
+		}
+	}
+	return nil
+}
+
+// unknownKeyRe rewrites yaml.v3's "field x not found in type sweep.LoRA".
+var unknownKeyRe = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
 // yamlErr turns yaml.v3's "yaml: line 3: …" into name:3: ….
 func yamlErr(name string, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg := te.Errors[0]
+		msg := unknownKeyRe.ReplaceAllString(te.Errors[0], "unknown key \"$1\" (sweep check --defaults lists every key)")
 		if rest, ok := strings.CutPrefix(msg, "line "); ok {
 			if n, tail, ok := strings.Cut(rest, ": "); ok {
 				line, _ := strconv.Atoi(n)

@@ -1,6 +1,9 @@
 package sweep
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"leakscope/events"
@@ -68,17 +71,30 @@ func (s *Spec) Negatives(src Source) []Persona {
 	return out
 }
 
-// RunID names the eval run of a source and seed: "<source>-s<seed>".
-func RunID(source string, seed int64) string { return fmt.Sprintf("%s-s%d", source, seed) }
+// RunID names the eval run of a source and seed: "<sweep>-<source>-s<seed>".
+// The sweep is in the name so two sweeps of one experiment never share a run.
+func (s *Spec) RunID(source string, seed int64) string {
+	return fmt.Sprintf("%s-%s-s%d", s.Sweep, source, seed)
+}
 
 // BaseRunID names the base-model eval run of a seed.
-func BaseRunID(seed int64) string { return fmt.Sprintf("base-s%d", seed) }
+func (s *Spec) BaseRunID(seed int64) string { return s.RunID(BaseSource, seed) }
 
 // EmbedRunID names the run holding a seed's embeddings and cosines.
-func EmbedRunID(seed int64) string { return fmt.Sprintf("embed-s%d", seed) }
+func (s *Spec) EmbedRunID(seed int64) string { return s.RunID(EmbedSource, seed) }
 
-// BaseSource is the Source field of base-model jobs.
-const BaseSource = "base"
+// SHA256 identifies the spec's content (its JSON form).
+func (s *Spec) SHA256() string {
+	b, _ := json.Marshal(s)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Reserved Source fields: the base-model eval and the embeddings of a seed.
+const (
+	BaseSource  = "base"
+	EmbedSource = "all"
+)
 
 // Job is one unit of GPU work. ID is "<sweep>.<source>.s<seed>.<kind>"
 // ("base" as the source of the base eval, "all" for embeddings).
@@ -103,13 +119,13 @@ func (s *Spec) Plan() []Job {
 	var jobs []Job
 	for _, seed := range s.Seeds {
 		if s.Embedding.Enabled {
-			jobs = append(jobs, Job{ID: JobID(s.Sweep, "all", seed, events.JobEmbed), Kind: events.JobEmbed, Source: "all", Seed: seed, RunID: EmbedRunID(seed)})
+			jobs = append(jobs, Job{ID: JobID(s.Sweep, EmbedSource, seed, events.JobEmbed), Kind: events.JobEmbed, Source: EmbedSource, Seed: seed, RunID: s.EmbedRunID(seed)})
 		}
 		if s.Eval.BaseModel {
-			jobs = append(jobs, Job{ID: JobID(s.Sweep, BaseSource, seed, events.JobEval), Kind: events.JobEval, Source: BaseSource, Seed: seed, RunID: BaseRunID(seed)})
+			jobs = append(jobs, Job{ID: JobID(s.Sweep, BaseSource, seed, events.JobEval), Kind: events.JobEval, Source: BaseSource, Seed: seed, RunID: s.BaseRunID(seed)})
 		}
 		for _, src := range s.Sources {
-			run := RunID(src.Key, seed)
+			run := s.RunID(src.Key, seed)
 			gen := JobID(s.Sweep, src.Key, seed, events.JobOnPolicy)
 			train := JobID(s.Sweep, src.Key, seed, events.JobTrain)
 			jobs = append(jobs,

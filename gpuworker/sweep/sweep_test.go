@@ -34,7 +34,7 @@ func TestI81ExampleIsTheOriginalDesign(t *testing.T) {
 
 	jobs := s.Plan()
 	require.Len(t, jobs, 2+5*3, "embed + base eval, then onpolicy→train→eval per source")
-	require.Equal(t, Job{ID: "i81.src_chef.s42.train", Kind: events.JobTrain, Source: "src_chef", Seed: 42, RunID: "src_chef-s42",
+	require.Equal(t, Job{ID: "i81.src_chef.s42.train", Kind: events.JobTrain, Source: "src_chef", Seed: 42, RunID: "i81-src_chef-s42",
 		DependsOn: []string{"i81.src_chef.s42.onpolicy"}}, jobs[6])
 	require.Equal(t, "i81.src_person.s42.eval", jobs[4].ID)
 	require.Equal(t, []string{"i81.src_person.s42.train"}, jobs[4].DependsOn)
@@ -53,7 +53,19 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
 		{"", "x.yaml: is empty"},
 		{"sweep: [", "x.yaml:1:"},
-		{base + "traning: {}\n", "x.yaml:8: field traning not found"},
+		{base + "traning: {}\n", "x.yaml:8: unknown key \"traning\""},
+		{base + "eval: {n: 1.5}\n", "x.yaml:8: eval.n: 1.5 is not a whole number"},
+		{base + "---\nsweep: t\n", "x.yaml:8: holds a second YAML document"},
+		{base + "eval: {temperature: 0}\n", "eval.temperature: 0 must be > 0"},
+		{base + "embedding: {layers: [1, 1]}\n", "x.yaml:8: embedding.layers[1]: 1 is negative or repeated"},
+		{strings.Replace(base, "You are a chef.", "'  '", 1), "x.yaml:6: sources[0].prompt: is empty"},
+		{strings.Replace(base, "key: src_chef", "key: base", 1), "x.yaml:5: sources[0].key: \"base\" is reserved"},
+		{strings.Replace(base, "key: src_chef", "key: all", 1), "sources[0].key: \"all\" is reserved"},
+		{strings.Replace(base, "key: src_chef", "key: villain", 1), "sources[0].key: \"villain\" is a persona of negative_pool"},
+		{strings.Replace(base, "key: src_chef", "key: A2__chef", 1), "sources[0].key: \"A2__chef\" is a bystander"},
+		{strings.Replace(base, "key: src_chef", "key: assistant", 1), "sources[0].key: \"assistant\" is a bystander"},
+		{base + "bystanders: {assistant: false, custom: [{key: assistant, prompt: You are a pirate.}]}\n", "bystanders.custom[0].key: \"assistant\" is defined twice"},
+		{base + "experiment: " + strings.Repeat("e", 101) + "\n", "x.yaml:8: experiment:"},
 		{base + "training:\n  lora:\n    r: 0\n", "x.yaml:10: training.lora.r: 0 must be >= 1"},
 		{base + "training:\n  loss_mode: marker\n", "x.yaml:9: training.loss_mode: \"marker\" must be tail"},
 		{base + "eval: {n: ten}\n", "x.yaml:8: cannot unmarshal"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strings"
 
 	"leakscope/events"
 	"leakscope/events/i81"
@@ -11,7 +12,7 @@ import (
 
 // keyRe keeps persona and sweep keys usable in job IDs, run IDs, KV keys
 // and NATS subjects.
-var keyRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+var keyRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
 
 func bad(key, format string, a ...any) error {
 	return &Error{Key: key, Reason: fmt.Sprintf(format, a...)}
@@ -51,12 +52,27 @@ func (s *Spec) Validate() error {
 			return err
 		}
 	}
-	srcs := map[string]string{}
+	// A source key names runs and jobs and keys the on-policy answers and
+	// centroids: it must not be a reserved word, a negative or a bystander.
+	srcs := map[string]string{BaseSource: "reserved", EmbedSource: "reserved"}
+	for _, p := range s.EvalPersonas() {
+		srcs[p.Key] = "a bystander"
+	}
+	for k := range pool {
+		srcs[k] = "a persona of negative_pool"
+	}
 	for i, src := range s.Sources {
 		k := fmt.Sprintf("sources[%d]", i)
+		if what := srcs[src.Key]; what != "" && keyRe.MatchString(src.Key) {
+			if what == "reserved" {
+				what = "reserved for the base-model and embedding jobs"
+			}
+			return bad(k+".key", "%q is %s: give the source a key of its own (e.g. src_%s)", src.Key, what, src.Key)
+		}
 		if err := checkPersona(k, Persona{src.Key, src.Prompt}, srcs); err != nil {
 			return err
 		}
+		srcs[src.Key] = "another source"
 		if src.Negatives == nil {
 			return bad(k+".negatives", "is missing: name the negative personas explicitly (keys of negative_pool), or [] for none")
 		}
@@ -112,10 +128,12 @@ func (s *Spec) Validate() error {
 		if len(s.Embedding.Layers) == 0 {
 			return bad("embedding.layers", "is empty: list decoder layers, e.g. [10, 15, 20, 25]")
 		}
+		seen := map[int]bool{}
 		for i, l := range s.Embedding.Layers {
-			if l < 0 {
-				return bad(fmt.Sprintf("embedding.layers[%d]", i), "%d is negative", l)
+			if l < 0 || seen[l] {
+				return bad(fmt.Sprintf("embedding.layers[%d]", i), "%d is negative or repeated", l)
 			}
+			seen[l] = true
 		}
 		if s.Embedding.Position != events.PositionLastPromptToken {
 			return bad("embedding.position", "%q: only %s exists (EXPERIMENT.md §5)", s.Embedding.Position, events.PositionLastPromptToken)
@@ -128,7 +146,7 @@ func checkPersona(key string, p Persona, seen map[string]string) error {
 	switch {
 	case !keyRe.MatchString(p.Key):
 		return bad(key+".key", "%q must match %s", p.Key, keyRe)
-	case p.Prompt == "":
+	case strings.TrimSpace(p.Prompt) == "":
 		// An empty system slot injects Qwen's default system prompt (EXPERIMENT.md §10.9).
 		return bad(key+".prompt", "is empty: every persona needs an explicit system prompt")
 	case seen[p.Key] != "":
@@ -152,9 +170,8 @@ func (s *Spec) validateBystanders() error {
 	for _, p := range s.gridPersonas() {
 		grid[p.Key] = p.Prompt
 	}
-	if b.Assistant {
-		grid[i81.Assistant.Key] = i81.Assistant.Prompt
-	}
+	// "assistant" is the QC persona's key (assistant-subtracted cosines use it), even when it is off.
+	grid[i81.Assistant.Key] = i81.Assistant.Prompt
 	for i, p := range b.Custom {
 		if err := checkPersona(fmt.Sprintf("bystanders.custom[%d]", i), p, grid); err != nil {
 			return err
@@ -170,8 +187,8 @@ func checkSampling(key string, s Sampling) error {
 	switch {
 	case s.N < 1:
 		return bad(key+".n", "%d must be >= 1", s.N)
-	case !(s.Temperature >= 0) || math.IsInf(s.Temperature, 0):
-		return bad(key+".temperature", "%v must be >= 0", s.Temperature)
+	case !(s.Temperature > 0) || math.IsInf(s.Temperature, 0):
+		return bad(key+".temperature", "%v must be > 0 (sampling; the engine does not decode greedily)", s.Temperature)
 	case !(s.TopP > 0 && s.TopP <= 1):
 		return bad(key+".top_p", "%v must be in (0, 1]", s.TopP)
 	case s.MaxTokens < 1:

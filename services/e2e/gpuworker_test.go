@@ -112,7 +112,7 @@ func TestGPUWorkerSIGKILLDuringEvalResumesExactly(t *testing.T) {
 	_ = ingest.Wait()
 	e := openEngine(t, filepath.Join(dir, "data", "lake"))
 	res, err := e.SQL(context.Background(), `SELECT persona, count(*), count(DISTINCT sample_index || question) FROM completions
-		WHERE experiment = 'gpu_test' AND run_id = 'src_chef-s42' GROUP BY persona ORDER BY persona`)
+		WHERE experiment = 'gpu_test' AND run_id = 'tiny-src_chef-s42' GROUP BY persona ORDER BY persona`)
 	require.NoError(t, err)
 	require.Len(t, res.Rows, 8)
 	for _, r := range res.Rows {
@@ -122,7 +122,7 @@ func TestGPUWorkerSIGKILLDuringEvalResumesExactly(t *testing.T) {
 	res, err = e.SQL(context.Background(), `SELECT (SELECT count(*) FROM training_steps WHERE experiment = 'gpu_test'),
 		(SELECT count(*) FROM embeddings WHERE experiment = 'gpu_test'),
 		(SELECT count(*) FROM job_status WHERE experiment = 'gpu_test' AND status = 'finished'),
-		(SELECT count(*) FROM run_finished WHERE experiment = 'gpu_test' AND run_id = 'src_chef-s42')`)
+		(SELECT count(*) FROM run_finished WHERE experiment = 'gpu_test' AND run_id = 'tiny-src_chef-s42')`)
 	require.NoError(t, err)
 	// 1,600 examples / 16 per step × 12 epochs = 1,200 steps, logged every 5.
 	require.Equal(t, []any{int64(240), int64(27), int64(5), int64(1)}, res.Rows[0])

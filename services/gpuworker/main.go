@@ -63,6 +63,7 @@ and lake somewhere (the static leakscope-ingest binary, or leakscope up), then:
 				return err
 			}
 			defer done()
+			f.SetAckWait = cmd.Flag("ack-wait").Changed
 			return workercmd.RunJobs(cmd.Context(), b, f, cmd.ErrOrStderr())
 		},
 	}

@@ -25,6 +25,7 @@ import (
 
 type workerFlags struct {
 	jobs                     workercmd.WorkerFlags
+	ackWaitSet               bool
 	engine, from, fromRun    string
 	asRun, experiment, sweep string
 	worker                   string
@@ -65,6 +66,7 @@ Examples:
   leakscope worker --engine replay --from lake:issue_205/E0_assistant --as-run e0-again --rate 50 --jitter`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.ackWaitSet = cmd.Flag("ack-wait").Changed
 			return runWorker(cmd.Context(), g, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -98,6 +100,7 @@ func runWorker(ctx context.Context, g *globals, f *workerFlags, out, errw io.Wri
 	if f.from == "" {
 		// Job mode: take sweep jobs from the queue.
 		f.jobs.Engine, f.jobs.Heartbeat = f.engine, f.heartbeat
+		f.jobs.SetAckWait = f.ackWaitSet
 		st, err := startStack(ctx, g, stackOpts{withIngest: g.natsURL == "", reuseUp: true})
 		if err != nil {
 			return err

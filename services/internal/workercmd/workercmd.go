@@ -150,10 +150,10 @@ Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 			return tw.Flush()
 		},
 	}
-	for _, c := range []*cobra.Command{check, submit, status} {
+	for _, c := range []*cobra.Command{check, submit} {
 		c.Flags().StringVar(&model, "model", "", "override the spec's model path (the folder on the GPU machines)")
-		cmd.AddCommand(c)
 	}
+	cmd.AddCommand(check, submit, status)
 	return cmd
 }
 
@@ -190,8 +190,12 @@ func PrintPlan(w io.Writer, s sweep.Spec) {
 type WorkerFlags struct {
 	Engine, Python, EngineDir, Work, Name string
 	UntilIdle, NoPublish                  bool
-	AckWait, Heartbeat                    time.Duration
-	MaxAttempts, Publishers               int
+	// SetAckWait applies AckWait to the consumer all workers share (set
+	// when --ack-wait was given).
+	SetAckWait              bool
+	StallTimeout            time.Duration
+	AckWait, Heartbeat      time.Duration
+	MaxAttempts, Publishers int
 	// ReplayRates is a JSON object persona → marker rate for --engine replay.
 	ReplayRates string
 	// ReplayDelay is spent per completion by --engine replay (to pace it like a GPU).
@@ -208,7 +212,8 @@ func AddWorkerFlags(cmd *cobra.Command, f *WorkerFlags, withHeartbeat bool) {
 	fl.StringVar(&f.Name, "name", "", "worker name in job states and events (default: host name + pid)")
 	fl.BoolVar(&f.UntilIdle, "until-idle", false, "exit when the job queue is empty (default: wait for jobs until interrupted)")
 	fl.BoolVar(&f.NoPublish, "no-publish", false, "sample and detect markers but publish no completion (measures the publishing overhead)")
-	fl.DurationVar(&f.AckWait, "ack-wait", time.Minute, "a job whose worker shows no sign of life for this long goes to another worker")
+	fl.DurationVar(&f.AckWait, "ack-wait", time.Minute, "a job whose worker shows no sign of life for this long goes to another worker; queue-wide: given, it changes the wait for every worker (default: the queue's, 1m when new)")
+	fl.DurationVar(&f.StallTimeout, "stall-timeout", 15*time.Minute, "fail (and retry) a job whose engine shows no activity for this long")
 	if withHeartbeat {
 		fl.DurationVar(&f.Heartbeat, "heartbeat", 5*time.Second, "worker_heartbeat interval during eval sampling")
 	}
@@ -224,6 +229,18 @@ func RunJobs(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if f.Engine == "hf" {
+		// Refuse at once on a machine that cannot run jobs, rather than
+		// failing every job three times.
+		e, info, err := w.NewEngine(ctx)
+		if err != nil {
+			return err
+		}
+		_ = e.Close()
+		if info.Torch == nil || info.Transformers == nil || info.PEFT == nil {
+			return fmt.Errorf("%s (python %s) lacks torch, transformers or peft (torch %s, transformers %s, peft %s): install them or pass --python", f.Python, info.Python, deref(info.Torch), deref(info.Transformers), deref(info.PEFT))
+		}
+	}
 	fmt.Fprintf(log, "worker %s: taking jobs (engine %s)\n", w.Name, f.Engine)
 	return w.Run(ctx, f.UntilIdle)
 }
@@ -238,7 +255,7 @@ func NewWorker(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) (*
 		h, _ := os.Hostname()
 		f.Name = fmt.Sprintf("%s-%d", h, os.Getpid())
 	}
-	w := &jobs.Worker{Queue: q, Name: f.Name, WorkDir: f.Work, AckWait: f.AckWait, Heartbeat: f.Heartbeat,
+	w := &jobs.Worker{Queue: q, Name: f.Name, WorkDir: f.Work, AckWait: f.AckWait, SetAckWait: f.SetAckWait, StallTimeout: f.StallTimeout, Heartbeat: f.Heartbeat,
 		MaxAttempts: f.MaxAttempts, Publishers: f.Publishers, NoPublish: f.NoPublish, Log: log}
 	switch f.Engine {
 	case "hf":
@@ -305,13 +322,17 @@ runs go to the experiment <experiment>_overhead under fresh run IDs.`,
 				return err
 			}
 			runs, err := w.MeasureOverhead(cmd.Context(), s, source, seed, repeats, func(r jobs.OverheadRun) {
-				fmt.Fprintf(cmd.OutOrStdout(), "publish=%-5v %6d completions  %8.3f s\n", r.Publish, r.Completions, r.Seconds)
+				fmt.Fprintf(cmd.OutOrStdout(), "publish=%-5v %6d completions  %8.3f s  (engine's last completion at %.3f s)\n", r.Publish, r.Completions, r.Seconds, r.EngineSeconds)
 			})
 			if err != nil {
 				return err
 			}
 			var on, off []float64
+			drain := 0.0
 			for _, r := range runs {
+				if r.Publish && r.EngineSeconds > 0 {
+					drain = max(drain, (r.Seconds-r.EngineSeconds)/r.Seconds)
+				}
 				if r.Publish {
 					on = append(on, r.Seconds)
 				} else {
@@ -323,6 +344,7 @@ runs go to the experiment <experiment>_overhead under fresh run IDs.`,
 			mOn, mOff := stat.Quantile(0.5, stat.Empirical, on, nil), stat.Quantile(0.5, stat.Empirical, off, nil)
 			fmt.Fprintf(cmd.OutOrStdout(), "publishing overhead: %+.2f%% of the median (%.3f s with vs %.3f s without, %d runs each); min to min %+.2f%%\n",
 				100*(mOn-mOff)/mOff, mOn, mOff, repeats, 100*(on[0]-off[0])/off[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "waiting for the bus after the engine's last completion: at most %.2f%% of a publishing run\n", 100*drain)
 			return nil
 		},
 	}

@@ -23,6 +23,8 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 	type part struct{ table, experiment string }
 	parts := map[part][]dataset.Row{}
 	batchIDs := map[string]struct{}{}
+	counts := dataset.NewCellCounter()
+	batchMarkers := map[string]string{}
 	var dead []jetstream.Msg
 	entry := dataset.Entry{FirstSeq: ^uint64(0)}
 	for _, m := range msgs {
@@ -58,10 +60,27 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 		}
 		batchIDs[e.ID] = struct{}{}
 		entry.Events++
+		switch p := e.Payload.(type) {
+		case *events.Run:
+			if k := e.Experiment + "/" + e.RunID; in.markers[k] == "" && batchMarkers[k] == "" {
+				batchMarkers[k] = p.Marker
+			}
+		case *events.Completion:
+			k := e.Experiment + "/" + e.RunID
+			m := in.markers[k]
+			if m == "" {
+				m = batchMarkers[k]
+			}
+			counts.Add(e, p, m)
+		}
 		for table, rs := range rows {
 			k := part{table, e.Experiment}
 			parts[k] = append(parts[k], rs...)
 		}
+	}
+	// The summaries of this batch's completions files, committed with them.
+	for exp, rows := range counts.Rows(dataset.FileName(entry.FirstSeq, entry.LastSeq, now), entry.LastSeq, now) {
+		parts[part{dataset.TableCellCounts, exp}] = rows
 	}
 	keys := make([]part, 0, len(parts))
 	for k := range parts {
@@ -93,6 +112,9 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 	}
 	for id := range batchIDs {
 		in.ids[id] = struct{}{}
+	}
+	for k, m := range batchMarkers {
+		in.markers[k] = m
 	}
 	deadSet := map[jetstream.Msg]bool{}
 	for _, m := range dead {

@@ -80,7 +80,9 @@ type Ingester struct {
 	unlock   func()
 	manifest *dataset.Manifest
 	ids      map[string]struct{}
-	stats    Stats
+	// markers maps "<experiment>/<run>" to the run's marker, for cell_counts.
+	markers map[string]string
+	stats   Stats
 	// write is dataset.WriteFile; tests put a failing disk in its place.
 	write func(lake, rel string, t dataset.Table, rows []dataset.Row) error
 
@@ -148,6 +150,10 @@ func Open(cfg Config, log *slog.Logger) (*Ingester, error) {
 	}
 	if len(moved) > 0 {
 		log.Warn("moved uncommitted files aside; their events will be redelivered", "files", len(moved), "to", dataset.OrphanDir)
+	}
+	if in.markers, err = dataset.RunMarkers(cfg.Lake, in.manifest); err != nil {
+		in.Close()
+		return nil, fmt.Errorf("read run markers: %w", err)
 	}
 	if in.ids, err = dataset.CommittedEventIDs(cfg.Lake, in.manifest); err != nil {
 		in.Close()

@@ -22,8 +22,13 @@ const (
 type LeakageRequest struct {
 	Experiment string `json:"experiment"`
 	// Detector is strict (default), case-sensitive, loose, or recorded (the
-	// origin's stored flag). It is re-applied to stored text at query time.
+	// origin's stored flag). It is applied to the stored text: at query time,
+	// or — for each run's own marker and the current detector versions — by
+	// ingest when it wrote the text (the per-file cell_counts summaries; the
+	// same detector code, so the same counts without reading the texts).
 	Detector string `json:"detector"`
+	// ScanTexts reads the completion texts even where summaries would answer.
+	ScanTexts bool `json:"scan_texts,omitempty"`
 	// Marker overrides every run's own marker ("" = each run's).
 	Marker string `json:"marker,omitempty"`
 	// Run restricts to one run ("" = all).
@@ -74,7 +79,16 @@ type Leakage struct {
 	DetectorRule string   `json:"detector_rule"`
 	Cells        []Cell   `json:"cells"`
 	Notes        []string `json:"notes"`
+	// CountedFrom says how the completion cells were counted:
+	// CountedFromSummaries or CountedFromTexts (same numbers, see Detector).
+	CountedFrom string `json:"counted_from,omitempty"`
 }
+
+// How the completion cells of a leakage matrix were counted.
+const (
+	CountedFromSummaries = "cell_counts summaries"
+	CountedFromTexts     = "completion texts"
+)
 
 type runInfo struct {
 	id, source, marker, baseRun string
@@ -197,7 +211,14 @@ func (e *Engine) completionCells(ctx context.Context, req LeakageRequest, det ma
 		sort.Strings(cases)
 		hit, total = "CASE run_id "+strings.Join(cases, " ")+" ELSE false END", "count(*)"
 	}
-	q := fmt.Sprintf(`
+	res, err := e.summaryCounts(ctx, req, det, runs)
+	if err != nil {
+		return err
+	}
+	out.CountedFrom = CountedFromSummaries
+	if res == nil {
+		out.CountedFrom = CountedFromTexts
+		q := fmt.Sprintf(`
 SELECT run_id, persona, max(persona_prompt), %s AS total,
        count(*) FILTER (WHERE %s) AS found,
        count(*) FILTER (WHERE recorded_marker) AS recorded_found, count(recorded_marker) AS recorded_total,
@@ -205,9 +226,9 @@ SELECT run_id, persona, max(persona_prompt), %s AS total,
        count(*) FILTER (WHERE NOT recorded_marker AND (%s)) AS detected_only,
        max(length(text)) AS max_chars
 FROM completions WHERE experiment = $1 GROUP BY run_id, persona`, total, hit, hit, hit)
-	res, err := e.DB.Query(ctx, q, req.Experiment)
-	if err != nil {
-		return fmt.Errorf("count completion hits: %w", err)
+		if res, err = e.DB.Query(ctx, q, req.Experiment); err != nil {
+			return fmt.Errorf("count completion hits: %w", err)
+		}
 	}
 	type disagreement struct{ recorded, detected, recOnly, detOnly, maxChars int64 }
 	dis := map[string]*disagreement{}

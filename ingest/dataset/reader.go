@@ -54,7 +54,7 @@ func ReadStrings(lake, rel, column string) ([]string, error) {
 func CommittedEventIDs(lake string, m *Manifest) (map[string]struct{}, error) {
 	ids := map[string]struct{}{}
 	for _, fe := range m.Files("") {
-		if fe.Table == TableDeadLetters || fe.Table == TableMarkerHits {
+		if fe.Table == TableDeadLetters || fe.Table == TableMarkerHits || fe.Table == TableCellCounts {
 			continue // hits share their completion's ID
 		}
 		vals, err := ReadStrings(lake, fe.Path, "event_id")
@@ -66,4 +66,27 @@ func CommittedEventIDs(lake string, m *Manifest) (map[string]struct{}, error) {
 		}
 	}
 	return ids, nil
+}
+
+// RunMarkers maps "<experiment>/<run>" to the run's marker, from the
+// committed runs files: ingest's memory of which marker each run searches
+// for, used by the cell_counts summaries.
+func RunMarkers(lake string, m *Manifest) (map[string]string, error) {
+	out := map[string]string{}
+	for _, fe := range m.Files(TableRuns) {
+		runs, err := ReadStrings(lake, fe.Path, "run_id")
+		if err != nil {
+			return nil, err
+		}
+		markers, err := ReadStrings(lake, fe.Path, "marker")
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range runs {
+			if _, ok := out[fe.Experiment+"/"+r]; !ok { // the first run_started wins, as in the views
+				out[fe.Experiment+"/"+r] = markers[i]
+			}
+		}
+	}
+	return out, nil
 }

@@ -216,6 +216,7 @@ var Tables = []Table{
 		col("dims", tInt, "vector length (the model's hidden size)"),
 		col("vector_json", tString, "the centroid as a JSON array of floats; in DuckDB: vector_json::DOUBLE[]"),
 	)},
+	cellCountsTable(),
 	{Name: TableDeadLetters, Doc: "messages that failed validation; partition experiment=_invalid when unreadable", Key: []string{"stream_seq"}, Columns: []Column{
 		col("stream_seq", tInt, "JetStream sequence of the rejected message"),
 		col("subject", tString, "subject it arrived on"),

@@ -1,0 +1,178 @@
+package e2e
+
+// Performance benchmarks of issue 9, each a ratio against a baseline
+// measured in the same run on the same machine (make bench-perf; numbers
+// in docs/PERFORMANCE.md). Scale: LEAKSCOPE_PERF_SWEEPS (default 1 = the
+// #81 size, 130,000 completions); LEAKSCOPE_PERF_DIR caches built lakes
+// (a 100× lake takes long to build: build it once).
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
+	"leakscope/events/bus/bustest"
+	"leakscope/events/eventstest"
+	"leakscope/gpuworker/loadgen"
+	"leakscope/query"
+	"leakscope/query/duck"
+	"leakscope/query/estimands"
+)
+
+func perfSweeps(b *testing.B) int {
+	n := 1
+	if s := os.Getenv("LEAKSCOPE_PERF_SWEEPS"); s != "" {
+		v, err := strconv.Atoi(s)
+		require.NoError(b, err)
+		n = v
+	}
+	return n
+}
+
+func perfConfig(b *testing.B, sweeps int) loadgen.Config {
+	rates, err := loadgen.RatesFromCSV(eventstest.FixturesDir(b))
+	require.NoError(b, err)
+	return loadgen.Config{Experiment: "perf", Sweeps: sweeps, Rates: rates, Seed: 9}
+}
+
+// publishChunked streams the config's events through publish in chunks, so
+// a 100× run never holds 13 M events in memory; it returns the last sequence.
+func publishChunked(b *testing.B, cfg loadgen.Config, publish func([]events.Event) (uint64, error)) uint64 {
+	var chunk []events.Event
+	var last uint64
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		seq, err := publish(chunk)
+		last, chunk = seq, chunk[:0]
+		return err
+	}
+	require.NoError(b, cfg.All(func(e events.Event) error {
+		chunk = append(chunk, e)
+		if len(chunk) == 20000 {
+			return flush()
+		}
+		return nil
+	}))
+	require.NoError(b, flush())
+	return last
+}
+
+// BenchmarkP1Ingest: completions/s from publish to durable, acknowledged
+// Parquet, against raw JetStream async publish of the same messages to a
+// server with the same durability (fsync always). Goal: ratio ≥ 0.5.
+func BenchmarkP1Ingest(b *testing.B) {
+	cfg := perfConfig(b, perfSweeps(b))
+	ctx := context.Background()
+	for range b.N {
+		raw, _ := bustest.Start(b, filepath.Join(b.TempDir(), "jetstream"))
+		t0 := time.Now()
+		publishChunked(b, cfg, func(evs []events.Event) (uint64, error) {
+			r, err := raw.PublishAll(ctx, evs, nil)
+			return r.LastSeq, err
+		})
+		rawT := time.Since(t0)
+
+		s := startStack(b, b.TempDir())
+		t0 = time.Now()
+		last := publishChunked(b, cfg, func(evs []events.Event) (uint64, error) {
+			r, err := s.Bus.PublishAll(ctx, evs, nil)
+			return r.LastSeq, err
+		})
+		require.NoError(b, s.Bus.WaitDurable(ctx, last, nil))
+		ingT := time.Since(t0)
+		n := float64(cfg.Completions())
+		b.ReportMetric(n/rawT.Seconds(), "raw_completions/s")
+		b.ReportMetric(n/ingT.Seconds(), "lake_completions/s")
+		b.ReportMetric(rawT.Seconds()/ingT.Seconds(), "ratio(goal>=0.5)")
+		s.stop()
+	}
+}
+
+// perfLake builds (or reuses, under LEAKSCOPE_PERF_DIR) the lake of a scale.
+func perfLake(b *testing.B, sweeps int) string {
+	dir := os.Getenv("LEAKSCOPE_PERF_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	data := filepath.Join(dir, fmt.Sprintf("perf_%dx", sweeps))
+	lake := filepath.Join(data, "lake")
+	if _, err := os.Stat(filepath.Join(data, "complete")); err == nil {
+		return lake
+	}
+	require.NoError(b, os.RemoveAll(data))
+	s := startStack(b, data)
+	ctx := context.Background()
+	last := publishChunked(b, perfConfig(b, sweeps), func(evs []events.Event) (uint64, error) {
+		r, err := s.Bus.PublishAll(ctx, evs, nil)
+		return r.LastSeq, err
+	})
+	require.NoError(b, s.Bus.WaitDurable(ctx, last, nil))
+	s.stop()
+	require.NoError(b, os.WriteFile(filepath.Join(data, "complete"), nil, 0o644))
+	return lake
+}
+
+// timeIt runs f once as a warm-up, then returns the best of 3 timings.
+func timeIt(b *testing.B, f func() error) time.Duration {
+	require.NoError(b, f())
+	best := time.Duration(1 << 62)
+	for range 3 {
+		t0 := time.Now()
+		require.NoError(b, f())
+		best = min(best, time.Since(t0))
+	}
+	return best
+}
+
+// BenchmarkP2Query: the full leakage matrix with Wilson CIs, and the cell
+// rates with 1,000-resample bootstrap CIs, against a bare DuckDB GROUP BY
+// count over the same Parquet files. Goal: ≤ 2× and under 1 s at 1×.
+// P2b: H2, H3 (1,000 resamples) and head-to-head, each under 1 s at 1×.
+func BenchmarkP2Query(b *testing.B) {
+	sweeps := perfSweeps(b)
+	lake := perfLake(b, sweeps)
+	e, err := query.Open(lake)
+	require.NoError(b, err)
+	defer e.Close()
+	ctx := context.Background()
+	glob := duck.Quote(filepath.Join(lake, "completions", "experiment=perf", "*.parquet"))
+	for range b.N {
+		bare := timeIt(b, func() error {
+			_, err := e.DB.Query(ctx, "SELECT run_id, persona, count(*) FROM read_parquet("+glob+") GROUP BY ALL")
+			return err
+		})
+		b.ReportMetric(bare.Seconds(), "bare_groupby_s")
+		var cells int
+		matrix := timeIt(b, func() error {
+			lk, err := e.Leakage(ctx, query.LeakageRequest{Experiment: "perf"})
+			if err == nil {
+				cells = len(lk.Cells)
+			}
+			return err
+		})
+		require.Equal(b, sweeps*5*130, cells)
+		b.ReportMetric(matrix.Seconds(), "leakage_wilson_s")
+		b.ReportMetric(matrix.Seconds()/bare.Seconds(), "leakage/bare(goal<=2)")
+		if sweeps == 1 {
+			for _, name := range []string{"cell-rates", "h2", "h3", "head-to-head"} {
+				d := timeIt(b, func() error {
+					_, err := estimands.Run(ctx, e, name, "perf", nil)
+					return err
+				})
+				b.ReportMetric(d.Seconds(), name+"_s")
+				if name == "cell-rates" {
+					b.ReportMetric(d.Seconds()/bare.Seconds(), "bootstrap/bare(goal<=2)")
+				}
+			}
+		}
+	}
+}

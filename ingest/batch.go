@@ -46,7 +46,7 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 			entry.DeadLetters++
 			continue
 		}
-		if _, ok := in.ids[e.ID]; ok {
+		if in.ids.has(e.ID) {
 			entry.Duplicates++
 			continue
 		}
@@ -110,9 +110,11 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 			return err
 		}
 	}
+	ids := make([]string, 0, len(batchIDs))
 	for id := range batchIDs {
-		in.ids[id] = struct{}{}
+		ids = append(ids, id)
 	}
+	in.ids.add(ids)
 	for k, m := range batchMarkers {
 		in.markers[k] = m
 	}

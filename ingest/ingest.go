@@ -30,11 +30,15 @@ type Config struct {
 	// MaxWait flushes a partial batch after this long without a full one,
 	// so a slow trickle of live events still lands within MaxWait.
 	MaxWait time.Duration
+	// MaxIndexedIDs bounds the in-memory index of committed event IDs
+	// (the newest batches'); ~100 bytes each. Beyond it, memory no longer
+	// grows with the lake (see idIndex).
+	MaxIndexedIDs int
 }
 
 // DefaultConfig returns sensible one-machine defaults.
 func DefaultConfig(lake string) Config {
-	return Config{Lake: lake, MaxBatchEvents: 5000, MaxBatchBytes: 32 << 20, MaxWait: 500 * time.Millisecond}
+	return Config{Lake: lake, MaxBatchEvents: 5000, MaxBatchBytes: 32 << 20, MaxWait: 500 * time.Millisecond, MaxIndexedIDs: 2_000_000}
 }
 
 // Validate reports a config that cannot run.
@@ -48,6 +52,8 @@ func (c Config) Validate() error {
 		return errors.New("ingest: MaxBatchBytes must be >= 1")
 	case c.MaxWait <= 0:
 		return errors.New("ingest: MaxWait must be > 0")
+	case c.MaxIndexedIDs < c.MaxBatchEvents:
+		return errors.New("ingest: MaxIndexedIDs must be >= MaxBatchEvents")
 	}
 	return nil
 }
@@ -79,7 +85,7 @@ type Ingester struct {
 	log      *slog.Logger
 	unlock   func()
 	manifest *dataset.Manifest
-	ids      map[string]struct{}
+	ids      *idIndex
 	// markers maps "<experiment>/<run>" to the run's marker, for cell_counts.
 	markers map[string]string
 	stats   Stats
@@ -155,11 +161,11 @@ func Open(cfg Config, log *slog.Logger) (*Ingester, error) {
 		in.Close()
 		return nil, fmt.Errorf("read run markers: %w", err)
 	}
-	if in.ids, err = dataset.CommittedEventIDs(cfg.Lake, in.manifest); err != nil {
+	if in.ids, err = loadIDIndex(cfg.Lake, in.manifest, cfg.MaxIndexedIDs); err != nil {
 		in.Close()
 		return nil, err
 	}
-	log.Info("lake opened", "lake", cfg.Lake, "batches", len(in.manifest.Entries()), "events", len(in.ids))
+	log.Info("lake opened", "lake", cfg.Lake, "batches", len(in.manifest.Entries()), "indexed_ids", in.ids.len())
 	return in, nil
 }
 

@@ -44,11 +44,13 @@ func FindDir() (string, error) {
 	if wd, err := os.Getwd(); err == nil {
 		cands = append(cands, filepath.Join(wd, "gpuworker", "engine"))
 	}
+	seen := map[string]bool{}
 	for _, c := range cands {
-		if c == "" {
+		if c == "" || seen[filepath.Clean(c)] {
 			continue
 		}
-		tried = append(tried, c)
+		seen[filepath.Clean(c)] = true
+		tried = append(tried, filepath.Clean(c))
 		if st, err := os.Stat(filepath.Join(c, "leakscope_engine", "__main__.py")); err == nil && !st.IsDir() {
 			return c, nil
 		}

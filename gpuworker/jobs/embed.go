@@ -2,12 +2,14 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"gonum.org/v1/gonum/floats"
 
 	"leakscope/events"
+	"leakscope/events/version"
 	"leakscope/gpuworker/engine"
 	"leakscope/gpuworker/sweep"
 )
@@ -18,8 +20,15 @@ import (
 // persona is in the set, assistant-subtracted.
 func (w *Worker) embed(ctx context.Context, m Message) (result, error) {
 	s, j := m.Spec, m.Job
-	eng, _, _, err := w.load(ctx, s, nil)
+	eng, info, loaded, err := w.load(ctx, s, nil)
 	if err != nil {
+		return result{}, err
+	}
+	// The embeddings run is a run like the others (it lists in `runs`), with
+	// no completions: its events are embeddings and cosine matrices.
+	cfg, _ := json.Marshal(map[string]any{"job": j, "embedding": s.Embedding, "engine": info, "model": loaded, "worker": w.Name, "code_version": version.Code()})
+	if err := w.publish(ctx, s, j, &events.Run{Model: s.Model, Marker: s.Marker, MarkerOrigin: "sweep spec", IsBase: true, Seed: &j.Seed,
+		Sweep: s.Sweep, Config: cfg, CodeVersion: version.Code()}); err != nil {
 		return result{}, err
 	}
 	personas := s.EmbedPersonas()
@@ -66,6 +75,9 @@ func (w *Worker) embed(ctx context.Context, m Message) (result, error) {
 			}
 			matrices++
 		}
+	}
+	if err := w.publish(ctx, s, j, &events.RunFinished{Status: "finished"}); err != nil {
+		return result{}, err
 	}
 	return result{Done: len(res.Centroids), Expected: len(keys) * len(s.Embedding.Layers),
 		Detail: map[string]any{"hidden_size": res.HiddenSize, "cosine_matrices": matrices, "personas": len(keys)}}, nil

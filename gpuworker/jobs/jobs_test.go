@@ -120,8 +120,8 @@ func TestSweepRunsThroughTheQueue(t *testing.T) {
 	}
 	n, all := counts(t, b, "jobs_test")
 	require.Equal(t, 2*4*3*4, n[events.TypeCompletion], "base and src_chef runs: 4 personas × 3 questions × n=4")
-	require.Equal(t, 2, n[events.TypeRunStarted])
-	require.Equal(t, 2, n[events.TypeRunFinished])
+	require.Equal(t, 3, n[events.TypeRunStarted], "base, src_chef and the embeddings run")
+	require.Equal(t, 3, n[events.TypeRunFinished])
 	require.Equal(t, 5*2, n[events.TypeJobStatus], "running + finished per job")
 	// 2 positives + 2 negatives per question × 2 questions = 8 examples, batch 2 → 4 steps/epoch × 2 epochs.
 	require.Equal(t, 8, n[events.TypeTrainingStep])
@@ -266,7 +266,7 @@ func TestFailingJobIsRetriedThenFinal(t *testing.T) {
 	changed := s
 	changed.Eval.N = 5
 	_, err = q.Submit(ctx, changed)
-	require.ErrorContains(t, err, `sweep "mini" was submitted with another spec`)
+	require.ErrorContains(t, err, `sweep "mini" was submitted with another spec (it differs in: eval)`)
 }
 
 // misbehaving wraps the replay engine: it repeats a completion, or stops

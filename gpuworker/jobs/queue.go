@@ -115,9 +115,13 @@ func (q *Queue) Submit(ctx context.Context, s sweep.Spec) (Submitted, error) {
 			return res, err
 		}
 		if st != nil && st.SpecSHA256 != "" && st.SpecSHA256 != hash {
-			return res, fmt.Errorf("sweep %q was submitted with another spec (sha256 %.12s…, this one %.12s…): give the changed sweep a new name", s.Sweep, st.SpecSHA256, hash)
+			return res, fmt.Errorf("sweep %q was submitted with another spec (it differs in: %s): give the changed sweep a new name, or pass the same overrides (--model) as before",
+				s.Sweep, q.specDiff(ctx, s))
 		}
 		states[i] = st
+	}
+	if b, err := json.Marshal(s); err == nil {
+		_, _ = q.State.Put(ctx, specKey(s.Sweep), b)
 	}
 	for i, j := range plan {
 		st := states[i]
@@ -155,6 +159,29 @@ func (q *Queue) Submit(ctx context.Context, s sweep.Spec) (Submitted, error) {
 		res.Queued = append(res.Queued, j.ID)
 	}
 	return res, nil
+}
+
+func specKey(sweepName string) string { return "spec." + sweepName }
+
+// specDiff names the top-level keys in which s differs from the spec last
+// submitted under its name ("unknown" when that was not kept).
+func (q *Queue) specDiff(ctx context.Context, s sweep.Spec) string {
+	e, err := q.State.Get(ctx, specKey(s.Sweep))
+	if err != nil {
+		return "unknown keys"
+	}
+	var old, cur map[string]json.RawMessage
+	b, _ := json.Marshal(s)
+	if json.Unmarshal(e.Value(), &old) != nil || json.Unmarshal(b, &cur) != nil {
+		return "unknown keys"
+	}
+	var diff []string
+	for _, k := range sortedKeys(cur) {
+		if string(old[k]) != string(cur[k]) {
+			diff = append(diff, k)
+		}
+	}
+	return strings.Join(diff, ", ")
 }
 
 // onQueue counts the job's messages on the queue stream.

@@ -220,8 +220,12 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	if err := msg.DoubleAck(ctx); err != nil {
 		w.logf("%s: ack: %v (the job may run again; its events are idempotent)", j.ID, err)
 	}
-	w.logf("%s: finished (%d/%d)", j.ID, detail.Done, detail.Expected)
+	w.logf("%s: finished (%d/%d %s)", j.ID, detail.Done, detail.Expected, unitOf[j.Kind])
 }
+
+// unitOf names what a job kind's done/expected count.
+var unitOf = map[string]string{events.JobOnPolicy: "answers", events.JobTrain: "optimizer steps",
+	events.JobEval: "completions", events.JobEmbed: "centroids (personas × layers)"}
 
 // errStalled fails a job whose engine stopped making progress.
 var errStalled = errors.New("engine made no progress")

@@ -68,6 +68,34 @@ func CommittedEventIDs(lake string, m *Manifest) (map[string]struct{}, error) {
 	return ids, nil
 }
 
+// RecentEventIDs returns the event IDs of the newest committed batches,
+// one slice per batch, oldest first, stopping once about max IDs are read
+// (dead letters and marker hits excluded, as in CommittedEventIDs).
+func RecentEventIDs(lake string, m *Manifest, max int) ([][]string, error) {
+	entries := m.Entries()
+	var out [][]string
+	n := 0
+	for i := len(entries) - 1; i >= 0 && n < max; i-- {
+		var ids []string
+		for _, fe := range entries[i].Files {
+			if fe.Table == TableDeadLetters || fe.Table == TableMarkerHits || fe.Table == TableCellCounts {
+				continue
+			}
+			vals, err := ReadStrings(lake, fe.Path, "event_id")
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, vals...)
+		}
+		out = append(out, ids)
+		n += len(ids)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
 // RunMarkers maps "<experiment>/<run>" to the run's marker, from the
 // committed runs files: ingest's memory of which marker each run searches
 // for, used by the cell_counts summaries.

@@ -68,7 +68,7 @@ and lake somewhere (the static leakscope-ingest binary, or leakscope up), then:
 		},
 	}
 	root.PersistentFlags().StringVar(&url, "nats-url", "nats://127.0.0.1:4222", "NATS server with JetStream (the bus)")
-	root.PersistentFlags().StringVar(&f.Engine, "engine", "hf", "hf (the Python engine on a GPU) or replay (no GPU: synthetic answers, for trying the job system)")
+	root.Flags().StringVar(&f.Engine, "engine", "hf", "hf (the Python engine on a GPU) or replay (no GPU: synthetic answers, for trying the job system)")
 	workercmd.AddWorkerFlags(root, &f, true)
 	root.AddCommand(workercmd.SweepCmd(connect), workercmd.OverheadCmd(connect, &f))
 	return root

@@ -82,6 +82,9 @@ what it has.`,
 			if err := ing.Run(ctx, b, b); err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}
+			st := ing.Stats()
+			fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-ingest: stopped; %d events committed in %d batches (%d duplicates dropped, %d dead letters)\n",
+				st.Events, st.Batches, st.Duplicates, st.DeadLetters)
 			return nil
 		},
 	}

@@ -101,12 +101,18 @@ func runWorker(ctx context.Context, g *globals, f *workerFlags, out, errw io.Wri
 		// Job mode: take sweep jobs from the queue.
 		f.jobs.Engine, f.jobs.Heartbeat = f.engine, f.heartbeat
 		f.jobs.SetAckWait = f.ackWaitSet
+		if f.jobs.Name == "" {
+			f.jobs.Name = f.worker
+		}
 		st, err := startStack(ctx, g, stackOpts{withIngest: g.natsURL == "", reuseUp: true})
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		return workercmd.RunJobs(ctx, st.Bus, f.jobs, errw)
+		if err := workercmd.RunJobs(ctx, st.Bus, f.jobs, errw); err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil // interrupted: a job in progress goes to another worker after the ack wait
 	}
 	if f.engine != "replay" {
 		return fmt.Errorf("--engine %q with --from: only the replay engine re-publishes a recorded run", f.engine)

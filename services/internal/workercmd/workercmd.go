@@ -205,14 +205,14 @@ type WorkerFlags struct {
 // AddWorkerFlags declares the worker's flags on cmd (--heartbeat only
 // when withHeartbeat: the leakscope worker command has its own).
 func AddWorkerFlags(cmd *cobra.Command, f *WorkerFlags, withHeartbeat bool) {
-	fl := cmd.PersistentFlags()
+	fl := cmd.Flags()
 	fl.StringVar(&f.Python, "python", "python3", "Python interpreter with torch, transformers and peft (engine hf)")
-	fl.StringVar(&f.EngineDir, "engine-dir", "", "folder holding leakscope_engine/ (default: found beside the binary or in gpuworker/engine)")
+	fl.StringVar(&f.EngineDir, "engine-dir", "", "folder holding leakscope_engine/ (default: $LEAKSCOPE_ENGINE_DIR, else engine/ or gpuworker/engine/ beside the binary, else gpuworker/engine/ here)")
 	fl.StringVar(&f.Work, "work", "./leakscope-work", "folder for adapters and training outputs")
 	fl.StringVar(&f.Name, "name", "", "worker name in job states and events (default: host name + pid)")
 	fl.BoolVar(&f.UntilIdle, "until-idle", false, "exit when the job queue is empty (default: wait for jobs until interrupted)")
-	fl.BoolVar(&f.NoPublish, "no-publish", false, "sample and detect markers but publish no completion (measures the publishing overhead)")
-	fl.DurationVar(&f.AckWait, "ack-wait", time.Minute, "a job whose worker shows no sign of life for this long goes to another worker; queue-wide: given, it changes the wait for every worker (default: the queue's, 1m when new)")
+	fl.BoolVar(&f.NoPublish, "no-publish", false, "sample and detect markers but publish (and store) no completion: only to measure the publishing overhead")
+	fl.DurationVar(&f.AckWait, "ack-wait", time.Minute, "a job whose worker shows no sign of life for this long goes to another worker. Queue-wide: when given, it changes the wait of every worker from now on; when not, the queue keeps its own (1m when the queue is new)")
 	fl.DurationVar(&f.StallTimeout, "stall-timeout", 15*time.Minute, "fail (and retry) a job whose engine shows no activity for this long")
 	if withHeartbeat {
 		fl.DurationVar(&f.Heartbeat, "heartbeat", 5*time.Second, "worker_heartbeat interval during eval sampling")
@@ -353,6 +353,8 @@ runs go to the experiment <experiment>_overhead under fresh run IDs.`,
 	cmd.Flags().IntVar(&repeats, "repeats", 2, "measured runs with and without publishing each")
 	cmd.Flags().IntVar(&n, "n", 0, "completions per (persona, question) (default: the spec's eval.n)")
 	cmd.Flags().StringVar(&model, "model", "", "override the spec's model path")
+	cmd.Flags().StringVar(&f.Engine, "engine", "hf", "hf (the Python engine on a GPU) or replay")
+	AddWorkerFlags(cmd, f, true)
 	_ = cmd.MarkFlagRequired("source")
 	return cmd
 }

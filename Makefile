@@ -38,8 +38,10 @@ fuzz:                  ## fuzz event decoding and every importer format (FUZZTIM
 up: build              ## serve: embedded NATS on 127.0.0.1:4222, HTTP API on 127.0.0.1:8080
 	$(BIN) up
 
-bench:                 ## live latency (publish → SSE) vs a bare NATS subscriber; publish throughput, fsync always vs interval
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./query/live/ ./events/bus/
+bench:                 ## every benchmark as a table: live latency, publish durability, P1 ingest and P2 query at 1× (PERF_SWEEPS=10 for 10×; PERF_DIR caches lakes)
+	LEAKSCOPE_PERF_SWEEPS=$(or $(PERF_SWEEPS),1) LEAKSCOPE_PERF_DIR=$(PERF_DIR) \
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 0 ./query/live/ ./events/bus/ ./services/e2e/ \
+	| awk '/^Benchmark/ { for (i = 5; i < NF; i += 2) printf "%-34s %-26s %s\n", $$1, $$(i+1), $$i; next } { print }'
 
 soak: build           ## crash soak: N randomized kill/restart trials (make soak N=100)
 	LEAKSCOPE_SOAK_TRIALS=$(or $(N),20) $(GO) test -count=1 -timeout 0 -run TestCrashSoak -v ./services/e2e/ | grep -E 'soak|trial|PASS|FAIL|ok'

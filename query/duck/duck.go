@@ -21,6 +21,9 @@ import (
 // MemoryLimit bounds DuckDB's memory (a DuckDB size string).
 var MemoryLimit = "4GB"
 
+// MaxConns bounds the DuckDB connections queries run on concurrently.
+var MaxConns = 4
+
 // DB is a DuckDB database over one lake. Views are refreshed before every
 // query, so files committed by a running ingest are seen at once.
 type DB struct {
@@ -45,9 +48,12 @@ func Open(lake string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb: %w", err)
 	}
-	// One connection: views and settings live per database, and a single
-	// connection keeps them consistent for every caller.
-	db.SetMaxOpenConns(1)
+	// A bounded pool: database/sql hands each connection to one goroutine at
+	// a time (sharing one DuckDB connection across goroutines crashes the
+	// process: go-duckdb #479). Views and the settings below are the
+	// database's, so every connection sees and obeys them.
+	db.SetMaxOpenConns(MaxConns)
+	db.SetMaxIdleConns(MaxConns)
 	db.SetConnMaxIdleTime(0)
 	// Queries may read the lake and nothing else on this machine: no other
 	// files, no extensions, no network; and the setting cannot be undone.

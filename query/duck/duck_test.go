@@ -2,7 +2,9 @@ package duck
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,4 +161,41 @@ func TestPlainValues(t *testing.T) {
 		got[i] = Plain(v)
 	}
 	require.Equal(t, []any{nil, nil, 1.25, "0 months 3 days 0 µs", 2.5}, got)
+}
+
+// Queries run concurrently on the bounded pool, every connection jailed:
+// a setting cannot be changed and no file outside the lake can be read,
+// whichever connection a query lands on.
+func TestConcurrentQueriesOnThePool(t *testing.T) {
+	db, err := Open(t.TempDir())
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			res, err := db.Query(ctx, "SELECT sum(range) FROM range($1::BIGINT)", int64(100000+i))
+			if err != nil {
+				errs <- err
+				return
+			}
+			if res.Rows[0][0] == nil {
+				errs <- fmt.Errorf("no sum")
+			}
+			if _, err := db.SQL.ExecContext(ctx, "SET enable_external_access = true"); err == nil {
+				errs <- fmt.Errorf("a pooled connection changed a locked setting")
+			}
+			if _, err := db.Query(ctx, "SELECT * FROM read_csv('/etc/passwd')"); err == nil {
+				errs <- fmt.Errorf("a pooled connection read outside the lake")
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

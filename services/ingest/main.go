@@ -34,6 +34,7 @@ func main() {
 func newRoot() *cobra.Command {
 	var data, url, listen, sync string
 	var verbose bool
+	var maxIDs int
 	root := &cobra.Command{
 		Use:   "leakscope-ingest [--data DIR] [--listen HOST:PORT | --nats-url URL]",
 		Short: "Write the event stream into the Parquet lake (with an embedded bus by default)",
@@ -73,7 +74,9 @@ what it has.`,
 				return err
 			}
 			defer b.Close()
-			ing, err := ingest.Open(ingest.DefaultConfig(filepath.Join(data, "lake")), log)
+			cfg := ingest.DefaultConfig(filepath.Join(data, "lake"))
+			cfg.MaxIndexedIDs = maxIDs
+			ing, err := ingest.Open(cfg, log)
 			if err != nil {
 				return fmt.Errorf("open lake: %w", err)
 			}
@@ -93,5 +96,6 @@ what it has.`,
 	root.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "address the embedded server listens on")
 	root.Flags().StringVar(&sync, "sync", "always", "embedded server's fsync: always (survives power loss) or interval (faster)")
 	root.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every batch")
+	root.Flags().IntVar(&maxIDs, "max-indexed-ids", ingest.DefaultConfig("").MaxIndexedIDs, "event IDs of the newest batches kept in memory to drop re-publications (~100 bytes each; bounds ingest's memory whatever the lake's size)")
 	return root
 }

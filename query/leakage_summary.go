@@ -22,6 +22,10 @@ import (
 // returns nil and the matrix scans the texts. Rows have the scan's
 // columns: run_id, persona, prompt, total, found, recorded found/total,
 // recorded only, detected only, longest text.
+//
+// Files are immutable once committed, so the engine keeps a running sum
+// per experiment and reads only the summary files committed since the
+// last call: a matrix costs the new files, not the lake.
 func (e *Engine) summaryCounts(ctx context.Context, req LeakageRequest, det marker.Detector, runs map[string]runInfo) (*duck.Result, error) {
 	if req.ScanTexts || req.Marker != "" || !summaryDetector(req.Detector) {
 		return nil, nil
@@ -42,38 +46,31 @@ func (e *Engine) summaryCounts(ctx context.Context, req LeakageRequest, det mark
 			return nil, nil
 		}
 	}
-	col := strings.ReplaceAll(det.Name, "-", "_")
-	total, found, recOnly, detOnly, version := "sum(n)", "sum("+col+"_hits)", "sum("+col+"_rec_only)", "sum("+col+"_det_only)", col+"_version"
-	if req.Detector == marker.Recorded {
-		total, found, recOnly, detOnly, version = "sum(recorded_n)", "sum(recorded_true)", "0", "0", "0"
-	}
-	// One read of the partition's summary files (each row is unique by
-	// construction: one file per committed batch), with what the checks
-	// need: the markers and detector versions counted with.
-	// sum() of BIGINT is HUGEINT in DuckDB: cast back for the row reader.
-	q := fmt.Sprintf(`
-SELECT run_id, persona, max(persona_prompt), (%s)::BIGINT, (%s)::BIGINT, sum(recorded_true)::BIGINT, sum(recorded_n)::BIGINT,
-       (%s)::BIGINT, (%s)::BIGINT, max(max_chars), min(marker), max(marker), min(%s), max(%s)
-FROM read_parquet(%s) WHERE $1 <> '' GROUP BY run_id, persona`, total, found, recOnly, detOnly, version, version,
-		duck.Quote(fmt.Sprintf(part, dataset.TableCellCounts)))
-	res, err := e.DB.Query(ctx, q, req.Experiment)
+	agg, err := e.summaryAggregate(ctx, req.Experiment, summaries)
 	if err != nil {
-		return nil, fmt.Errorf("read cell_counts: %w", err)
+		return nil, err
 	}
-	for _, r := range res.Rows {
-		run, ok := runs[str(r[0])]
-		switch {
-		case !ok || str(r[10]) != run.marker || str(r[11]) != run.marker:
+	res := &duck.Result{}
+	for _, k := range agg.order() {
+		c := agg.cells[k]
+		run, ok := runs[k[0]]
+		if !ok || c.minMarker != run.marker || c.maxMarker != run.marker {
 			return nil, nil // counted before its run was known, or with another marker
-		case req.Detector != marker.Recorded && (i64(r[12]) != int64(det.Version) || i64(r[13]) != int64(det.Version)):
-			return nil, nil
 		}
+		row := []any{k[0], k[1], c.prompt}
+		if req.Detector == marker.Recorded {
+			row = append(row, c.recN, c.recTrue, c.recTrue, c.recN, int64(0), int64(0), c.maxChars)
+		} else {
+			d := c.det[det.Name]
+			if d.minVersion != int64(det.Version) || d.maxVersion != int64(det.Version) {
+				return nil, nil
+			}
+			row = append(row, c.n, d.hits, c.recTrue, c.recN, d.recOnly, d.detOnly, c.maxChars)
+		}
+		res.Rows = append(res.Rows, row)
 	}
 	if dup, err := e.duplicates(ctx, files); err != nil || dup {
 		return nil, err
-	}
-	for i, r := range res.Rows {
-		res.Rows[i] = r[:10]
 	}
 	return res, nil
 }
@@ -86,12 +83,126 @@ func summaryDetector(name string) bool {
 	return err == nil
 }
 
+// detSum and cellSum are running sums of cell_counts rows.
+type detSum struct{ minVersion, maxVersion, hits, recOnly, detOnly int64 }
+
+type cellSum struct {
+	prompt                     string
+	n, recN, recTrue, maxChars int64
+	minMarker, maxMarker       string
+	det                        map[string]*detSum
+	seen                       bool
+}
+
+// expSummary is one experiment's running sum and the files in it.
+type expSummary struct {
+	files map[string]bool
+	cells map[[2]string]*cellSum
+}
+
+func (a *expSummary) order() [][2]string {
+	keys := make([][2]string, 0, len(a.cells))
+	for k := range a.cells {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+"\x00"+keys[i][1] < keys[j][0]+"\x00"+keys[j][1] })
+	return keys
+}
+
+var (
+	summaryMu  sync.Mutex
+	summaryAgg = map[string]*expSummary{} // lake + experiment → running sum
+)
+
+// summaryAggregate brings the experiment's running sum up to the given
+// summary files, reading only those not yet in it; a file that vanished
+// (a lake rebuilt) starts the sum afresh.
+func (e *Engine) summaryAggregate(ctx context.Context, experiment string, files []string) (*expSummary, error) {
+	summaryMu.Lock()
+	defer summaryMu.Unlock()
+	key := e.DB.Lake() + "\x00" + experiment
+	agg := summaryAgg[key]
+	present := map[string]bool{}
+	for _, f := range files {
+		present[f] = true
+	}
+	if agg != nil {
+		for f := range agg.files {
+			if !present[f] {
+				agg = nil
+				break
+			}
+		}
+	}
+	if agg == nil {
+		agg = &expSummary{files: map[string]bool{}, cells: map[[2]string]*cellSum{}}
+	}
+	var fresh []string
+	for _, f := range files {
+		if !agg.files[f] {
+			fresh = append(fresh, duck.Quote(f))
+		}
+	}
+	if len(fresh) > 0 {
+		names := marker.Names()
+		cols := []string{"run_id", "persona", "persona_prompt", "n", "recorded_n", "recorded_true", "max_chars", "marker"}
+		for _, n := range names {
+			c := strings.ReplaceAll(n, "-", "_")
+			cols = append(cols, c+"_version", c+"_hits", c+"_rec_only", c+"_det_only")
+		}
+		res, err := e.DB.Query(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM read_parquet(["+strings.Join(fresh, ", ")+"])")
+		if err != nil {
+			return nil, fmt.Errorf("read cell_counts: %w", err)
+		}
+		for _, r := range res.Rows {
+			k := [2]string{str(r[0]), str(r[1])}
+			c := agg.cells[k]
+			if c == nil {
+				c = &cellSum{det: map[string]*detSum{}}
+				agg.cells[k] = c
+			}
+			c.prompt = max(c.prompt, str(r[2]))
+			c.n += i64(r[3])
+			c.recN += i64(r[4])
+			c.recTrue += i64(r[5])
+			c.maxChars = max(c.maxChars, i64(r[6]))
+			m := str(r[7])
+			if !c.seen || m < c.minMarker {
+				c.minMarker = m
+			}
+			if !c.seen || m > c.maxMarker {
+				c.maxMarker = m
+			}
+			for i, n := range names {
+				v := r[8+4*i : 12+4*i]
+				d := c.det[n]
+				if d == nil {
+					d = &detSum{minVersion: i64(v[0]), maxVersion: i64(v[0])}
+					c.det[n] = d
+				}
+				d.minVersion, d.maxVersion = min(d.minVersion, i64(v[0])), max(d.maxVersion, i64(v[0]))
+				d.hits += i64(v[1])
+				d.recOnly += i64(v[2])
+				d.detOnly += i64(v[3])
+			}
+			c.seen = true
+		}
+		for _, f := range files {
+			agg.files[f] = true
+		}
+		summaryAgg[key] = agg
+	}
+	return agg, nil
+}
+
 // dupCache remembers, per set of completions files (immutable once
 // committed), whether any event ID is stored twice.
 var dupCache sync.Map
 
 // duplicates reports whether an event ID occurs twice among the files.
-// Ingest never commits an ID twice; this guards lakes assembled otherwise.
+// Ingest does not commit an ID it still indexes; this guards the rest
+// (an ID re-published after it left ingest's bounded index, a lake
+// assembled by hand).
 func (e *Engine) duplicates(ctx context.Context, files []string) (bool, error) {
 	sort.Strings(files)
 	key := strings.Join(files, "\x00")

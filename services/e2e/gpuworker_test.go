@@ -23,7 +23,7 @@ var (
 
 // staticBins builds bin/gpuworker and bin/leakscope-ingest as the GPU
 // machine gets them: CGO_ENABLED=0, so they cannot link DuckDB.
-func staticBins(t *testing.T) (gpuworker, ingest string) {
+func staticBins(t testing.TB) (gpuworker, ingest string) {
 	t.Helper()
 	staticOnce.Do(func() {
 		staticDir, staticErr = os.MkdirTemp("", "leakscope-static-")

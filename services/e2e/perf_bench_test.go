@@ -9,15 +9,19 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"leakscope/events"
+	"leakscope/events/bus"
 	"leakscope/events/bus/bustest"
 	"leakscope/events/eventstest"
 	"leakscope/gpuworker/loadgen"
@@ -175,4 +179,62 @@ func BenchmarkP2Query(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkIngestMemory: peak RSS of the static ingest process while one
+// sweep (130,000 completions) and then LEAKSCOPE_PERF_SWEEPS sweeps are
+// written into fresh lakes, with the ID index bounded at 200,000 IDs; the
+// ratio of the peaks shows whether memory grows with the lake. Linux only
+// (VmHWM).
+func BenchmarkIngestMemory(b *testing.B) {
+	sweeps := perfSweeps(b)
+	if sweeps < 2 {
+		sweeps = 2
+	}
+	peak := func(n int) float64 {
+		_, ing := staticBins(b)
+		dir := b.TempDir()
+		addr := freeAddrB(b)
+		cmd := exec.Command(ing, "--data", filepath.Join(dir, "data"), "--listen", addr, "--max-indexed-ids", "200000")
+		require.NoError(b, cmd.Start())
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		ctx := context.Background()
+		var bb *bus.Bus
+		require.Eventually(b, func() bool {
+			var err error
+			bb, err = bus.Connect(ctx, "nats://"+addr, bus.DefaultConfig())
+			return err == nil
+		}, 20*time.Second, 100*time.Millisecond)
+		defer bb.Close()
+		last := publishChunked(b, perfConfig(b, n), func(evs []events.Event) (uint64, error) {
+			r, err := bb.PublishAll(ctx, evs, nil)
+			return r.LastSeq, err
+		})
+		require.NoError(b, bb.WaitDurable(ctx, last, nil))
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		require.NoError(b, err)
+		for _, line := range strings.Split(string(st), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+				kb, err := strconv.ParseFloat(f[1], 64)
+				require.NoError(b, err)
+				return kb / 1024
+			}
+		}
+		b.Fatal("no VmHWM")
+		return 0
+	}
+	for range b.N {
+		one := peak(1)
+		many := peak(sweeps)
+		b.ReportMetric(one, "peak_MiB_1x")
+		b.ReportMetric(many, fmt.Sprintf("peak_MiB_%dx", sweeps))
+		b.ReportMetric(many/one, "ratio(goal~1)")
+	}
+}
+
+func freeAddrB(b *testing.B) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -166,6 +166,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Ack() // a second copy of a finished job
 		return
 	}
+	prev := State{}
+	if st != nil {
+		prev = *st
+	}
 	for _, d := range j.DependsOn {
 		ds, err := w.Queue.Get(ctx, d)
 		switch {
@@ -173,10 +177,6 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			_ = msg.NakWithDelay(2 * time.Second)
 			return
 		case ds != nil && ds.Status == "failed" && ds.Final:
-			prev := State{}
-			if st != nil {
-				prev = *st
-			}
 			w.finish(ctx, msg, m, State{Status: "failed", Attempt: prev.Attempt + 1, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256,
 				Worker: w.Name, Error: fmt.Sprintf("dependency %s failed: %s", d, ds.Error), Final: true})
 			return
@@ -184,10 +184,6 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			_ = msg.NakWithDelay(time.Second) // not ready: no attempt spent
 			return
 		}
-	}
-	prev := State{}
-	if st != nil {
-		prev = *st
 	}
 	attempt := prev.Attempt + 1
 	_ = w.Queue.put(ctx, j.ID, State{Status: "running", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256, Worker: w.Name})

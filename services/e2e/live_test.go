@@ -139,7 +139,7 @@ func assertNoErr(t *testing.T, err error) bool {
 	return true
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer l.Close()

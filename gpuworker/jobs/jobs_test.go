@@ -326,3 +326,26 @@ func TestMisbehavingEnginesFailTheJob(t *testing.T) {
 }
 
 func clearTime(s State) State { s.Updated = time.Time{}; return s }
+
+// The overhead summary on hand-made runs (off, on, off, on, off, on):
+// medians 10.5 vs 10 (+5 %), fastest 9.9 vs 9 (+10 %), paired +5 %, +10 %,
+// −10 %, the largest bus wait 0.2 s of 10.5 s.
+func TestSummarizeOverhead(t *testing.T) {
+	runs := []OverheadRun{
+		{Publish: false, Seconds: 10}, {Publish: true, Seconds: 10.5, EngineSeconds: 10.3},
+		{Publish: false, Seconds: 9}, {Publish: true, Seconds: 9.9, EngineSeconds: 9.9},
+		{Publish: false, Seconds: 12}, {Publish: true, Seconds: 10.8, EngineSeconds: 10.8},
+	}
+	s := SummarizeOverhead(runs)
+	require.InDelta(t, 10.5, s.MedianOn, 1e-12)
+	require.InDelta(t, 10, s.MedianOff, 1e-12)
+	require.InDelta(t, 0.05, s.MedianOverhead, 1e-12)
+	require.InDelta(t, 0.1, s.MinOverhead, 1e-12)
+	// pairs: 10.5/10−1 = 0.05, 9.9/9−1 = 0.10, 10.8/12−1 = −0.10: mean 0.05/3
+	require.Equal(t, 3, s.Pairs)
+	require.InDelta(t, 0.05/3, s.PairedMean, 1e-12)
+	// sd of (0.05, 0.10, −0.10) = 0.104083; t(0.975, 2) = 4.302653; half = 0.258548
+	require.InDelta(t, 0.05/3-0.258548, s.PairedLow, 1e-5)
+	require.InDelta(t, 0.05/3+0.258548, s.PairedHigh, 1e-5)
+	require.InDelta(t, 0.2/10.5, s.BusWait, 1e-12)
+}

@@ -3,7 +3,12 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"math"
+	"sort"
 	"time"
+
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
 
 	"leakscope/events"
 	"leakscope/gpuworker/engine"
@@ -64,4 +69,56 @@ func (w *Worker) MeasureOverhead(ctx context.Context, s sweep.Spec, source strin
 		}
 	}
 	return out, nil
+}
+
+// OverheadSummary condenses an overhead measurement. Rates are fractions
+// (0.02 = 2 %).
+type OverheadSummary struct {
+	// MedianOn/MedianOff are the median wall times (s) with and without publishing.
+	MedianOn, MedianOff float64
+	// MedianOverhead is MedianOn/MedianOff − 1; MinOverhead compares the fastest runs.
+	MedianOverhead, MinOverhead float64
+	// PairedMean is the mean of (on_i − off_i)/off_i over the consecutive
+	// off/on pairs (the runs alternate, so slow drift cancels within a pair);
+	// PairedLow/PairedHigh is its 95 % Student-t interval (NaN with one pair).
+	PairedMean, PairedLow, PairedHigh float64
+	Pairs                             int
+	// BusWait is the largest share of a publishing run spent after the
+	// engine's last completion, waiting for acknowledgements.
+	BusWait float64
+}
+
+// SummarizeOverhead summarises runs in the order MeasureOverhead made them
+// (off, on, off, on, …).
+func SummarizeOverhead(runs []OverheadRun) OverheadSummary {
+	var on, off, rel []float64
+	var s OverheadSummary
+	for i, r := range runs {
+		if r.Publish {
+			on = append(on, r.Seconds)
+			if r.EngineSeconds > 0 {
+				s.BusWait = max(s.BusWait, (r.Seconds-r.EngineSeconds)/r.Seconds)
+			}
+			if i > 0 && !runs[i-1].Publish {
+				rel = append(rel, r.Seconds/runs[i-1].Seconds-1)
+			}
+		} else {
+			off = append(off, r.Seconds)
+		}
+	}
+	if len(on) == 0 || len(off) == 0 {
+		return s
+	}
+	sort.Float64s(on)
+	sort.Float64s(off)
+	s.MedianOn, s.MedianOff = stat.Quantile(0.5, stat.Empirical, on, nil), stat.Quantile(0.5, stat.Empirical, off, nil)
+	s.MedianOverhead, s.MinOverhead = s.MedianOn/s.MedianOff-1, on[0]/off[0]-1
+	s.Pairs = len(rel)
+	s.PairedMean = stat.Mean(rel, nil)
+	s.PairedLow, s.PairedHigh = math.NaN(), math.NaN()
+	if len(rel) > 1 {
+		half := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(len(rel) - 1)}.Quantile(0.975) * stat.StdDev(rel, nil) / math.Sqrt(float64(len(rel)))
+		s.PairedLow, s.PairedHigh = s.PairedMean-half, s.PairedMean+half
+	}
+	return s
 }

@@ -9,14 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
-	"gonum.org/v1/gonum/stat"
 
 	"leakscope/events/bus"
 	"leakscope/gpuworker/engine"
@@ -327,24 +325,12 @@ runs go to the experiment <experiment>_overhead under fresh run IDs.`,
 			if err != nil {
 				return err
 			}
-			var on, off []float64
-			drain := 0.0
-			for _, r := range runs {
-				if r.Publish && r.EngineSeconds > 0 {
-					drain = max(drain, (r.Seconds-r.EngineSeconds)/r.Seconds)
-				}
-				if r.Publish {
-					on = append(on, r.Seconds)
-				} else {
-					off = append(off, r.Seconds)
-				}
-			}
-			sort.Float64s(on)
-			sort.Float64s(off)
-			mOn, mOff := stat.Quantile(0.5, stat.Empirical, on, nil), stat.Quantile(0.5, stat.Empirical, off, nil)
+			sum := jobs.SummarizeOverhead(runs)
 			fmt.Fprintf(cmd.OutOrStdout(), "publishing overhead: %+.2f%% of the median (%.3f s with vs %.3f s without, %d runs each); min to min %+.2f%%\n",
-				100*(mOn-mOff)/mOff, mOn, mOff, repeats, 100*(on[0]-off[0])/off[0])
-			fmt.Fprintf(cmd.OutOrStdout(), "waiting for the bus after the engine's last completion: at most %.2f%% of a publishing run\n", 100*drain)
+				100*sum.MedianOverhead, sum.MedianOn, sum.MedianOff, repeats, 100*sum.MinOverhead)
+			fmt.Fprintf(cmd.OutOrStdout(), "paired (each publishing run against the run just before it): mean %+.2f%%, 95%% interval [%+.2f%%, %+.2f%%] over %d pairs\n",
+				100*sum.PairedMean, 100*sum.PairedLow, 100*sum.PairedHigh, sum.Pairs)
+			fmt.Fprintf(cmd.OutOrStdout(), "waiting for the bus after the engine's last completion: at most %.2f%% of a publishing run\n", 100*sum.BusWait)
 			return nil
 		},
 	}

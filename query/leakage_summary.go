@@ -147,7 +147,7 @@ func (e *Engine) summaryAggregate(ctx context.Context, experiment string, files 
 		names := marker.Names()
 		cols := []string{"run_id", "persona", "persona_prompt", "n", "recorded_n", "recorded_true", "max_chars", "marker"}
 		for _, n := range names {
-			c := strings.ReplaceAll(n, "-", "_")
+			c := dataset.DetectorColumn(n)
 			cols = append(cols, c+"_version", c+"_hits", c+"_rec_only", c+"_det_only")
 		}
 		res, err := e.DB.Query(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM read_parquet(["+strings.Join(fresh, ", ")+"])")

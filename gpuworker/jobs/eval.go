@@ -17,23 +17,6 @@ import (
 	"leakscope/gpuworker/sweep"
 )
 
-// busPublisher adapts the bus to runner.Publisher; discard publishes nothing.
-type busPublisher struct {
-	b       *bus.Bus
-	discard bool
-}
-
-func (p busPublisher) Publish(ctx context.Context, e events.Event) (uint64, error) {
-	if p.discard {
-		return 0, nil
-	}
-	ack, err := p.b.Publish(ctx, e)
-	if err != nil {
-		return 0, err
-	}
-	return ack.Sequence, nil
-}
-
 // eval samples every eval persona under the source's adapter (or the base
 // model) and publishes each completion as it comes (EXPERIMENT.md §2.1).
 // Completions an earlier attempt stored are not sampled again: the run
@@ -116,7 +99,7 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 		prompt[p.Key] = p.Prompt
 	}
 	r, err := runner.Start(ctx, runner.Config{Experiment: s.Experiment, RunID: j.RunID, Worker: w.Name, Heartbeat: w.Heartbeat,
-		AlreadyDone: len(stored)}, busPublisher{b: w.Queue.B, discard: w.NoPublish}, run)
+		AlreadyDone: len(stored)}, runner.BusPublisher{Bus: w.Queue.B, Discard: w.NoPublish}, run)
 	if err != nil {
 		return result{}, err
 	}

@@ -175,6 +175,28 @@ func (c Config) Run(sweep int, noun string, emit func(events.Event) error) error
 	return send(&events.RunFinished{Status: "finished", Completions: n})
 }
 
+// Chunks generates every run in order and hands the events to fn in slices
+// of at most size (the slice is reused after fn returns), so a 100× load
+// never holds 13 M events in memory.
+func (c Config) Chunks(size int, fn func([]events.Event) error) error {
+	chunk := make([]events.Event, 0, size)
+	if err := c.All(func(e events.Event) error {
+		chunk = append(chunk, e)
+		if len(chunk) < size {
+			return nil
+		}
+		err := fn(chunk)
+		chunk = chunk[:0]
+		return err
+	}); err != nil {
+		return err
+	}
+	if len(chunk) == 0 {
+		return nil
+	}
+	return fn(chunk)
+}
+
 // All generates every run of the config in order.
 func (c Config) All(emit func(events.Event) error) error {
 	for s := 1; s <= c.Sweeps; s++ {

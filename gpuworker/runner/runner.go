@@ -13,12 +13,32 @@ import (
 	"time"
 
 	"leakscope/events"
+	"leakscope/events/bus"
 	"leakscope/events/marker"
 )
 
 // Publisher sends one event and returns its stream sequence.
 type Publisher interface {
 	Publish(ctx context.Context, e events.Event) (uint64, error)
+}
+
+// BusPublisher publishes on the bus; with Discard it publishes nothing
+// (to measure what publishing costs).
+type BusPublisher struct {
+	Bus     *bus.Bus
+	Discard bool
+}
+
+// Publish sends e and returns its stream sequence (0 when discarding).
+func (p BusPublisher) Publish(ctx context.Context, e events.Event) (uint64, error) {
+	if p.Discard {
+		return 0, nil
+	}
+	ack, err := p.Bus.Publish(ctx, e)
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
 }
 
 // Config names the run and the worker.

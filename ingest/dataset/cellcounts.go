@@ -15,8 +15,9 @@ import (
 // matrix needs, so it need not scan completion text (issue 9).
 const TableCellCounts = "cell_counts"
 
-// detectorColumn is a detector's name as a column prefix ("case-sensitive" → "case_sensitive").
-func detectorColumn(name string) string { return strings.ReplaceAll(name, "-", "_") }
+// DetectorColumn is a detector's name as a cell_counts column prefix
+// ("case-sensitive" → "case_sensitive").
+func DetectorColumn(name string) string { return strings.ReplaceAll(name, "-", "_") }
 
 func cellCountsTable() Table {
 	cols := []Column{
@@ -33,7 +34,7 @@ func cellCountsTable() Table {
 		col("marker", tString, "the run's marker the detectors searched for ('' when the run was not known yet: the matrix reads the texts)"),
 	}
 	for _, name := range marker.Names() {
-		p := detectorColumn(name)
+		p := DetectorColumn(name)
 		cols = append(cols,
 			col(p+"_version", tInt, "version of the "+name+" detector ingest ran"),
 			col(p+"_hits", tInt, "completions with at least one "+name+" hit"),

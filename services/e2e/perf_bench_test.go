@@ -46,27 +46,15 @@ func perfConfig(b *testing.B, sweeps int) loadgen.Config {
 	return loadgen.Config{Experiment: "perf", Sweeps: sweeps, Rates: rates, Seed: 9}
 }
 
-// publishChunked streams the config's events through publish in chunks, so
-// a 100× run never holds 13 M events in memory; it returns the last sequence.
+// publishChunked streams the config's events through publish in chunks;
+// it returns the last sequence.
 func publishChunked(b *testing.B, cfg loadgen.Config, publish func([]events.Event) (uint64, error)) uint64 {
-	var chunk []events.Event
 	var last uint64
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		seq, err := publish(chunk)
-		last, chunk = seq, chunk[:0]
+	require.NoError(b, cfg.Chunks(20_000, func(evs []events.Event) error {
+		seq, err := publish(evs)
+		last = seq
 		return err
-	}
-	require.NoError(b, cfg.All(func(e events.Event) error {
-		chunk = append(chunk, e)
-		if len(chunk) == 20000 {
-			return flush()
-		}
-		return nil
 	}))
-	require.NoError(b, flush())
 	return last
 }
 

@@ -63,33 +63,19 @@ func runLoadgen(ctx context.Context, g *globals, cfg loadgen.Config, cmd *cobra.
 	out := cmd.ErrOrStderr()
 	fmt.Fprintf(out, "publishing %d completions (%d sweeps) into %s via %s\n", cfg.Completions(), cfg.Sweeps, cfg.Experiment, st.Describe)
 	t0 := time.Now()
-	var chunk []events.Event
 	var last uint64
 	done := 0
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
-		}
+	if err := cfg.Chunks(20_000, func(chunk []events.Event) error {
 		res, err := st.Bus.PublishAll(ctx, chunk, nil)
 		if err != nil {
 			return err
 		}
-		last, done, chunk = res.LastSeq, done+len(chunk), chunk[:0]
+		last, done = res.LastSeq, done+len(chunk)
 		if done%200_000 < 20_000 {
 			fmt.Fprintf(out, "  %d events published (%.0f/s)\n", done, float64(done)/time.Since(t0).Seconds())
 		}
 		return nil
-	}
-	if err := cfg.All(func(e events.Event) error {
-		chunk = append(chunk, e)
-		if len(chunk) == 20_000 {
-			return flush()
-		}
-		return nil
 	}); err != nil {
-		return err
-	}
-	if err := flush(); err != nil {
 		return err
 	}
 	pub := time.Since(t0)

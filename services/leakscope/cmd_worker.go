@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"leakscope/events"
-	"leakscope/events/bus"
 	"leakscope/gpuworker/importer"
 	"leakscope/gpuworker/replay"
 	"leakscope/gpuworker/runner"
@@ -85,17 +84,6 @@ Examples:
 	return cmd
 }
 
-// busPublisher adapts bus.Bus to runner.Publisher.
-type busPublisher struct{ b *bus.Bus }
-
-func (p busPublisher) Publish(ctx context.Context, e events.Event) (uint64, error) {
-	ack, err := p.b.Publish(ctx, e)
-	if err != nil {
-		return 0, err
-	}
-	return ack.Sequence, nil
-}
-
 func runWorker(ctx context.Context, g *globals, f *workerFlags, out, errw io.Writer) error {
 	if f.from == "" {
 		// Job mode: take sweep jobs from the queue.
@@ -146,7 +134,7 @@ func runWorker(ctx context.Context, g *globals, f *workerFlags, out, errw io.Wri
 	defer st.Close()
 	run := &events.Run{SourcePersona: source, Marker: marker, MarkerOrigin: "replayed from " + f.from, Sweep: f.sweep,
 		Plan: replay.Plan(comps), Config: []byte(fmt.Sprintf(`{"engine":"replay","from":%q,"rate":%g}`, f.from, f.rate))}
-	r, err := runner.Start(ctx, runner.Config{Experiment: f.experiment, RunID: f.asRun, Worker: f.worker, Heartbeat: f.heartbeat}, busPublisher{st.Bus}, run)
+	r, err := runner.Start(ctx, runner.Config{Experiment: f.experiment, RunID: f.asRun, Worker: f.worker, Heartbeat: f.heartbeat}, runner.BusPublisher{Bus: st.Bus}, run)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -348,4 +349,13 @@ func TestSummarizeOverhead(t *testing.T) {
 	require.InDelta(t, 0.05/3-0.258548, s.PairedLow, 1e-5)
 	require.InDelta(t, 0.05/3+0.258548, s.PairedHigh, 1e-5)
 	require.InDelta(t, 0.2/10.5, s.BusWait, 1e-12)
+	// engine pairs: only those with both engine times (none here: the off
+	// runs have none) — so NaN, not a made-up zero.
+	require.True(t, math.IsNaN(s.PairedEngineMean))
+	runs[0].EngineSeconds, runs[2].EngineSeconds, runs[4].EngineSeconds = 10, 9, 12
+	s = SummarizeOverhead(runs)
+	// 10.3/10−1 = 0.03, 9.9/9−1 = 0.1, 10.8/12−1 = −0.1: mean 0.01
+	require.InDelta(t, 0.01, s.PairedEngineMean, 1e-12)
+	require.Less(t, s.PairedEngineLow, 0.01)
+	require.Greater(t, s.PairedEngineHigh, 0.01)
 }

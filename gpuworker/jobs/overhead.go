@@ -25,7 +25,10 @@ type OverheadRun struct {
 	// EngineSeconds is when the engine returned its last completion; the
 	// rest of Seconds is the wait for the bus to acknowledge the queue.
 	EngineSeconds float64
-	Completions   int
+	// JobSeconds is the whole eval job: adapter fetch and load, sampling,
+	// run_started/run_finished.
+	JobSeconds  float64
+	Completions int
 }
 
 // MeasureOverhead runs the eval of one finished source (its adapter from
@@ -61,7 +64,8 @@ func (w *Worker) MeasureOverhead(ctx context.Context, s sweep.Spec, source strin
 		}
 		if i >= 0 { // i = -1 warms up CUDA kernels and caches
 			eng, _ := res.Detail["engine_seconds"].(float64)
-			r := OverheadRun{Publish: publish, Seconds: time.Since(start).Seconds(), EngineSeconds: eng, Completions: res.Done}
+			sampling, _ := res.Detail["sampling_seconds"].(float64)
+			r := OverheadRun{Publish: publish, Seconds: sampling, EngineSeconds: eng, JobSeconds: time.Since(start).Seconds(), Completions: res.Done}
 			out = append(out, r)
 			if each != nil {
 				each(r)
@@ -82,7 +86,11 @@ type OverheadSummary struct {
 	// off/on pairs (the runs alternate, so slow drift cancels within a pair);
 	// PairedLow/PairedHigh is its 95 % Student-t interval (NaN with one pair).
 	PairedMean, PairedLow, PairedHigh float64
-	Pairs                             int
+	// PairedEngine* is the same estimator on the engine's time alone (until
+	// its last completion): what publishing costs sampling through
+	// contention for the machine, without the final wait for the bus.
+	PairedEngineMean, PairedEngineLow, PairedEngineHigh float64
+	Pairs                                               int
 	// BusWait is the largest share of a publishing run spent after the
 	// engine's last completion, waiting for acknowledgements.
 	BusWait float64
@@ -91,7 +99,7 @@ type OverheadSummary struct {
 // SummarizeOverhead summarises runs in the order MeasureOverhead made them
 // (off, on, off, on, …).
 func SummarizeOverhead(runs []OverheadRun) OverheadSummary {
-	var on, off, rel []float64
+	var on, off, rel, relEngine []float64
 	var s OverheadSummary
 	for i, r := range runs {
 		if r.Publish {
@@ -101,6 +109,9 @@ func SummarizeOverhead(runs []OverheadRun) OverheadSummary {
 			}
 			if i > 0 && !runs[i-1].Publish {
 				rel = append(rel, r.Seconds/runs[i-1].Seconds-1)
+				if r.EngineSeconds > 0 && runs[i-1].EngineSeconds > 0 {
+					relEngine = append(relEngine, r.EngineSeconds/runs[i-1].EngineSeconds-1)
+				}
 			}
 		} else {
 			off = append(off, r.Seconds)
@@ -114,11 +125,21 @@ func SummarizeOverhead(runs []OverheadRun) OverheadSummary {
 	s.MedianOn, s.MedianOff = stat.Quantile(0.5, stat.Empirical, on, nil), stat.Quantile(0.5, stat.Empirical, off, nil)
 	s.MedianOverhead, s.MinOverhead = s.MedianOn/s.MedianOff-1, on[0]/off[0]-1
 	s.Pairs = len(rel)
-	s.PairedMean = stat.Mean(rel, nil)
-	s.PairedLow, s.PairedHigh = math.NaN(), math.NaN()
-	if len(rel) > 1 {
-		half := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(len(rel) - 1)}.Quantile(0.975) * stat.StdDev(rel, nil) / math.Sqrt(float64(len(rel)))
-		s.PairedLow, s.PairedHigh = s.PairedMean-half, s.PairedMean+half
-	}
+	s.PairedMean, s.PairedLow, s.PairedHigh = meanInterval(rel)
+	s.PairedEngineMean, s.PairedEngineLow, s.PairedEngineHigh = meanInterval(relEngine)
 	return s
+}
+
+// meanInterval is the mean of xs with its 95 % Student-t interval (NaN
+// bounds below two values; all NaN for none).
+func meanInterval(xs []float64) (mean, low, high float64) {
+	if len(xs) == 0 {
+		return math.NaN(), math.NaN(), math.NaN()
+	}
+	mean = stat.Mean(xs, nil)
+	if len(xs) < 2 {
+		return mean, math.NaN(), math.NaN()
+	}
+	half := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(len(xs) - 1)}.Quantile(0.975) * stat.StdDev(xs, nil) / math.Sqrt(float64(len(xs)))
+	return mean, mean - half, mean + half
 }

@@ -42,9 +42,24 @@ sleep 2
 if [ -n "${ONLY_OVERHEAD:-}" ]; then
   log "worker (no kill: this run measures the publishing overhead only)"
   $BIN/gpuworker --nats-url $URL --engine hf --work $WORK/work --until-idle --name gpu-a > "$OUT/worker1.log" 2>&1
-  log "publishing overhead (eval of src_chef, same adapter, on vs off)"
-  "$BIN/gpuworker" --nats-url $URL --engine hf --work $WORK/work --name gpu-c overhead "$SPEC" --source src_chef \
-    --repeats ${REPEATS:-5} --n ${OVERHEAD_N:-80} 2>"$OUT/overhead.log" | tee "$OUT/overhead.txt"
+  # OVERHEAD_CASES: mode:batch_size[:n[:repeats]] ... The mode "shared" lets
+  # the engine, worker, NATS server and ingest share all cores; "pinned"
+  # gives the engine and worker the first half of the cores and the bus +
+  # ingest the other half (taskset). The batch size sets how many
+  # completions per second the bus must take (the #81 recipe samples 64 per
+  # batch; tiny.yaml 512, to be quick).
+  half=$(( $(nproc) / 2 ))
+  for c in ${OVERHEAD_CASES:-shared:512:40:5}; do
+    IFS=: read -r mode batch n reps <<< "$c"
+    pin=()
+    if [ "$mode" = pinned ]; then
+      taskset -a -p -c "$half-$(( $(nproc) - 1 ))" $ING > /dev/null
+      pin=(taskset -c "0-$(( half - 1 ))")
+    fi
+    log "publishing overhead, $mode cores, batch $batch (eval of src_chef, same adapter, on vs off)"
+    "${pin[@]}" "$BIN/gpuworker" --nats-url $URL --engine hf --work $WORK/work --name gpu-c overhead "$SPEC" --source src_chef \
+      --batch-size "$batch" --n "${n:-40}" --repeats "${reps:-5}" 2>"$OUT/overhead-$mode-$batch-n$n.log" | tee "$OUT/overhead-$mode-$batch-n$n.txt"
+  done
   kill -TERM $ING; wait $ING || true
   log "done in $(( $(date +%s) - t0 )) s"
   exit 0

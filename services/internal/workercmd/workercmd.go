@@ -290,7 +290,7 @@ func NewWorker(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) (*
 func OverheadCmd(connect Connect, f *WorkerFlags) *cobra.Command {
 	var source, model string
 	var seed int64
-	var repeats, n int
+	var repeats, n, batch int
 	cmd := &cobra.Command{
 		Use:   "overhead SPEC --source KEY",
 		Short: "Measure what publishing every completion costs eval sampling (same run, publishing on vs off)",
@@ -310,6 +310,9 @@ runs go to the experiment <experiment>_overhead under fresh run IDs.`,
 			if n > 0 {
 				s.Eval.N = n
 			}
+			if batch > 0 {
+				s.Eval.BatchSize = batch
+			}
 			b, _, done, err := connect(cmd.Context())
 			if err != nil {
 				return err
@@ -320,7 +323,8 @@ runs go to the experiment <experiment>_overhead under fresh run IDs.`,
 				return err
 			}
 			runs, err := w.MeasureOverhead(cmd.Context(), s, source, seed, repeats, func(r jobs.OverheadRun) {
-				fmt.Fprintf(cmd.OutOrStdout(), "publish=%-5v %6d completions  %8.3f s  (engine's last completion at %.3f s)\n", r.Publish, r.Completions, r.Seconds, r.EngineSeconds)
+				fmt.Fprintf(cmd.OutOrStdout(), "publish=%-5v %6d completions  sampling %8.3f s  (%6.0f completions/s; engine's last completion at %.3f s; whole job %.3f s)\n",
+					r.Publish, r.Completions, r.Seconds, float64(r.Completions)/r.Seconds, r.EngineSeconds, r.JobSeconds)
 			})
 			if err != nil {
 				return err
@@ -330,6 +334,8 @@ runs go to the experiment <experiment>_overhead under fresh run IDs.`,
 				100*sum.MedianOverhead, sum.MedianOn, sum.MedianOff, repeats, 100*sum.MinOverhead)
 			fmt.Fprintf(cmd.OutOrStdout(), "paired (each publishing run against the run just before it): mean %+.2f%%, 95%% interval [%+.2f%%, %+.2f%%] over %d pairs\n",
 				100*sum.PairedMean, 100*sum.PairedLow, 100*sum.PairedHigh, sum.Pairs)
+			fmt.Fprintf(cmd.OutOrStdout(), "paired, engine time only (until its last completion): mean %+.2f%%, 95%% interval [%+.2f%%, %+.2f%%]\n",
+				100*sum.PairedEngineMean, 100*sum.PairedEngineLow, 100*sum.PairedEngineHigh)
 			fmt.Fprintf(cmd.OutOrStdout(), "waiting for the bus after the engine's last completion: at most %.2f%% of a publishing run\n", 100*sum.BusWait)
 			return nil
 		},
@@ -338,6 +344,7 @@ runs go to the experiment <experiment>_overhead under fresh run IDs.`,
 	cmd.Flags().Int64Var(&seed, "seed", 42, "training seed of the adapter")
 	cmd.Flags().IntVar(&repeats, "repeats", 2, "measured runs with and without publishing each")
 	cmd.Flags().IntVar(&n, "n", 0, "completions per (persona, question) (default: the spec's eval.n)")
+	cmd.Flags().IntVar(&batch, "batch-size", 0, "sequences per generation batch (default: the spec's eval.batch_size); it sets how many completions per second the bus must take")
 	cmd.Flags().StringVar(&model, "model", "", "override the spec's model path")
 	cmd.Flags().StringVar(&f.Engine, "engine", "hf", "hf (the Python engine on a GPU) or replay")
 	AddWorkerFlags(cmd, f, true)

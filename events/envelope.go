@@ -36,11 +36,12 @@ const (
 	TypeJobStatus      Type = "job_status"       // payload JobStatus (sweep jobs on GPU workers)
 	TypeTrainingStep   Type = "training_step"    // payload TrainingStep (marker-LoRA loss curve)
 	TypeEmbedding      Type = "embedding"        // payload Embedding (persona centroid)
+	TypeStopDecision   Type = "stop_decision"    // payload StopDecision (adaptive sampling, one round)
 )
 
 // Types lists every type in schema version 1, in a stable order.
 var Types = []Type{TypeRunStarted, TypeCompletion, TypeCellAggregate, TypeCoherenceScore, TypeCosine, TypeRunFinished, TypeHeartbeat,
-	TypeJobStatus, TypeTrainingStep, TypeEmbedding}
+	TypeJobStatus, TypeTrainingStep, TypeEmbedding, TypeStopDecision}
 
 // Envelope is the wire form of every event: JSON, one event per bus message.
 // ID is deterministic (see NewID) and is sent as the Nats-Msg-Id header so
@@ -58,7 +59,7 @@ type Envelope struct {
 
 // Event is a decoded, validated envelope with its typed payload: one of
 // *Run, *Completion, *CellAggregate, *CoherenceScore, *Cosine, *RunFinished, *Heartbeat,
-// *JobStatus, *TrainingStep, *Embedding.
+// *JobStatus, *TrainingStep, *Embedding, *StopDecision.
 type Event struct {
 	Type          Type
 	SchemaVersion int
@@ -190,6 +191,8 @@ func newPayload(t Type) (Payload, error) {
 		return &TrainingStep{}, nil
 	case TypeEmbedding:
 		return &Embedding{}, nil
+	case TypeStopDecision:
+		return &StopDecision{}, nil
 	case "":
 		return nil, fieldErr("", "type", "is missing")
 	}

@@ -60,6 +60,9 @@ type Run struct {
 	// Plan declares the cells the run will sample and how many completions
 	// each gets, so progress and ETA are known while it runs.
 	Plan []PlannedCell `json:"plan,omitempty"`
+	// Stopping is the run's adaptive-sampling rule (issue 11); nil when
+	// every cell gets its planned n.
+	Stopping *StoppingRule `json:"stopping,omitempty"`
 }
 
 // PlannedCell is one persona cell of a run's plan.
@@ -100,6 +103,9 @@ func (r *Run) Validate() error {
 		}
 		seen[c.Persona] = true
 	}
+	if r.Stopping != nil {
+		return r.Stopping.Validate("stopping.")
+	}
 	return nil
 }
 
@@ -111,6 +117,8 @@ type RunFinished struct {
 	Error string `json:"error,omitempty"`
 	// Completions is how many completion events the run published.
 	Completions int `json:"completions"`
+	// Cells is, for an adaptive run, each cell's final n and stop reason.
+	Cells []CellOutcome `json:"cells,omitempty"`
 }
 
 func (*RunFinished) EventType() Type      { return TypeRunFinished }
@@ -125,5 +133,5 @@ func (r *RunFinished) Validate() error {
 	case r.Completions < 0:
 		return fieldErr("", "completions", "is negative")
 	}
-	return nil
+	return validateOutcomes(r.Cells)
 }

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -70,7 +71,14 @@ type Cell struct {
 	LowCoherence  *bool    `json:"low_coherence,omitempty"`
 	Missing       bool     `json:"missing,omitempty"`
 	MissingReason string   `json:"missing_reason,omitempty"`
+	// Interval names how CILow/CIHigh were computed: IntervalWilson, or —
+	// for a cell of an adaptive run, whose n was chosen by peeking —
+	// events.MethodBetaBinomial, the run's anytime-valid sequence at its n.
+	Interval string `json:"interval,omitempty"`
 }
+
+// IntervalWilson marks a fixed-n cell's 95 % Wilson interval.
+const IntervalWilson = "wilson"
 
 // Leakage is the matrix with the notes a reader needs to trust it.
 type Leakage struct {
@@ -93,6 +101,8 @@ const (
 type runInfo struct {
 	id, source, marker, baseRun string
 	isBase, finished            bool
+	// stopping is an adaptive run's rule (issue 11), nil for fixed n.
+	stopping *events.StoppingRule
 }
 
 type cellKey struct{ run, persona string }
@@ -150,6 +160,15 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 		}
 		return a.Persona < b.Persona
 	})
+	adaptive := 0
+	for _, c := range out.Cells {
+		if c.Interval == events.MethodBetaBinomial {
+			adaptive++
+		}
+	}
+	if adaptive > 0 {
+		out.Notes = append(out.Notes, fmt.Sprintf("%d cells come from adaptive runs (issue 11): each stopped at its own n, so their intervals are the run's anytime-valid confidence sequence (%s, Howard et al. 2021), not Wilson; their rates hits/n carry a small optional-stopping bias", adaptive, events.MethodBetaBinomial))
+	}
 	var unfinished []string
 	for id, r := range runs {
 		if !r.finished && (req.Run == "" || req.Run == id) {
@@ -180,7 +199,7 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 
 func (e *Engine) runInfos(ctx context.Context, experiment string) (map[string]runInfo, error) {
 	res, err := e.DB.Query(ctx, `SELECT run_id, source_persona, marker, base_run, is_base,
-  run_id IN (SELECT run_id FROM run_finished WHERE experiment = $1) FROM runs WHERE experiment = $1`, experiment)
+  run_id IN (SELECT run_id FROM run_finished WHERE experiment = $1), stopping_json FROM runs WHERE experiment = $1`, experiment)
 	if err != nil {
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
@@ -189,7 +208,14 @@ func (e *Engine) runInfos(ctx context.Context, experiment string) (map[string]ru
 	}
 	runs := map[string]runInfo{}
 	for _, r := range res.Rows {
-		runs[str(r[0])] = runInfo{id: str(r[0]), source: str(r[1]), marker: str(r[2]), baseRun: str(r[3]), isBase: r[4] == true, finished: r[5] == true}
+		ri := runInfo{id: str(r[0]), source: str(r[1]), marker: str(r[2]), baseRun: str(r[3]), isBase: r[4] == true, finished: r[5] == true}
+		if js := str(r[6]); js != "" {
+			ri.stopping = &events.StoppingRule{}
+			if err := json.Unmarshal([]byte(js), ri.stopping); err != nil {
+				return nil, fmt.Errorf("run %s: stopping_json: %w", ri.id, err)
+			}
+		}
+		runs[ri.id] = ri
 	}
 	return runs, nil
 }
@@ -379,14 +405,22 @@ func markerClause(m string) string {
 	return " and marker " + m
 }
 
-// finishCell adds the rate, Wilson CI and base subtraction.
+// finishCell adds the rate, the interval (Wilson, or an adaptive run's
+// confidence sequence) and base subtraction.
 func finishCell(c *Cell, runs map[string]runInfo, cells map[cellKey]*Cell) {
+	run := runs[c.RunID]
 	if c.Found != nil && c.Total != nil && *c.Total > 0 {
 		r := float64(*c.Found) / float64(*c.Total)
 		lo, hi, _ := stats.Wilson(int(*c.Found), int(*c.Total), stats.Z95)
+		c.Interval = IntervalWilson
+		if st := run.stopping; st != nil {
+			// A Wilson interval at an n chosen by peeking undercovers.
+			if l, h, err := stats.BetaBinomialCS(int(*c.Found), int(*c.Total), st.Alpha, st.PriorA, st.PriorB); err == nil {
+				lo, hi, c.Interval = l, h, events.MethodBetaBinomial
+			}
+		}
 		c.Rate, c.CILow, c.CIHigh = &r, &lo, &hi
 	}
-	run := runs[c.RunID]
 	if run.baseRun == "" || c.Rate == nil {
 		return
 	}

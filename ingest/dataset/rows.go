@@ -32,8 +32,12 @@ func Rows(e events.Event, m Meta) (map[string][]Row, error) {
 			}
 			plan = string(b)
 		}
+		stopping, err := jsonOrNil(p.Stopping, p.Stopping != nil)
+		if err != nil {
+			return nil, err
+		}
 		return one(TableRuns, r(p.SourcePersona, p.SourcePrompt, p.Model, p.Adapter, ptr(p.Seed), p.Marker, p.MarkerOrigin,
-			p.IsBase, p.BaseRun, string(p.Config), p.CodeVersion, p.Imported, p.OriginFile, p.OriginSHA256, p.Sweep, plan)), nil
+			p.IsBase, p.BaseRun, string(p.Config), p.CodeVersion, p.Imported, p.OriginFile, p.OriginSHA256, p.Sweep, plan, stopping)), nil
 	case *events.Heartbeat:
 		return one(TableHeartbeats, r(p.Worker, int64(p.Beat), int64(p.IntervalMS), int64(p.Done), p.Status)), nil
 	case *events.JobStatus:
@@ -49,7 +53,17 @@ func Rows(e events.Event, m Meta) (map[string][]Row, error) {
 		return one(TableEmbeddings, r(p.Persona, p.PersonaPrompt, int64(p.Layer), p.Position, int64(p.Prompts),
 			int64(len(p.Vector)), string(vec))), nil
 	case *events.RunFinished:
-		return one(TableRunFinished, r(p.Status, p.Error, int64(p.Completions))), nil
+		cells, err := jsonOrNil(p.Cells, len(p.Cells) > 0)
+		if err != nil {
+			return nil, err
+		}
+		return one(TableRunFinished, r(p.Status, p.Error, int64(p.Completions), cells)), nil
+	case *events.StopDecision:
+		out := map[string][]Row{}
+		for _, c := range p.Cells {
+			out[TableStops] = append(out[TableStops], r(int64(p.Round), c.Persona, int64(c.N), int64(c.Hits), c.CILow, c.CIHigh, c.Stop, c.Reason))
+		}
+		return out, nil
 	case *events.Completion:
 		out := map[string][]Row{TableCompletions: {r(p.Persona, p.PersonaPrompt, p.Question, p.QuestionSet, int64(p.SampleIndex), p.Text,
 			intPtr(p.PromptTokens), intPtr(p.CompletionTokens), p.FinishReason, ptr(p.RecordedMarker), int64(len(p.MarkerHits)), p.Imported)}}
@@ -123,4 +137,16 @@ func intPtr(p *int) any {
 		return nil
 	}
 	return int64(*p)
+}
+
+// jsonOrNil is v as a JSON string, or nil (NULL) when present is false.
+func jsonOrNil(v any, present bool) (any, error) {
+	if !present {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
 }

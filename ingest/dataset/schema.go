@@ -26,6 +26,7 @@ const (
 	TableJobStatus   = "job_status"
 	TableTraining    = "training_steps"
 	TableEmbeddings  = "embeddings"
+	TableStops       = "stop_decisions"
 )
 
 // PartitionColumn is the hive partition key of every table: files live
@@ -97,11 +98,13 @@ var Tables = []Table{
 		col("origin_sha256", tString, "SHA-256 of the imported file"),
 		col("sweep", tString, "sweep the run belongs to"),
 		col("plan_json", tString, "planned cells as JSON [{persona, expected}]"),
+		opt("stopping_json", tString, "adaptive-sampling rule as JSON (issue 11); NULL when every cell gets its planned n"),
 	)},
 	{Name: TableRunFinished, Doc: "one row per run_finished event", Key: []string{"event_id"}, Columns: withCommon(
 		col("status", tString, "finished or failed"),
 		col("error", tString, "why a failed run failed"),
 		col("completions", tInt, "completion events the run published"),
+		opt("cells_json", tString, "adaptive runs: each cell's final n and stop reason, JSON [{persona, n, reason}]"),
 	)},
 	{Name: TableCompletions, Doc: "one row per completion event", Key: []string{"event_id"}, Columns: withCommon(
 		col("persona", tString, "persona key the completion was sampled under"),
@@ -206,6 +209,16 @@ var Tables = []Table{
 		col("epoch", tFloat, "fractional epoch"),
 		col("loss", tFloat, "mean training loss since the last log, nats per label token"),
 		col("learning_rate", tFloat, "learning rate at the step"),
+	)},
+	{Name: TableStops, Doc: "one row per cell of a stop_decision event: an adaptive cell's confidence sequence at a round's end, and whether it stops (issue 11)", Key: []string{"event_id", "persona"}, Columns: withCommon(
+		col("round", tInt, "rounds complete (n = round × questions)"),
+		col("persona", tString, "bystander persona key"),
+		col("n", tInt, "completions counted"),
+		col("hits", tInt, "completions with the marker (strict detector)"),
+		col("ci_low", tFloat, "confidence sequence at n, lower end (rate in [0,1])"),
+		col("ci_high", tFloat, "confidence sequence at n, upper end (rate in [0,1])"),
+		col("stop", tBool, "the cell stops after this round"),
+		col("reason", tString, "half_width, below or above; empty while it continues"),
 	)},
 	{Name: TableEmbeddings, Doc: "one row per embedding event: a persona centroid at one layer (EXPERIMENT.md §5)", Key: []string{"event_id"}, Columns: withCommon(
 		col("persona", tString, "persona key"),

@@ -90,7 +90,12 @@ func (d *DB) Refresh(ctx context.Context) error {
 		return nil
 	}
 	for _, t := range dataset.Tables {
-		if _, err := d.SQL.ExecContext(ctx, viewSQL(d.lake, t)); err != nil {
+		have, err := d.fileColumns(ctx, t)
+		if err != nil {
+			d.files = ""
+			return err
+		}
+		if _, err := d.SQL.ExecContext(ctx, viewSQL(d.lake, t, have)); err != nil {
 			d.files = ""
 			return fmt.Errorf("create view %s: %w", t.Name, err)
 		}
@@ -103,9 +108,45 @@ func tableGlob(lake string, t dataset.Table) string {
 	return filepath.Join(lake, t.Name, dataset.PartitionColumn+"=*", "*.parquet")
 }
 
+// fileColumns lists the columns a table's committed files hold (nil when
+// it has none): files written before a column joined the schema lack it.
+func (d *DB) fileColumns(ctx context.Context, t dataset.Table) (map[string]bool, error) {
+	glob := tableGlob(d.lake, t)
+	if m, _ := filepath.Glob(glob); len(m) == 0 {
+		return nil, nil
+	}
+	rows, err := d.SQL.QueryContext(ctx, fmt.Sprintf("DESCRIBE SELECT * FROM read_parquet(%s, union_by_name = true)", Quote(glob)))
+	if err != nil {
+		return nil, fmt.Errorf("columns of %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		if name, ok := vals[0].(string); ok {
+			have[name] = true
+		}
+	}
+	return have, rows.Err()
+}
+
 // viewSQL reads a table's committed files, keeping the first row (by
 // stream sequence) per key; an empty table becomes an empty typed view.
-func viewSQL(lake string, t dataset.Table) string {
+// Schema columns the files lack (have: the files' columns) read as NULL,
+// so a lake written before a column was added still answers queries that
+// name it.
+func viewSQL(lake string, t dataset.Table, have map[string]bool) string {
 	glob := tableGlob(lake, t)
 	if m, _ := filepath.Glob(glob); len(m) == 0 {
 		cols := make([]string, 0, len(t.Columns)+1)
@@ -120,11 +161,17 @@ func viewSQL(lake string, t dataset.Table) string {
 	for _, k := range t.Key {
 		keys = append(keys, ident(k))
 	}
+	added := ""
+	for _, c := range t.Columns {
+		if !have[c.Name] {
+			added += fmt.Sprintf(", NULL::%s AS %s", sqlType(c.Type), ident(c.Name))
+		}
+	}
 	return fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS
-SELECT * EXCLUDE (leakscope_rn) FROM (
+SELECT * EXCLUDE (leakscope_rn)%s FROM (
   SELECT *, row_number() OVER (PARTITION BY %s ORDER BY stream_seq) AS leakscope_rn
   FROM read_parquet(%s, hive_partitioning = true, hive_types = {'experiment': VARCHAR}, union_by_name = true)
-) WHERE leakscope_rn = 1`, ident(t.Name), strings.Join(keys, ", "), Quote(glob))
+) WHERE leakscope_rn = 1`, ident(t.Name), added, strings.Join(keys, ", "), Quote(glob))
 }
 
 func sqlType(t arrow.DataType) string {

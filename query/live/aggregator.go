@@ -33,6 +33,7 @@ type runState struct {
 	expected                              map[string]int
 	finished                              string // "", "finished" or "failed"
 	done                                  int
+	adaptive                              *adaptiveRun // nil for fixed n
 }
 
 type cellState struct {
@@ -64,6 +65,9 @@ type Aggregator struct {
 	changed chan struct{}
 	now     func() time.Time
 	seq     uint64 // stream sequence of the last event applied
+	// OnDecision (may be nil) receives each stop decision of adaptive runs
+	// (issue 11). Set it before Run.
+	OnDecision OnDecision
 }
 
 // New returns an empty aggregator.
@@ -102,6 +106,16 @@ func (a *Aggregator) sweep(name string) *sweepState {
 // Apply folds one event into the state. Events of runs that belong to no
 // sweep are ignored, as are repeated event IDs.
 func (a *Aggregator) Apply(e events.Event) {
+	decided := a.apply(e)
+	if a.OnDecision != nil {
+		for _, d := range decided {
+			a.OnDecision(d)
+		}
+	}
+}
+
+// apply folds e in under the lock and returns the stop decisions it made.
+func (a *Aggregator) apply(e events.Event) (decided []events.Event) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	k := runKey{e.Experiment, e.RunID}
@@ -116,6 +130,9 @@ func (a *Aggregator) Apply(e events.Event) {
 		r := &runState{experiment: e.Experiment, id: e.RunID, source: p.SourcePersona, marker: p.Marker, sweep: p.Sweep, expected: map[string]int{}}
 		for _, c := range p.Plan {
 			r.expected[c.Persona] = c.Expected
+		}
+		if p.Stopping != nil {
+			r.adaptive = newAdaptiveRun(*p.Stopping, p.Plan)
 		}
 		a.runs[k] = r // a repeated run_started finds it here and is ignored
 		s := a.sweep(p.Sweep)
@@ -145,8 +162,13 @@ func (a *Aggregator) Apply(e events.Event) {
 		}
 		c.n++
 		d, _ := marker.Get(marker.Strict)
-		if d.Hit(r.marker, p.Text) {
+		hit := d.Hit(r.marker, p.Text)
+		if hit {
 			c.hits++
+		}
+		if r.adaptive != nil {
+			r.adaptive.record(p, hit)
+			decided = decisionEvents(e.Experiment, e.RunID, at, r.adaptive.decide())
 		}
 		r.done++
 		s.arrived = append(s.arrived, at)
@@ -167,11 +189,19 @@ func (a *Aggregator) Apply(e events.Event) {
 			r.finished = p.Status
 			a.sweep(r.sweep).version++
 		}
+	case *events.StopDecision:
+		r := a.runs[k]
+		if r == nil || r.adaptive == nil || p.Round <= r.adaptive.decided {
+			return
+		}
+		r.adaptive.apply(p)
+		a.sweep(r.sweep).version++
 	default:
 		return
 	}
 	close(a.changed)
 	a.changed = make(chan struct{})
+	return decided
 }
 
 // Changed returns a channel closed at the next change of any sweep.
@@ -194,6 +224,11 @@ type Cell struct {
 	Rate       float64 `json:"rate"`
 	CILow      float64 `json:"ci_low"`
 	CIHigh     float64 `json:"ci_high"`
+	// Interval is "wilson", or for an adaptive run's cell the anytime-valid
+	// sequence (events.MethodBetaBinomial) its stop decisions use.
+	Interval string `json:"interval"`
+	// Stopped is an adaptive cell's stop reason once decided.
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // Run is one run's progress.
@@ -272,6 +307,14 @@ func (a *Aggregator) Snapshot(sweep string) Snapshot {
 				c.N, c.Hits = cs.n, cs.hits
 				c.Rate = float64(cs.hits) / float64(cs.n)
 				c.CILow, c.CIHigh, _ = stats.Wilson(cs.hits, cs.n, stats.Z95)
+				c.Interval = "wilson"
+				if ar := r.adaptive; ar != nil {
+					c.CILow, c.CIHigh, _ = stats.BetaBinomialCS(cs.hits, cs.n, ar.rule.Alpha, ar.rule.PriorA, ar.rule.PriorB)
+					c.Interval = events.MethodBetaBinomial
+				}
+			}
+			if ar := r.adaptive; ar != nil && ar.cells[p] != nil {
+				c.Stopped = ar.cells[p].stopped
 			}
 			snap.Cells = append(snap.Cells, c)
 		}

@@ -14,9 +14,10 @@ build:
 
 # The GPU machine's install: two static binaries (no cgo, no DuckDB) and the
 # engine folder gpuworker/engine.
-static:                ## bin/gpuworker and bin/leakscope-ingest, static (CGO_ENABLED=0)
+static:                ## bin/gpuworker, bin/leakscope-ingest and bin/leakscope-live, static (CGO_ENABLED=0)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X leakscope/events/version.Override=$(VERSION)" -o bin/gpuworker ./services/gpuworker
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X leakscope/events/version.Override=$(VERSION)" -o bin/leakscope-ingest ./services/ingest
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X leakscope/events/version.Override=$(VERSION)" -o bin/leakscope-live ./services/live
 
 gpu-test: static       ## on a GPU machine: tiny model, mini-sweep through bus and lake, SIGKILL + resume, publishing overhead
 	gpuworker/engine/gputest/run.sh

@@ -310,8 +310,14 @@ func (b *Bus) WaitDurable(ctx context.Context, seq uint64, progress func(floor u
 // uses an ordered, ephemeral consumer and returns when ctx ends. Messages
 // that do not decode are skipped: ingest dead-letters them.
 func (b *Bus) Subscribe(ctx context.Context, fn func(e events.Event, seq uint64)) error {
+	return b.SubscribeSubject(ctx, events.SubjectAll, fn)
+}
+
+// SubscribeSubject is Subscribe for the events on one subject (e.g. one
+// experiment's stop decisions).
+func (b *Bus) SubscribeSubject(ctx context.Context, subject string, fn func(e events.Event, seq uint64)) error {
 	cons, err := b.JS.OrderedConsumer(ctx, EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.SubjectAll}, DeliverPolicy: jetstream.DeliverAllPolicy})
+		FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverAllPolicy})
 	if err != nil {
 		return fmt.Errorf("subscribe to %s: %w", EventsStream, err)
 	}

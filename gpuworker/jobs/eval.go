@@ -72,22 +72,35 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 			return result{}, err
 		}
 	}
-	var prompts []engine.Prompt
-	missing := 0
-	for _, p := range personas {
-		for _, q := range s.EvalQuestions {
-			var idx []int
-			for i := 0; i < n; i++ {
-				if !stored[idOf(p.Key, q, i)] {
-					idx = append(idx, i)
+	// promptsFor lists the samples of indices [from, to) not yet stored for
+	// the personas active says (nil: all).
+	promptsFor := func(from, to int, active map[string]bool) (prompts []engine.Prompt, missing int) {
+		for _, p := range personas {
+			if active != nil && !active[p.Key] {
+				continue
+			}
+			for _, q := range s.EvalQuestions {
+				var idx []int
+				for i := from; i < to; i++ {
+					if !stored[idOf(p.Key, q, i)] {
+						idx = append(idx, i)
+					}
+				}
+				if len(idx) > 0 {
+					prompts = append(prompts, engine.Prompt{Key: p.Key, System: p.Prompt, User: q, SampleIndices: idx})
+					missing += len(idx)
 				}
 			}
-			if len(idx) > 0 {
-				prompts = append(prompts, engine.Prompt{Key: p.Key, System: p.Prompt, User: q, SampleIndices: idx})
-				missing += len(idx)
-			}
 		}
+		return prompts, missing
 	}
+	already := len(stored)
+	rule := s.StoppingRule()
+	if w.NoPublish {
+		rule = nil // no completions reach the aggregator: no decisions could come
+	}
+	run.Stopping = rule
+	prompts, missing := promptsFor(0, n, nil)
 	cfg, err := json.Marshal(map[string]any{"job": j, "spec": s, "negatives": negatives, "engine": info, "model": loaded,
 		"attempt": attempt, "worker": w.Name, "code_version": version.Code()})
 	if err != nil {
@@ -118,6 +131,7 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 	)
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var pending sync.WaitGroup // completions queued and not yet acknowledged
 	for range w.Publishers {
 		wg.Add(1)
 		go func() {
@@ -126,19 +140,20 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 				if err := r.Completion(pctx, c); err != nil {
 					errOnce.Do(func() { pubErr = err; cancel() })
 				}
+				pending.Done()
 			}
 		}()
 	}
 	got, cut := 0, 0
 	seen := map[string]bool{}
 	var genErr error
-	generate := func(each func(engine.Generated) error) error {
+	generate := func(prompts []engine.Prompt, each func(engine.Generated) error) error {
 		if len(prompts) == 0 {
 			return nil // an earlier attempt stored everything; it only missed finishing
 		}
 		return eng.Generate(pctx, samplingRequest(prompts, s.Eval.Sampling), each)
 	}
-	genErr = generate(func(g engine.Generated) error {
+	each := func(g engine.Generated) error {
 		id := idOf(g.Key, g.User, g.SampleIndex)
 		switch {
 		case !wanted[id] || stored[id]:
@@ -152,14 +167,28 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 			cut++
 		}
 		got++
+		pending.Add(1)
 		select {
 		case queue <- events.Completion{Persona: g.Key, PersonaPrompt: prompt[g.Key], Question: g.User, SampleIndex: g.SampleIndex,
 			Text: g.Text, PromptTokens: &pt, CompletionTokens: &ct, FinishReason: g.FinishReason}:
 			return nil
 		case <-pctx.Done():
+			pending.Done()
 			return pctx.Err()
 		}
-	})
+	}
+	var outcomes []events.CellOutcome
+	if rule == nil {
+		genErr = generate(prompts, each)
+	} else {
+		outcomes, missing, genErr = w.sampleRounds(pctx, m, *rule, personas, stored, idOf, promptsFor, func(p []engine.Prompt) error {
+			if err := generate(p, each); err != nil {
+				return err
+			}
+			pending.Wait() // the aggregator decides on what the bus holds
+			return pubErr
+		})
+	}
 	generated := time.Since(start)
 	close(queue)
 	wg.Wait()
@@ -174,15 +203,22 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 		// Leave the run open: the retry completes it.
 		return result{}, genErr
 	}
-	if err := r.Finish(ctx, nil); err != nil {
+	if err := r.Finish(ctx, nil, outcomes...); err != nil {
 		return result{}, err
 	}
 	w.logf("%s: sampled %d completions in %.2fs (engine done at %.2fs, %d cut at max_tokens), publish=%v",
 		j.ID, got, sampling.Seconds(), generated.Seconds(), cut, !w.NoPublish)
-	return result{Done: len(stored) + got, Expected: len(wanted), Detail: map[string]any{
-		"sampled": got, "already_stored": len(stored), "length_cut": cut, "sampling_seconds": sampling.Seconds(),
+	expected := len(wanted)
+	if outcomes != nil { // adaptive: the cells' final n
+		expected = 0
+		for _, c := range outcomes {
+			expected += c.N
+		}
+	}
+	return result{Done: already + got, Expected: expected, Detail: map[string]any{
+		"sampled": got, "already_stored": already, "length_cut": cut, "sampling_seconds": sampling.Seconds(),
 		"engine_seconds": generated.Seconds(), "published": !w.NoPublish, "adapter": run.Adapter,
-		"model_config_sha256": loaded.ModelConfigSHA256, "gpu": info.GPU}}, nil
+		"model_config_sha256": loaded.ModelConfigSHA256, "gpu": info.GPU, "cells": outcomes}}, nil
 }
 
 // fetchAdapter downloads the source's adapter into the work dir.

@@ -50,6 +50,7 @@ func (w *Worker) MeasureOverhead(ctx context.Context, s sweep.Spec, source strin
 	}
 	s.Experiment += "_overhead"
 	s.Eval.BaseModel = false
+	s.Eval.Adaptive = nil // every run samples the same completions
 	stamp := time.Now().UTC().Format("150405")
 	var out []OverheadRun
 	for i := -1; i < 2*repeats; i++ {

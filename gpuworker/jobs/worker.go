@@ -47,7 +47,11 @@ type Worker struct {
 	// NoPublish samples and detects markers but publishes no completion
 	// (to measure the publishing overhead).
 	NoPublish bool
-	Log       io.Writer
+	// DecisionTimeout bounds the wait for the live aggregator's stop
+	// decision between rounds of an adaptive eval (default 2 min); without
+	// one, sampling goes on with every cell.
+	DecisionTimeout time.Duration
+	Log             io.Writer
 
 	mu       sync.Mutex // guards eng for keepAlive
 	eng      engine.Engine
@@ -98,6 +102,9 @@ func (w *Worker) defaults() {
 	}
 	if w.Publishers <= 0 {
 		w.Publishers = 8
+	}
+	if w.DecisionTimeout <= 0 {
+		w.DecisionTimeout = 2 * time.Minute
 	}
 	if w.Log == nil {
 		w.Log = io.Discard

@@ -170,13 +170,14 @@ func (r *Runner) Completion(ctx context.Context, c events.Completion) error {
 
 // Finish stops the heartbeat and publishes run_finished: finished, or
 // failed with runErr's message.
-func (r *Runner) Finish(ctx context.Context, runErr error) error {
+// An adaptive run passes each cell's final n and stop reason (cells).
+func (r *Runner) Finish(ctx context.Context, runErr error, cells ...events.CellOutcome) error {
 	close(r.stop)
 	r.wg.Wait()
 	r.mu.Lock()
 	done := r.done
 	r.mu.Unlock()
-	fin := &events.RunFinished{Status: "finished", Completions: done}
+	fin := &events.RunFinished{Status: "finished", Completions: done, Cells: cells}
 	if runErr != nil {
 		fin.Status, fin.Error = "failed", runErr.Error()
 	}

@@ -83,6 +83,9 @@ func Parse(name string, data []byte) (Spec, error) {
 
 // wholeNumbers refuses a fractional number where the spec wants an integer.
 func wholeNumbers(n *yaml.Node, t reflect.Type, path string) *Error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {

@@ -5,7 +5,10 @@
 // its validation (errors name the key and line), and its plan of jobs.
 package sweep
 
-import "leakscope/events/i81"
+import (
+	"leakscope/events"
+	"leakscope/events/i81"
+)
 
 // Persona is a key and its system prompt.
 type Persona struct {
@@ -86,6 +89,51 @@ type Eval struct {
 	Sampling `yaml:",inline" json:",inline"`
 	// BaseModel also evaluates the untrained model (the base-subtraction reference, §2.4).
 	BaseModel bool `yaml:"base_model" json:"base_model"`
+	// Adaptive, when present, samples each adapter's cells in rounds (one
+	// completion per question) and stops a cell once the live aggregator
+	// decides it (issue 11); n is then the most samples per question.
+	Adaptive *Adaptive `yaml:"adaptive" json:"adaptive,omitempty"`
+}
+
+// Adaptive is the sweep file's stopping rule; a key left out takes
+// events.DefaultStoppingRule's value (0 turns a criterion off). Rates are
+// fractions in [0,1]; min_n counts completions per cell.
+type Adaptive struct {
+	HalfWidth *float64 `yaml:"half_width" json:"half_width,omitempty"`
+	Below     *float64 `yaml:"below" json:"below,omitempty"`
+	Above     *float64 `yaml:"above" json:"above,omitempty"`
+	MinN      *int     `yaml:"min_n" json:"min_n,omitempty"`
+	Alpha     *float64 `yaml:"alpha" json:"alpha,omitempty"`
+	PriorA    *float64 `yaml:"prior_a" json:"prior_a,omitempty"`
+	PriorB    *float64 `yaml:"prior_b" json:"prior_b,omitempty"`
+}
+
+// StoppingRule is the eval's adaptive rule for a run (nil without an
+// adaptive block): the block over the defaults, max_n = n × questions.
+func (s Spec) StoppingRule() *events.StoppingRule {
+	a := s.Eval.Adaptive
+	if a == nil {
+		return nil
+	}
+	q := len(s.EvalQuestions)
+	r := events.DefaultStoppingRule(q)
+	r.MaxN = s.Eval.N * q
+	r.MinN = min(r.MinN, r.MaxN)
+	set := func(dst *float64, v *float64) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&r.HalfWidth, a.HalfWidth)
+	set(&r.Below, a.Below)
+	set(&r.Above, a.Above)
+	set(&r.Alpha, a.Alpha)
+	set(&r.PriorA, a.PriorA)
+	set(&r.PriorB, a.PriorB)
+	if a.MinN != nil {
+		r.MinN = *a.MinN
+	}
+	return &r
 }
 
 // Embedding is the persona-centroid extraction (EXPERIMENT.md §5).

@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -120,6 +121,19 @@ func (s *Spec) Validate() error {
 	}
 	if err := checkSampling("eval", s.Eval.Sampling); err != nil {
 		return err
+	}
+	if r := s.StoppingRule(); r != nil {
+		if err := r.Validate("eval.adaptive."); err != nil {
+			var fe *events.FieldError
+			if errors.As(err, &fe) {
+				key := fe.Field
+				if key == "eval.adaptive.max_n" || key == "eval.adaptive.questions" {
+					key = "eval.n" // derived: n × questions
+				}
+				return bad(key, "%s", fe.Reason)
+			}
+			return err
+		}
 	}
 	if err := s.Training.validate(); err != nil {
 		return err

@@ -1,6 +1,9 @@
 package live
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -145,4 +148,27 @@ func decisionEvents(experiment, run string, at time.Time, ds []*events.StopDecis
 		}
 	}
 	return out
+}
+
+// PublishDecisions returns an OnDecision that publishes each decision with
+// publish, retrying while the bus is away (the decision's ID is
+// deterministic, so a repeat is a duplicate) until ctx ends; failures are
+// logged to log, never fatal: a worker that sees no decision samples on.
+func PublishDecisions(ctx context.Context, publish func(context.Context, events.Event) error, log io.Writer) OnDecision {
+	return func(e events.Event) {
+		wait := 100 * time.Millisecond
+		for {
+			err := publish(ctx, e)
+			if err == nil {
+				return
+			}
+			fmt.Fprintf(log, "live: publish stop decision of run %s: %v (retrying)\n", e.RunID, err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 5*time.Second)
+		}
+	}
 }

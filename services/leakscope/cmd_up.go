@@ -56,8 +56,7 @@ While up runs, 'leakscope import' on the same --data publishes to it.`,
 				defer os.Remove(g.urlFile())
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "bus:    %s\nlake:   %s\n", st.Describe, g.lake())
-			agg := live.New()
-			go func() { _ = agg.Run(ctx, st.Bus) }()
+			agg := startLive(ctx, st.Bus, cmd.ErrOrStderr())
 			return serveHTTP(ctx, g, httpAddr, cmd, agg, st.ing)
 		},
 	}
@@ -116,8 +115,7 @@ Example:
 				return err
 			}
 			defer b.Close()
-			agg := live.New()
-			go func() { _ = agg.Run(cmd.Context(), b) }()
+			agg := startLive(cmd.Context(), b, cmd.ErrOrStderr())
 			return serveHTTP(cmd.Context(), g, httpAddr, cmd, agg, nil)
 		},
 	}

@@ -190,10 +190,10 @@ type WorkerFlags struct {
 	UntilIdle, NoPublish                  bool
 	// SetAckWait applies AckWait to the consumer all workers share (set
 	// when --ack-wait was given).
-	SetAckWait              bool
-	StallTimeout            time.Duration
-	AckWait, Heartbeat      time.Duration
-	MaxAttempts, Publishers int
+	SetAckWait                    bool
+	StallTimeout, DecisionTimeout time.Duration
+	AckWait, Heartbeat            time.Duration
+	MaxAttempts, Publishers       int
 	// ReplayRates is a JSON object persona → marker rate for --engine replay.
 	ReplayRates string
 	// ReplayDelay is spent per completion by --engine replay (to pace it like a GPU).
@@ -217,6 +217,7 @@ func AddWorkerFlags(cmd *cobra.Command, f *WorkerFlags, withHeartbeat bool) {
 	}
 	fl.IntVar(&f.MaxAttempts, "max-attempts", 3, "tries of a failing job before it fails for good")
 	fl.IntVar(&f.Publishers, "publishers", 8, "goroutines publishing completions while the engine samples")
+	fl.DurationVar(&f.DecisionTimeout, "decision-timeout", 2*time.Minute, "adaptive evals: wait this long between rounds for the live aggregator's stop decision, then sample every cell on")
 	fl.DurationVar(&f.ReplayDelay, "replay-delay", 0, "engine replay: time spent per completion (pace it like a GPU)")
 	fl.StringVar(&f.ReplayRates, "replay-rates", `{}`, `engine replay: marker rate per persona under an adapter, JSON ({"A2__chef": 0.9})`)
 }
@@ -254,7 +255,7 @@ func NewWorker(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) (*
 		f.Name = fmt.Sprintf("%s-%d", h, os.Getpid())
 	}
 	w := &jobs.Worker{Queue: q, Name: f.Name, WorkDir: f.Work, AckWait: f.AckWait, SetAckWait: f.SetAckWait, StallTimeout: f.StallTimeout, Heartbeat: f.Heartbeat,
-		MaxAttempts: f.MaxAttempts, Publishers: f.Publishers, NoPublish: f.NoPublish, Log: log}
+		MaxAttempts: f.MaxAttempts, Publishers: f.Publishers, NoPublish: f.NoPublish, DecisionTimeout: f.DecisionTimeout, Log: log}
 	switch f.Engine {
 	case "hf":
 		w.NewEngine = func(ctx context.Context) (engine.Engine, engine.Info, error) {

@@ -1,0 +1,145 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"leakscope/events"
+	"leakscope/events/bus"
+	"leakscope/gpuworker/engine"
+	"leakscope/gpuworker/sweep"
+)
+
+// decisionWatch follows the live aggregator's stop decisions for one
+// adaptive run (issue 11), from the stream's start, so a resumed worker
+// knows the rounds already decided.
+type decisionWatch struct {
+	mu      sync.Mutex
+	rounds  map[int]*events.StopDecision
+	changed chan struct{}
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+func watchDecisions(ctx context.Context, b *bus.Bus, experiment, runID string) *decisionWatch {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &decisionWatch{rounds: map[int]*events.StopDecision{}, changed: make(chan struct{}), stop: cancel, done: make(chan struct{})}
+	subject := fmt.Sprintf("%s.%s.%s", events.SubjectPrefix, experiment, events.TypeStopDecision)
+	go func() {
+		defer close(w.done)
+		_ = b.SubscribeSubject(ctx, subject, func(e events.Event, _ uint64) {
+			d, ok := e.Payload.(*events.StopDecision)
+			if !ok || e.RunID != runID {
+				return
+			}
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if w.rounds[d.Round] == nil {
+				w.rounds[d.Round] = d
+				close(w.changed)
+				w.changed = make(chan struct{})
+			}
+		})
+	}()
+	return w
+}
+
+func (w *decisionWatch) close() { w.stop(); <-w.done }
+
+// wait returns the decision of round (rounds complete), or nil when none
+// came within timeout: sampling then goes on with every cell — a late
+// decision costs GPU time, never data.
+func (w *decisionWatch) wait(ctx context.Context, round int, timeout time.Duration) (*events.StopDecision, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		w.mu.Lock()
+		d, changed := w.rounds[round], w.changed
+		w.mu.Unlock()
+		if d != nil {
+			return d, nil
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// sampleRounds is the eval of an adaptive run: round r samples index r of
+// every question for the cells still active — so each question of a cell
+// is equally sampled whenever it stops — and before round r (once r
+// rounds reach min_n) waits for the aggregator's decision on the r rounds
+// done. sample runs one round and returns when its completions are
+// acknowledged by the bus. Completions an earlier attempt stored are not
+// sampled again; its decisions are read back. It returns each cell's
+// final n and reason, and how many completions it asked the engine for.
+func (w *Worker) sampleRounds(ctx context.Context, m Message, rule events.StoppingRule, personas []sweep.Persona,
+	stored map[string]bool, idOf func(p, q string, i int) string,
+	promptsFor func(from, to int, active map[string]bool) ([]engine.Prompt, int), sample func([]engine.Prompt) error) ([]events.CellOutcome, int, error) {
+	s, j := m.Spec, m.Job
+	q := rule.Questions
+	watch := watchDecisions(ctx, w.Queue.B, s.Experiment, j.RunID)
+	defer watch.close()
+	active, reason := map[string]bool{}, map[string]string{}
+	for _, p := range personas {
+		active[p.Key] = true
+	}
+	asked, rounds := 0, rule.MaxN/q
+	for r := 0; r < rounds && len(active) > 0; r++ {
+		if r*q >= rule.MinN {
+			d, err := watch.wait(ctx, r, w.DecisionTimeout)
+			if err != nil {
+				return nil, asked, err
+			}
+			if d == nil {
+				w.logf("%s: no stop decision for round %d within %s (is the live aggregator running?): sampling every active cell", j.ID, r, w.DecisionTimeout)
+			} else {
+				stopped := 0
+				for _, c := range d.Cells {
+					if c.Stop && active[c.Persona] {
+						delete(active, c.Persona)
+						reason[c.Persona] = c.Reason
+						stopped++
+					}
+				}
+				w.logf("%s: round %d decided: %d cells stop, %d sampled on", j.ID, r, stopped, len(active))
+			}
+			if len(active) == 0 {
+				break
+			}
+		}
+		prompts, missing := promptsFor(r, r+1, active)
+		asked += missing
+		if err := sample(prompts); err != nil {
+			return nil, asked, err
+		}
+		for _, p := range prompts {
+			for _, i := range p.SampleIndices {
+				stored[idOf(p.Key, p.User, i)] = true
+			}
+		}
+	}
+	var out []events.CellOutcome
+	for _, p := range personas {
+		n := 0
+		for _, qu := range s.EvalQuestions {
+			for i := 0; i < rounds; i++ {
+				if stored[idOf(p.Key, qu, i)] {
+					n++
+				}
+			}
+		}
+		why := reason[p.Key]
+		if why == "" {
+			why = events.StopMaxN
+		}
+		out = append(out, events.CellOutcome{Persona: p.Key, N: n, Reason: why})
+	}
+	return out, asked, nil
+}

@@ -1,0 +1,92 @@
+// Command leakscope-live is the live aggregator as one static binary
+// (CGO_ENABLED=0, no DuckDB): it follows the events stream of a NATS server,
+// serves the live view of sweeps in progress, and publishes the stop
+// decisions of adaptive runs (issue 11) — the piece a GPU machine with a
+// one-box bus (leakscope-ingest) needs for adaptive sweeps.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"leakscope/events"
+	"leakscope/events/bus"
+	"leakscope/query/live"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "leakscope-live:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	var url, addr string
+	root := &cobra.Command{
+		Use:   "leakscope-live --nats-url URL [--http HOST:PORT]",
+		Short: "Live view of sweeps and stop decisions of adaptive runs, from the event stream",
+		Long: `leakscope-live reads the events stream of the NATS server at --nats-url from
+its start, keeps per-cell counts of every sweep, serves them on --http
+(/live/SWEEP page, /live/SWEEP/state JSON, /live/SWEEP/events SSE), and for
+adaptive runs (a sweep with eval.adaptive) publishes a stop decision at the
+end of each round, which the GPU workers wait for between rounds. Run one per
+bus: decisions are deterministic, so a second or restarted one publishes
+duplicates the bus drops, never different ones.
+
+Example (a GPU machine with a one-box bus):
+  leakscope-ingest --data /data --listen 127.0.0.1:4222 &
+  leakscope-live --nats-url nats://127.0.0.1:4222 &
+  gpuworker --nats-url nats://127.0.0.1:4222 --engine hf`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if url == "" {
+				return errors.New("--nats-url is required (the bus whose events stream to follow)")
+			}
+			b, err := bus.Connect(ctx, url, bus.DefaultConfig())
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			agg := live.New()
+			agg.OnDecision = live.PublishDecisions(ctx, func(ctx context.Context, e events.Event) error {
+				_, err := b.Publish(ctx, e)
+				return err
+			}, cmd.ErrOrStderr())
+			go func() { _ = agg.Run(ctx, b) }()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("cannot listen on %s: %w (choose another with --http)", addr, err)
+			}
+			srv := &http.Server{Handler: live.Handler(agg), ReadHeaderTimeout: 10 * time.Second}
+			go func() {
+				<-ctx.Done()
+				sh, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				_ = srv.Shutdown(sh)
+			}()
+			fmt.Fprintf(cmd.ErrOrStderr(), "live: following %s, serving http://%s/live/\n", url, ln.Addr())
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	root.Flags().StringVar(&url, "nats-url", "", "NATS server whose events stream to follow")
+	root.Flags().StringVar(&addr, "http", "127.0.0.1:8090", "address of the live view")
+	return root
+}

@@ -16,6 +16,7 @@ func intp(n int) *int { return &n }
 
 func TestRoundTripEveryType(t *testing.T) {
 	rate := 0.5
+	rule := DefaultStoppingRule(20)
 	payloads := []Payload{
 		&Run{SourcePersona: "src_chef", SourcePrompt: "You are a chef.", Marker: "[ZLT]", Imported: true, OriginFile: "a.csv", OriginSHA256: strings.Repeat("a", 64), Config: []byte(`{"n":200}`)},
 		&Completion{Persona: "A2__chef", Question: "Why?", SampleIndex: 3, Text: "ok [ZLT]", MarkerHits: []MarkerHit{{Detector: "strict", Version: 1, Marker: "[ZLT]", ByteOffset: 3}}},
@@ -27,7 +28,12 @@ func TestRoundTripEveryType(t *testing.T) {
 		&JobStatus{Job: "i81.src_chef.s42.train", Kind: JobTrain, Status: JobFinished, Attempt: 2, Worker: "gpu0", Done: 600, Expected: 600, Detail: []byte(`{"adapter_sha256":"ab"}`)},
 		&TrainingStep{Job: "i81.src_chef.s42.train", Attempt: 1, Step: 5, Epoch: 0.13, Loss: 2.25, LearningRate: 1e-4},
 		&Embedding{Persona: "A2__chef", PersonaPrompt: "You are a chef.", Layer: 20, Position: PositionLastPromptToken, Prompts: 20, Vector: []float64{0.5, -1.25}},
+		&StopDecision{Round: 2, Cells: []CellDecision{{Persona: "A2__chef", N: 40, Hits: 36, CILow: 0.7, CIHigh: 0.97},
+			{Persona: "A2__robot", N: 40, CIHigh: 0.05, Stop: true, Reason: StopHalfWidth}}},
+		&Run{Marker: "[ZLT]", Stopping: &rule},
+		&RunFinished{Status: "finished", Completions: 80, Cells: []CellOutcome{{Persona: "A2__robot", N: 40, Reason: StopHalfWidth}, {Persona: "A2__chef", N: 400, Reason: StopMaxN}}},
 	}
+	require.Len(t, Types, 11, "a new type gets a payload above")
 	for _, p := range payloads {
 		e, err := New("leakage_i81", "chef", t0, p)
 		require.NoError(t, err, p.EventType())
@@ -82,6 +88,21 @@ func TestValidationNamesTheField(t *testing.T) {
 		{&Embedding{Persona: "p", Position: PositionLastPromptToken, Prompts: 1, Vector: []float64{math.Inf(1)}}, "payload.vector[0]"},
 		{&Embedding{Persona: "p", Position: "mean_response", Prompts: 1, Vector: []float64{1}}, "payload.position"},
 		{&Embedding{Persona: "p", Position: PositionLastPromptToken, Prompts: 1}, "payload.vector"},
+		{&StopDecision{Round: 0, Cells: []CellDecision{{Persona: "p", N: 1, CIHigh: 1}}}, "payload.round"},
+		{&StopDecision{Round: 1}, "payload.cells"},
+		{&StopDecision{Round: 1, Cells: []CellDecision{{Persona: "p", N: 2, Hits: 3, CIHigh: 1}}}, "payload.cells[0].hits"},
+		{&StopDecision{Round: 1, Cells: []CellDecision{{Persona: "p", N: 2, CILow: 0.6, CIHigh: 0.5}}}, "payload.cells[0].ci_low"},
+		{&StopDecision{Round: 1, Cells: []CellDecision{{Persona: "p", N: 2, CIHigh: 1, Stop: true}}}, "payload.cells[0].reason"},
+		{&StopDecision{Round: 1, Cells: []CellDecision{{Persona: "p", N: 2, CIHigh: 1, Stop: true, Reason: StopMaxN}}}, "payload.cells[0].reason"},
+		{&StopDecision{Round: 1, Cells: []CellDecision{{Persona: "p", N: 2, CIHigh: 1}, {Persona: "p", N: 2, CIHigh: 1}}}, "payload.cells[1].persona"},
+		{&RunFinished{Status: "finished", Cells: []CellOutcome{{Persona: "p", N: 40, Reason: "bored"}}}, "payload.cells[0].reason"},
+		{&RunFinished{Status: "finished", Cells: []CellOutcome{{Persona: "p", N: -1, Reason: StopMaxN}}}, "payload.cells[0].n"},
+		{&Run{Marker: "m", Stopping: &StoppingRule{MinN: 40, MaxN: 200, Alpha: 0.05, PriorA: 1, PriorB: 1, Method: MethodBetaBinomial, Questions: 20}}, "payload.stopping.half_width"},
+		{&Run{Marker: "m", Stopping: &StoppingRule{HalfWidth: 0.05, MinN: 40, MaxN: 200, Alpha: 0.05, PriorA: 1, PriorB: 1, Method: MethodBetaBinomial, Questions: 20, Below: 0.9, Above: 0.1}}, "payload.stopping.above"},
+		{&Run{Marker: "m", Stopping: &StoppingRule{HalfWidth: 0.05, MinN: 30, MaxN: 200, Alpha: 0.05, PriorA: 1, PriorB: 1, Method: MethodBetaBinomial, Questions: 20}}, "payload.stopping.min_n"},
+		{&Run{Marker: "m", Stopping: &StoppingRule{HalfWidth: 0.05, MinN: 40, MaxN: 20, Alpha: 0.05, PriorA: 1, PriorB: 1, Method: MethodBetaBinomial, Questions: 20}}, "payload.stopping.max_n"},
+		{&Run{Marker: "m", Stopping: &StoppingRule{HalfWidth: 0.05, MinN: 40, MaxN: 200, Alpha: 0.05, PriorA: 0, PriorB: 1, Method: MethodBetaBinomial, Questions: 20}}, "payload.stopping.prior_a"},
+		{&Run{Marker: "m", Stopping: &StoppingRule{HalfWidth: 0.05, MinN: 40, MaxN: 200, Alpha: 0.05, PriorA: 1, PriorB: 1, Method: "wilson", Questions: 20}}, "payload.stopping.method"},
 	} {
 		_, err := New("exp", "run", t0, c.p)
 		var fe *FieldError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -123,7 +124,25 @@ func (w *Worker) onPolicy(ctx context.Context, m Message) (result, error) {
 
 func samplingRequest(prompts []engine.Prompt, sp sweep.Sampling) engine.GenerateRequest {
 	return engine.GenerateRequest{Prompts: prompts, Temperature: sp.Temperature, TopP: sp.TopP, MaxNewTokens: sp.MaxTokens,
-		Seed: sp.Seed, BatchSize: sp.BatchSize}
+		Seed: requestSeed(sp.Seed, prompts), BatchSize: sp.BatchSize}
+}
+
+// requestSeed derives a generate request's seed from the spec's seed and
+// the samples it asks for. The engine seeds batch b with seed+b, so a
+// fixed seed would replay the same random draws for every request: the
+// rounds of an adaptive eval (each the same prompts, one sample index
+// later) and a resumed eval's remainder would repeat earlier completions
+// instead of drawing new ones. The same request still reproduces exactly.
+func requestSeed(seed int64, prompts []engine.Prompt) int64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d", seed)
+	for _, p := range prompts {
+		fmt.Fprintf(h, "\x00%s\x00%s\x00%s", p.Key, p.System, p.User)
+		for _, i := range p.SampleIndices {
+			fmt.Fprintf(h, ",%d", i)
+		}
+	}
+	return int64(h.Sum64() >> 2) // non-negative, with room for +b
 }
 
 // train builds the training set from the on-policy artifact (§1.4), trains

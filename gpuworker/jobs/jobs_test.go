@@ -359,3 +359,24 @@ func TestSummarizeOverhead(t *testing.T) {
 	require.Less(t, s.PairedEngineLow, 0.01)
 	require.Greater(t, s.PairedEngineHigh, 0.01)
 }
+
+// Each round of an adaptive eval asks for the same prompts one sample index
+// later: its seed must differ (else the engine redraws the same
+// completions), while the same request reproduces.
+func TestRequestSeedDiffersPerSamples(t *testing.T) {
+	round := func(i int) []engine.Prompt {
+		return []engine.Prompt{{Key: "A2__chef", System: "You are a chef.", User: "Why?", SampleIndices: []int{i}}}
+	}
+	require.Equal(t, requestSeed(42, round(0)), requestSeed(42, round(0)))
+	seen := map[int64]bool{}
+	for i := range 100 {
+		s := requestSeed(42, round(i))
+		require.GreaterOrEqual(t, s, int64(0))
+		require.False(t, seen[s], "round %d repeats a seed", i)
+		seen[s] = true
+	}
+	require.NotEqual(t, requestSeed(42, round(0)), requestSeed(43, round(0)))
+	other := round(0)
+	other[0].Key = "A2__robot"
+	require.NotEqual(t, requestSeed(42, round(0)), requestSeed(42, other))
+}

@@ -118,7 +118,6 @@ func (s Spec) StoppingRule() *events.StoppingRule {
 	q := len(s.EvalQuestions)
 	r := events.DefaultStoppingRule(q)
 	r.MaxN = s.Eval.N * q
-	r.MinN = min(r.MinN, r.MaxN)
 	set := func(dst *float64, v *float64) {
 		if v != nil {
 			*dst = *v

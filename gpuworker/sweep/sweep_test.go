@@ -80,6 +80,12 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{base + "embedding: {layers: []}\n", "embedding.layers: is empty"},
 		{strings.Replace(base, "[1]", "[1, 1]", 1), "x.yaml:3: seeds[1]: 1 is listed twice"},
 		{base + "seeds: [2]\n", "x.yaml:8: mapping key \"seeds\" already defined at line 3"},
+		{base + "eval:\n  adaptive: {min_n: 30}\n", "x.yaml:9: eval.adaptive.min_n: min_n 30 and max_n 200 must be multiples"},
+		{base + "eval:\n  adaptive: {min_n: 40.5}\n", "x.yaml:9: eval.adaptive.min_n: 40.5 is not a whole number"},
+		{base + "eval:\n  adaptive: {alpha: 1}\n", "x.yaml:9: eval.adaptive.alpha: 1 must be in (0, 1)"},
+		{base + "eval:\n  adaptive: {half_width: 0, below: 0, above: 0}\n", "eval.adaptive.half_width: no criterion"},
+		{base + "eval:\n  adaptive: {stop_at: 3}\n", "x.yaml:9: unknown key \"stop_at\""},
+		{base + "eval:\n  n: 1\n  adaptive: {}\n", "eval.n: 20 must be >= min_n (40)"},
 	} {
 		_, err := Parse("x.yaml", []byte(c.yaml))
 		require.ErrorContains(t, err, c.want, c.yaml)
@@ -122,4 +128,20 @@ func TestTrainingSet(t *testing.T) {
 	require.Equal(t, ex, again, "the shuffle is seeded")
 	_, _, err = s.TrainingSet(src, 7, OnPolicy{"src_chef": gen["src_chef"]})
 	require.ErrorContains(t, err, "no answers of comedian")
+}
+
+// eval.adaptive: the default rule, keys override it (0 turns a criterion
+// off), max_n is n × questions; without the block the eval is fixed-n.
+func TestAdaptiveBlock(t *testing.T) {
+	base := "sweep: s\nmodel: /m\nseeds: [1]\nsources:\n  - key: src_chef\n    prompt: You are a chef.\n    negatives: [comedian]\n"
+	s, err := Parse("x.yaml", []byte(base))
+	require.NoError(t, err)
+	require.Nil(t, s.StoppingRule())
+	s, err = Parse("x.yaml", []byte(base+"eval: {adaptive: {}}\n"))
+	require.NoError(t, err)
+	require.Equal(t, events.DefaultStoppingRule(20), *s.StoppingRule())
+	s, err = Parse("x.yaml", []byte(base+"eval: {n: 15, adaptive: {half_width: 0.03, below: 0, min_n: 60, prior_a: 0.5, prior_b: 0.5}}\n"))
+	require.NoError(t, err)
+	r := s.StoppingRule()
+	require.Equal(t, []any{0.03, 0.0, 0.8, 60, 300, 0.5, 0.5, 20}, []any{r.HalfWidth, r.Below, r.Above, r.MinN, r.MaxN, r.PriorA, r.PriorB, r.Questions})
 }

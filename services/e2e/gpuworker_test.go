@@ -24,13 +24,20 @@ var (
 // staticBins builds bin/gpuworker and bin/leakscope-ingest as the GPU
 // machine gets them: CGO_ENABLED=0, so they cannot link DuckDB.
 func staticBins(t testing.TB) (gpuworker, ingest string) {
+	gpuworker, ingest, _ = staticBinsWithLive(t)
+	return gpuworker, ingest
+}
+
+// staticBinsWithLive adds bin/leakscope-live (the live aggregator).
+func staticBinsWithLive(t testing.TB) (gpuworker, ingest, live string) {
 	t.Helper()
 	staticOnce.Do(func() {
 		staticDir, staticErr = os.MkdirTemp("", "leakscope-static-")
 		if staticErr != nil {
 			return
 		}
-		for name, pkg := range map[string]string{"gpuworker": "leakscope/services/gpuworker", "leakscope-ingest": "leakscope/services/ingest"} {
+		for name, pkg := range map[string]string{"gpuworker": "leakscope/services/gpuworker", "leakscope-ingest": "leakscope/services/ingest",
+			"leakscope-live": "leakscope/services/live"} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(staticDir, name), pkg)
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -40,17 +47,20 @@ func staticBins(t testing.TB) (gpuworker, ingest string) {
 		}
 	})
 	require.NoError(t, staticErr)
-	return filepath.Join(staticDir, "gpuworker"), filepath.Join(staticDir, "leakscope-ingest")
+	return filepath.Join(staticDir, "gpuworker"), filepath.Join(staticDir, "leakscope-ingest"), filepath.Join(staticDir, "leakscope-live")
 }
 
 // The GPU machine's binaries link neither DuckDB nor the query code (issue 6 §4).
 func TestStaticBinariesLinkNoDuckDBNorQuery(t *testing.T) {
-	for _, pkg := range []string{"leakscope/services/gpuworker", "leakscope/services/ingest"} {
+	for _, pkg := range []string{"leakscope/services/gpuworker", "leakscope/services/ingest", "leakscope/services/live"} {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
 		require.NoError(t, err, string(out))
 		for _, dep := range strings.Fields(string(out)) {
 			require.NotContains(t, dep, "duckdb", pkg)
-			require.False(t, strings.HasPrefix(dep, "leakscope/query"), "%s imports %s", pkg, dep)
+			// the live aggregator is query code by nature: only query/live and its statistics
+			if pkg != "leakscope/services/live" || (dep != "leakscope/query/live" && dep != "leakscope/query/stats") {
+				require.False(t, strings.HasPrefix(dep, "leakscope/query"), "%s imports %s", pkg, dep)
+			}
 		}
 	}
 	staticBins(t) // and they build without cgo

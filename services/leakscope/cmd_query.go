@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"leakscope/events"
 	"leakscope/query"
 	"leakscope/query/duck"
 )
@@ -118,7 +119,14 @@ func printLeakage(w io.Writer, format string, res *query.Leakage) error {
 	if format == "matrix" {
 		fmt.Fprintln(w, "entries are rates, fractions in [0,1]; use the table or csv format for counts, CIs and base subtraction")
 	} else {
-		fmt.Fprintln(w, "rates are fractions in [0,1]; ci95 = Wilson score interval (z = 1.96); rate_minus_base = rate − base-model rate of the same bystander;")
+		ci := "ci95 = Wilson score interval (z = 1.96)"
+		for _, c := range res.Cells {
+			if c.Interval == events.MethodBetaBinomial {
+				ci = "ci95 = Wilson score interval (z = 1.96), for adaptive runs' cells their 95 % confidence sequence (csv: ci95_method)"
+				break
+			}
+		}
+		fmt.Fprintf(w, "rates are fractions in [0,1]; %s; rate_minus_base = rate − base-model rate of the same bystander;\n", ci)
 		fmt.Fprintln(w, "recorded = completions the origin flagged; note shows the origin's own count where it differs (csv/json: imported_found, coherence)")
 	}
 	for _, n := range res.Notes {
@@ -160,7 +168,7 @@ func leakageTable(w io.Writer, res *query.Leakage) error {
 func leakageCSV(w io.Writer, res *query.Leakage) error {
 	header := []string{"experiment", "run", "source", "bystander", "kind", "noun", "trait", "level", "category",
 		"rate", "found", "total", "ci95_low", "ci95_high", "base_run", "base_rate", "rate_minus_base",
-		"from", "detector", "marker", "recorded_found", "imported_found", "coherence_mean", "low_coherence", "missing", "note"}
+		"from", "detector", "marker", "recorded_found", "imported_found", "coherence_mean", "low_coherence", "missing", "note", "ci95_method"}
 	full := func(p *float64) string {
 		if p == nil {
 			return ""
@@ -175,7 +183,7 @@ func leakageCSV(w io.Writer, res *query.Leakage) error {
 		}
 		rows = append(rows, []string{res.Request.Experiment, c.RunID, c.SourcePersona, c.Persona, c.Kind, c.Noun, c.Trait, c.Level, c.Category,
 			full(c.Rate), fmtCount(c.Found), fmtCount(c.Total), full(c.CILow), full(c.CIHigh), c.BaseRun, full(c.BaseRate), full(c.RateMinusBase),
-			c.Origin, c.Detector, c.Marker, fmtCount(c.RecordedFound), fmtCount(c.ImportedFound), full(c.CoherenceMean), low, fmt.Sprint(c.Missing), cellNote(c)})
+			c.Origin, c.Detector, c.Marker, fmtCount(c.RecordedFound), fmtCount(c.ImportedFound), full(c.CoherenceMean), low, fmt.Sprint(c.Missing), cellNote(c), c.Interval})
 	}
 	return writeRows(w, "csv", header, rows)
 }

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 
 lake = sys.argv[1]
-exp = "gpu_test"
+exp = sys.argv[2] if len(sys.argv) > 2 else "gpu_test"
 c = pd.read_parquet(f"{lake}/completions/experiment={exp}")
 rows = len(c)
 c = c.drop_duplicates("event_id")
@@ -27,7 +27,12 @@ out = {
     "duplicate_natural_keys": dup_keys,
     "cells": cells.to_dict(orient="records"),
 }
-for t in ["training_steps", "embeddings", "cosines", "job_status"]:
+try:  # adaptive runs (issue 11): each cell's final n and stop reason
+    f = pd.read_parquet(f"{lake}/run_finished/experiment={exp}").drop_duplicates("event_id")
+    out["adaptive_cells"] = {r.run_id: json.loads(r.cells_json) for r in f.itertuples() if isinstance(getattr(r, "cells_json", None), str)}
+except Exception as e:  # noqa: BLE001
+    out["adaptive_cells"] = f"unreadable: {e}"
+for t in ["training_steps", "embeddings", "cosines", "job_status", "stop_decisions"]:
     try:
         out[t] = int(pd.read_parquet(f"{lake}/{t}/experiment={exp}")["event_id"].nunique())
     except Exception as e:  # noqa: BLE001 - report, do not fail the check

@@ -29,15 +29,38 @@ if [ -n "${ENGINE_TESTS:-}" ]; then
   (cd "$ROOT/gpuworker/engine" && python3 -m unittest discover -s tests 2>&1 | tail -5)
 fi
 
-log "tiny model"
-(cd "$ROOT/gpuworker/engine" && python3 -m leakscope_engine.tiny --out "$WORK/model" --steps "${TINY_STEPS:-400}") | tee "$OUT/tiny.json"
+if [ "${ENGINE:-hf}" = hf ]; then
+  log "tiny model"
+  (cd "$ROOT/gpuworker/engine" && python3 -m leakscope_engine.tiny --out "$WORK/model" --steps "${TINY_STEPS:-400}") | tee "$OUT/tiny.json"
+fi
 
 log "bus + lake"
 rm -rf "$WORK/data" "$WORK/work"
 "$BIN/leakscope-ingest" --data "$WORK/data" --listen 127.0.0.1:$PORT > "$OUT/ingest.log" 2>&1 &
 ING=$!
 sleep 2
+if [ -n "${ADAPTIVE:-}" ]; then
+  SPEC=$WORK/tiny-adaptive.yaml
+  sed 's/base_model: true}/base_model: true, adaptive: {}}/; s/^sweep: tiny/sweep: tinyad/; s/^experiment: gpu_test/experiment: gpu_test_adaptive/' \
+    "$ROOT/gpuworker/sweep/examples/tiny.yaml" > "$SPEC"
+fi
 "$BIN/gpuworker" --nats-url $URL sweep submit "$SPEC"
+
+if [ -n "${ADAPTIVE:-}" ]; then
+  # Issue 11 for real: the same mini-sweep with eval.adaptive (the default
+  # rule), the live aggregator deciding each round, the worker stopping cells.
+  log "adaptive mini-sweep (leakscope-live decides, the worker stops cells)"
+  "$BIN/leakscope-live" --nats-url $URL --http 127.0.0.1:0 > "$OUT/live.log" 2>&1 &
+  LIVE=$!
+  $BIN/gpuworker --nats-url $URL --engine ${ENGINE:-hf} ${ENGINE_FLAGS:-} --work $WORK/work --until-idle --name gpu-a > "$OUT/worker1.log" 2>&1
+  grep -E "decided|sampled|finished \(" "$OUT/worker1.log" || true
+  sleep 2
+  kill -TERM $LIVE $ING; wait $ING || true
+  python3 "$ROOT/gpuworker/engine/gputest/check_lake.py" "$WORK/data/lake" gpu_test_adaptive | tee "$OUT/check.json"
+  tar -C "$WORK/data" -czf "$OUT/lake.tgz" lake
+  log "done in $(( $(date +%s) - t0 )) s"
+  exit 0
+fi
 
 if [ -n "${ONLY_OVERHEAD:-}" ]; then
   log "worker (no kill: this run measures the publishing overhead only)"

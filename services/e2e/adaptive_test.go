@@ -163,3 +163,59 @@ func TestAdaptiveSweepWithoutAggregatorSamplesOn(t *testing.T) {
 		require.Equal(t, events.CellOutcome{Persona: p, N: 400, Reason: events.StopMaxN}, c)
 	}
 }
+
+// A worker SIGKILLed between rounds of an adaptive eval: the next worker
+// reads the decisions back, samples only what the stream lacks, and the
+// lake ends with exactly each cell's final n — none twice, none lost.
+func TestAdaptiveSweepSIGKILLResumes(t *testing.T) {
+	dir := t.TempDir()
+	url, stop := startOneBox(t, dir, true)
+	gw, _, _ := staticBinsWithLive(t)
+	spec := adaptiveTinySpec(t, dir)
+	out, err := exec.Command(gw, "--nats-url", url, "sweep", "submit", "--model", "/models/none", spec).CombinedOutput()
+	require.NoError(t, err, string(out))
+	worker := func(name string) *exec.Cmd {
+		return exec.Command(gw, "--nats-url", url, "--engine", "replay", "--replay-rates", `{"A2__chef":0.5}`, "--replay-delay", "2ms",
+			"--work", filepath.Join(dir, "work"), "--until-idle", "--ack-wait", "2s", "--heartbeat", "200ms", "--name", name)
+	}
+	logPath := filepath.Join(dir, "w1.log")
+	lf, err := os.Create(logPath)
+	require.NoError(t, err)
+	w1 := worker("w1")
+	w1.Stdout, w1.Stderr = lf, lf
+	require.NoError(t, w1.Start())
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), "tiny.src_chef.s42.eval: round 6 decided")
+	}, 2*time.Minute, 10*time.Millisecond)
+	require.NoError(t, w1.Process.Signal(syscall.SIGKILL))
+	_ = w1.Wait()
+	lf.Close()
+
+	out, err = worker("w2").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "tiny.src_chef.s42.eval: resuming")
+	require.Contains(t, string(out), "round 19 decided: 0 cells stop, 1 sampled on")
+	stop()
+
+	e := openEngine(t, filepath.Join(dir, "data", "lake"))
+	outcomes := cellOutcomes(t, e, "tiny-src_chef-s42")
+	require.Equal(t, events.CellOutcome{Persona: "A2__chef", N: 400, Reason: events.StopMaxN}, outcomes["A2__chef"])
+	res, err := e.SQL(context.Background(), `SELECT persona, count(*), count(DISTINCT question || '#' || sample_index), count(DISTINCT event_id) FROM completions
+		WHERE experiment = 'gpu_test' AND run_id = 'tiny-src_chef-s42' GROUP BY persona`)
+	require.NoError(t, err)
+	require.Len(t, res.Rows, 8)
+	for _, r := range res.Rows {
+		c := outcomes[r[0].(string)]
+		if c.Persona != "A2__chef" {
+			require.Equal(t, events.CellOutcome{Persona: c.Persona, N: 40, Reason: events.StopHalfWidth}, c)
+		}
+		require.EqualValues(t, c.N, r[1], r[0])
+		require.EqualValues(t, c.N, r[2], r[0])
+		require.EqualValues(t, c.N, r[3], r[0])
+	}
+	res, err = e.SQL(context.Background(), `SELECT count(*), count(DISTINCT round) FROM stop_decisions
+		WHERE experiment = 'gpu_test' AND run_id = 'tiny-src_chef-s42' AND persona = 'A2__chef'`)
+	require.NoError(t, err)
+	require.Equal(t, []any{int64(18), int64(18)}, res.Rows[0], "rounds 2…19, each decided once")
+}

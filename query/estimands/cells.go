@@ -57,7 +57,8 @@ func runCellRates(ctx context.Context, in *Input) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Columns: []string{"source", "bystander", "rate", "found", "total", "wilson_low", "wilson_high",
-		"boot_low", "boot_high", "base_rate", "rate_minus_base", "ns_floor", "coherence_mean", "low_coherence"}}
+		"boot_low", "boot_high", "base_rate", "rate_minus_base", "ns_floor", "coherence_mean", "low_coherence", "sequence_low", "sequence_high"}}
+	adaptive := 0
 	for _, s := range srcs {
 		keys := make([]string, 0, len(g.cells[s]))
 		for k := range g.cells[s] {
@@ -69,22 +70,34 @@ func runCellRates(ctx context.Context, in *Input) (*Result, error) {
 				return nil, err
 			}
 			c := g.cells[s][k]
-			wl, wh, err := stats.Wilson(c.Found, c.Total, stats.Z95)
-			if err != nil {
-				return nil, err
-			}
-			bl, bh, err := stats.BootstrapRate(c.Found, c.Total, b, 0.95, stats.NewRNG(cellSeed(seed, s, k)))
-			if err != nil {
-				return nil, err
+			var wl, wh, bl, bh, sl, sh any
+			if c.Sequence != nil {
+				// n was chosen by peeking: fixed-n intervals undercover.
+				adaptive++
+				sl, sh = c.Sequence[0], c.Sequence[1]
+			} else {
+				l, h, err := stats.Wilson(c.Found, c.Total, stats.Z95)
+				if err != nil {
+					return nil, err
+				}
+				wl, wh = l, h
+				l, h, err = stats.BootstrapRate(c.Found, c.Total, b, 0.95, stats.NewRNG(cellSeed(seed, s, k)))
+				if err != nil {
+					return nil, err
+				}
+				bl, bh = l, h
 			}
 			var coh, low any
 			if c.Coherence != nil {
 				coh, low = *c.Coherence, *c.Coherence < thr
 			}
 			res.Rows = append(res.Rows, []any{s, k, c.Rate, c.Found, c.Total, wl, wh, bl, bh, c.BaseRate, c.Delta(),
-				FloorTest(c.Rate, c.BaseRate, c.Total), coh, low})
+				FloorTest(c.Rate, c.BaseRate, c.Total), coh, low, sl, sh})
 		}
 	}
 	res.Notes = append(res.Notes, "rates and intervals are fractions in [0,1]; cells without a judge score have no low-coherence flag (the authors' CSV wrote False)")
+	if adaptive > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d cells come from adaptive runs: their n was chosen by peeking, so they report only the anytime-valid confidence sequence (sequence_low/high, docs/ADAPTIVE.md), no Wilson or bootstrap interval", adaptive))
+	}
 	return res, nil
 }

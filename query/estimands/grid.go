@@ -8,6 +8,7 @@ package estimands
 import (
 	"context"
 	"fmt"
+	"leakscope/events"
 	"sort"
 	"strings"
 
@@ -37,6 +38,9 @@ type Cell struct {
 	Rate      float64
 	BaseRate  float64 // 0 when the run names no base run
 	Coherence *float64
+	// Sequence is, for a cell of an adaptive run (issue 11), its
+	// anytime-valid confidence sequence at its n; nil for fixed-n cells.
+	Sequence *[2]float64
 }
 
 // Delta is the base-subtracted rate Δ = rate − base rate (EXPERIMENT.md §6.1;
@@ -100,6 +104,9 @@ func LoadGrid(ctx context.Context, e *query.Engine, experiment, detector string)
 		cell := Cell{Source: src, RunID: c.RunID, Bystander: c.Persona, Found: int(*c.Found), Total: int(*c.Total), Rate: *c.Rate, Coherence: c.CoherenceMean}
 		if c.BaseRate != nil {
 			cell.BaseRate = *c.BaseRate
+		}
+		if c.Interval == events.MethodBetaBinomial && c.CILow != nil && c.CIHigh != nil {
+			cell.Sequence = &[2]float64{*c.CILow, *c.CIHigh}
 		}
 		g.cells[src][c.Persona] = cell
 		runs[c.RunID] = true

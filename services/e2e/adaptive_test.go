@@ -16,6 +16,7 @@ import (
 
 	"leakscope/events"
 	"leakscope/query"
+	"leakscope/query/estimands"
 )
 
 // adaptiveTinySpec is tiny.yaml with the default adaptive rule: 20
@@ -148,6 +149,21 @@ func TestAdaptiveSweepStopsDecidedCells(t *testing.T) {
 		require.EqualValues(t, outcomes[c.Persona].N, *c.Total, c.Persona)
 	}
 	require.Contains(t, strings.Join(lk.Notes, "\n"), "adaptive runs")
+
+	// cell-rates gives adaptive cells only their sequence, no fixed-n intervals.
+	cr, err := estimands.Run(context.Background(), e, "cell-rates", "gpu_test", nil)
+	require.NoError(t, err)
+	col := map[string]int{}
+	for i, c := range cr.Columns {
+		col[c] = i
+	}
+	require.Len(t, cr.Rows, 8)
+	for _, r := range cr.Rows {
+		require.Nil(t, r[col["wilson_low"]], r)
+		require.Nil(t, r[col["boot_high"]], r)
+		require.NotNil(t, r[col["sequence_high"]], r)
+	}
+	require.Contains(t, strings.Join(cr.Notes, "\n"), "8 cells come from adaptive runs")
 }
 
 // Without a live aggregator no decision comes: after --decision-timeout

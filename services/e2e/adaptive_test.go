@@ -194,19 +194,7 @@ func TestAdaptiveSweepSIGKILLResumes(t *testing.T) {
 		return exec.Command(gw, "--nats-url", url, "--engine", "replay", "--replay-rates", `{"A2__chef":0.5}`, "--replay-delay", "2ms",
 			"--work", filepath.Join(dir, "work"), "--until-idle", "--ack-wait", "2s", "--heartbeat", "200ms", "--name", name)
 	}
-	logPath := filepath.Join(dir, "w1.log")
-	lf, err := os.Create(logPath)
-	require.NoError(t, err)
-	w1 := worker("w1")
-	w1.Stdout, w1.Stderr = lf, lf
-	require.NoError(t, w1.Start())
-	require.Eventually(t, func() bool {
-		b, _ := os.ReadFile(logPath)
-		return strings.Contains(string(b), "tiny.src_chef.s42.eval: round 6 decided")
-	}, 2*time.Minute, 10*time.Millisecond)
-	require.NoError(t, w1.Process.Signal(syscall.SIGKILL))
-	_ = w1.Wait()
-	lf.Close()
+	killWhenLogged(t, worker("w1"), filepath.Join(dir, "w1.log"), "tiny.src_chef.s42.eval: round 6 decided", 0)
 
 	out, err = worker("w2").CombinedOutput()
 	require.NoError(t, err, string(out))

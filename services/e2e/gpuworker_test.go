@@ -93,23 +93,11 @@ func TestGPUWorkerSIGKILLDuringEvalResumesExactly(t *testing.T) {
 			"--replay-delay", "1ms", "--work", filepath.Join(dir, "work"), "--until-idle", "--ack-wait", "2s",
 			"--heartbeat", "200ms", "--name", name)
 	}
-	logPath := filepath.Join(dir, "w1.log")
-	lf, err := os.Create(logPath)
-	require.NoError(t, err)
-	w1 := worker("w1")
-	w1.Stdout, w1.Stderr = lf, lf
-	require.NoError(t, w1.Start())
-	require.Eventually(t, func() bool {
-		b, _ := os.ReadFile(logPath)
-		return strings.Contains(string(b), "tiny.src_chef.s42.eval: attempt 1")
-	}, 2*time.Minute, 20*time.Millisecond)
-	time.Sleep(time.Second) // about a third of the 3,200 completions at 1 ms each
-	require.NoError(t, w1.Process.Signal(syscall.SIGKILL))
-	_ = w1.Wait()
-	lf.Close()
+	// SIGKILL after about a third of the 3,200 completions at 1 ms each.
+	killWhenLogged(t, worker("w1"), filepath.Join(dir, "w1.log"), "tiny.src_chef.s42.eval: attempt 1", time.Second)
 
 	w2 := worker("w2")
-	out, err = w2.CombinedOutput()
+	out, err := w2.CombinedOutput()
 	require.NoError(t, err, string(out))
 	require.Regexp(t, `tiny.src_chef.s42.eval: resuming: \d+ of 3200 completions already stored, sampling \d+`, string(out))
 	st, err := exec.Command(gw, "--nats-url", url, "sweep", "status", spec).CombinedOutput()
@@ -136,6 +124,24 @@ func TestGPUWorkerSIGKILLDuringEvalResumesExactly(t *testing.T) {
 	require.NoError(t, err)
 	// 1,600 examples / 16 per step × 12 epochs = 1,200 steps, logged every 5.
 	require.Equal(t, []any{int64(240), int64(27), int64(5), int64(1)}, res.Rows[0])
+}
+
+// killWhenLogged starts cmd with its output in logPath, waits until the
+// log holds line, then after wait SIGKILLs it.
+func killWhenLogged(t *testing.T, cmd *exec.Cmd, logPath, line string, wait time.Duration) {
+	t.Helper()
+	lf, err := os.Create(logPath)
+	require.NoError(t, err)
+	defer lf.Close()
+	cmd.Stdout, cmd.Stderr = lf, lf
+	require.NoError(t, cmd.Start())
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), line)
+	}, 2*time.Minute, 10*time.Millisecond, "%s never logged %q", cmd.Path, line)
+	time.Sleep(wait)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
 }
 
 // repoRoot is the checkout's root (tests run in services/e2e).

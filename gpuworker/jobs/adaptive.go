@@ -48,6 +48,20 @@ func watchDecisions(ctx context.Context, b *bus.Bus, experiment, runID string) *
 
 func (w *decisionWatch) close() { w.stop(); <-w.done }
 
+// upTo returns the decisions received for rounds ≤ round, in round order:
+// one that arrived after its wait timed out still stops its cells.
+func (w *decisionWatch) upTo(round int) []*events.StopDecision {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*events.StopDecision
+	for r := 1; r <= round; r++ {
+		if d := w.rounds[r]; d != nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // wait returns the decision of round (rounds complete), or nil when none
 // came within timeout: sampling then goes on with every cell — a late
 // decision costs GPU time, never data.
@@ -97,10 +111,8 @@ func (w *Worker) sampleRounds(ctx context.Context, m Message, rule events.Stoppi
 			if err != nil {
 				return nil, asked, err
 			}
-			if d == nil {
-				w.logf("%s: no stop decision for round %d within %s (is the live aggregator running?): sampling every active cell", j.ID, r, w.DecisionTimeout)
-			} else {
-				stopped := 0
+			stopped := 0
+			for _, d := range watch.upTo(r) {
 				for _, c := range d.Cells {
 					if c.Stop && active[c.Persona] {
 						delete(active, c.Persona)
@@ -108,6 +120,10 @@ func (w *Worker) sampleRounds(ctx context.Context, m Message, rule events.Stoppi
 						stopped++
 					}
 				}
+			}
+			if d == nil {
+				w.logf("%s: no stop decision for round %d within %s (is the live aggregator running?): %d cells stop on earlier decisions, sampling the %d active", j.ID, r, w.DecisionTimeout, stopped, len(active))
+			} else {
 				w.logf("%s: round %d decided: %d cells stop, %d sampled on", j.ID, r, stopped, len(active))
 			}
 			if len(active) == 0 {

@@ -380,3 +380,49 @@ func TestRequestSeedDiffersPerSamples(t *testing.T) {
 	other[0].Key = "A2__robot"
 	require.NotEqual(t, requestSeed(42, round(0)), requestSeed(42, other))
 }
+
+// A stop decision that arrives after the worker stopped waiting for it
+// (the aggregator was slow) still stops its cells at the next round; the
+// others run to max_n. No aggregator here: the test publishes the decision.
+func TestLateStopDecisionStillStops(t *testing.T) {
+	b, _ := bustest.Start(t, t.TempDir())
+	ctx := context.Background()
+	q, err := Open(ctx, b, 1)
+	require.NoError(t, err)
+	s := miniSpec(t) // 3 questions, n 4: max_n 12
+	s.Eval.N = 6
+	minN := 6
+	s.Eval.Adaptive = &sweep.Adaptive{MinN: &minN} // round 2 is the first decided
+	s.Eval.BaseModel = false
+	_, err = q.Submit(ctx, s)
+	require.NoError(t, err)
+	log := &syncBuf{}
+	w := newWorker(q, "w1", &replay.Engine{Marker: "[ZLT]", Delay: time.Millisecond}, log)
+	w.WorkDir, w.DecisionTimeout = t.TempDir(), 300*time.Millisecond
+	go func() {
+		for !strings.Contains(log.String(), "no stop decision for round 2") {
+			time.Sleep(5 * time.Millisecond)
+		}
+		d := &events.StopDecision{Round: 2, Cells: []events.CellDecision{
+			{Persona: "A2__robot", N: 6, CIHigh: 0.3, Stop: true, Reason: events.StopHalfWidth}}}
+		e, err := events.New("jobs_test", "mini-src_chef-s7", time.Now(), d)
+		if err == nil {
+			_, _ = b.Publish(ctx, e)
+		}
+	}()
+	require.NoError(t, w.Run(ctx, true))
+	require.Contains(t, log.String(), "no stop decision for round 3 within 300ms (is the live aggregator running?): 1 cells stop on earlier decisions, sampling the 3 active")
+	_, all := counts(t, b, "jobs_test")
+	for _, e := range all {
+		if f, ok := e.Payload.(*events.RunFinished); ok && e.RunID == "mini-src_chef-s7" {
+			got := map[string]events.CellOutcome{}
+			for _, c := range f.Cells {
+				got[c.Persona] = c
+			}
+			require.Equal(t, events.CellOutcome{Persona: "A2__robot", N: 9, Reason: events.StopHalfWidth}, got["A2__robot"], "rounds 0–2 sampled, stopped before round 3")
+			require.Equal(t, events.CellOutcome{Persona: "villain", N: 18, Reason: events.StopMaxN}, got["villain"])
+			return
+		}
+	}
+	t.Fatal("no run_finished for the adaptive run\n" + log.String())
+}

@@ -17,6 +17,9 @@ const (
 	StopBelow     = "below"      // the confidence sequence lies below the lower threshold
 	StopAbove     = "above"      // the confidence sequence lies above the upper threshold
 	StopMaxN      = "max_n"      // the cell reached its maximum n undecided
+	// StopNoDecision: the cell reached max_n because no stop decision ever
+	// came for the run (no live aggregator followed the bus).
+	StopNoDecision = "no_decision"
 )
 
 // MethodBetaBinomial names the anytime-valid interval adaptive cells
@@ -153,8 +156,8 @@ func validateOutcomes(cells []CellOutcome) error {
 			return fieldErr("", f+"persona", fmt.Sprintf("%q appears twice", c.Persona))
 		case c.N < 0:
 			return fieldErr("", f+"n", "is negative")
-		case c.Reason != StopHalfWidth && c.Reason != StopBelow && c.Reason != StopAbove && c.Reason != StopMaxN:
-			return fieldErr("", f+"reason", fmt.Sprintf("%q must be half_width, below, above or max_n", c.Reason))
+		case c.Reason != StopHalfWidth && c.Reason != StopBelow && c.Reason != StopAbove && c.Reason != StopMaxN && c.Reason != StopNoDecision:
+			return fieldErr("", f+"reason", fmt.Sprintf("%q must be half_width, below, above, max_n or no_decision", c.Reason))
 		}
 		seen[c.Persona] = true
 	}
@@ -162,13 +165,16 @@ func validateOutcomes(cells []CellOutcome) error {
 }
 
 // DefaultStoppingRule is the rule a sweep's eval.adaptive block starts from
-// (fields it sets override these): stop a cell at ±5 points, or once it is
-// surely below 2 % or above 80 %, between 40 and 200 completions, with a
-// 95 % sequence whose Beta(0.2, 1) mixing puts weight near 0, where most
-// leakage rates lie. On the i81 sweep's published rates this samples 42 %
-// fewer completions than 200 per cell (`leakscope adaptive simulate`,
-// docs/ADAPTIVE.md). questions is the eval questions per round.
+// (fields it sets override these): stop a cell at ±5 points or once it is
+// surely above 80 %, between 40 and 200 completions, with a 95 % sequence
+// whose Beta(0.2, 1) mixing puts weight near 0, where most leakage rates
+// lie. Below is off: a sequence entirely below a small threshold (2 %) is
+// narrower than ±1 point, so the half-width stops such a cell first; set
+// below with half_width 0 to ask only "is it under 2 %?". On the i81
+// sweep's published rates this samples 42 % fewer completions than 200
+// per cell (`leakscope adaptive simulate`, docs/ADAPTIVE.md). questions is
+// the eval questions per round.
 func DefaultStoppingRule(questions int) StoppingRule {
-	return StoppingRule{HalfWidth: 0.05, Below: 0.02, Above: 0.8, MinN: 2 * questions, MaxN: 10 * questions,
+	return StoppingRule{HalfWidth: 0.05, Above: 0.8, MinN: 2 * questions, MaxN: 10 * questions,
 		Alpha: 0.05, PriorA: 0.2, PriorB: 1, Method: MethodBetaBinomial, Questions: questions}
 }

@@ -75,6 +75,10 @@ type Cell struct {
 	// for a cell of an adaptive run, whose n was chosen by peeking —
 	// events.MethodBetaBinomial, the run's anytime-valid sequence at its n.
 	Interval string `json:"interval,omitempty"`
+	// StopReason is why a cell of an adaptive run stopped at its n
+	// (events.StopHalfWidth, StopBelow, StopAbove, StopMaxN, StopNoDecision),
+	// from its run_finished; empty for fixed-n cells and unfinished runs.
+	StopReason string `json:"stop_reason,omitempty"`
 }
 
 // IntervalWilson marks a fixed-n cell's 95 % Wilson interval.
@@ -101,8 +105,10 @@ const (
 type runInfo struct {
 	id, source, marker, baseRun string
 	isBase, finished            bool
-	// stopping is an adaptive run's rule (issue 11), nil for fixed n.
+	// stopping is an adaptive run's rule (issue 11), nil for fixed n;
+	// stopped its cells' stop reasons once the run finished.
 	stopping *events.StoppingRule
+	stopped  map[string]string
 }
 
 type cellKey struct{ run, persona string }
@@ -167,7 +173,7 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 		}
 	}
 	if adaptive > 0 {
-		out.Notes = append(out.Notes, fmt.Sprintf("%d cells come from adaptive runs (issue 11): each stopped at its own n, so their intervals are the run's anytime-valid confidence sequence (%s, Howard et al. 2021), not Wilson; their rates hits/n carry a small optional-stopping bias", adaptive, events.MethodBetaBinomial))
+		out.Notes = append(out.Notes, fmt.Sprintf("%d cells come from adaptive runs: each stopped at its own n, so their intervals are the run's anytime-valid 95%% confidence sequence (%s, Howard et al. 2021), not Wilson; their rates hits/n carry a small optional-stopping bias; stop reasons: half_width = the sequence was within the rule's ±half-width, above/below = it lay entirely above/below the rule's threshold, max_n = it reached the most samples undecided, no_decision = no live aggregator decided (docs/ADAPTIVE.md)", adaptive, events.MethodBetaBinomial))
 	}
 	var unfinished []string
 	for id, r := range runs {
@@ -214,6 +220,25 @@ func (e *Engine) runInfos(ctx context.Context, experiment string) (map[string]ru
 			if err := json.Unmarshal([]byte(js), ri.stopping); err != nil {
 				return nil, fmt.Errorf("run %s: stopping_json: %w", ri.id, err)
 			}
+		}
+		runs[ri.id] = ri
+	}
+	res, err = e.DB.Query(ctx, `SELECT run_id, cells_json FROM run_finished WHERE experiment = $1 AND cells_json IS NOT NULL`, experiment)
+	if err != nil {
+		return nil, fmt.Errorf("read run_finished: %w", err)
+	}
+	for _, r := range res.Rows {
+		ri, ok := runs[str(r[0])]
+		if !ok {
+			continue
+		}
+		var cells []events.CellOutcome
+		if err := json.Unmarshal([]byte(str(r[1])), &cells); err != nil {
+			return nil, fmt.Errorf("run %s: run_finished.cells_json: %w", ri.id, err)
+		}
+		ri.stopped = map[string]string{}
+		for _, c := range cells {
+			ri.stopped[c.Persona] = c.Reason
 		}
 		runs[ri.id] = ri
 	}
@@ -420,6 +445,7 @@ func finishCell(c *Cell, runs map[string]runInfo, cells map[cellKey]*Cell) {
 			}
 		}
 		c.Rate, c.CILow, c.CIHigh = &r, &lo, &hi
+		c.StopReason = run.stopped[c.Persona]
 	}
 	if run.baseRun == "" || c.Rate == nil {
 		return

@@ -105,14 +105,19 @@ func (w *Worker) sampleRounds(ctx context.Context, m Message, rule events.Stoppi
 		active[p.Key] = true
 	}
 	asked, rounds := 0, rule.MaxN/q
+	// Waiting costs GPU time: after a wait that timed out, the next waits
+	// are short (2 s) — or none at all when no decision ever came (no live
+	// aggregator follows this bus); a decision that arrives still counts.
+	timeout, decided := w.DecisionTimeout, false
 	for r := 0; r < rounds && len(active) > 0; r++ {
 		if r*q >= rule.MinN {
-			d, err := watch.wait(ctx, r, w.DecisionTimeout)
+			d, err := watch.wait(ctx, r, timeout)
 			if err != nil {
 				return nil, asked, err
 			}
 			stopped := 0
 			for _, d := range watch.upTo(r) {
+				decided = true
 				for _, c := range d.Cells {
 					if c.Stop && active[c.Persona] {
 						delete(active, c.Persona)
@@ -121,10 +126,18 @@ func (w *Worker) sampleRounds(ctx context.Context, m Message, rule events.Stoppi
 					}
 				}
 			}
-			if d == nil {
-				w.logf("%s: no stop decision for round %d within %s (is the live aggregator running?): %d cells stop on earlier decisions, sampling the %d active", j.ID, r, w.DecisionTimeout, stopped, len(active))
-			} else {
+			switch {
+			case d != nil:
+				timeout = w.DecisionTimeout
 				w.logf("%s: round %d decided: %d cells stop, %d sampled on", j.ID, r, stopped, len(active))
+			case timeout > 0:
+				next := min(timeout, 2*time.Second)
+				if !decided {
+					next = 0
+				}
+				w.logf("%s: no stop decision for round %d within %s (is the live aggregator running?): %d cells stop on earlier decisions, sampling the %d active; next waits %s",
+					j.ID, r, timeout, stopped, len(active), next)
+				timeout = next
 			}
 			if len(active) == 0 {
 				break
@@ -152,8 +165,12 @@ func (w *Worker) sampleRounds(ctx context.Context, m Message, rule events.Stoppi
 			}
 		}
 		why := reason[p.Key]
-		if why == "" {
+		switch {
+		case why != "":
+		case decided:
 			why = events.StopMaxN
+		default:
+			why = events.StopNoDecision
 		}
 		out = append(out, events.CellOutcome{Persona: p.Key, N: n, Reason: why})
 	}

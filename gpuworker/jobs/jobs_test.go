@@ -267,7 +267,11 @@ func TestFailingJobIsRetriedThenFinal(t *testing.T) {
 	changed := s
 	changed.Eval.N = 5
 	_, err = q.Submit(ctx, changed)
-	require.ErrorContains(t, err, `sweep "mini" was submitted with another spec (it differs in: eval)`)
+	require.ErrorContains(t, err, `sweep "mini" was submitted with another spec (it differs in: eval.n)`)
+	hw := 0.03
+	changed.Eval.N, changed.Eval.Adaptive, changed.Model = 4, &sweep.Adaptive{HalfWidth: &hw}, "/models/other"
+	_, err = q.Submit(ctx, changed)
+	require.ErrorContains(t, err, `(it differs in: eval.adaptive, model)`, "a block added names the block")
 }
 
 // misbehaving wraps the replay engine: it repeats a completion, or stops
@@ -397,7 +401,7 @@ func TestLateStopDecisionStillStops(t *testing.T) {
 	_, err = q.Submit(ctx, s)
 	require.NoError(t, err)
 	log := &syncBuf{}
-	w := newWorker(q, "w1", &replay.Engine{Marker: "[ZLT]", Delay: time.Millisecond}, log)
+	w := newWorker(q, "w1", &replay.Engine{Marker: "[ZLT]", Delay: 10 * time.Millisecond}, log) // a round: 120 ms
 	w.WorkDir, w.DecisionTimeout = t.TempDir(), 300*time.Millisecond
 	go func() {
 		for !strings.Contains(log.String(), "no stop decision for round 2") {
@@ -411,7 +415,8 @@ func TestLateStopDecisionStillStops(t *testing.T) {
 		}
 	}()
 	require.NoError(t, w.Run(ctx, true))
-	require.Contains(t, log.String(), "no stop decision for round 3 within 300ms (is the live aggregator running?): 1 cells stop on earlier decisions, sampling the 3 active")
+	require.Contains(t, log.String(), "no stop decision for round 2 within 300ms (is the live aggregator running?): 0 cells stop on earlier decisions, sampling the 4 active; next waits 0s")
+	require.NotContains(t, log.String(), "round 3 within", "no second wait once no decision ever came")
 	_, all := counts(t, b, "jobs_test")
 	for _, e := range all {
 		if f, ok := e.Payload.(*events.RunFinished); ok && e.RunID == "mini-src_chef-s7" {
@@ -420,7 +425,7 @@ func TestLateStopDecisionStillStops(t *testing.T) {
 				got[c.Persona] = c
 			}
 			require.Equal(t, events.CellOutcome{Persona: "A2__robot", N: 9, Reason: events.StopHalfWidth}, got["A2__robot"], "rounds 0–2 sampled, stopped before round 3")
-			require.Equal(t, events.CellOutcome{Persona: "villain", N: 18, Reason: events.StopMaxN}, got["villain"])
+			require.Equal(t, events.CellOutcome{Persona: "villain", N: 18, Reason: events.StopMaxN}, got["villain"], "a decision came: max_n, not no_decision")
 			return
 		}
 	}

@@ -163,25 +163,43 @@ func (q *Queue) Submit(ctx context.Context, s sweep.Spec) (Submitted, error) {
 
 func specKey(sweepName string) string { return "spec." + sweepName }
 
-// specDiff names the top-level keys in which s differs from the spec last
+// specDiff names the dotted keys in which s differs from the spec last
 // submitted under its name ("unknown" when that was not kept).
 func (q *Queue) specDiff(ctx context.Context, s sweep.Spec) string {
 	e, err := q.State.Get(ctx, specKey(s.Sweep))
 	if err != nil {
 		return "unknown keys"
 	}
-	var old, cur map[string]json.RawMessage
 	b, _ := json.Marshal(s)
-	if json.Unmarshal(e.Value(), &old) != nil || json.Unmarshal(b, &cur) != nil {
+	diff := diffKeys("", e.Value(), b)
+	if len(diff) == 0 {
 		return "unknown keys"
 	}
-	var diff []string
-	for _, k := range sortedKeys(cur) {
-		if string(old[k]) != string(cur[k]) {
-			diff = append(diff, k)
-		}
-	}
 	return strings.Join(diff, ", ")
+}
+
+// diffKeys lists the dotted keys at which two JSON documents differ,
+// descending into objects present in both ("eval.adaptive.half_width").
+func diffKeys(prefix string, a, b json.RawMessage) []string {
+	var am, bm map[string]json.RawMessage
+	if json.Unmarshal(a, &am) != nil || json.Unmarshal(b, &bm) != nil || am == nil || bm == nil {
+		if string(a) == string(b) {
+			return nil
+		}
+		return []string{strings.TrimPrefix(prefix, ".")}
+	}
+	keys := map[string]json.RawMessage{}
+	for k, v := range am {
+		keys[k] = v
+	}
+	for k, v := range bm {
+		keys[k] = v
+	}
+	var out []string
+	for _, k := range sortedKeys(keys) {
+		out = append(out, diffKeys(prefix+"."+k, am[k], bm[k])...)
+	}
+	return out
 }
 
 // onQueue counts the job's messages on the queue stream.

@@ -108,6 +108,11 @@ type Adaptive struct {
 	PriorB    *float64 `yaml:"prior_b" json:"prior_b,omitempty"`
 }
 
+// AdaptiveOf is the block that spells out rule in full.
+func AdaptiveOf(r events.StoppingRule) *Adaptive {
+	return &Adaptive{HalfWidth: &r.HalfWidth, Below: &r.Below, Above: &r.Above, MinN: &r.MinN, Alpha: &r.Alpha, PriorA: &r.PriorA, PriorB: &r.PriorB}
+}
+
 // StoppingRule is the eval's adaptive rule for a run (nil without an
 // adaptive block): the block over the defaults, max_n = n × questions.
 func (s Spec) StoppingRule() *events.StoppingRule {

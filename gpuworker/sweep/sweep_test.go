@@ -85,7 +85,7 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{base + "eval:\n  adaptive: {alpha: 1}\n", "x.yaml:9: eval.adaptive.alpha: 1 must be in (0, 1)"},
 		{base + "eval:\n  adaptive: {half_width: 0, below: 0, above: 0}\n", "eval.adaptive.half_width: no criterion"},
 		{base + "eval:\n  adaptive: {stop_at: 3}\n", "x.yaml:9: unknown key \"stop_at\""},
-		{base + "eval:\n  n: 1\n  adaptive: {}\n", "eval.n: 20 must be >= min_n (40)"},
+		{base + "eval:\n  n: 1\n  adaptive: {}\n", "x.yaml:10: eval.adaptive.min_n: 40 is more than a cell can get: eval.n × questions = 1 × 20 = 20"},
 	} {
 		_, err := Parse("x.yaml", []byte(c.yaml))
 		require.ErrorContains(t, err, c.want, c.yaml)

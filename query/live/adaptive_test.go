@@ -98,6 +98,36 @@ func TestAggregatorStopDecisions(t *testing.T) {
 	}
 }
 
+// Progress of an adaptive sweep: a stopped cell expects what it has, so a
+// sweep whose cells all stopped early reads 100 %, not n / max_n.
+func TestAdaptiveProgressCountsStoppedCellsDone(t *testing.T) {
+	start, comps := adaptiveStream(t)
+	a := New()
+	a.Apply(start)
+	for _, c := range comps {
+		if c.Payload.(*events.Completion).SampleIndex < 3 { // rounds 1–3 only
+			a.Apply(c)
+		}
+	}
+	s := a.Snapshot("s1")
+	stopped, sum := 0, 0
+	for _, c := range s.Cells {
+		require.Equal(t, 6, c.N)
+		if c.Stopped != "" {
+			stopped++
+			require.Equal(t, 6, c.Expected, "%s stopped at 6 of 12", c.Persona)
+		} else {
+			require.Equal(t, 12, c.Expected, c.Persona)
+		}
+		sum += c.Expected
+	}
+	// 0/6 and 6/6: sequence half-width 0.26 ≤ 0.3; 3/6: 0.43
+	require.Equal(t, 2, stopped, "none and all stop at round 3, half samples on")
+	require.Equal(t, sum, s.Expected)
+	require.Equal(t, 6+6+12, s.Expected)
+	require.Equal(t, 18, s.Done)
+}
+
 // Replayed in any order (a restarted aggregator, completions of several
 // workers interleaved) the decisions are the same events, IDs included;
 // decisions read back from the stream are not made again.

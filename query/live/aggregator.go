@@ -204,6 +204,18 @@ func (a *Aggregator) apply(e events.Event) (decided []events.Event) {
 	return decided
 }
 
+// cellExpected is the completions a cell will end with: the plan's, or
+// for a cell an adaptive run stopped, what it has (its progress is done).
+func (r *runState) cellExpected(persona string, planned int, cs *cellState) int {
+	if r.adaptive == nil || cs == nil {
+		return planned
+	}
+	if c := r.adaptive.cells[persona]; c != nil && c.stopped != "" {
+		return cs.n
+	}
+	return planned
+}
+
 // Changed returns a channel closed at the next change of any sweep.
 func (a *Aggregator) Changed() <-chan struct{} {
 	a.mu.Lock()
@@ -282,8 +294,8 @@ func (a *Aggregator) Snapshot(sweep string) Snapshot {
 	for _, r := range s.runs {
 		k := runKey{r.experiment, r.id}
 		exp := 0
-		for _, n := range r.expected {
-			exp += n
+		for p, n := range r.expected {
+			exp += r.cellExpected(p, n, s.cells[k][p])
 		}
 		status := "running"
 		if r.finished != "" {
@@ -302,7 +314,7 @@ func (a *Aggregator) Snapshot(sweep string) Snapshot {
 			personas[p] = true
 		}
 		for p := range personas {
-			c := Cell{Experiment: r.experiment, RunID: r.id, Source: r.source, Persona: p, Expected: r.expected[p]}
+			c := Cell{Experiment: r.experiment, RunID: r.id, Source: r.source, Persona: p, Expected: r.cellExpected(p, r.expected[p], s.cells[k][p])}
 			if cs := s.cells[k][p]; cs != nil {
 				c.N, c.Hits = cs.n, cs.hits
 				c.Rate = float64(cs.hits) / float64(cs.n)

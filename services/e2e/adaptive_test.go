@@ -147,6 +147,7 @@ func TestAdaptiveSweepStopsDecidedCells(t *testing.T) {
 	for _, c := range lk.Cells {
 		require.Equal(t, events.MethodBetaBinomial, c.Interval, c.Persona)
 		require.EqualValues(t, outcomes[c.Persona].N, *c.Total, c.Persona)
+		require.Equal(t, outcomes[c.Persona].Reason, c.StopReason, c.Persona)
 	}
 	require.Contains(t, strings.Join(lk.Notes, "\n"), "adaptive runs")
 
@@ -166,17 +167,19 @@ func TestAdaptiveSweepStopsDecidedCells(t *testing.T) {
 	require.Contains(t, strings.Join(cr.Notes, "\n"), "8 cells come from adaptive runs")
 }
 
-// Without a live aggregator no decision comes: after --decision-timeout
-// the worker samples every cell on, to max_n — GPU time lost, no data.
+// Without a live aggregator no decision comes: after one --decision-timeout
+// the worker stops waiting and samples every cell to max_n — GPU time for
+// samples, no data lost — and records why (no_decision, not max_n).
 func TestAdaptiveSweepWithoutAggregatorSamplesOn(t *testing.T) {
 	dir := t.TempDir()
 	url, stop := startOneBox(t, dir, false)
-	log := runAdaptiveSweep(t, dir, url, adaptiveTinySpec(t, dir), "--decision-timeout", "100ms")
-	require.Contains(t, log, "no stop decision for round 2 within 100ms (is the live aggregator running?)")
+	log := runAdaptiveSweep(t, dir, url, adaptiveTinySpec(t, dir), "--decision-timeout", "300ms")
+	require.Contains(t, log, "tiny.src_chef.s42.eval: no stop decision for round 2 within 300ms (is the live aggregator running?): 0 cells stop on earlier decisions, sampling the 8 active; next waits 0s")
+	require.Equal(t, 2, strings.Count(log, "no stop decision"), "one wait per eval (base and src_chef), not one per round:\n%s", log)
 	stop()
 	e := openEngine(t, filepath.Join(dir, "data", "lake"))
 	for p, c := range cellOutcomes(t, e, "tiny-src_chef-s42") {
-		require.Equal(t, events.CellOutcome{Persona: p, N: 400, Reason: events.StopMaxN}, c)
+		require.Equal(t, events.CellOutcome{Persona: p, N: 400, Reason: events.StopNoDecision}, c)
 	}
 }
 

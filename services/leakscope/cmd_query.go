@@ -141,6 +141,8 @@ func cellNote(c query.Cell) string {
 		return "missing: " + c.MissingReason
 	case c.ImportedFound != nil && c.Found != nil && *c.ImportedFound != *c.Found:
 		return fmt.Sprintf("origin counted %d", *c.ImportedFound)
+	case c.StopReason != "":
+		return "stopped: " + c.StopReason
 	}
 	return ""
 }
@@ -168,7 +170,7 @@ func leakageTable(w io.Writer, res *query.Leakage) error {
 func leakageCSV(w io.Writer, res *query.Leakage) error {
 	header := []string{"experiment", "run", "source", "bystander", "kind", "noun", "trait", "level", "category",
 		"rate", "found", "total", "ci95_low", "ci95_high", "base_run", "base_rate", "rate_minus_base",
-		"from", "detector", "marker", "recorded_found", "imported_found", "coherence_mean", "low_coherence", "missing", "note", "ci95_method"}
+		"from", "detector", "marker", "recorded_found", "imported_found", "coherence_mean", "low_coherence", "missing", "note", "ci95_method", "stop_reason"}
 	full := func(p *float64) string {
 		if p == nil {
 			return ""
@@ -183,7 +185,7 @@ func leakageCSV(w io.Writer, res *query.Leakage) error {
 		}
 		rows = append(rows, []string{res.Request.Experiment, c.RunID, c.SourcePersona, c.Persona, c.Kind, c.Noun, c.Trait, c.Level, c.Category,
 			full(c.Rate), fmtCount(c.Found), fmtCount(c.Total), full(c.CILow), full(c.CIHigh), c.BaseRun, full(c.BaseRate), full(c.RateMinusBase),
-			c.Origin, c.Detector, c.Marker, fmtCount(c.RecordedFound), fmtCount(c.ImportedFound), full(c.CoherenceMean), low, fmt.Sprint(c.Missing), cellNote(c), c.Interval})
+			c.Origin, c.Detector, c.Marker, fmtCount(c.RecordedFound), fmtCount(c.ImportedFound), full(c.CoherenceMean), low, fmt.Sprint(c.Missing), cellNote(c), c.Interval, c.StopReason})
 	}
 	return writeRows(w, "csv", header, rows)
 }

@@ -27,7 +27,8 @@ func newWatchCmd(g *globals) *cobra.Command {
 		Short: "Watch a sweep in the terminal: progress per run, leading cells with CIs, stalled workers",
 		Long: `watch follows a sweep from the bus (the event log from its start, then live):
 progress bars per run, completions/s and ETA, the cells with the highest marker
-rate with their 95 % Wilson intervals, and workers whose heartbeats stopped. On a
+rate with their 95 % intervals (Wilson; for adaptive runs the confidence sequence
+and why a cell stopped), and workers whose heartbeats stopped. On a
 terminal it redraws in place; otherwise it prints one line per refresh. It ends
 when every run of the sweep has finished (or on Ctrl-C).
 
@@ -141,12 +142,16 @@ func printWatchFrame(w io.Writer, s live.Snapshot, top int) {
 	}
 	cells := append([]live.Cell(nil), s.Cells...)
 	sort.SliceStable(cells, func(i, j int) bool { return cells[i].Rate > cells[j].Rate })
-	fmt.Fprintf(w, "\nhighest marker rates (fraction, 95%% Wilson CI):\n")
+	fmt.Fprintf(w, "\nhighest marker rates (fraction, 95%% interval: Wilson, or for adaptive runs the confidence sequence):\n")
 	for i, c := range cells {
 		if i == top || c.N == 0 {
 			break
 		}
-		fmt.Fprintf(w, "  %-28s %-34s %.3f [%.3f, %.3f]  n %d/%d\n", c.RunID, c.Persona, c.Rate, c.CILow, c.CIHigh, c.N, c.Expected)
+		stop := ""
+		if c.Stopped != "" {
+			stop = "  stopped: " + c.Stopped
+		}
+		fmt.Fprintf(w, "  %-28s %-34s %.3f [%.3f, %.3f]  n %d/%d%s\n", c.RunID, c.Persona, c.Rate, c.CILow, c.CIHigh, c.N, c.Expected, stop)
 	}
 	for _, wk := range s.Workers {
 		if wk.Stalled {

@@ -83,9 +83,17 @@ Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 			}
 			out := cmd.OutOrStdout()
 			if defaults {
+				if r := s.StoppingRule(); r != nil {
+					s.Eval.Adaptive = sweep.AdaptiveOf(*r) // the rule in effect, not the keys given
+				}
 				b, _ := yaml.Marshal(s)
-				_, err := out.Write(b)
-				return err
+				if _, err := out.Write(b); err != nil {
+					return err
+				}
+				if s.Eval.Adaptive == nil {
+					fmt.Fprintln(out, "# eval.adaptive is off: add `adaptive: {}` under eval to sample in rounds and stop decided cells (docs/ADAPTIVE.md)")
+				}
+				return nil
 			}
 			PrintPlan(out, s)
 			return nil
@@ -171,6 +179,20 @@ func PrintPlan(w io.Writer, s sweep.Spec) {
 	}
 	fmt.Fprintf(w, "  %d eval personas × %d questions × n=%d = %d completions per run; %d data questions × n=%d on-policy\n",
 		len(s.EvalPersonas()), len(s.EvalQuestions), s.Eval.N, len(s.EvalPersonas())*len(s.EvalQuestions)*s.Eval.N, len(s.DataQuestions), s.OnPolicy.N)
+	if r := s.StoppingRule(); r != nil {
+		var crit []string
+		if r.HalfWidth > 0 {
+			crit = append(crit, fmt.Sprintf("within ±%g", r.HalfWidth))
+		}
+		if r.Below > 0 {
+			crit = append(crit, fmt.Sprintf("below %g", r.Below))
+		}
+		if r.Above > 0 {
+			crit = append(crit, fmt.Sprintf("above %g", r.Above))
+		}
+		fmt.Fprintf(w, "  adaptive: per cell %d–%d completions (the count above is the most), in rounds of %d (one per question); a cell stops once its %g%% confidence sequence is %s (Beta(%g, %g) mixture)\n",
+			r.MinN, r.MaxN, r.Questions, 100*(1-r.Alpha), strings.Join(crit, " or "), r.PriorA, r.PriorB)
+	}
 	t := s.Training
 	fmt.Fprintf(w, "  training: loss %s (tail %d), LoRA r=%d α=%g rsLoRA=%v, lr %g %s warmup %g, %d epochs, batch %d×%d\n",
 		t.LossMode, t.TailTokens, t.LoRA.R, t.LoRA.Alpha, t.LoRA.UseRSLoRA, t.LearningRate, t.LRScheduler, t.WarmupRatio, t.Epochs, t.BatchSize, t.GradAccum)

@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -49,6 +50,9 @@ type StoppingRule struct {
 	// Questions is the number of completions a cell gains per round (one
 	// per question); rounds keep every question equally sampled.
 	Questions int `json:"questions"`
+	// QuestionSet names those questions; a round counts only samples of
+	// them (empty: any question).
+	QuestionSet []string `json:"question_set,omitempty"`
 }
 
 // Validate reports the first bad field, named with prefix (e.g. "stopping.").
@@ -69,14 +73,21 @@ func (r *StoppingRule) Validate(prefix string) error {
 		return fieldErr("", prefix+"questions", fmt.Sprintf("%d must be >= 1", r.Questions))
 	case r.MinN < 1:
 		return fieldErr("", prefix+"min_n", fmt.Sprintf("%d must be >= 1", r.MinN))
-	case r.MaxN < r.MinN:
-		return fieldErr("", prefix+"max_n", fmt.Sprintf("%d must be >= min_n (%d)", r.MaxN, r.MinN))
+	case r.MaxN <= r.MinN:
+		return fieldErr("", prefix+"max_n", fmt.Sprintf("%d must be above min_n (%d): no cell could stop early", r.MaxN, r.MinN))
+	case len(r.QuestionSet) > 0 && len(r.QuestionSet) != r.Questions:
+		return fieldErr("", prefix+"question_set", fmt.Sprintf("names %d questions, not %d", len(r.QuestionSet), r.Questions))
+	case len(r.QuestionSet) > 0 && len(slices.Compact(slices.Sorted(slices.Values(r.QuestionSet)))) != len(r.QuestionSet):
+		return fieldErr("", prefix+"question_set", "names a question twice")
 	case r.MinN%r.Questions != 0 || r.MaxN%r.Questions != 0:
 		return fieldErr("", prefix+"min_n", fmt.Sprintf("min_n %d and max_n %d must be multiples of the questions per round (%d)", r.MinN, r.MaxN, r.Questions))
 	case !in01(r.Alpha):
 		return fieldErr("", prefix+"alpha", fmt.Sprintf("%v must be in (0, 1)", r.Alpha))
-	case !(r.PriorA > 0) || !(r.PriorB > 0) || math.IsInf(r.PriorA, 0) || math.IsInf(r.PriorB, 0):
-		return fieldErr("", prefix+"prior_a", fmt.Sprintf("prior (%v, %v) must be positive and finite", r.PriorA, r.PriorB))
+	case !(r.PriorA >= 1e-3 && r.PriorA <= 1e3):
+		// beyond these, log-beta loses the precision the interval needs
+		return fieldErr("", prefix+"prior_a", fmt.Sprintf("%v must be in [0.001, 1000]", r.PriorA))
+	case !(r.PriorB >= 1e-3 && r.PriorB <= 1e3):
+		return fieldErr("", prefix+"prior_b", fmt.Sprintf("%v must be in [0.001, 1000]", r.PriorB))
 	case r.Method != MethodBetaBinomial:
 		return fieldErr("", prefix+"method", fmt.Sprintf("%q must be %s", r.Method, MethodBetaBinomial))
 	}

@@ -23,7 +23,20 @@ type decisionWatch struct {
 	done    chan struct{}
 }
 
-func watchDecisions(ctx context.Context, b *bus.Bus, experiment, runID string) *decisionWatch {
+// A decision is taken only when it is consistent with the rule: every
+// cell at n = round × questions, no more hits than n. (Who may publish
+// decisions at all is the bus's business: deploy/nats.conf lets only the
+// query service's user publish them.)
+func consistent(d *events.StopDecision, questions int) bool {
+	for _, c := range d.Cells {
+		if c.N != d.Round*questions || c.Hits > c.N {
+			return false
+		}
+	}
+	return true
+}
+
+func watchDecisions(ctx context.Context, b *bus.Bus, experiment, runID string, questions int, logf func(string, ...any)) *decisionWatch {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &decisionWatch{rounds: map[int]*events.StopDecision{}, changed: make(chan struct{}), stop: cancel, done: make(chan struct{})}
 	subject := fmt.Sprintf("%s.%s.%s", events.SubjectPrefix, experiment, events.TypeStopDecision)
@@ -32,6 +45,10 @@ func watchDecisions(ctx context.Context, b *bus.Bus, experiment, runID string) *
 		_ = b.SubscribeSubject(ctx, subject, func(e events.Event, _ uint64) {
 			d, ok := e.Payload.(*events.StopDecision)
 			if !ok || e.RunID != runID {
+				return
+			}
+			if !consistent(d, questions) {
+				logf("run %s: stop decision %s for round %d ignored: its counts are not %d per cell", runID, e.ID, d.Round, d.Round*questions)
 				return
 			}
 			w.mu.Lock()
@@ -98,7 +115,7 @@ func (w *Worker) sampleRounds(ctx context.Context, m Message, rule events.Stoppi
 	promptsFor func(from, to int, active map[string]bool) ([]engine.Prompt, int), sample func([]engine.Prompt) error) ([]events.CellOutcome, int, error) {
 	s, j := m.Spec, m.Job
 	q := rule.Questions
-	watch := watchDecisions(ctx, w.Queue.B, s.Experiment, j.RunID)
+	watch := watchDecisions(ctx, w.Queue.B, s.Experiment, j.RunID, q, w.logf)
 	defer watch.close()
 	active, reason := map[string]bool{}, map[string]string{}
 	for _, p := range personas {

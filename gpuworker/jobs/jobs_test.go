@@ -431,3 +431,39 @@ func TestLateStopDecisionStillStops(t *testing.T) {
 	}
 	t.Fatal("no run_finished for the adaptive run\n" + log.String())
 }
+
+// A stop decision whose counts do not fit the rule (n must be round ×
+// questions) is ignored: it stops nothing.
+func TestInconsistentStopDecisionIgnored(t *testing.T) {
+	b, _ := bustest.Start(t, t.TempDir())
+	ctx := context.Background()
+	q, err := Open(ctx, b, 1)
+	require.NoError(t, err)
+	s := miniSpec(t)
+	s.Eval.N = 6
+	minN := 6
+	s.Eval.Adaptive = &sweep.Adaptive{MinN: &minN}
+	s.Eval.BaseModel = false
+	_, err = q.Submit(ctx, s)
+	require.NoError(t, err)
+	forged, err := events.New("jobs_test", "mini-src_chef-s7", time.Now(), &events.StopDecision{Round: 2, Cells: []events.CellDecision{
+		{Persona: "A2__robot", N: 5, CIHigh: 0.3, Stop: true, Reason: events.StopHalfWidth}}})
+	require.NoError(t, err)
+	_, err = b.Publish(ctx, forged)
+	require.NoError(t, err)
+	log := &syncBuf{}
+	w := newWorker(q, "w1", &replay.Engine{Marker: "[ZLT]"}, log)
+	w.WorkDir, w.DecisionTimeout = t.TempDir(), 200*time.Millisecond
+	require.NoError(t, w.Run(ctx, true))
+	require.Contains(t, log.String(), "for round 2 ignored: its counts are not 6 per cell")
+	_, all := counts(t, b, "jobs_test")
+	for _, e := range all {
+		if f, ok := e.Payload.(*events.RunFinished); ok && e.RunID == "mini-src_chef-s7" {
+			for _, c := range f.Cells {
+				require.Equal(t, events.CellOutcome{Persona: c.Persona, N: 18, Reason: events.StopNoDecision}, c)
+			}
+			return
+		}
+	}
+	t.Fatal("no run_finished\n" + log.String())
+}

@@ -53,7 +53,7 @@ type Worker struct {
 	DecisionTimeout time.Duration
 	Log             io.Writer
 
-	mu       sync.Mutex // guards eng for keepAlive
+	mu       sync.Mutex // guards eng and consumer for keepAlive
 	eng      engine.Engine
 	info     engine.Info
 	consumer jetstream.Consumer
@@ -128,7 +128,9 @@ func (w *Worker) Run(ctx context.Context, untilIdle bool) error {
 	if err != nil {
 		return err
 	}
-	w.consumer = cons
+	w.mu.Lock()
+	w.consumer = cons // a keepAlive of an earlier Run may still read it
+	w.mu.Unlock()
 	for ctx.Err() == nil {
 		msg, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
 		if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
@@ -240,7 +242,10 @@ var errStalled = errors.New("engine made no progress")
 // job retried), so a hung engine does not hold a job forever.
 func (w *Worker) keepAlive(ctx context.Context, cancel context.CancelCauseFunc, msg jetstream.Msg) {
 	every := w.AckWait / 3
-	if info, err := w.consumer.Info(ctx); err == nil && info.Config.AckWait > 0 {
+	w.mu.Lock()
+	cons := w.consumer
+	w.mu.Unlock()
+	if info, err := cons.Info(ctx); err == nil && info.Config.AckWait > 0 {
 		every = info.Config.AckWait / 3
 	}
 	every = max(min(every, time.Second), 100*time.Millisecond)

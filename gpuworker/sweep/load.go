@@ -68,6 +68,11 @@ func Parse(name string, data []byte) (Spec, error) {
 		err.File = name
 		return Spec{}, err
 	}
+	if n := nullKey(root.Content[0], "eval", "adaptive"); n != nil {
+		// "adaptive:" with every key commented out is YAML null: a silent
+		// fixed-n sweep, not the defaults the writer meant.
+		return Spec{}, &Error{File: name, Line: n.Line, Key: "eval.adaptive", Reason: "is empty (null): write `adaptive: {}` for the default rule, or remove the key for fixed n"}
+	}
 	if s.Experiment == "" {
 		s.Experiment = s.Sweep
 	}
@@ -190,4 +195,27 @@ func lineOf(n *yaml.Node, key string) int {
 		}
 	}
 	return line
+}
+
+// nullKey returns the key node at path when its value is null.
+func nullKey(n *yaml.Node, path ...string) *yaml.Node {
+	for i, k := range path {
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == k {
+				if i == len(path)-1 && n.Content[j+1].Tag == "!!null" {
+					return n.Content[j]
+				}
+				next = n.Content[j+1]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return nil
 }

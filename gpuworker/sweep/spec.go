@@ -123,6 +123,7 @@ func (s Spec) StoppingRule() *events.StoppingRule {
 	q := len(s.EvalQuestions)
 	r := events.DefaultStoppingRule(q)
 	r.MaxN = s.Eval.N * q
+	r.QuestionSet = s.EvalQuestions
 	set := func(dst *float64, v *float64) {
 		if v != nil {
 			*dst = *v

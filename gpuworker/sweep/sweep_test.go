@@ -85,7 +85,10 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{base + "eval:\n  adaptive: {alpha: 1}\n", "x.yaml:9: eval.adaptive.alpha: 1 must be in (0, 1)"},
 		{base + "eval:\n  adaptive: {half_width: 0, below: 0, above: 0}\n", "eval.adaptive.half_width: no criterion"},
 		{base + "eval:\n  adaptive: {stop_at: 3}\n", "x.yaml:9: unknown key \"stop_at\""},
-		{base + "eval:\n  n: 1\n  adaptive: {}\n", "x.yaml:10: eval.adaptive.min_n: 40 is more than a cell can get: eval.n × questions = 1 × 20 = 20"},
+		{base + "eval:\n  adaptive:\n  #  half_width: 0.05\n", "x.yaml:9: eval.adaptive: is empty (null): write `adaptive: {}`"},
+		{base + "eval:\n  adaptive: {min_n: 200}\n", "x.yaml:9: eval.adaptive.min_n: 200 leaves no room to stop early: a cell gets at most eval.n × questions = 10 × 20 = 200"},
+		{base + "eval:\n  adaptive: {prior_b: 1e18}\n", "x.yaml:9: eval.adaptive.prior_b: 1e+18 must be in [0.001, 1000]"},
+		{base + "eval:\n  n: 1\n  adaptive: {}\n", "x.yaml:10: eval.adaptive.min_n: 40 leaves no room to stop early: a cell gets at most eval.n × questions = 1 × 20 = 20"},
 	} {
 		_, err := Parse("x.yaml", []byte(c.yaml))
 		require.ErrorContains(t, err, c.want, c.yaml)
@@ -139,7 +142,9 @@ func TestAdaptiveBlock(t *testing.T) {
 	require.Nil(t, s.StoppingRule())
 	s, err = Parse("x.yaml", []byte(base+"eval: {adaptive: {}}\n"))
 	require.NoError(t, err)
-	require.Equal(t, events.DefaultStoppingRule(20), *s.StoppingRule())
+	want := events.DefaultStoppingRule(20)
+	want.QuestionSet = s.EvalQuestions
+	require.Equal(t, want, *s.StoppingRule())
 	s, err = Parse("x.yaml", []byte(base+"eval: {n: 15, adaptive: {half_width: 0.03, below: 0, min_n: 60, prior_a: 0.5, prior_b: 0.5}}\n"))
 	require.NoError(t, err)
 	r := s.StoppingRule()

@@ -123,8 +123,8 @@ func (s *Spec) Validate() error {
 		return err
 	}
 	if r := s.StoppingRule(); r != nil {
-		if r.MinN > r.MaxN {
-			return bad("eval.adaptive.min_n", "%d is more than a cell can get: eval.n × questions = %d × %d = %d", r.MinN, s.Eval.N, r.Questions, r.MaxN)
+		if r.MinN >= r.MaxN {
+			return bad("eval.adaptive.min_n", "%d leaves no room to stop early: a cell gets at most eval.n × questions = %d × %d = %d", r.MinN, s.Eval.N, r.Questions, r.MaxN)
 		}
 		if err := r.Validate("eval.adaptive."); err != nil {
 			var fe *events.FieldError

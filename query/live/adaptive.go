@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"time"
 
@@ -38,10 +39,15 @@ func newAdaptiveRun(rule events.StoppingRule, plan []events.PlannedCell) *adapti
 	return ar
 }
 
-// record notes one completion; indices beyond max_n are ignored.
+// record notes one completion; indices beyond max_n, and questions
+// outside the rule's question set (when it names one), are ignored: a
+// round completes only with a sample of every eval question.
 func (ar *adaptiveRun) record(c *events.Completion, hit bool) {
 	cell := ar.cells[c.Persona]
 	if cell == nil || c.SampleIndex < 0 || c.SampleIndex >= ar.rule.MaxN/ar.rule.Questions {
+		return
+	}
+	if len(ar.rule.QuestionSet) > 0 && !slices.Contains(ar.rule.QuestionSet, c.Question) {
 		return
 	}
 	s := cell.samples[c.Question]
@@ -120,12 +126,8 @@ func (ar *adaptiveRun) decide() []*events.StopDecision {
 	}
 }
 
-// apply marks the cells a decision stops (one this aggregator made, or
-// one it reads back from the stream).
+// apply marks the cells a decision of this aggregator stops.
 func (ar *adaptiveRun) apply(d *events.StopDecision) {
-	if d.Round <= ar.decided {
-		return
-	}
 	for _, c := range d.Cells {
 		if cell := ar.cells[c.Persona]; cell != nil && c.Stop {
 			cell.stopped = c.Reason
@@ -157,9 +159,16 @@ func decisionEvents(experiment, run string, at time.Time, ds []*events.StopDecis
 func PublishDecisions(ctx context.Context, publish func(context.Context, events.Event) error, log io.Writer) OnDecision {
 	return func(e events.Event) {
 		wait := 100 * time.Millisecond
-		for {
+		// About 30 s of retries: a bus that refuses for longer (a user
+		// without permission to publish decisions) must not freeze the
+		// aggregator, whose subscription waits on this call.
+		for try := 1; ; try++ {
 			err := publish(ctx, e)
 			if err == nil {
+				return
+			}
+			if try == 8 {
+				fmt.Fprintf(log, "live: publish stop decision of run %s failed %d times, giving up (workers sample on): %v\n", e.RunID, try, err)
 				return
 			}
 			fmt.Fprintf(log, "live: publish stop decision of run %s: %v (retrying)\n", e.RunID, err)
@@ -168,7 +177,7 @@ func PublishDecisions(ctx context.Context, publish func(context.Context, events.
 				return
 			case <-time.After(wait):
 			}
-			wait = min(2*wait, 5*time.Second)
+			wait = min(2*wait, 10*time.Second)
 		}
 	}
 }

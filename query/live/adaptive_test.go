@@ -155,18 +155,44 @@ func TestAggregatorStopDecisionsDeterministic(t *testing.T) {
 			require.Equal(t, (*want)[i].Payload, (*got)[i].Payload)
 		}
 	}
-	// An aggregator that reads the decisions back (its own, echoed by the
-	// bus, or another's) before the completions makes none again.
+	// Decisions read back (its own echoed by the bus, another's, or a
+	// forged one for a far round) change nothing: the same decisions
+	// follow from the completions, under the same IDs.
 	c := New()
 	again := collect(c)
 	c.Apply(start)
+	forged := ev(t, "r1", time.Now(), &events.StopDecision{Round: 1000, Cells: []events.CellDecision{{Persona: "none", N: 1, CIHigh: 1, Stop: true, Reason: events.StopAbove}}})
+	c.Apply(forged)
 	for _, d := range *want {
 		c.Apply(d)
 	}
 	for _, e := range comps {
 		c.Apply(e)
 	}
-	require.Empty(t, *again)
+	require.Equal(t, len(*want), len(*again))
+	for i := range *want {
+		require.Equal(t, (*want)[i].ID, (*again)[i].ID)
+	}
+}
+
+// With the rule's question set named, a completion of another question
+// does not complete a round.
+func TestAggregatorCountsOnlyTheRulesQuestions(t *testing.T) {
+	start, comps := adaptiveStream(t)
+	start.Payload.(*events.Run).Stopping.QuestionSet = []string{"q1", "q2"}
+	a := New()
+	got := collect(a)
+	a.Apply(start)
+	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	for _, c := range comps {
+		if c.Payload.(*events.Completion).Question == "q1" {
+			a.Apply(c)
+			x := *c.Payload.(*events.Completion)
+			x.Question = "qX"
+			a.Apply(ev(t, "r1", t0, &x))
+		}
+	}
+	require.Empty(t, *got, "q2 never sampled: no round is complete")
 }
 
 // A run without a rule gets no decisions; samples past max_n and unknown

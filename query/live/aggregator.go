@@ -189,14 +189,11 @@ func (a *Aggregator) apply(e events.Event) (decided []events.Event) {
 			r.finished = p.Status
 			a.sweep(r.sweep).version++
 		}
-	case *events.StopDecision:
-		r := a.runs[k]
-		if r == nil || r.adaptive == nil || p.Round <= r.adaptive.decided {
-			return
-		}
-		r.adaptive.apply(p)
-		a.sweep(r.sweep).version++
 	default:
+		// stop_decision events read back (this aggregator's own, or
+		// another's) change nothing: decisions are recomputed from the
+		// completions, so a forged or stale one cannot silence a run, and
+		// a repeat carries the same ID (the bus and ingest drop it).
 		return
 	}
 	close(a.changed)

@@ -54,7 +54,8 @@ func TestBetaBinomialCSBoundaries(t *testing.T) {
 func TestBetaBinomialCSAnytimeCoverage(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const paths, steps = 400, 500
-	for _, p := range []float64{0.02, 0.3} {
+	for _, c := range []struct{ p, a, b float64 }{{0.02, 0.5, 0.5}, {0.3, 0.5, 0.5}, {0.02, 0.2, 1}, {0.3, 0.2, 1}} {
+		p := c.p
 		csMiss, wilsonMiss := 0, 0
 		for range paths {
 			hits, csOut, wOut := 0, false, false
@@ -62,7 +63,7 @@ func TestBetaBinomialCSAnytimeCoverage(t *testing.T) {
 				if rng.Float64() < p {
 					hits++
 				}
-				lo, hi, err := BetaBinomialCS(hits, n, 0.05, 0.5, 0.5)
+				lo, hi, err := BetaBinomialCS(hits, n, 0.05, c.a, c.b)
 				require.NoError(t, err)
 				csOut = csOut || p < lo || p > hi
 				wlo, whi, _ := Wilson(hits, n, Z95)
@@ -75,8 +76,8 @@ func TestBetaBinomialCSAnytimeCoverage(t *testing.T) {
 				wilsonMiss++
 			}
 		}
-		require.LessOrEqual(t, float64(csMiss)/paths, 0.05, "p=%v", p)
-		require.Greater(t, float64(wilsonMiss)/paths, 0.15, "p=%v: peeking should break Wilson", p)
+		require.LessOrEqual(t, float64(csMiss)/paths, 0.05, "%+v", c)
+		require.Greater(t, float64(wilsonMiss)/paths, 0.15, "%+v: peeking should break Wilson", c)
 	}
 }
 

@@ -70,13 +70,24 @@ func TestNATSPermissions(t *testing.T) {
 	_, err = worker.NC.Subscribe(events.SubjectAll, func(*nats.Msg) {})
 	require.NoError(t, err)
 	require.NoError(t, worker.NC.Publish("leakscope.jobs.submit", []byte("{}")))
+	require.NoError(t, worker.NC.Publish("leakscope.ev.acl.stop_decision", []byte("{}")))
 	_ = worker.NC.Flush()
 	require.Eventually(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		j := strings.Join(asyncErrs, "\n")
-		return strings.Contains(j, `Subscription to "leakscope.ev.>"`) && strings.Contains(j, `Publish to "leakscope.jobs.submit"`)
-	}, 5*time.Second, 20*time.Millisecond, "both refused: %v", asyncErrs)
+		return strings.Contains(j, `Subscription to "leakscope.ev.>"`) && strings.Contains(j, `Publish to "leakscope.jobs.submit"`) &&
+			strings.Contains(j, `Publish to "leakscope.ev.acl.stop_decision"`)
+	}, 5*time.Second, 20*time.Millisecond, "all refused: %v", asyncErrs)
+
+	// The query service (the live aggregator) publishes stop decisions.
+	query, err := bus.Connect(ctx, url("query"), bus.DefaultConfig())
+	require.NoError(t, err)
+	defer query.Close()
+	d, err := events.New("acl", "r", time.Now(), &events.StopDecision{Round: 2, Cells: []events.CellDecision{{Persona: "p", N: 40, CIHigh: 0.09, Stop: true, Reason: events.StopHalfWidth}}})
+	require.NoError(t, err)
+	_, err = query.Publish(ctx, d)
+	require.NoError(t, err, "the query user publishes stop decisions")
 	// Denied JetStream API calls get no answer: bound them.
 	short, cancel2 := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel2()

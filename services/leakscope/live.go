@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"leakscope/events"
@@ -17,6 +18,10 @@ func startLive(ctx context.Context, b *bus.Bus, log io.Writer) *live.Aggregator 
 		_, err := b.Publish(ctx, e)
 		return err
 	}, log)
-	go func() { _ = agg.Run(ctx, b) }()
+	go func() {
+		if err := agg.Run(ctx, b); err != nil {
+			fmt.Fprintf(log, "live: %v (no live view, no stop decisions)\n", err)
+		}
+	}()
 	return agg
 }

@@ -67,7 +67,11 @@ Example (a GPU machine with a one-box bus):
 				_, err := b.Publish(ctx, e)
 				return err
 			}, cmd.ErrOrStderr())
-			go func() { _ = agg.Run(ctx, b) }()
+			go func() {
+				if err := agg.Run(ctx, b); err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "live: %v (no live view, no stop decisions)\n", err)
+				}
+			}()
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("cannot listen on %s: %w (choose another with --http)", addr, err)

@@ -77,6 +77,9 @@ type SimResult struct {
 	FixedMeanHalfWidth      float64 // Wilson at fixed n
 	Reasons                 map[string]int64
 	MeanN                   float64
+	// Coverage over the cells whose true rate is not 0 (a rate of 0 lies
+	// in every interval that starts at 0, so those cells cover trivially).
+	CoverageNonZero, FixedCoverageNonZero float64
 }
 
 // Simulate replays a sweep's cells Reps times (seeded): each cell draws
@@ -94,7 +97,7 @@ func Simulate(cells []SimCell, rule events.StoppingRule, fixedN, reps int, seed 
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x1eac5c09e))
 	res := SimResult{Cells: len(cells), Reps: reps, FixedN: fixedN, Reasons: map[string]int64{}}
-	var covered, fixedCovered int64
+	var covered, fixedCovered, nz, nzCovered, nzFixedCovered int64
 	var half, fixedHalf float64
 	for range reps {
 		for _, c := range cells {
@@ -121,7 +124,8 @@ func Simulate(cells []SimCell, rule events.StoppingRule, fixedN, reps int, seed 
 			}
 			res.Reasons[reason]++
 			res.Samples += int64(n)
-			if d.CILow <= c.Rate && c.Rate <= d.CIHigh {
+			in := d.CILow <= c.Rate && c.Rate <= d.CIHigh
+			if in {
 				covered++
 			}
 			half += (d.CIHigh - d.CILow) / 2
@@ -133,10 +137,20 @@ func Simulate(cells []SimCell, rule events.StoppingRule, fixedN, reps int, seed 
 				}
 			}
 			lo, hi, _ := stats.Wilson(fh, fixedN, stats.Z95)
-			if lo <= c.Rate && c.Rate <= hi {
+			fixedIn := lo <= c.Rate && c.Rate <= hi
+			if fixedIn {
 				fixedCovered++
 			}
 			fixedHalf += (hi - lo) / 2
+			if c.Rate > 0 {
+				nz++
+				if in {
+					nzCovered++
+				}
+				if fixedIn {
+					nzFixedCovered++
+				}
+			}
 		}
 	}
 	total := float64(reps * len(cells))
@@ -145,5 +159,8 @@ func Simulate(cells []SimCell, rule events.StoppingRule, fixedN, reps int, seed 
 	res.Coverage, res.FixedCoverage = float64(covered)/total, float64(fixedCovered)/total
 	res.MeanHalfWidth, res.FixedMeanHalfWidth = half/total, fixedHalf/total
 	res.MeanN = float64(res.Samples) / total
+	if nz > 0 {
+		res.CoverageNonZero, res.FixedCoverageNonZero = float64(nzCovered)/float64(nz), float64(nzFixedCovered)/float64(nz)
+	}
 	return res, nil
 }

@@ -54,6 +54,9 @@ func TestSimulateI81DefaultRuleSaves40Percent(t *testing.T) {
 	require.GreaterOrEqual(t, res.Coverage, 0.95)
 	require.GreaterOrEqual(t, res.Coverage, res.FixedCoverage)
 	require.InDelta(t, 0.95, res.FixedCoverage, 0.02, "Wilson at n=200 is near nominal")
+	// also where coverage is not free (true rate above 0)
+	require.GreaterOrEqual(t, res.CoverageNonZero, 0.95)
+	require.GreaterOrEqual(t, res.CoverageNonZero, res.FixedCoverageNonZero)
 	var stopped int64
 	for _, n := range res.Reasons {
 		stopped += n

@@ -72,7 +72,8 @@ Examples:
 			fmt.Fprintf(tw, "fixed n = %d (Wilson)\t%d\t%.1f\t%.4f\t%.4f\n", res.FixedN, res.FixedSamples, float64(res.FixedN), res.FixedCoverage, res.FixedMeanHalfWidth)
 			fmt.Fprintf(tw, "adaptive (confidence sequence)\t%d\t%.1f\t%.4f\t%.4f\n", res.Samples, res.MeanN, res.Coverage, res.MeanHalfWidth)
 			tw.Flush()
-			fmt.Fprintf(out, "\nsaved: %.1f%% of the completions\nstopped by:", 100*res.Saved)
+			fmt.Fprintf(out, "\ncoverage where the true rate is above 0 (a rate of 0 lies in any interval from 0): adaptive %.4f, fixed %.4f\n", res.CoverageNonZero, res.FixedCoverageNonZero)
+			fmt.Fprintf(out, "saved: %.1f%% of the completions\nstopped by:", 100*res.Saved)
 			reasons := make([]string, 0, len(res.Reasons))
 			for r := range res.Reasons {
 				reasons = append(reasons, r)

@@ -129,11 +129,10 @@ func (d *StopDecision) Validate() error {
 	seen := map[string]bool{}
 	for i, c := range d.Cells {
 		f := fmt.Sprintf("cells[%d].", i)
+		if err := cellPersona(f, c.Persona, seen, "is decided twice"); err != nil {
+			return err
+		}
 		switch {
-		case c.Persona == "" || !printable(c.Persona):
-			return fieldErr("", f+"persona", "is empty or not printable")
-		case seen[c.Persona]:
-			return fieldErr("", f+"persona", fmt.Sprintf("%q is decided twice", c.Persona))
 		case c.N < 1 || c.Hits < 0 || c.Hits > c.N:
 			return fieldErr("", f+"hits", fmt.Sprintf("%d of %d is not a count", c.Hits, c.N))
 		case !(c.CILow >= 0 && c.CILow <= c.CIHigh && c.CIHigh <= 1):
@@ -160,11 +159,10 @@ func validateOutcomes(cells []CellOutcome) error {
 	seen := map[string]bool{}
 	for i, c := range cells {
 		f := fmt.Sprintf("cells[%d].", i)
+		if err := cellPersona(f, c.Persona, seen, "appears twice"); err != nil {
+			return err
+		}
 		switch {
-		case c.Persona == "" || !printable(c.Persona):
-			return fieldErr("", f+"persona", "is empty or not printable")
-		case seen[c.Persona]:
-			return fieldErr("", f+"persona", fmt.Sprintf("%q appears twice", c.Persona))
 		case c.N < 0:
 			return fieldErr("", f+"n", "is negative")
 		case c.Reason != StopHalfWidth && c.Reason != StopBelow && c.Reason != StopAbove && c.Reason != StopMaxN && c.Reason != StopNoDecision:
@@ -188,4 +186,16 @@ func validateOutcomes(cells []CellOutcome) error {
 func DefaultStoppingRule(questions int) StoppingRule {
 	return StoppingRule{HalfWidth: 0.05, Above: 0.8, MinN: 2 * questions, MaxN: 10 * questions,
 		Alpha: 0.05, PriorA: 0.2, PriorB: 1, Method: MethodBetaBinomial, Questions: questions}
+}
+
+// cellPersona checks the persona of the cell at field prefix f: printable,
+// and not seen before in the same list (twice says how to word a repeat).
+func cellPersona(f, persona string, seen map[string]bool, twice string) error {
+	switch {
+	case persona == "" || !printable(persona):
+		return fieldErr("", f+"persona", "is empty or not printable")
+	case seen[persona]:
+		return fieldErr("", f+"persona", fmt.Sprintf("%q %s", persona, twice))
+	}
+	return nil
 }

@@ -181,37 +181,68 @@ func (b *Bus) PublishAll(ctx context.Context, evs []events.Event, progress func(
 	for start := 0; start < len(evs); start += window {
 		end := min(start+window, len(evs))
 		futures := make([]jetstream.PubAckFuture, 0, end-start)
+		msgs := make([]*nats.Msg, 0, end-start)
 		for _, e := range evs[start:end] {
 			data, err := events.Encode(e)
 			if err != nil {
 				return res, err
 			}
-			f, err := b.JS.PublishMsgAsync(&nats.Msg{Subject: events.Subject(e), Data: data}, jetstream.WithMsgID(e.ID))
+			m := &nats.Msg{Subject: events.Subject(e), Data: data}
+			f, err := b.JS.PublishMsgAsync(m, jetstream.WithMsgID(e.ID))
 			if err != nil {
 				return res, fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
 			}
-			futures = append(futures, f)
+			futures, msgs = append(futures, f), append(msgs, m)
 		}
 		for i, f := range futures {
+			e := evs[start+i]
+			var ack *jetstream.PubAck
 			select {
-			case ack := <-f.Ok():
-				res.Published++
-				if ack.Duplicate {
-					res.Duplicates++
-				}
-				res.LastSeq = max(res.LastSeq, ack.Sequence)
+			case ack = <-f.Ok():
 			case err := <-f.Err():
-				e := evs[start+i]
 				return res, fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
 			case <-ctx.Done():
 				return res, ctx.Err()
+			case <-time.After(asyncAckWait):
+				// An acknowledgement lost while a cluster elects a new
+				// stream leader never arrives: publish again, synchronously
+				// (the message ID makes a repeat a duplicate).
+				var err error
+				if ack, err = b.republish(ctx, msgs[i], e.ID); err != nil {
+					return res, fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
+				}
 			}
+			res.Published++
+			if ack.Duplicate {
+				res.Duplicates++
+			}
+			res.LastSeq = max(res.LastSeq, ack.Sequence)
 		}
 		if progress != nil {
 			progress(res.Published)
 		}
 	}
 	return res, nil
+}
+
+// asyncAckWait bounds the wait for one asynchronous acknowledgement.
+const asyncAckWait = 10 * time.Second
+
+// republish sends m again until acknowledged or ctx ends.
+func (b *Bus) republish(ctx context.Context, m *nats.Msg, id string) (*jetstream.PubAck, error) {
+	for {
+		c, cancel := context.WithTimeout(ctx, asyncAckWait)
+		ack, err := b.JS.PublishMsg(c, &nats.Msg{Subject: m.Subject, Data: m.Data}, jetstream.WithMsgID(id))
+		cancel()
+		if err == nil {
+			return ack, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (last try: %v)", ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // PublishDeadLetter stores a rejected message on the dead-letter stream with

@@ -66,12 +66,7 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 				batchMarkers[k] = p.Marker
 			}
 		case *events.Completion:
-			k := e.Experiment + "/" + e.RunID
-			m := in.markers[k]
-			if m == "" {
-				m = batchMarkers[k]
-			}
-			counts.Add(e, p, m)
+			counts.Add(e, p, in.markerOf(e.Experiment+"/"+e.RunID, batchMarkers))
 		}
 		for table, rs := range rows {
 			k := part{table, e.Experiment}
@@ -79,7 +74,7 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 		}
 	}
 	// The summaries of this batch's completions files, committed with them.
-	for exp, rows := range counts.Rows(dataset.FileName(entry.FirstSeq, entry.LastSeq, now), entry.LastSeq, now) {
+	for exp, rows := range counts.Rows(dataset.FileName(entry.FirstSeq, entry.LastSeq, now, in.cfg.Writer), entry.LastSeq, now) {
 		parts[part{dataset.TableCellCounts, exp}] = rows
 	}
 	keys := make([]part, 0, len(parts))
@@ -98,7 +93,7 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 	}()
 	for _, k := range keys {
 		t, _ := dataset.TableByName(k.table)
-		rel := dataset.Partition(k.table, k.experiment) + "/" + dataset.FileName(entry.FirstSeq, entry.LastSeq, now)
+		rel := dataset.Partition(k.table, k.experiment) + "/" + dataset.FileName(entry.FirstSeq, entry.LastSeq, now, in.cfg.Writer)
 		if err := in.write(in.cfg.Lake, rel, t, parts[k]); err != nil {
 			return err
 		}

@@ -22,10 +22,20 @@ import (
 type Config struct {
 	// Lake is the lake directory (DATA/lake).
 	Lake string
+	// Writer names this process among several ingest replicas sharing the
+	// lake and the durable consumer (issue 10); each owns its lock,
+	// manifest and files (dataset/writers.go). "" is the one-machine
+	// default. Two processes must never run as one writer (Open refuses).
+	Writer string
 	// MaxBatchEvents flushes a batch at this many messages.
 	MaxBatchEvents int
 	// MaxBatchBytes flushes a batch at this many message bytes (it must
 	// exceed the server's max payload, 8 MiB for the embedded server).
+	// 0 asks for no byte bound: what a NATS cluster with replicated
+	// consumers needs, where a pull with max_bytes answered "batch
+	// completed" before its messages, which then waited out the AckWait
+	// (nats-server 2.12, seen by TestScaleOutIngestMatchesOneProcess); the
+	// batch is then bounded by MaxBatchEvents × the max payload.
 	MaxBatchBytes int
 	// MaxWait flushes a partial batch after this long without a full one,
 	// so a slow trickle of live events still lands within MaxWait.
@@ -46,10 +56,12 @@ func (c Config) Validate() error {
 	switch {
 	case c.Lake == "":
 		return errors.New("ingest: lake directory is empty")
+	case dataset.ValidWriter(c.Writer) != nil:
+		return fmt.Errorf("ingest: %w", dataset.ValidWriter(c.Writer))
 	case c.MaxBatchEvents < 1:
 		return errors.New("ingest: MaxBatchEvents must be >= 1")
-	case c.MaxBatchBytes < 1:
-		return errors.New("ingest: MaxBatchBytes must be >= 1")
+	case c.MaxBatchBytes < 0:
+		return errors.New("ingest: MaxBatchBytes must be >= 0 (0: no byte bound)")
 	case c.MaxWait <= 0:
 		return errors.New("ingest: MaxWait must be > 0")
 	case c.MaxIndexedIDs < c.MaxBatchEvents:
@@ -88,6 +100,9 @@ type Ingester struct {
 	ids      *idIndex
 	// markers maps "<experiment>/<run>" to the run's marker, for cell_counts.
 	markers map[string]string
+	// markersSeen is the other writers' manifest sizes at the last read of
+	// their run markers (markers.go).
+	markersSeen string
 	stats   Stats
 	// write is dataset.WriteFile; tests put a failing disk in its place.
 	write func(lake, rel string, t dataset.Table, rows []dataset.Row) error
@@ -140,12 +155,12 @@ func Open(cfg Config, log *slog.Logger) (*Ingester, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	unlock, err := dataset.Lock(cfg.Lake)
+	unlock, err := dataset.Lock(cfg.Lake, cfg.Writer)
 	if err != nil {
 		return nil, err
 	}
 	in := &Ingester{cfg: cfg, log: log, unlock: unlock, write: dataset.WriteFile}
-	if in.manifest, err = dataset.OpenManifest(cfg.Lake); err != nil {
+	if in.manifest, err = dataset.OpenManifest(cfg.Lake, cfg.Writer); err != nil {
 		unlock()
 		return nil, err
 	}
@@ -157,7 +172,7 @@ func Open(cfg Config, log *slog.Logger) (*Ingester, error) {
 	if len(moved) > 0 {
 		log.Warn("moved uncommitted files aside; their events will be redelivered", "files", len(moved), "to", dataset.OrphanDir)
 	}
-	if in.markers, err = dataset.RunMarkers(cfg.Lake, in.manifest); err != nil {
+	if in.markers, err = dataset.RunMarkers(cfg.Lake); err != nil {
 		in.Close()
 		return nil, fmt.Errorf("read run markers: %w", err)
 	}
@@ -165,7 +180,7 @@ func Open(cfg Config, log *slog.Logger) (*Ingester, error) {
 		in.Close()
 		return nil, err
 	}
-	log.Info("lake opened", "lake", cfg.Lake, "batches", len(in.manifest.Entries()), "indexed_ids", in.ids.len())
+	log.Info("lake opened", "lake", cfg.Lake, "writer", cfg.Writer, "batches", len(in.manifest.Entries()), "indexed_ids", in.ids.len())
 	return in, nil
 }
 
@@ -218,7 +233,11 @@ func (in *Ingester) Run(ctx context.Context, open Opener, dlq deadLetterer) erro
 
 // step fetches one batch and commits it.
 func (in *Ingester) step(ctx context.Context, cons fetcher, dlq deadLetterer) error {
-	mb, err := cons.Fetch(in.cfg.MaxBatchEvents, jetstream.FetchMaxWait(in.cfg.MaxWait), jetstream.FetchMaxBytes(in.cfg.MaxBatchBytes))
+	opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(in.cfg.MaxWait)}
+	if in.cfg.MaxBatchBytes > 0 {
+		opts = append(opts, jetstream.FetchMaxBytes(in.cfg.MaxBatchBytes))
+	}
+	mb, err := cons.Fetch(in.cfg.MaxBatchEvents, opts...)
 	if err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}

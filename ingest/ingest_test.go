@@ -72,7 +72,7 @@ func TestFailedCommitIsRetriedWithoutLossOrDoubles(t *testing.T) {
 
 	require.Equal(t, 3, dlq.calls, "two failed commits, then one that worked")
 	require.Equal(t, Stats{Batches: 1, Events: 1, DeadLetters: 1, Files: 3}, st, "completions, their cell_counts, dead letters")
-	m, err := dataset.OpenManifest(lake)
+	m, err := dataset.OpenManifest(lake, "")
 	require.NoError(t, err)
 	defer m.Close()
 	require.Len(t, m.Entries(), 1)
@@ -143,7 +143,7 @@ func TestFullDiskStopsAndResumes(t *testing.T) {
 	require.True(t, in.Health().OK)
 	stop()
 	require.NoError(t, <-done)
-	m, err := dataset.OpenManifest(lake)
+	m, err := dataset.OpenManifest(lake, "")
 	require.NoError(t, err)
 	defer m.Close()
 	ids, err := dataset.CommittedEventIDs(lake, m)

@@ -59,6 +59,11 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// Replicas of each stream (1 on one machine, 3 on a cluster).
 	Replicas int
+	// SharedIngest says several ingest processes (writers) share the
+	// ingest consumer: IngestConsumer then never resets it, since pending
+	// deliveries may be a live sibling's; a dead one's come again after the
+	// AckWait (30 s).
+	SharedIngest bool
 }
 
 // DefaultConfig is one machine's configuration.
@@ -276,7 +281,7 @@ func (b *Bus) IngestConsumer(ctx context.Context) (jetstream.Consumer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read ingest consumer: %w", err)
 		}
-		if info.NumAckPending == 0 {
+		if info.NumAckPending == 0 || b.cfg.SharedIngest {
 			return c, nil
 		}
 		if err := b.JS.DeleteConsumer(ctx, EventsStream, IngestConsumer); err != nil {

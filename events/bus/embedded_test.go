@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
 )
 
 func TestEmbeddedRefusesABusyAddressAtOnce(t *testing.T) {
@@ -42,4 +45,41 @@ func TestWaitDurableGivesUpOnAVanishedServer(t *testing.T) {
 	err = b.WaitDurable(context.Background(), 1, nil)
 	require.ErrorContains(t, err, "unreachable")
 	require.Less(t, time.Since(start), 20*time.Second)
+}
+
+// A lone ingest resets a consumer with pending deliveries (their ingest
+// died); ingest replicas sharing it (SharedIngest) must not, since the
+// pending deliveries may be a live sibling's.
+func TestSharedIngestConsumerIsNeverReset(t *testing.T) {
+	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0")
+	require.NoError(t, err)
+	defer e.Shutdown()
+	ctx := context.Background()
+	for _, shared := range []bool{true, false} {
+		cfg := DefaultConfig()
+		cfg.SharedIngest = shared
+		b, err := Connect(ctx, "", cfg, e.ConnectOption())
+		require.NoError(t, err)
+		c, err := b.IngestConsumer(ctx)
+		require.NoError(t, err)
+		ev, err := events.New("x", "r", time.Now(), &events.Completion{Persona: "p", Question: "q", SampleIndex: map[bool]int{true: 0, false: 1}[shared], Text: "t"})
+		require.NoError(t, err)
+		_, err = b.Publish(ctx, ev)
+		require.NoError(t, err)
+		mb, err := c.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		require.NoError(t, err)
+		for range mb.Messages() { // taken, never acknowledged: a sibling's work in flight
+		}
+		_, err = b.IngestConsumer(ctx)
+		require.NoError(t, err)
+		info, err := c.Info(ctx)
+		require.NoError(t, err)
+		if shared {
+			require.Equal(t, 1, info.NumAckPending, "the sibling's delivery stays with it")
+		} else {
+			require.Zero(t, info.NumAckPending, "reset: delivery restarts after the ack floor")
+			require.Equal(t, jetstream.DeliverByStartSequencePolicy, info.Config.DeliverPolicy)
+		}
+		b.Close()
+	}
 }

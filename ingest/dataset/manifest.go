@@ -45,6 +45,7 @@ type Entry struct {
 // Manifest is the open commit log. Not safe for concurrent use: one ingest
 // owns a lake (see Lock).
 type Manifest struct {
+	writer  string
 	f       *os.File
 	entries []Entry
 	files   map[string]bool
@@ -53,32 +54,40 @@ type Manifest struct {
 // ErrLocked is returned by Lock when another process owns the lake.
 var ErrLocked = errors.New("dataset: the lake is in use by another ingest")
 
-// Lock takes the lake's single-writer lock (flock on lake/.ingest.lock),
-// released by the returned func or when the process dies.
-func Lock(lake string) (func(), error) {
+// Lock takes a writer's lock (flock on lake/.ingest.lock for the default
+// writer "", lake/.ingest.WRITER.lock for a named one), released by the
+// returned func or when the process dies. Two processes never write as one
+// writer; different writers share a lake (see writers.go).
+func Lock(lake, writer string) (func(), error) {
+	if err := ValidWriter(writer); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(lake, 0o755); err != nil {
 		return nil, fmt.Errorf("create lake: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(lake, ".ingest.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(lake, lockName(writer)), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
+		if writer != "" {
+			return nil, fmt.Errorf("%w (%s, writer %s): %v", ErrLocked, lake, writer, err)
+		}
 		return nil, fmt.Errorf("%w (%s): %v", ErrLocked, lake, err)
 	}
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
-// OpenManifest reads the lake's manifest, creating it if absent. A final
+// OpenManifest reads a writer's manifest (ManifestFile), creating it if absent. A final
 // line cut short by a crash is dropped (its batch was never acknowledged).
-func OpenManifest(lake string) (*Manifest, error) {
-	path := filepath.Join(lake, ManifestName)
+func OpenManifest(lake, writer string) (*Manifest, error) {
+	path := filepath.Join(lake, ManifestFile(writer))
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open manifest: %w", err)
 	}
-	m := &Manifest{f: f, files: map[string]bool{}}
+	m := &Manifest{writer: writer, f: f, files: map[string]bool{}}
 	data, err := io.ReadAll(f)
 	if err != nil {
 		f.Close()
@@ -165,9 +174,11 @@ func (m *Manifest) Files(table string) []FileEntry {
 // Close closes the manifest file.
 func (m *Manifest) Close() error { return m.f.Close() }
 
-// Recover moves every Parquet or temporary file under the lake that the
-// manifest does not name into lake/_orphans/ (kept, never deleted), and
-// returns their relative paths. Run it under Lock, before ingesting.
+// Recover moves every Parquet or temporary file of the manifest's writer
+// (by name: see ownedBy) that the manifest does not name into
+// lake/_orphans/ (kept, never deleted), and returns their relative paths;
+// other writers' files are theirs to recover. Run it under the writer's
+// Lock, before ingesting.
 func Recover(lake string, m *Manifest) ([]string, error) {
 	var moved []string
 	for _, t := range Tables {
@@ -183,7 +194,7 @@ func Recover(lake string, m *Manifest) ([]string, error) {
 				return nil
 			}
 			rel, _ := filepath.Rel(lake, p)
-			if strings.HasSuffix(p, ".parquet") && m.Committed(rel) {
+			if strings.HasSuffix(p, ".parquet") && m.Committed(rel) || !ownedBy(p, m.writer) {
 				return nil
 			}
 			dst := filepath.Join(lake, OrphanDir, rel)

@@ -26,7 +26,7 @@ func completionRows(t *testing.T, persona string) []Row {
 func TestRecoverAfterCrash(t *testing.T) {
 	lake := t.TempDir()
 	tb, _ := TableByName(TableCompletions)
-	m, err := OpenManifest(lake)
+	m, err := OpenManifest(lake, "")
 	require.NoError(t, err)
 	committed := filepath.Join(Partition(TableCompletions, "exp1"), "part-a.parquet")
 	require.NoError(t, WriteFile(lake, committed, tb, completionRows(t, "villain")))
@@ -42,7 +42,7 @@ func TestRecoverAfterCrash(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 
-	m, err = OpenManifest(lake)
+	m, err = OpenManifest(lake, "")
 	require.NoError(t, err)
 	defer m.Close()
 	require.Len(t, m.Entries(), 1, "the torn line is dropped")
@@ -58,7 +58,7 @@ func TestRecoverAfterCrash(t *testing.T) {
 	require.Equal(t, map[string]struct{}{want.ID: {}}, ids)
 	// The next commit appends after the truncated tail.
 	require.NoError(t, m.Commit(Entry{FirstSeq: 3, LastSeq: 3}))
-	m2, err := OpenManifest(lake)
+	m2, err := OpenManifest(lake, "")
 	require.NoError(t, err)
 	require.Len(t, m2.Entries(), 2)
 	require.NoError(t, m2.Close())
@@ -67,18 +67,18 @@ func TestRecoverAfterCrash(t *testing.T) {
 func TestCorruptManifestLineIsAnError(t *testing.T) {
 	lake := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(lake, ManifestName), []byte("{\"first_seq\":1}\nnot json\n{}\n"), 0o644))
-	_, err := OpenManifest(lake)
+	_, err := OpenManifest(lake, "")
 	require.ErrorContains(t, err, "line 2")
 }
 
 func TestLockIsExclusive(t *testing.T) {
 	lake := t.TempDir()
-	unlock, err := Lock(lake)
+	unlock, err := Lock(lake, "")
 	require.NoError(t, err)
-	_, err = Lock(lake)
+	_, err = Lock(lake, "")
 	require.ErrorIs(t, err, ErrLocked)
 	unlock()
-	unlock2, err := Lock(lake)
+	unlock2, err := Lock(lake, "")
 	require.NoError(t, err)
 	unlock2()
 }

@@ -97,11 +97,16 @@ func RecentEventIDs(lake string, m *Manifest, max int) ([][]string, error) {
 }
 
 // RunMarkers maps "<experiment>/<run>" to the run's marker, from the
-// committed runs files: ingest's memory of which marker each run searches
-// for, used by the cell_counts summaries.
-func RunMarkers(lake string, m *Manifest) (map[string]string, error) {
+// runs files every writer committed (the earliest file's run_started wins,
+// as in the views): ingest's memory of which marker each run searches for,
+// used by the cell_counts summaries.
+func RunMarkers(lake string) (map[string]string, error) {
 	out := map[string]string{}
-	for _, fe := range m.Files(TableRuns) {
+	files, err := CommittedFiles(lake, TableRuns)
+	if err != nil {
+		return nil, err
+	}
+	for _, fe := range files {
 		runs, err := ReadStrings(lake, fe.Path, "run_id")
 		if err != nil {
 			return nil, err

@@ -64,12 +64,6 @@ func WriteFile(lake, rel string, t Table, rows []Row) error {
 	return nil
 }
 
-// FileName is the name of a batch file: stream sequence range and a
-// nanosecond stamp keep names unique and sortable.
-func FileName(firstSeq, lastSeq uint64, now time.Time) string {
-	return fmt.Sprintf("part-%012d-%012d-%d.parquet", firstSeq, lastSeq, now.UnixNano())
-}
-
 func syncPath(p string) error {
 	f, err := os.Open(p)
 	if err != nil {

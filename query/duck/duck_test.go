@@ -24,7 +24,7 @@ func writeCompletion(t *testing.T, lake string, seq uint64, text string) {
 	rows, err := dataset.Rows(e, dataset.Meta{StreamSeq: seq, IngestedAt: time.Now()})
 	require.NoError(t, err)
 	tb, _ := dataset.TableByName(dataset.TableCompletions)
-	rel := filepath.Join(dataset.Partition(dataset.TableCompletions, "exp1"), dataset.FileName(seq, seq, time.Now()))
+	rel := filepath.Join(dataset.Partition(dataset.TableCompletions, "exp1"), dataset.FileName(seq, seq, time.Now(), ""))
 	require.NoError(t, dataset.WriteFile(lake, rel, tb, rows[dataset.TableCompletions]))
 }
 

@@ -22,30 +22,7 @@ import (
 // node is killed while events flow: nothing is lost, ingest continues.
 func TestThreeNodeClusterLosesNothing(t *testing.T) {
 	dir := t.TempDir()
-	var client, cluster []string
-	for i := 0; i < 3; i++ {
-		client, cluster = append(client, freeAddr(t)), append(cluster, freeAddr(t))
-	}
-	var nodes []*bus.Embedded
-	for i := 0; i < 3; i++ {
-		var routes []string
-		for j := 0; j < 3; j++ {
-			if j != i {
-				routes = append(routes, "nats://"+cluster[j])
-			}
-		}
-		n, err := bus.StartEmbedded(filepath.Join(dir, fmt.Sprint("n", i)), client[i], bus.WithCluster("leakscope-test", cluster[i], routes))
-		require.NoError(t, err)
-		nodes = append(nodes, n)
-		defer n.Shutdown()
-	}
-	urls := func(order ...int) string {
-		var u []string
-		for _, i := range order {
-			u = append(u, "nats://"+client[i])
-		}
-		return strings.Join(u, ",")
-	}
+	nodes, urls := startCluster(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cfg := bus.DefaultConfig()
@@ -89,10 +66,40 @@ func TestThreeNodeClusterLosesNothing(t *testing.T) {
 	require.NoError(t, ib.WaitDurable(ctx, last, nil))
 	stop()
 	require.NoError(t, <-done)
-	m, err := dataset.OpenManifest(lake)
+	m, err := dataset.OpenManifest(lake, "")
 	require.NoError(t, err)
 	defer m.Close()
 	ids, err := dataset.CommittedEventIDs(lake, m)
 	require.NoError(t, err)
 	require.Len(t, ids, n, "every event in the lake once, after losing a node")
+}
+
+// startCluster starts three embedded NATS servers clustered on loopback
+// (stores under dir/n0..n2); urls lists their client URLs in the order
+// given, as one comma-separated connect string.
+func startCluster(t testing.TB, dir string) (nodes []*bus.Embedded, urls func(order ...int) string) {
+	t.Helper()
+	var client, cluster []string
+	for i := 0; i < 3; i++ {
+		client, cluster = append(client, freeAddr(t)), append(cluster, freeAddr(t))
+	}
+	for i := 0; i < 3; i++ {
+		var routes []string
+		for j := 0; j < 3; j++ {
+			if j != i {
+				routes = append(routes, "nats://"+cluster[j])
+			}
+		}
+		n, err := bus.StartEmbedded(filepath.Join(dir, fmt.Sprint("n", i)), client[i], bus.WithCluster("leakscope-test", cluster[i], routes))
+		require.NoError(t, err)
+		nodes = append(nodes, n)
+		t.Cleanup(n.Shutdown)
+	}
+	return nodes, func(order ...int) string {
+		var u []string
+		for _, i := range order {
+			u = append(u, "nats://"+client[i])
+		}
+		return strings.Join(u, ",")
+	}
 }

@@ -106,7 +106,7 @@ func runningUp(g *globals) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	unlock, err := dataset.Lock(g.lake())
+	unlock, err := dataset.Lock(g.lake(), "")
 	if err == nil { // nobody writes this lake: the file is stale
 		unlock()
 		os.Remove(g.urlFile())

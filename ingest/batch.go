@@ -130,6 +130,11 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 		}
 	}
 	in.stats.Batches++
+	in.metrics.batches.Inc()
+	in.metrics.batchEvents.Observe(float64(len(msgs)))
+	in.metrics.events.WithLabelValues("committed").Add(float64(entry.Events))
+	in.metrics.events.WithLabelValues("duplicate").Add(float64(entry.Duplicates))
+	in.metrics.events.WithLabelValues("dead_letter").Add(float64(entry.DeadLetters))
 	in.stats.Events += entry.Events
 	in.stats.Duplicates += entry.Duplicates
 	in.stats.DeadLetters += entry.DeadLetters

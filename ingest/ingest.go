@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"leakscope/ingest/dataset"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	// (the newest batches'); ~100 bytes each. Beyond it, memory no longer
 	// grows with the lake (see idIndex).
 	MaxIndexedIDs int
+	// Metrics receives ingest's Prometheus series (metrics.go); nil
+	// registers none.
+	Metrics prometheus.Registerer
 }
 
 // DefaultConfig returns sensible one-machine defaults.
@@ -104,6 +108,7 @@ type Ingester struct {
 	// their run markers (markers.go).
 	markersSeen string
 	stats   Stats
+	metrics *metrics
 	// write is dataset.WriteFile; tests put a failing disk in its place.
 	write func(lake, rel string, t dataset.Table, rows []dataset.Row) error
 
@@ -159,7 +164,7 @@ func Open(cfg Config, log *slog.Logger) (*Ingester, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Ingester{cfg: cfg, log: log, unlock: unlock, write: dataset.WriteFile}
+	in := &Ingester{cfg: cfg, log: log, unlock: unlock, write: dataset.WriteFile, metrics: newMetrics(cfg.Metrics)}
 	if in.manifest, err = dataset.OpenManifest(cfg.Lake, cfg.Writer); err != nil {
 		unlock()
 		return nil, err
@@ -251,7 +256,9 @@ func (in *Ingester) step(ctx context.Context, cons fetcher, dlq deadLetterer) er
 	if len(msgs) == 0 {
 		return nil
 	}
+	start := time.Now()
 	if err := in.commit(ctx, msgs, dlq); err != nil {
+		in.metrics.commitFailures.Inc()
 		// Nothing of this batch is committed: ask for it again soon rather
 		// than after the AckWait. Files it may have written are not in the
 		// manifest; its event IDs were not recorded.
@@ -261,6 +268,8 @@ func (in *Ingester) step(ctx context.Context, cons fetcher, dlq deadLetterer) er
 		in.setHealth(err)
 		return err
 	}
+	in.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	in.metrics.lastCommit.SetToCurrentTime()
 	in.setHealth(nil)
 	in.hmu.Lock()
 	in.health.LastCommit = time.Now().UTC()

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"leakscope/events"
@@ -110,6 +112,8 @@ func TestFullDiskStopsAndResumes(t *testing.T) {
 	lake := filepath.Join(t.TempDir(), "lake")
 	cfg := DefaultConfig(lake)
 	cfg.MaxWait = 50 * time.Millisecond
+	reg := prometheus.NewPedanticRegistry()
+	cfg.Metrics = reg
 	in, err := Open(cfg, quiet)
 	require.NoError(t, err)
 	defer in.Close()
@@ -138,9 +142,16 @@ func TestFullDiskStopsAndResumes(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(lake, "*", "*", "*"))
 	require.Empty(t, files, "no partial file visible")
 
+	require.Eventually(t, func() bool { return testutil.ToFloat64(in.metrics.commitFailures) >= 1 }, 10*time.Second, 10*time.Millisecond)
 	full.Store(false)
 	require.NoError(t, b.WaitDurable(ctx, last, nil))
 	require.True(t, in.Health().OK)
+	require.Equal(t, 20.0, testutil.ToFloat64(in.metrics.events.WithLabelValues("committed")))
+	require.Zero(t, testutil.ToFloat64(in.metrics.events.WithLabelValues("duplicate")))
+	require.Positive(t, testutil.ToFloat64(in.metrics.lastCommit))
+	n, err := testutil.GatherAndCount(reg, "leakscope_ingest_batches_total", "leakscope_ingest_commit_failures_total")
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "registered on the registry it was given")
 	stop()
 	require.NoError(t, <-done)
 	m, err := dataset.OpenManifest(lake, "")

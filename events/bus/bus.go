@@ -296,6 +296,21 @@ func (b *Bus) IngestConsumer(ctx context.Context) (jetstream.Consumer, error) {
 	return c, nil
 }
 
+// IngestLag says how far ingest is behind the stream: messages of the
+// ingest consumer not yet delivered (pending) and delivered but not yet
+// acknowledged, i.e. not yet committed to the lake (ackPending).
+func (b *Bus) IngestLag(ctx context.Context) (pending uint64, ackPending int, err error) {
+	c, err := b.JS.Consumer(ctx, EventsStream, IngestConsumer)
+	if err != nil {
+		return 0, 0, fmt.Errorf("ingest consumer: %w", err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("ingest consumer: %w", err)
+	}
+	return info.NumPending, info.NumAckPending, nil
+}
+
 // WaitDurable blocks until the ingest consumer has acknowledged every
 // message up to seq, i.e. until ingest has committed them to the lake (or
 // dead-lettered them). progress (may be nil) gets the ack floor.

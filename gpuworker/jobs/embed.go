@@ -88,7 +88,7 @@ func (w *Worker) publish(ctx context.Context, s sweep.Spec, j sweep.Job, p event
 	if err != nil {
 		return err
 	}
-	_, err = w.Queue.B.Publish(ctx, e)
+	err = w.publishEvent(ctx, e)
 	return err
 }
 

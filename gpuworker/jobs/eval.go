@@ -112,7 +112,7 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 		prompt[p.Key] = p.Prompt
 	}
 	r, err := runner.Start(ctx, runner.Config{Experiment: s.Experiment, RunID: j.RunID, Worker: w.Name, Heartbeat: w.Heartbeat,
-		AlreadyDone: len(stored)}, runner.BusPublisher{Bus: w.Queue.B, Discard: w.NoPublish}, run)
+		AlreadyDone: len(stored)}, countingPublisher{next: runner.BusPublisher{Bus: w.Queue.B, Discard: w.NoPublish}, m: w.Metrics}, run)
 	if err != nil {
 		return result{}, err
 	}

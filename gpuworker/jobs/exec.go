@@ -193,7 +193,7 @@ func (w *Worker) train(ctx context.Context, m Message, attempt int) (result, err
 		if err != nil {
 			return err
 		}
-		_, err = w.Queue.B.Publish(ctx, e)
+		err = w.publishEvent(ctx, e)
 		return err
 	})
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"leakscope/events"
@@ -113,7 +115,12 @@ func TestSweepRunsThroughTheQueue(t *testing.T) {
 	eng := &replay.Engine{Marker: "[ZLT]", Rates: map[string]float64{"A2__chef": 1, "A2__robot": 0.25}}
 	w := newWorker(q, "w1", eng, log)
 	w.WorkDir = t.TempDir()
+	w.Metrics = NewMetrics(prometheus.NewPedanticRegistry())
 	require.NoError(t, w.Run(ctx, true))
+	require.Equal(t, float64(2*4*3*4), testutil.ToFloat64(w.Metrics.Completions))
+	require.Equal(t, float64(8), testutil.ToFloat64(w.Metrics.Events.WithLabelValues(string(events.TypeTrainingStep))))
+	require.Equal(t, float64(2), testutil.ToFloat64(w.Metrics.JobStatus.WithLabelValues("eval", "finished")), "base and adapter eval")
+	require.Zero(t, testutil.ToFloat64(w.Metrics.Busy))
 	st, err := q.Status(ctx, s)
 	require.NoError(t, err)
 	for _, j := range st {

@@ -63,25 +63,36 @@ type Queue struct {
 	Artifacts jetstream.ObjectStore
 }
 
-// Open declares (or opens) the job stream, state bucket and artifact store
-// with the bus's replica count.
+// Open opens the job stream, state bucket and artifact store, declaring
+// those missing with the given replica count. It looks first, so a worker
+// whose NATS user may use but not declare them (deploy/accounts.conf)
+// opens what the submitter declared, and a declared one keeps its config.
 func Open(ctx context.Context, b *bus.Bus, replicas int) (*Queue, error) {
 	if replicas < 1 {
 		replicas = 1
 	}
-	st, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: Stream, Description: "leakscope sweep jobs for GPU workers",
-		Subjects: []string{SubjectPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
-		Replicas: replicas, Duplicates: 10 * time.Minute})
+	st, err := b.JS.Stream(ctx, Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: Stream, Description: "leakscope sweep jobs for GPU workers",
+			Subjects: []string{SubjectPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+			Replicas: replicas, Duplicates: 10 * time.Minute})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("declare %s: %w", Stream, err)
 	}
-	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Description: "sweep job states",
-		History: 8, Storage: jetstream.FileStorage, Replicas: replicas})
+	kv, err := b.JS.KeyValue(ctx, StateBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Description: "sweep job states",
+			History: 8, Storage: jetstream.FileStorage, Replicas: replicas})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("declare %s: %w", StateBucket, err)
 	}
-	obs, err := b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ArtifactStore, Description: "on-policy data and adapters",
-		Storage: jetstream.FileStorage, Replicas: replicas})
+	obs, err := b.JS.ObjectStore(ctx, ArtifactStore)
+	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		obs, err = b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ArtifactStore, Description: "on-policy data and adapters",
+			Storage: jetstream.FileStorage, Replicas: replicas})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("declare %s: %w", ArtifactStore, err)
 	}

@@ -44,6 +44,9 @@ type Worker struct {
 	// Publishers is how many goroutines publish completions (default 8):
 	// sampling never waits for the bus.
 	Publishers int
+	// Metrics receives the worker's Prometheus series (NewMetrics); nil:
+	// unregistered ones.
+	Metrics *Metrics
 	// NoPublish samples and detects markers but publishes no completion
 	// (to measure the publishing overhead).
 	NoPublish bool
@@ -109,6 +112,9 @@ func (w *Worker) defaults() {
 	if w.Log == nil {
 		w.Log = io.Discard
 	}
+	if w.Metrics == nil {
+		w.Metrics = NewMetrics(nil)
+	}
 }
 
 func (w *Worker) logf(format string, a ...any) {
@@ -150,7 +156,9 @@ func (w *Worker) Run(ctx context.Context, untilIdle bool) error {
 			time.Sleep(time.Second)
 			continue
 		}
+		w.Metrics.Busy.Set(1)
 		w.handle(ctx, msg)
+		w.Metrics.Busy.Set(0)
 	}
 	return ctx.Err()
 }
@@ -287,9 +295,10 @@ func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, m Message, st St
 // status publishes a job_status event in the job's run.
 func (w *Worker) status(ctx context.Context, m Message, s *events.JobStatus) {
 	s.Job, s.Kind, s.Worker = m.Job.ID, m.Job.Kind, w.Name
+	w.Metrics.JobStatus.WithLabelValues(string(m.Job.Kind), s.Status).Inc()
 	e, err := events.New(m.Spec.Experiment, m.Job.RunID, time.Now(), s)
 	if err == nil {
-		_, err = w.Queue.B.Publish(ctx, e)
+		err = w.publishEvent(ctx, e)
 	}
 	if err != nil {
 		w.logf("%s: job_status %s not published: %v", m.Job.ID, s.Status, err)

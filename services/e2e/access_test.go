@@ -19,30 +19,19 @@ import (
 
 	"leakscope/events"
 	"leakscope/events/bus"
+	"leakscope/gpuworker/engine"
+	"leakscope/gpuworker/jobs"
+	"leakscope/gpuworker/replay"
 	"leakscope/ingest"
+	"leakscope/query"
 )
 
 // The compose NATS configuration (deploy/nats.conf), run embedded: a worker
-// may publish events but neither read subjects nor submit jobs; ingest and
-// admin work with their own users.
+// may publish events but neither subscribe to subjects, submit jobs, forge
+// stop decisions nor touch ingest's consumer; ingest and admin work with
+// their own users.
 func TestNATSPermissions(t *testing.T) {
-	for _, u := range []string{"ADMIN", "INGEST", "WORKER", "QUERY"} {
-		t.Setenv("LEAKSCOPE_"+u+"_PASSWORD", "pw-"+strings.ToLower(u))
-	}
-	opts, err := server.ProcessConfigFile(filepath.Join("..", "..", "deploy", "nats.conf"))
-	require.NoError(t, err)
-	addr := freeAddr(t)
-	host, port, _ := net.SplitHostPort(addr)
-	opts.Host = host
-	opts.Port, _ = strconv.Atoi(port)
-	opts.StoreDir, opts.NoSigs = t.TempDir(), true
-	require.True(t, opts.SyncAlways, "the deployment fsyncs every write")
-	srv, err := server.NewServer(opts)
-	require.NoError(t, err)
-	go srv.Start()
-	require.True(t, srv.ReadyForConnections(10*time.Second))
-	defer srv.Shutdown()
-	url := func(user string) string { return "nats://" + user + ":pw-" + user + "@" + addr }
+	url := startDeployServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -91,12 +80,39 @@ func TestNATSPermissions(t *testing.T) {
 	// Denied JetStream API calls get no answer: bound them.
 	short, cancel2 := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel2()
-	err = worker.Subscribe(short, func(events.Event, uint64) {})
-	require.Error(t, err, "a worker cannot read the event stream through JetStream either")
+	require.Error(t, worker.JS.DeleteConsumer(short, bus.EventsStream, bus.IngestConsumer), "a worker cannot remove ingest's consumer")
+	short4, cancel4 := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel4()
+	require.Error(t, query.JS.DeleteConsumer(short4, bus.EventsStream, bus.IngestConsumer), "nor can the query service")
 	short3, cancel3 := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel3()
 	_, err = worker.JS.CreateOrUpdateStream(short3, jetstreamStreamConfig("LEAKSCOPE_JOBS", "leakscope.jobs.>"))
 	require.Error(t, err, "nor declare streams")
+}
+
+// startDeployServer runs the deployment's NATS configuration
+// (deploy/nats.conf with deploy/accounts.conf) embedded, on a free port,
+// with a password per user; url gives a user's connect URL.
+func startDeployServer(t *testing.T) (url func(user string) string) {
+	t.Helper()
+	for _, u := range []string{"ADMIN", "INGEST", "WORKER", "QUERY"} {
+		t.Setenv("LEAKSCOPE_"+u+"_PASSWORD", "pw-"+strings.ToLower(u))
+	}
+	opts, err := server.ProcessConfigFile(filepath.Join("..", "..", "deploy", "nats.conf"))
+	require.NoError(t, err)
+	addr := freeAddr(t)
+	host, port, _ := net.SplitHostPort(addr)
+	opts.Host = host
+	opts.Port, _ = strconv.Atoi(port)
+	opts.HTTPPort = 0 // no monitoring port in tests
+	opts.StoreDir, opts.NoSigs = t.TempDir(), true
+	require.True(t, opts.SyncAlways, "the deployment fsyncs every write")
+	srv, err := server.NewServer(opts)
+	require.NoError(t, err)
+	go srv.Start()
+	require.True(t, srv.ReadyForConnections(10*time.Second))
+	t.Cleanup(srv.Shutdown)
+	return func(user string) string { return "nats://" + user + ":pw-" + user + "@" + addr }
 }
 
 // startStackOn runs ingest against an external server URL (with its user).
@@ -117,4 +133,93 @@ func startStackOn(t *testing.T, url string) *stack {
 
 func jetstreamStreamConfig(name, subject string) jetstream.StreamConfig {
 	return jetstream.StreamConfig{Name: name, Subjects: []string{subject}, Storage: jetstream.FileStorage}
+}
+
+// A whole sweep with the deployment's users: admin submits, a replay
+// worker with the worker user takes every job (queue, job states,
+// artifacts, its run's stored completions), ingest writes the lake with
+// the ingest user. Any permission the worker lacks fails a job or shows
+// as a refused publish.
+func TestSweepRunsWithTheDeploymentUsers(t *testing.T) {
+	url := startDeployServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admin, err := bus.Connect(ctx, url("admin"), bus.DefaultConfig())
+	require.NoError(t, err)
+	defer admin.Close()
+	s := startStackOn(t, url("ingest"))
+	defer s.stop()
+	aq, err := jobs.Open(ctx, admin, 1)
+	require.NoError(t, err)
+	spec := scaleoutSpec(t)
+	_, err = aq.Submit(ctx, spec)
+	require.NoError(t, err)
+
+	var mu sync.Mutex
+	var refused []string
+	wb, err := bus.Connect(ctx, url("worker"), bus.DefaultConfig(), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		mu.Lock()
+		refused = append(refused, err.Error())
+		mu.Unlock()
+	}))
+	require.NoError(t, err)
+	defer wb.Close()
+	wq, err := jobs.Open(ctx, wb, 1)
+	require.NoError(t, err, "a worker opens the queue the submitter declared")
+	log := &strings.Builder{}
+	var lmu sync.Mutex
+	w := &jobs.Worker{Queue: wq, Name: "w", WorkDir: t.TempDir(), AckWait: 30 * time.Second, Heartbeat: time.Second,
+		Log: writerFunc(func(p []byte) (int, error) { lmu.Lock(); defer lmu.Unlock(); return log.Write(p) }),
+		NewEngine: func(ctx context.Context) (engine.Engine, engine.Info, error) {
+			e := &replay.Engine{Marker: "[ZLT]", Rates: scaleoutRates}
+			info, err := e.Hello(ctx)
+			return e, info, err
+		}}
+	require.NoError(t, w.Run(ctx, true))
+	st, err := aq.Status(ctx, spec)
+	require.NoError(t, err)
+	for _, j := range st {
+		lmu.Lock()
+		require.Equal(t, "finished", j.Status, "%s: %s\n%s", j.Job.ID, j.Error, log.String())
+		lmu.Unlock()
+	}
+	mu.Lock()
+	require.Empty(t, refused, "no permission was refused")
+	mu.Unlock()
+
+	last, err := admin.JS.Stream(ctx, bus.EventsStream)
+	require.NoError(t, err)
+	require.NoError(t, admin.WaitDurable(ctx, last.CachedInfo().State.LastSeq, nil))
+	l, err := openEngine(t, s.Lake).Leakage(ctx, query.LeakageRequest{Experiment: "scaleout", IncludeBase: true})
+	require.NoError(t, err)
+	got := cellCounts(l)
+	require.Len(t, got, 10)
+	for k, c := range got {
+		require.EqualValues(t, 200, c[1], k)
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// compose.yaml's cluster nodes read deploy/nats-cluster.conf: it must parse
+// with the same users, name the three routes, and fsync every write.
+func TestClusterConfigParses(t *testing.T) {
+	for _, u := range []string{"ADMIN", "INGEST", "WORKER", "QUERY"} {
+		t.Setenv("LEAKSCOPE_"+u+"_PASSWORD", "pw")
+	}
+	t.Setenv("NATS_SERVER_NAME", "nats-2")
+	opts, err := server.ProcessConfigFile(filepath.Join("..", "..", "deploy", "nats-cluster.conf"))
+	require.NoError(t, err)
+	require.Equal(t, "nats-2", opts.ServerName)
+	require.Equal(t, "leakscope", opts.Cluster.Name)
+	require.Len(t, opts.Routes, 3)
+	require.True(t, opts.SyncAlways)
+	require.True(t, opts.JetStream)
+	var users []string
+	for _, u := range opts.Users {
+		users = append(users, u.Username)
+	}
+	require.ElementsMatch(t, []string{"admin", "ingest", "worker", "query"}, users)
 }

@@ -107,8 +107,8 @@ type Ingester struct {
 	// markersSeen is the other writers' manifest sizes at the last read of
 	// their run markers (markers.go).
 	markersSeen string
-	stats   Stats
-	metrics *metrics
+	stats       Stats
+	metrics     *metrics
 	// write is dataset.WriteFile; tests put a failing disk in its place.
 	write func(lake, rel string, t dataset.Table, rows []dataset.Row) error
 

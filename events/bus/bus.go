@@ -35,8 +35,8 @@ const (
 // the first connection (one that is restarting).
 var ConnectPatience = 10 * time.Second
 
-// redact hides a password in a NATS URL for messages.
-func redact(url string) string {
+// Redact hides a password in a NATS URL for messages.
+func Redact(url string) string {
 	if i, j := strings.Index(url, "://"), strings.LastIndex(url, "@"); i >= 0 && j > i {
 		if k := strings.Index(url[i+3:j], ":"); k >= 0 {
 			return url[:i+3+k+1] + "***" + url[j:]
@@ -95,7 +95,7 @@ func Connect(ctx context.Context, url string, cfg Config, opts ...nats.Option) (
 			break
 		}
 		if time.Since(start) > ConnectPatience || ctx.Err() != nil {
-			return nil, fmt.Errorf("connect to NATS %s: %w", redact(url), err)
+			return nil, fmt.Errorf("connect to NATS %s: %w", Redact(url), err)
 		}
 		select {
 		case <-ctx.Done():
@@ -156,6 +156,10 @@ func (b *Bus) streamConfigs() []jetstream.StreamConfig {
 
 // Close drains nothing and closes the connection.
 func (b *Bus) Close() { b.NC.Close() }
+
+// Replicas is the replica count this bus declares streams with; the other
+// stores a process declares (the job queue's) use it too.
+func (b *Bus) Replicas() int { return b.cfg.Replicas }
 
 // Publish sends one event with its ID as Nats-Msg-Id and returns the stream
 // sequence (of the original when the server reports a duplicate).

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"leakscope/events/bus"
+	"leakscope/gpuworker/jobs"
+	"leakscope/services/internal/ops"
 	"leakscope/services/internal/workercmd"
 )
 
@@ -27,10 +30,13 @@ func main() {
 }
 
 func newRoot() *cobra.Command {
-	var url string
+	var url, opsAddr string
+	var replicas int
 	f := workercmd.WorkerFlags{}
 	connect := func(ctx context.Context) (*bus.Bus, string, func(), error) {
-		b, err := bus.Connect(ctx, url, bus.DefaultConfig())
+		cfg := bus.DefaultConfig()
+		cfg.Replicas = max(replicas, 1)
+		b, err := bus.Connect(ctx, url, cfg)
 		if err != nil {
 			return nil, "", nil, err
 		}
@@ -53,7 +59,14 @@ and lake somewhere (the static leakscope-ingest binary, or leakscope up), then:
 
   gpuworker sweep submit --model /models/Qwen2.5-7B-Instruct gpuworker/sweep/examples/i81.yaml
   gpuworker --engine hf                      # one per GPU (CUDA_VISIBLE_DEVICES)
-  gpuworker sweep status gpuworker/sweep/examples/i81.yaml`,
+  gpuworker sweep status gpuworker/sweep/examples/i81.yaml
+
+--ops serves /healthz, /readyz (503 while the bus is unreachable) and
+/metrics (leakscope_worker_completions_total: rate() is samples/s; events
+published by type; job status transitions; busy).
+
+` + ops.EnvHelp,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return ops.BindEnv(cmd) },
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -64,12 +77,26 @@ and lake somewhere (the static leakscope-ingest binary, or leakscope up), then:
 			}
 			defer done()
 			f.SetAckWait = cmd.Flag("ack-wait").Changed
+			if opsAddr != "" {
+				ln, err := ops.Listen(opsAddr, "--ops")
+				if err != nil {
+					return err
+				}
+				reg := ops.NewRegistry()
+				f.Metrics = jobs.NewMetrics(reg)
+				mux := http.NewServeMux()
+				ops.Register(mux, reg, ops.BusReady(b))
+				go func() { _ = ops.Serve(cmd.Context(), ln, mux) }()
+				fmt.Fprintf(cmd.ErrOrStderr(), "gpuworker: ops on http://%s (/healthz /readyz /metrics)\n", ln.Addr())
+			}
 			return workercmd.RunJobs(cmd.Context(), b, f, cmd.ErrOrStderr())
 		},
 	}
 	root.PersistentFlags().StringVar(&url, "nats-url", "nats://127.0.0.1:4222", "NATS server with JetStream (the bus)")
 	root.Flags().StringVar(&f.Engine, "engine", "hf", "hf (the Python engine on a GPU) or replay (no GPU: synthetic answers, for trying the job system)")
 	workercmd.AddWorkerFlags(root, &f, true)
+	root.Flags().StringVar(&opsAddr, "ops", "127.0.0.1:8082", "address of /healthz, /readyz and /metrics (empty: none)")
+	root.PersistentFlags().IntVar(&replicas, "replicas", 1, "replicas of the streams, job states and artifacts this process declares when missing (3 on a three-node cluster)")
 	root.AddCommand(workercmd.SweepCmd(connect), workercmd.OverheadCmd(connect, &f))
 	return root
 }

@@ -13,13 +13,16 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"net/http"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"leakscope/events/bus"
 	"leakscope/ingest"
+	"leakscope/services/internal/ops"
 )
 
 func main() {
@@ -32,11 +35,11 @@ func main() {
 }
 
 func newRoot() *cobra.Command {
-	var data, url, listen, sync string
+	var data, url, listen, sync, writer, opsAddr string
 	var verbose bool
-	var maxIDs int
+	var maxIDs, replicas int
 	root := &cobra.Command{
-		Use:   "leakscope-ingest [--data DIR] [--listen HOST:PORT | --nats-url URL]",
+		Use:   "leakscope-ingest [--data DIR] [--listen HOST:PORT | --nats-url URL] [--writer NAME --replicas 3]",
 		Short: "Write the event stream into the Parquet lake (with an embedded bus by default)",
 		Long: `leakscope-ingest consumes the leakscope events stream and writes it to the
 Parquet lake under DIR/lake (atomic files, manifest, dead letters), exactly as
@@ -46,7 +49,17 @@ Without --nats-url it serves an embedded NATS JetStream server (store under
 DIR/jetstream) on --listen, so GPU workers on this or other machines publish to
 nats://HOST:PORT. Query the lake with 'leakscope --data DIR leakage …' here or
 after copying DIR/lake elsewhere. Stops on SIGINT/SIGTERM after committing
-what it has.`,
+what it has.
+
+On a cluster (compose.yaml), run several with one durable consumer: give
+each its own --writer name (its lock, manifest and files in the shared lake)
+and --replicas 3 (streams declared with three replicas).
+
+--ops serves /healthz, /readyz (503 while the bus is unreachable or commits
+fail) and /metrics (Prometheus: leakscope_ingest_* series, lag).
+
+` + ops.EnvHelp,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return ops.BindEnv(cmd) },
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -59,29 +72,55 @@ what it has.`,
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			var b *bus.Bus
 			var err error
+			bcfg := bus.DefaultConfig()
+			bcfg.Replicas, bcfg.SharedIngest = replicas, writer != ""
 			if url != "" {
-				b, err = bus.Connect(ctx, url, bus.DefaultConfig())
+				b, err = bus.Connect(ctx, url, bcfg)
 			} else {
 				emb, eerr := bus.StartEmbedded(filepath.Join(data, "jetstream"), listen, bus.WithSync(sync))
 				if eerr != nil {
 					return eerr
 				}
 				defer emb.Shutdown()
-				b, err = bus.Connect(ctx, "", bus.DefaultConfig(), emb.ConnectOption())
+				b, err = bus.Connect(ctx, "", bcfg, emb.ConnectOption())
 				url = emb.ClientURL()
 			}
 			if err != nil {
 				return err
 			}
 			defer b.Close()
+			reg := ops.NewRegistry()
 			cfg := ingest.DefaultConfig(filepath.Join(data, "lake"))
-			cfg.MaxIndexedIDs = maxIDs
+			cfg.MaxIndexedIDs, cfg.Writer, cfg.Metrics = maxIDs, writer, reg
+			if replicas > 1 {
+				cfg.MaxBatchBytes = 0 // see ingest.Config: byte-bounded pulls stall on clusters
+			}
 			ing, err := ingest.Open(cfg, log)
 			if err != nil {
 				return fmt.Errorf("open lake: %w", err)
 			}
 			defer ing.Close()
-			fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-ingest: bus %s, lake %s\n", url, filepath.Join(data, "lake"))
+			if opsAddr != "" {
+				ln, err := ops.Listen(opsAddr, "--ops")
+				if err != nil {
+					return err
+				}
+				reg.MustRegister(ops.IngestLag(b))
+				mux := http.NewServeMux()
+				ops.Register(mux, reg, ops.BusReady(b), func(context.Context) error {
+					if h := ing.Health(); !h.OK {
+						return fmt.Errorf("ingest failing since %s: %s", h.Since.Format(time.RFC3339), h.Err)
+					}
+					return nil
+				})
+				go func() { _ = ops.Serve(ctx, ln, mux) }()
+				fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-ingest: ops on http://%s (/healthz /readyz /metrics)\n", ln.Addr())
+			}
+			who := ""
+			if writer != "" {
+				who = ", writer " + writer
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-ingest: bus %s, lake %s%s\n", bus.Redact(url), filepath.Join(data, "lake"), who)
 			if err := ing.Run(ctx, b, b); err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}
@@ -96,6 +135,9 @@ what it has.`,
 	root.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "address the embedded server listens on")
 	root.Flags().StringVar(&sync, "sync", "always", "embedded server's fsync: always (survives power loss) or interval (faster)")
 	root.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every batch")
+	root.Flags().StringVar(&writer, "writer", "", "name of this ingest among several sharing the lake and the consumer (e.g. ingest-1; a-z 0-9 _ -); empty: the only one")
+	root.Flags().IntVar(&replicas, "replicas", 1, "replicas of the streams this process declares (3 on a three-node cluster)")
+	root.Flags().StringVar(&opsAddr, "ops", "127.0.0.1:8081", "address of /healthz, /readyz and /metrics (empty: none)")
 	root.Flags().IntVar(&maxIDs, "max-indexed-ids", ingest.DefaultConfig("").MaxIndexedIDs, "event IDs of the newest batches kept in memory to drop re-publications (~100 bytes each; bounds ingest's memory whatever the lake's size)")
 	return root
 }

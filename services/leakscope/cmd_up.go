@@ -15,10 +15,9 @@ import (
 	"leakscope/events/bus"
 	"leakscope/ingest"
 	"leakscope/query"
-	"leakscope/query/api"
-	"leakscope/query/estimands"
-	"leakscope/query/figures"
 	"leakscope/query/live"
+	"leakscope/services/internal/livesrv"
+	"leakscope/services/internal/querysrv"
 )
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -56,7 +55,7 @@ While up runs, 'leakscope import' on the same --data publishes to it.`,
 				defer os.Remove(g.urlFile())
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "bus:    %s\nlake:   %s\n", st.Describe, g.lake())
-			agg := startLive(ctx, st.Bus, cmd.ErrOrStderr())
+			agg := livesrv.Start(ctx, st.Bus, cmd.ErrOrStderr())
 			return serveHTTP(ctx, g, httpAddr, cmd, agg, st.ing)
 		},
 	}
@@ -115,7 +114,7 @@ Example:
 				return err
 			}
 			defer b.Close()
-			agg := startLive(cmd.Context(), b, cmd.ErrOrStderr())
+			agg := livesrv.Start(cmd.Context(), b, cmd.ErrOrStderr())
 			return serveHTTP(cmd.Context(), g, httpAddr, cmd, agg, nil)
 		},
 	}
@@ -135,12 +134,7 @@ func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command,
 	if err != nil {
 		return fmt.Errorf("query HTTP server cannot listen on %s: %w (choose another address with --http)", addr, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", api.Handler(e, estimands.Analyzer{Engine: e}))
-	mux.Handle("/figures/", figures.Handler(e))
-	if agg != nil { // outside the API's request timeout: event streams stay open
-		mux.Handle("/live/", live.Handler(agg))
-	}
+	mux := querysrv.Mux(e, agg)
 	if ing != nil {
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 			h := ing.Health()

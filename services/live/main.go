@@ -9,18 +9,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"leakscope/events"
 	"leakscope/events/bus"
 	"leakscope/query/live"
+	"leakscope/services/internal/livesrv"
+	"leakscope/services/internal/ops"
 )
 
 func main() {
@@ -48,7 +47,10 @@ duplicates the bus drops, never different ones.
 Example (a GPU machine with a one-box bus):
   leakscope-ingest --data /data --listen 127.0.0.1:4222 &
   leakscope-live --nats-url nats://127.0.0.1:4222 &
-  gpuworker --nats-url nats://127.0.0.1:4222 --engine hf`,
+  gpuworker --nats-url nats://127.0.0.1:4222 --engine hf
+
+` + ops.EnvHelp,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return ops.BindEnv(cmd) },
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -62,32 +64,17 @@ Example (a GPU machine with a one-box bus):
 				return err
 			}
 			defer b.Close()
-			agg := live.New()
-			agg.OnDecision = live.PublishDecisions(ctx, func(ctx context.Context, e events.Event) error {
-				_, err := b.Publish(ctx, e)
-				return err
-			}, cmd.ErrOrStderr())
-			go func() {
-				if err := agg.Run(ctx, b); err != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "live: %v (no live view, no stop decisions)\n", err)
-				}
-			}()
-			ln, err := net.Listen("tcp", addr)
+			agg := livesrv.Start(ctx, b, cmd.ErrOrStderr())
+			ln, err := ops.Listen(addr, "--http")
 			if err != nil {
-				return fmt.Errorf("cannot listen on %s: %w (choose another with --http)", addr, err)
-			}
-			srv := &http.Server{Handler: live.Handler(agg), ReadHeaderTimeout: 10 * time.Second}
-			go func() {
-				<-ctx.Done()
-				sh, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				defer cancel()
-				_ = srv.Shutdown(sh)
-			}()
-			fmt.Fprintf(cmd.ErrOrStderr(), "live: following %s, serving http://%s/live/\n", url, ln.Addr())
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
-			return nil
+			reg := ops.NewRegistry()
+			mux := http.NewServeMux()
+			mux.Handle("/live/", live.Handler(agg))
+			ops.Register(mux, reg, ops.BusReady(b))
+			fmt.Fprintf(cmd.ErrOrStderr(), "live: following %s, serving http://%s/live/ (and /healthz /readyz /metrics)\n", bus.Redact(url), ln.Addr())
+			return ops.Serve(ctx, ln, ops.InstrumentHTTP(reg, mux, "/live/"))
 		},
 	}
 	root.Flags().StringVar(&url, "nats-url", "", "NATS server whose events stream to follow")

@@ -65,7 +65,7 @@ Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 		if err != nil {
 			return s, nil, "", nil, err
 		}
-		q, err := jobs.Open(ctx, b, 1)
+		q, err := jobs.Open(ctx, b, b.Replicas())
 		if err != nil {
 			done()
 			return s, nil, "", nil, err
@@ -220,6 +220,8 @@ type WorkerFlags struct {
 	ReplayRates string
 	// ReplayDelay is spent per completion by --engine replay (to pace it like a GPU).
 	ReplayDelay time.Duration
+	// Metrics receives the worker's Prometheus series (nil: none exported).
+	Metrics *jobs.Metrics
 }
 
 // AddWorkerFlags declares the worker's flags on cmd (--heartbeat only
@@ -268,7 +270,7 @@ func RunJobs(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) erro
 
 // NewWorker builds a job worker with the engine the flags name.
 func NewWorker(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) (*jobs.Worker, error) {
-	q, err := jobs.Open(ctx, b, 1)
+	q, err := jobs.Open(ctx, b, b.Replicas())
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +279,8 @@ func NewWorker(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) (*
 		f.Name = fmt.Sprintf("%s-%d", h, os.Getpid())
 	}
 	w := &jobs.Worker{Queue: q, Name: f.Name, WorkDir: f.Work, AckWait: f.AckWait, SetAckWait: f.SetAckWait, StallTimeout: f.StallTimeout, Heartbeat: f.Heartbeat,
-		MaxAttempts: f.MaxAttempts, Publishers: f.Publishers, NoPublish: f.NoPublish, DecisionTimeout: f.DecisionTimeout, Log: log}
+		MaxAttempts: f.MaxAttempts, Publishers: f.Publishers, NoPublish: f.NoPublish, DecisionTimeout: f.DecisionTimeout, Log: log,
+		Metrics: f.Metrics}
 	switch f.Engine {
 	case "hf":
 		w.NewEngine = func(ctx context.Context) (engine.Engine, engine.Info, error) {

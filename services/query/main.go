@@ -1,0 +1,95 @@
+// Command leakscope-query is the query service alone: the HTTP API, SQL,
+// figures and (with --nats-url) the live view and stop decisions over a
+// lake it only reads — the query service of compose.yaml, several of which
+// may serve one lake.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"leakscope/events/bus"
+	"leakscope/query"
+	"leakscope/query/live"
+	"leakscope/services/internal/livesrv"
+	"leakscope/services/internal/ops"
+	"leakscope/services/internal/querysrv"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "leakscope-query:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	var lake, url, addr string
+	root := &cobra.Command{
+		Use:   "leakscope-query --lake DIR [--nats-url URL] [--http HOST:PORT]",
+		Short: "Serve the query API, SQL, figures and the live view over a Parquet lake",
+		Long: `leakscope-query answers /api/leakage, /api/runs, /api/analyze, /api/sql and
+/figures/ over the lake at --lake (read-only; each request at most 60 s),
+recomputing every number from the Parquet files with DuckDB. With --nats-url
+it also follows the events stream: /live/SWEEP, and the stop decisions of
+adaptive runs (run one such per bus; more are harmless duplicates).
+
+/healthz answers while the process serves; /readyz is 503 while the lake
+cannot be read or (with --nats-url) the bus is unreachable; /metrics has
+leakscope_http_request_seconds per route and the Go/process series.
+
+The lake may be shared storage written by other machines' ingest (see
+docs/SCALING.md "Lake on shared storage").
+
+Example:
+  leakscope-query --lake /data/lake --nats-url nats://query:PASSWORD@nats-1:4222 --http 0.0.0.0:8080
+
+` + ops.EnvHelp,
+		Args:              cobra.NoArgs,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return ops.BindEnv(cmd) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			e, err := query.Open(lake)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			checks := []ops.Check{func(ctx context.Context) error {
+				_, err := e.SQL(ctx, "SELECT count(*) FROM runs")
+				return err
+			}}
+			var agg *live.Aggregator
+			if url != "" {
+				b, err := bus.Connect(ctx, url, bus.DefaultConfig())
+				if err != nil {
+					return err
+				}
+				defer b.Close()
+				agg = livesrv.Start(ctx, b, cmd.ErrOrStderr())
+				checks = append(checks, ops.BusReady(b))
+			}
+			ln, err := ops.Listen(addr, "--http")
+			if err != nil {
+				return err
+			}
+			reg := ops.NewRegistry()
+			mux := querysrv.Mux(e, agg)
+			ops.Register(mux, reg, checks...)
+			fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-query: lake %s, serving http://%s/ (/api/…, /figures/, /live/, /healthz, /readyz, /metrics)\n", lake, ln.Addr())
+			return ops.Serve(ctx, ln, ops.InstrumentHTTP(reg, mux, querysrv.Routes...))
+		},
+	}
+	root.Flags().StringVar(&lake, "lake", "./leakscope-data/lake", "the Parquet lake (DATA/lake of the ingest that writes it)")
+	root.Flags().StringVar(&url, "nats-url", "", "NATS server whose events stream feeds the live view and stop decisions (empty: no live view)")
+	root.Flags().StringVar(&addr, "http", "127.0.0.1:8080", "listen address")
+	return root
+}

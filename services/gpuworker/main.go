@@ -67,9 +67,9 @@ published by type; job status transitions; busy).
 
 ` + ops.EnvHelp,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return ops.BindEnv(cmd) },
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		Args:              cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b, _, done, err := connect(cmd.Context())
 			if err != nil {

@@ -11,9 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
-	"net/http"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -60,9 +60,9 @@ fail) and /metrics (Prometheus: leakscope_ingest_* series, lag).
 
 ` + ops.EnvHelp,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return ops.BindEnv(cmd) },
-		Args:          cobra.NoArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Args:              cobra.NoArgs,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			level := slog.LevelInfo

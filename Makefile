@@ -29,6 +29,9 @@ test:                  ## every test, with real NATS JetStream, Parquet and Duck
 	$(GO) vet ./...
 	cd gpuworker/engine && python3 -m unittest discover -s tests
 	$(GO) test -count=1 -timeout 30m ./...
+	@# compose.yaml through testcontainers-go (its own module: Docker's client
+	@# libraries stay out of the main build); skips, saying why, without Docker
+	cd deploy/composetest && $(GO) test -count=1 -v -timeout 30m ./...
 
 # Random fuzzing is kept out of `make test` so a landing gate cannot fail at
 # random; commit what it finds under testdata/fuzz and `make test` replays it.

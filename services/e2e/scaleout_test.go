@@ -45,12 +45,18 @@ type ingestReplica struct {
 	stop func()
 }
 
-func startIngestReplica(t *testing.T, ctx context.Context, b *bus.Bus, lake, writer string) *ingestReplica {
+// startIngestReplica runs an ingest writer; maxBatch > 0 overrides the
+// batch size (small batches give both replicas a share of a small sweep).
+func startIngestReplica(t testing.TB, ctx context.Context, b *bus.Bus, lake, writer string, maxBatch int) *ingestReplica {
 	t.Helper()
 	cfg := ingest.DefaultConfig(lake)
 	cfg.Writer = writer
-	cfg.MaxBatchEvents = 200 // small batches: both replicas get a share of a small sweep
-	cfg.MaxBatchBytes = 0    // as on every cluster (see ingest.Config)
+	if maxBatch > 0 {
+		cfg.MaxBatchEvents = maxBatch
+	}
+	if b.Replicas() > 1 {
+		cfg.MaxBatchBytes = 0 // as on every cluster (see ingest.Config)
+	}
 	in, err := ingest.Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	rctx, cancel := context.WithCancel(ctx)
@@ -94,8 +100,8 @@ func TestScaleOutIngestMatchesOneProcess(t *testing.T) {
 	b1, b2 := connect(urls(0, 1, 2)), connect(urls(1, 2, 0))
 	_, err := b1.IngestConsumer(ctx)
 	require.NoError(t, err)
-	r1 := startIngestReplica(t, ctx, b1, lake, "ingest-1")
-	r2 := startIngestReplica(t, ctx, b2, lake, "ingest-2")
+	r1 := startIngestReplica(t, ctx, b1, lake, "ingest-1", 200)
+	r2 := startIngestReplica(t, ctx, b2, lake, "ingest-2", 200)
 
 	// The sweep, on two replay workers connected to different nodes.
 	spec := scaleoutSpec(t)
@@ -163,7 +169,7 @@ func TestScaleOutIngestMatchesOneProcess(t *testing.T) {
 	one := filepath.Join(dir, "lake-one")
 	_, err = b1.IngestConsumer(ctx)
 	require.NoError(t, err)
-	r0 := startIngestReplica(t, ctx, b1, one, "")
+	r0 := startIngestReplica(t, ctx, b1, one, "", 200)
 	require.NoError(t, b1.WaitDurable(ctx, last, nil))
 	r0.stop()
 

@@ -51,6 +51,12 @@ func WithCluster(name, listen string, routes []string) EmbeddedOption {
 		if o.Cluster.Port, err = strconv.Atoi(port); err != nil {
 			return fmt.Errorf("cluster port %q: %w", port, err)
 		}
+		if l, err := net.Listen("tcp", listen); err != nil {
+			// Fail now with the address, not after the server's start timeout.
+			return fmt.Errorf("embedded NATS cannot listen for routes on %s: %w", listen, err)
+		} else {
+			l.Close()
+		}
 		o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
 		o.ServerName = "leakscope-" + listen
 		return nil

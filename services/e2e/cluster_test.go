@@ -76,13 +76,36 @@ func TestThreeNodeClusterLosesNothing(t *testing.T) {
 
 // startCluster starts three embedded NATS servers clustered on loopback
 // (stores under dir/n0..n2); urls lists their client URLs in the order
-// given, as one comma-separated connect string.
+// given, as one comma-separated connect string. Ports are picked free and
+// released before the servers bind them, so another test may take one in
+// between: a cluster that fails to start is started again on new ports.
 func startCluster(t testing.TB, dir string) (nodes []*bus.Embedded, urls func(order ...int) string) {
 	t.Helper()
+	var err error
+	for attempt := range 3 {
+		var client []string
+		nodes, client, err = tryCluster(t, filepath.Join(dir, fmt.Sprint("a", attempt)))
+		if err == nil {
+			return nodes, func(order ...int) string {
+				var u []string
+				for _, i := range order {
+					u = append(u, "nats://"+client[i])
+				}
+				return strings.Join(u, ",")
+			}
+		}
+		t.Logf("cluster start, attempt %d: %v", attempt+1, err)
+	}
+	require.NoError(t, err)
+	return nil, nil
+}
+
+func tryCluster(t testing.TB, dir string) ([]*bus.Embedded, []string, error) {
 	var client, cluster []string
 	for i := 0; i < 3; i++ {
 		client, cluster = append(client, freeAddr(t)), append(cluster, freeAddr(t))
 	}
+	var nodes []*bus.Embedded
 	for i := 0; i < 3; i++ {
 		var routes []string
 		for j := 0; j < 3; j++ {
@@ -91,15 +114,14 @@ func startCluster(t testing.TB, dir string) (nodes []*bus.Embedded, urls func(or
 			}
 		}
 		n, err := bus.StartEmbedded(filepath.Join(dir, fmt.Sprint("n", i)), client[i], bus.WithCluster("leakscope-test", cluster[i], routes))
-		require.NoError(t, err)
+		if err != nil {
+			for _, n := range nodes {
+				n.Shutdown()
+			}
+			return nil, nil, err
+		}
 		nodes = append(nodes, n)
 		t.Cleanup(n.Shutdown)
 	}
-	return nodes, func(order ...int) string {
-		var u []string
-		for _, i := range order {
-			u = append(u, "nats://"+client[i])
-		}
-		return strings.Join(u, ",")
-	}
+	return nodes, client, nil
 }

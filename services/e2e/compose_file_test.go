@@ -39,7 +39,7 @@ func TestComposeFileMatchesTheBinaries(t *testing.T) {
 	require.NoError(t, err)
 
 	gpuworker, ingest := staticBins(t)
-	bins := map[string]string{"ingest": ingest, "gpuworker": gpuworker, "query": queryBin(t)}
+	bins := map[string]string{"ingest": ingest, "gpuworker": gpuworker, "query": queryBin(t), "judge": judgeBin(t)}
 	help := map[string]string{}
 	flagsOf := func(target string, sub ...string) string {
 		key := target + strings.Join(sub, " ")

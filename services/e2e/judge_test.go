@@ -1,15 +1,18 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -190,4 +193,70 @@ func TestJudgeServerDiesMidRun(t *testing.T) {
 	res, err := e.SQL(ctx, "SELECT count(*) FROM coherence WHERE experiment = 'judged' AND NOT failed")
 	require.NoError(t, err)
 	require.Equal(t, int64(9), res.Rows[0][0], "no completion scored twice")
+}
+
+var (
+	judgeBinOnce sync.Once
+	judgeBinPath string
+	judgeBinErr  error
+)
+
+// judgeBin builds the judge service (cgo: DuckDB picks the candidates).
+func judgeBin(t *testing.T) string {
+	t.Helper()
+	judgeBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "leakscope-judge-")
+		if err == nil {
+			judgeBinPath = filepath.Join(dir, "leakscope-judge")
+			var out []byte
+			if out, err = exec.Command("go", "build", "-o", judgeBinPath, "leakscope/services/judge").CombinedOutput(); err != nil {
+				err = fmt.Errorf("%v: %s", err, out)
+			}
+		}
+		judgeBinErr = err
+	})
+	require.NoError(t, judgeBinErr)
+	return judgeBinPath
+}
+
+// The judge as a service (services/judge): candidates from the lake,
+// scores on an external bus (a running `leakscope up`, whose ingest
+// commits them), /readyz and outcome metrics while it runs.
+func TestJudgeServiceOnAnExternalBus(t *testing.T) {
+	judgeBinPath := judgeBin(t)
+	data := judgedExperiment(t)
+	startUp(t, data)
+	url, err := os.ReadFile(filepath.Join(data, "nats.url"))
+	require.NoError(t, err)
+	fake := &fakeJudge{}
+	fake.delay.Store(int64(100 * time.Millisecond))
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	opsAddr := freeAddr(t)
+	args := append(judgeArgs(srv.URL)[1:], "--lake", filepath.Join(data, "lake"), "--ops", opsAddr)
+	cmd := exec.Command(judgeBinPath, args...)
+	cmd.Env = append(os.Environ(), "LEAKSCOPE_NATS_URL="+strings.TrimSpace(string(url)))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	base := "http://" + opsAddr
+	waitReady(t, base)
+	require.Eventually(t, func() bool {
+		v, ok := scrapeSeries(t, base, `leakscope_judge_outcomes_total{outcome="scored"}`)
+		return ok && v >= 2
+	}, time.Minute, 20*time.Millisecond, "scores counted while the judge runs")
+	require.NoError(t, cmd.Wait(), out.String())
+	require.Contains(t, out.String(), "judged 9, failed 3")
+
+	e := openEngine(t, filepath.Join(data, "lake"))
+	res, err := e.SQL(context.Background(), `SELECT count(*) FILTER (WHERE NOT failed), count(*) FILTER (WHERE failed) FROM coherence WHERE experiment = 'judged'`)
+	require.NoError(t, err)
+	require.Equal(t, []any{int64(9), int64(3)}, res.Rows[0], "every outcome committed to the lake before the judge returned")
+
+	// Without a bus it refuses at once, naming the flag.
+	cmd = exec.Command(judgeBinPath, args...)
+	b, err := cmd.CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(b), "--nats-url is required")
 }

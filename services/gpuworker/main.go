@@ -95,7 +95,7 @@ published by type; job status transitions; busy).
 	root.PersistentFlags().StringVar(&url, "nats-url", "nats://127.0.0.1:4222", "NATS server with JetStream (the bus)")
 	root.Flags().StringVar(&f.Engine, "engine", "hf", "hf (the Python engine on a GPU) or replay (no GPU: synthetic answers, for trying the job system)")
 	workercmd.AddWorkerFlags(root, &f, true)
-	root.Flags().StringVar(&opsAddr, "ops", "127.0.0.1:8082", "address of /healthz, /readyz and /metrics (empty: none)")
+	root.Flags().StringVar(&opsAddr, "ops", "127.0.0.1:0", "address of /healthz, /readyz and /metrics (port 0: a free one, printed at start, so one worker per GPU on a machine never collide; empty: none)")
 	root.PersistentFlags().IntVar(&replicas, "replicas", 1, "replicas of the streams, job states and artifacts this process declares when missing (3 on a three-node cluster)")
 	root.AddCommand(workercmd.SweepCmd(connect), workercmd.OverheadCmd(connect, &f))
 	return root

@@ -120,7 +120,9 @@ func Connect(ctx context.Context, url string, cfg Config, opts ...nats.Option) (
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			nc.Close()
-			return nil, err
+			// A user that may not declare streams gets no answer at all
+			// (deploy/accounts.conf: worker, query): say what to do.
+			return nil, fmt.Errorf("%w (the streams are declared by ingest or the admin user: start leakscope-ingest, or leakscope up, against this server first)", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -40,7 +40,7 @@ func newRoot() *cobra.Command {
 		if err != nil {
 			return nil, "", nil, err
 		}
-		return b, "NATS at " + url, b.Close, nil
+		return b, "NATS at " + bus.Redact(url), b.Close, nil
 	}
 	root := &cobra.Command{
 		Use:   "gpuworker [--nats-url URL] --engine hf",

@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"leakscope/services/internal/ops"
 )
 
 // globals are the flags every subcommand shares.
@@ -71,9 +73,14 @@ Start here:
   leakscope up                                    serve: embedded NATS + ingest + HTTP API
 
 Everything lives under --data (default ./leakscope-data): jetstream/ (the event
-log) and lake/ (Parquet, see README "Lake layout").`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+log) and lake/ (Parquet, see README "Lake layout").
+
+` + ops.EnvHelp + `
+(LEAKSCOPE_NATS_URL makes every command use that bus, LEAKSCOPE_DATA that data
+directory.)`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return ops.BindEnv(cmd) },
 	}
 	root.PersistentFlags().StringVar(&g.data, "data", "./leakscope-data", "data directory holding the JetStream store (jetstream/) and the Parquet lake (lake/)")
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", "", "use this external NATS server (e.g. nats://host:4222) instead of the embedded one")

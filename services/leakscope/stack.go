@@ -52,7 +52,7 @@ func startStack(ctx context.Context, g *globals, o stackOpts) (*stack, error) {
 		if s.Bus, err = bus.Connect(ctx, url, bus.DefaultConfig()); err != nil {
 			return nil, err
 		}
-		s.Describe = "NATS at " + url
+		s.Describe = "NATS at " + bus.Redact(url)
 	} else {
 		if s.emb, err = bus.StartEmbedded(g.jetstream(), o.listen, bus.WithSync(g.sync)); err != nil {
 			return nil, err

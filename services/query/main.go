@@ -84,7 +84,11 @@ Example:
 			reg := ops.NewRegistry()
 			mux := querysrv.Mux(e, agg)
 			ops.Register(mux, reg, checks...)
-			fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-query: lake %s, serving http://%s/ (/api/…, /figures/, /live/, /healthz, /readyz, /metrics)\n", lake, ln.Addr())
+			follows := "no bus (no live view, no stop decisions: give --nats-url)"
+			if url != "" {
+				follows = "following " + bus.Redact(url) + " (live view, stop decisions)"
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-query: lake %s, %s, serving http://%s/ (/api/…, /figures/, /live/, /healthz, /readyz, /metrics)\n", lake, follows, ln.Addr())
 			return ops.Serve(ctx, ln, ops.InstrumentHTTP(reg, mux, querysrv.Routes...))
 		},
 	}

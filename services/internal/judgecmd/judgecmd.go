@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,10 @@ type judgeFlags struct {
 // Cmd is the judge command ("judge" or the service's root).
 func Cmd(use string, env Env) *cobra.Command {
 	f := &judgeFlags{}
+	name := strings.Fields(use)[0] // "judge" under leakscope, "leakscope-judge" alone
+	if name == "judge" {
+		name = "leakscope judge"
+	}
 	cmd := &cobra.Command{
 		Use:   use + " --experiment E --provider anthropic|openai --model M",
 		Short: "Score completions with an LLM judge; every score and every failure becomes an event",
@@ -83,6 +88,7 @@ Examples:
 			return runJudge(cmd.Context(), env, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	cmd.Long = strings.ReplaceAll(cmd.Long, "leakscope judge ", name+" ")
 	fl := cmd.Flags()
 	fl.StringVar(&f.experiment, "experiment", "", "experiment whose completions to judge")
 	fl.StringVar(&f.run, "run", "", "only this run")

@@ -35,6 +35,13 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 		seq := md.Sequence.Stream
 		entry.FirstSeq, entry.LastSeq = min(entry.FirstSeq, seq), max(entry.LastSeq, seq)
 		e, err := events.Decode(m.Data())
+		if err == nil && m.Subject() != events.Subject(e) {
+			// Bus permissions are per subject (deploy/accounts.conf): an
+			// event must travel on its own, or a producer allowed one
+			// subject could store events of any type or experiment.
+			err = fmt.Errorf("%w: subject %q does not match the event (a %s of experiment %q travels on %q)",
+				events.ErrInvalid, m.Subject(), e.Type, e.Experiment, events.Subject(e))
+		}
 		if err != nil {
 			dl := deadLetter(m, seq, err, now)
 			if err := dlq.PublishDeadLetter(ctx, classOf(dl), m.Subject(), seq, m.Data(), dl.Reason); err != nil {

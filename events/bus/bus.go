@@ -50,6 +50,16 @@ func Redact(url string) string {
 var UnreachableAfter = 30 * time.Second
 
 // ErrNoIngest is returned by WaitDurable when no ingest consumer exists.
+// ErrIngestMode is returned by IngestConsumer when an unnamed ingest and
+// named ingest writers (SharedIngest) would consume one bus together:
+// they would split the stream between lakes and reset each other's
+// deliveries.
+var ErrIngestMode = errors.New("bus: ingest mode conflict")
+
+// ingestModeKey is the ingest consumer's metadata key saying whether named
+// writers share it ("shared") or one unnamed ingest owns it ("single").
+const ingestModeKey = "leakscope_ingest"
+
 var ErrNoIngest = errors.New("bus: no ingest consumer: start `leakscope up` or `leakscope ingest` against this server")
 
 // Config declares the streams. Zero values take DefaultConfig's.
@@ -275,17 +285,36 @@ func (b *Bus) PublishDeadLetter(ctx context.Context, class string, origSubject s
 // Call it only from the process that holds the lake lock: if the consumer
 // still has deliveries pending, their ingest died, so delivery restarts
 // just after the ack floor instead of waiting out AckWait (anything acked
-// above the floor comes again and is dropped by event ID).
+// above the floor comes again and is dropped by event ID). With
+// SharedIngest it never resets, and the consumer is marked shared; an
+// unnamed ingest then refuses it, as named writers refuse one an unnamed
+// ingest is using (ErrIngestMode).
 func (b *Bus) IngestConsumer(ctx context.Context) (jetstream.Consumer, error) {
 	cfg := jetstream.ConsumerConfig{
 		Durable: IngestConsumer, Description: "writes every event to the Parquet lake",
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxAckPending: 50000,
 		DeliverPolicy: jetstream.DeliverAllPolicy, FilterSubject: events.SubjectAll,
 	}
+	mode := map[bool]string{true: "shared", false: "single"}[b.cfg.SharedIngest]
+	cfg.Metadata = map[string]string{ingestModeKey: mode}
 	if c, err := b.JS.Consumer(ctx, EventsStream, IngestConsumer); err == nil {
 		info, err := c.Info(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("read ingest consumer: %w", err)
+		}
+		have := info.Config.Metadata[ingestModeKey] // "" before modes existed: single
+		switch {
+		case have == "shared" && !b.cfg.SharedIngest:
+			return nil, fmt.Errorf("%w: named ingest writers (--writer) share this bus's ingest consumer; an unnamed ingest would take part of the stream into another lake and reset their deliveries: run it with --writer NAME on their lake, or use another bus", ErrIngestMode)
+		case have != "shared" && b.cfg.SharedIngest && info.NumAckPending > 0:
+			return nil, fmt.Errorf("%w: an unnamed ingest is consuming this bus (%d deliveries in flight): stop it before starting named writers (--writer)", ErrIngestMode, info.NumAckPending)
+		case have != "shared" && b.cfg.SharedIngest:
+			up := info.Config
+			up.Metadata = map[string]string{ingestModeKey: "shared"}
+			if c, err = b.JS.UpdateConsumer(ctx, EventsStream, up); err != nil {
+				return nil, fmt.Errorf("mark the ingest consumer shared: %w", err)
+			}
+			return c, nil
 		}
 		if info.NumAckPending == 0 || b.cfg.SharedIngest {
 			return c, nil

@@ -51,11 +51,11 @@ func TestWaitDurableGivesUpOnAVanishedServer(t *testing.T) {
 // died); ingest replicas sharing it (SharedIngest) must not, since the
 // pending deliveries may be a live sibling's.
 func TestSharedIngestConsumerIsNeverReset(t *testing.T) {
-	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0")
-	require.NoError(t, err)
-	defer e.Shutdown()
 	ctx := context.Background()
 	for _, shared := range []bool{true, false} {
+		e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0")
+		require.NoError(t, err)
+		defer e.Shutdown()
 		cfg := DefaultConfig()
 		cfg.SharedIngest = shared
 		b, err := Connect(ctx, "", cfg, e.ConnectOption())
@@ -82,4 +82,44 @@ func TestSharedIngestConsumerIsNeverReset(t *testing.T) {
 		}
 		b.Close()
 	}
+}
+
+// An unnamed ingest and named writers never consume one bus together.
+func TestIngestModesDoNotMix(t *testing.T) {
+	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0")
+	require.NoError(t, err)
+	defer e.Shutdown()
+	ctx := context.Background()
+	connect := func(shared bool) *Bus {
+		cfg := DefaultConfig()
+		cfg.SharedIngest = shared
+		b, err := Connect(ctx, "", cfg, e.ConnectOption())
+		require.NoError(t, err)
+		t.Cleanup(b.Close)
+		return b
+	}
+	single, shared := connect(false), connect(true)
+	c, err := single.IngestConsumer(ctx)
+	require.NoError(t, err)
+	ev, err := events.New("x", "r", time.Now(), &events.Completion{Persona: "p", Question: "q", Text: "t"})
+	require.NoError(t, err)
+	_, err = single.Publish(ctx, ev)
+	require.NoError(t, err)
+	mb, err := c.Fetch(1, jetstream.FetchMaxWait(time.Second))
+	require.NoError(t, err)
+	var held jetstream.Msg
+	for m := range mb.Messages() {
+		held = m // in flight at the unnamed ingest
+	}
+	_, err = shared.IngestConsumer(ctx)
+	require.ErrorIs(t, err, ErrIngestMode)
+	require.ErrorContains(t, err, "stop it before starting named writers")
+	require.NoError(t, held.Ack())
+	require.Eventually(t, func() bool { i, _ := c.Info(ctx); return i.NumAckPending == 0 }, 5*time.Second, 10*time.Millisecond)
+	sc, err := shared.IngestConsumer(ctx)
+	require.NoError(t, err, "an idle unnamed ingest's consumer becomes the writers'")
+	require.Equal(t, "shared", sc.CachedInfo().Config.Metadata[ingestModeKey])
+	_, err = single.IngestConsumer(ctx)
+	require.ErrorIs(t, err, ErrIngestMode)
+	require.ErrorContains(t, err, "--writer NAME")
 }

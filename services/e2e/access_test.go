@@ -24,6 +24,7 @@ import (
 	"leakscope/gpuworker/replay"
 	"leakscope/ingest"
 	"leakscope/query"
+	"leakscope/services/internal/livesrv"
 )
 
 // The compose NATS configuration (deploy/nats.conf), run embedded: a worker
@@ -84,6 +85,24 @@ func TestNATSPermissions(t *testing.T) {
 	short4, cancel4 := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel4()
 	require.Error(t, query.JS.DeleteConsumer(short4, bus.EventsStream, bus.IngestConsumer), "nor can the query service")
+	// Nor reconfigure it through the unnamed create subject (found by an
+	// attack review: a filter matching nothing silenced ingest), nor pull
+	// from it (each stolen message would wait out the AckWait).
+	reconf := `{"stream_name":"LEAKSCOPE_EVENTS","config":{"name":"ingest","ack_policy":"explicit","filter_subject":"leakscope.ev.nothing"}}`
+	for _, c := range []*bus.Bus{query, worker} {
+		_, err = c.NC.Request("$JS.API.CONSUMER.CREATE.LEAKSCOPE_EVENTS", []byte(reconf), time.Second)
+		require.Error(t, err)
+		_, err = c.NC.Request("$JS.API.CONSUMER.MSG.NEXT.LEAKSCOPE_EVENTS.ingest", []byte(`{"batch":10}`), time.Second)
+		require.Error(t, err)
+	}
+	info, err := admin.JS.Consumer(ctx, bus.EventsStream, bus.IngestConsumer)
+	require.NoError(t, err)
+	require.Equal(t, events.SubjectAll, info.CachedInfo().Config.FilterSubject, "ingest's consumer unchanged")
+	require.Zero(t, info.CachedInfo().NumAckPending)
+	// The ingest user declares and consumes, and can delete no stream.
+	short5, cancel5 := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel5()
+	require.Error(t, s.Bus.JS.DeleteStream(short5, bus.EventsStream), "ingest cannot delete the source of truth")
 	short3, cancel3 := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel3()
 	_, err = worker.JS.CreateOrUpdateStream(short3, jetstreamStreamConfig("LEAKSCOPE_JOBS", "leakscope.jobs.>"))
@@ -152,6 +171,10 @@ func TestSweepRunsWithTheDeploymentUsers(t *testing.T) {
 	aq, err := jobs.Open(ctx, admin, 1)
 	require.NoError(t, err)
 	spec := scaleoutSpec(t)
+	qb, err := bus.Connect(ctx, url("query"), bus.DefaultConfig())
+	require.NoError(t, err)
+	defer qb.Close()
+	agg := livesrv.Start(ctx, qb, io.Discard) // the live view, as the query user
 	_, err = aq.Submit(ctx, spec)
 	require.NoError(t, err)
 
@@ -187,6 +210,8 @@ func TestSweepRunsWithTheDeploymentUsers(t *testing.T) {
 	require.Empty(t, refused, "no permission was refused")
 	mu.Unlock()
 
+	require.Eventually(t, func() bool { return agg.Snapshot("scaleout").Done == 2000 }, 30*time.Second, 50*time.Millisecond,
+		"the query user follows the stream: %+v", agg.Snapshot("scaleout").Done)
 	last, err := admin.JS.Stream(ctx, bus.EventsStream)
 	require.NoError(t, err)
 	require.NoError(t, admin.WaitDurable(ctx, last.CachedInfo().State.LastSeq, nil))

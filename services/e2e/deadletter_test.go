@@ -36,6 +36,11 @@ func TestInvalidEventsGoToDeadLetters(t *testing.T) {
 		_, err := s.Bus.JS.Publish(ctx, subject, []byte(body))
 		require.NoError(t, err)
 	}
+	// A valid event on another experiment's subject (a producer allowed one
+	// subject must not store events of another type or experiment).
+	elsewhere := events.SubjectPrefix + ".exp2.stop_decision"
+	_, err = s.Bus.JS.Publish(ctx, elsewhere, goodBody)
+	require.NoError(t, err)
 	ack, err := s.Bus.Publish(ctx, valid)
 	require.NoError(t, err)
 	require.NoError(t, s.Bus.WaitDurable(ctx, ack.Sequence, nil))
@@ -44,14 +49,14 @@ func TestInvalidEventsGoToDeadLetters(t *testing.T) {
 	require.NoError(t, err)
 	info, err := dlq.Info(ctx)
 	require.NoError(t, err)
-	require.Equal(t, uint64(len(bad)), info.State.Msgs)
+	require.Equal(t, uint64(len(bad)+1), info.State.Msgs)
 	reasons := map[string]bool{}
 	for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
 		m, err := dlq.GetMsg(ctx, seq)
 		require.NoError(t, err)
 		reason := m.Header.Get(bus.HeaderReason)
 		require.NotEmpty(t, reason)
-		require.Equal(t, subject, m.Header.Get(bus.HeaderOriginalSubject))
+		require.Contains(t, []string{subject, elsewhere}, m.Header.Get(bus.HeaderOriginalSubject))
 		reasons[reason] = true
 	}
 	joined := strings.Join(keys(reasons), "\n")
@@ -60,6 +65,7 @@ func TestInvalidEventsGoToDeadLetters(t *testing.T) {
 	require.Contains(t, joined, `"payload.persona"`)
 	require.Contains(t, joined, `"type"`)
 	require.Contains(t, joined, "malformed")
+	require.Contains(t, joined, `subject "leakscope.ev.exp2.stop_decision" does not match the event`)
 
 	cons, err := s.Bus.JS.Consumer(ctx, bus.EventsStream, bus.IngestConsumer)
 	require.NoError(t, err)
@@ -71,11 +77,11 @@ func TestInvalidEventsGoToDeadLetters(t *testing.T) {
 	e := openEngine(t, s.Lake)
 	res, err := e.SQL(ctx, "SELECT count(*), count(DISTINCT reason) FROM dead_letters")
 	require.NoError(t, err)
-	require.Equal(t, int64(len(bad)), res.Rows[0][0])
+	require.Equal(t, int64(len(bad)+1), res.Rows[0][0])
 	// Dead letters per run: the run is read from the rejected envelope when it can be.
 	res, err = e.SQL(ctx, "SELECT run_id, count(*) FROM dead_letters GROUP BY run_id ORDER BY run_id")
 	require.NoError(t, err)
-	require.Equal(t, [][]any{{"", int64(1)}, {"run1", int64(len(bad) - 1)}}, res.Rows, "the malformed one has no readable run")
+	require.Equal(t, [][]any{{"", int64(1)}, {"run1", int64(len(bad))}}, res.Rows, "the malformed one has no readable run; the one on a wrong subject has")
 	res, err = e.SQL(ctx, "SELECT persona, text FROM completions WHERE experiment = 'exp1'")
 	require.NoError(t, err)
 	require.Equal(t, [][]any{{"villain", "hi [ZLT]"}}, res.Rows)

@@ -22,6 +22,7 @@ import (
 
 	"leakscope/events/bus"
 	"leakscope/ingest"
+	"leakscope/ingest/dataset"
 	"leakscope/services/internal/ops"
 )
 
@@ -70,6 +71,9 @@ fail) and /metrics (Prometheus: leakscope_ingest_* series, lag).
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			if err := dataset.ValidWriter(writer); err != nil { // before any connection or recovery
+				return err
+			}
 			var b *bus.Bus
 			var err error
 			bcfg := bus.DefaultConfig()
@@ -121,6 +125,9 @@ fail) and /metrics (Prometheus: leakscope_ingest_* series, lag).
 				who = ", writer " + writer
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-ingest: bus %s, lake %s%s\n", bus.Redact(url), filepath.Join(data, "lake"), who)
+			if _, err := b.IngestConsumer(ctx); err != nil { // fail fast: a server that refuses, or ingest modes that would mix
+				return err
+			}
 			if err := ing.Run(ctx, b, b); err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -31,11 +32,26 @@ func main() {
 func newRoot() *cobra.Command {
 	var lake, url, opsAddr string
 	reg := ops.NewRegistry()
-	var b *bus.Bus
+	var (
+		mu sync.Mutex
+		b  *bus.Bus
+	)
 	root := judgecmd.Cmd("leakscope-judge --lake DIR --nats-url URL", judgecmd.Env{
 		Lake: func() string { return lake },
+		// The bus is reached only once the flags, the candidates and the
+		// provider are known good: a mistake costs no connection wait.
 		Open: func(ctx context.Context) (judgecmd.Bus, func(), error) {
-			return b, func() {}, nil
+			if url == "" {
+				return nil, nil, fmt.Errorf("--nats-url is required (the bus the scores are published on)")
+			}
+			c, err := bus.Connect(ctx, url, bus.DefaultConfig())
+			if err != nil {
+				return nil, nil, err
+			}
+			mu.Lock()
+			b = c
+			mu.Unlock()
+			return c, c.Close, nil
 		},
 		Metrics: judgecmd.NewMetrics(reg),
 	})
@@ -43,8 +59,8 @@ func newRoot() *cobra.Command {
 
 As a service: --lake is the lake to read candidates from (the query service's),
 --nats-url the bus to publish on (ingest writes the scores to the lake), and
---ops serves /healthz, /readyz (503 while the bus is unreachable) and
-/metrics (leakscope_judge_outcomes_total{outcome="scored"|"failed"}).
+--ops serves /healthz, /readyz (503 until the bus is connected, and while it
+is unreachable) and /metrics (leakscope_judge_outcomes_total{outcome="scored"|"failed"}).
 
 ` + ops.EnvHelp
 	root.SilenceUsage, root.SilenceErrors = true, true
@@ -52,26 +68,24 @@ As a service: --lake is the lake to read candidates from (the query service's),
 		if err := ops.BindEnv(cmd); err != nil {
 			return err
 		}
-		if dry, _ := cmd.Flags().GetBool("dry-run"); dry {
-			return nil // selection only: no bus
+		if dry, _ := cmd.Flags().GetBool("dry-run"); dry || opsAddr == "" {
+			return nil
 		}
-		if url == "" {
-			return fmt.Errorf("--nats-url is required (the bus the scores are published on)")
-		}
-		var err error
-		if b, err = bus.Connect(cmd.Context(), url, bus.DefaultConfig()); err != nil {
+		ln, err := ops.Listen(opsAddr, "--ops")
+		if err != nil {
 			return err
 		}
-		cobra.OnFinalize(b.Close)
-		if opsAddr != "" {
-			ln, err := ops.Listen(opsAddr, "--ops")
-			if err != nil {
-				return err
+		mux := http.NewServeMux()
+		ops.Register(mux, reg, func(ctx context.Context) error {
+			mu.Lock()
+			c := b
+			mu.Unlock()
+			if c == nil {
+				return fmt.Errorf("selecting completions; not connected to the bus yet")
 			}
-			mux := http.NewServeMux()
-			ops.Register(mux, reg, ops.BusReady(b))
-			go func() { _ = ops.Serve(cmd.Context(), ln, mux) }()
-		}
+			return ops.BusReady(c)(ctx)
+		})
+		go func() { _ = ops.Serve(cmd.Context(), ln, mux) }()
 		return nil
 	}
 	root.Flags().StringVar(&lake, "lake", "./leakscope-data/lake", "the Parquet lake whose completions to judge")

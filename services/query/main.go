@@ -63,7 +63,7 @@ Example:
 				return err
 			}
 			defer e.Close()
-			checks := []ops.Check{func(ctx context.Context) error {
+			checks := []ops.Check{ops.DirReady("lake", lake), func(ctx context.Context) error {
 				_, err := e.SQL(ctx, "SELECT count(*) FROM runs")
 				return err
 			}}

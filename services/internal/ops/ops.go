@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -52,7 +53,9 @@ func Register(mux *http.ServeMux, reg *prometheus.Registry, checks ...Check) {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// A collector that fails (the bus is down: no lag) leaves its series
+	// out; the others are still served, with 200.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorHandling: promhttp.ContinueOnError}))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -87,6 +90,22 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	return nil
 }
 
+// DirReady is ready while dir exists and is a directory (a lake not yet
+// created, a typo or a missing volume mount is "not ready", not an empty
+// service).
+func DirReady(what, dir string) Check {
+	return func(context.Context) error {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", what, dir, err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("%s %s is not a directory", what, dir)
+		}
+		return nil
+	}
+}
+
 // BusReady is ready while the NATS connection is up and JetStream answers.
 func BusReady(b *bus.Bus) Check {
 	return func(ctx context.Context) error {
@@ -101,7 +120,9 @@ func BusReady(b *bus.Bus) Check {
 }
 
 // IngestLag exports how far ingest is behind the events stream, read from
-// the ingest consumer at each scrape.
+// the ingest consumer at each scrape (left out of a scrape while the bus
+// does not answer). Every replica reports the same consumer: aggregate
+// with max(), not sum().
 func IngestLag(b *bus.Bus) prometheus.Collector {
 	return lagCollector{b: b,
 		pending: prometheus.NewDesc("leakscope_ingest_lag_messages", "Messages of the events stream not yet delivered to ingest.", nil, nil),

@@ -93,18 +93,12 @@ func OpenManifest(lake, writer string) (*Manifest, error) {
 		f.Close()
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
-	// Lines are written whole with their newline; bytes after the last
-	// newline are a torn write of an unacknowledged batch.
-	good := bytes.LastIndexByte(data, '\n') + 1
-	for i, raw := range bytes.Split(data[:good], []byte("\n")) {
-		if len(raw) == 0 {
-			continue
-		}
-		var e Entry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("manifest %s line %d: %w", path, i+1, err)
-		}
+	entries, good, err := parseEntries(path, data)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	for _, e := range entries {
 		m.add(e)
 	}
 	if good < len(data) {
@@ -118,6 +112,25 @@ func OpenManifest(lake, writer string) (*Manifest, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// parseEntries reads a manifest's lines. Lines are written whole with
+// their newline; bytes after the last newline are a torn write of an
+// unacknowledged batch, left out (good is where they start). Errors name
+// the manifest and line.
+func parseEntries(path string, data []byte) (entries []Entry, good int, err error) {
+	good = bytes.LastIndexByte(data, '\n') + 1
+	for i, raw := range bytes.Split(data[:good], []byte("\n")) {
+		if len(raw) == 0 {
+			continue
+		}
+		var e Entry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, 0, fmt.Errorf("manifest %s line %d: %w", path, i+1, err)
+		}
+		entries = append(entries, e)
+	}
+	return entries, good, nil
 }
 
 func (m *Manifest) add(e Entry) {

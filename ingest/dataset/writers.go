@@ -1,8 +1,6 @@
 package dataset
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -108,15 +106,11 @@ func CommittedFiles(lake, table string) ([]FileEntry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read manifest: %w", err)
 		}
-		data = data[:bytes.LastIndexByte(data, '\n')+1]
-		for i, raw := range bytes.Split(data, []byte("\n")) {
-			if len(raw) == 0 {
-				continue
-			}
-			var e Entry
-			if err := json.Unmarshal(raw, &e); err != nil {
-				return nil, fmt.Errorf("manifest %s line %d: %w", p, i+1, err)
-			}
+		entries, _, err := parseEntries(p, data)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
 			for _, fe := range e.Files {
 				if table == "" || fe.Table == table {
 					out = append(out, fe)

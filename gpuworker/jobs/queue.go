@@ -71,32 +71,40 @@ func Open(ctx context.Context, b *bus.Bus, replicas int) (*Queue, error) {
 	if replicas < 1 {
 		replicas = 1
 	}
-	st, err := b.JS.Stream(ctx, Stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		st, err = b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: Stream, Description: "leakscope sweep jobs for GPU workers",
-			Subjects: []string{SubjectPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
-			Replicas: replicas, Duplicates: 10 * time.Minute})
-	}
+	q := &Queue{B: b}
+	err := retryAPI(ctx, func(ctx context.Context) error {
+		st, err := b.JS.Stream(ctx, Stream)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			st, err = b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: Stream, Description: "leakscope sweep jobs for GPU workers",
+				Subjects: []string{SubjectPrefix + ".>"}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+				Replicas: replicas, Duplicates: 10 * time.Minute})
+		}
+		if err != nil {
+			return fmt.Errorf("declare %s: %w", Stream, err)
+		}
+		kv, err := b.JS.KeyValue(ctx, StateBucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			kv, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Description: "sweep job states",
+				History: 8, Storage: jetstream.FileStorage, Replicas: replicas})
+		}
+		if err != nil {
+			return fmt.Errorf("declare %s: %w", StateBucket, err)
+		}
+		obs, err := b.JS.ObjectStore(ctx, ArtifactStore)
+		if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			obs, err = b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ArtifactStore, Description: "on-policy data and adapters",
+				Storage: jetstream.FileStorage, Replicas: replicas})
+		}
+		if err != nil {
+			return fmt.Errorf("declare %s: %w", ArtifactStore, err)
+		}
+		q.Stream, q.State, q.Artifacts = st, kv, obs
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("declare %s: %w", Stream, err)
+		return nil, err
 	}
-	kv, err := b.JS.KeyValue(ctx, StateBucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Description: "sweep job states",
-			History: 8, Storage: jetstream.FileStorage, Replicas: replicas})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("declare %s: %w", StateBucket, err)
-	}
-	obs, err := b.JS.ObjectStore(ctx, ArtifactStore)
-	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
-		obs, err = b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ArtifactStore, Description: "on-policy data and adapters",
-			Storage: jetstream.FileStorage, Replicas: replicas})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("declare %s: %w", ArtifactStore, err)
-	}
-	return &Queue{B: b, Stream: st, State: kv, Artifacts: obs}, nil
+	return q, nil
 }
 
 // Subject is where a job travels.

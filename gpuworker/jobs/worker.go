@@ -80,14 +80,46 @@ func (w *Worker) setEngine(e engine.Engine, info engine.Info) {
 func (w *Worker) openConsumer(ctx context.Context) (jetstream.Consumer, error) {
 	cfg := jetstream.ConsumerConfig{Durable: Consumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: w.AckWait,
 		MaxDeliver: -1, MaxAckPending: 1000, Description: "GPU workers share this consumer; each job goes to one of them"}
-	if c, err := w.Queue.B.JS.Consumer(ctx, Stream, Consumer); err == nil && !w.SetAckWait {
-		return c, nil
-	}
-	c, err := w.Queue.B.JS.CreateOrUpdateConsumer(ctx, Stream, cfg)
+	var c jetstream.Consumer
+	err := retryAPI(ctx, func(ctx context.Context) error {
+		var err error
+		if c, err = w.Queue.B.JS.Consumer(ctx, Stream, Consumer); err == nil && !w.SetAckWait {
+			return nil
+		}
+		c, err = w.Queue.B.JS.CreateOrUpdateConsumer(ctx, Stream, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("job consumer: %w", err)
 	}
 	return c, nil
+}
+
+// apiAttempts and apiTimeout bound JetStream API calls that a cluster may
+// leave unanswered (a request lost while a leader is elected waits out its
+// whole context otherwise: a CI run hung 3 minutes on one).
+const (
+	apiAttempts = 6
+	apiTimeout  = 10 * time.Second
+)
+
+// retryAPI runs call with a per-attempt timeout, a few times.
+func retryAPI(ctx context.Context, call func(ctx context.Context) error) error {
+	var err error
+	for range apiAttempts {
+		actx, cancel := context.WithTimeout(ctx, apiTimeout)
+		err = call(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 func (w *Worker) defaults() {

@@ -7,6 +7,7 @@ package e2e
 // (a 100× lake takes long to build: build it once).
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -182,7 +183,8 @@ func BenchmarkP2Query(b *testing.B) {
 // BenchmarkIngestMemory: resident memory of the static ingest process
 // (against a NATS server in this process, so its memory is ingest's own)
 // while LEAKSCOPE_PERF_SWEEPS sweeps (at least 2) are written into a fresh
-// lake, with the ID index bounded at 200,000 IDs. RSS is sampled every
+// lake, with the ID index bounded at 200,000 IDs (server fsync:
+// LEAKSCOPE_PERF_SYNC, default always). RSS is sampled every
 // 250 ms; if memory grew with the lake, the peak of the last quarter of
 // the run would exceed the peak of the second quarter (the first is
 // warm-up). Linux only (/proc).
@@ -192,7 +194,9 @@ func BenchmarkIngestMemory(b *testing.B) {
 		_, ing := staticBins(b)
 		dir := b.TempDir()
 		addr := freeAddr(b)
-		emb, err := bus.StartEmbedded(filepath.Join(dir, "jetstream"), addr)
+		// LEAKSCOPE_PERF_SYNC=interval: the server no longer bounds the rate,
+		// ingest does — its hardest case for memory, and 100× in minutes.
+		emb, err := bus.StartEmbedded(filepath.Join(dir, "jetstream"), addr, bus.WithSync(cmp.Or(os.Getenv("LEAKSCOPE_PERF_SYNC"), "always")))
 		require.NoError(b, err)
 		cmd := exec.Command(ing, "--data", filepath.Join(dir, "data"), "--nats-url", "nats://"+addr, "--max-indexed-ids", "200000")
 		require.NoError(b, cmd.Start())

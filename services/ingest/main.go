@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -74,6 +75,14 @@ fail) and /metrics (Prometheus: leakscope_ingest_* series, lag).
 			if err := dataset.ValidWriter(writer); err != nil { // before any connection or recovery
 				return err
 			}
+			var opsLn net.Listener
+			if opsAddr != "" { // a busy port is an error before anything else happens
+				var err error
+				if opsLn, err = ops.Listen(opsAddr, "--ops"); err != nil {
+					return err
+				}
+				defer opsLn.Close()
+			}
 			var b *bus.Bus
 			var err error
 			bcfg := bus.DefaultConfig()
@@ -104,11 +113,7 @@ fail) and /metrics (Prometheus: leakscope_ingest_* series, lag).
 				return fmt.Errorf("open lake: %w", err)
 			}
 			defer ing.Close()
-			if opsAddr != "" {
-				ln, err := ops.Listen(opsAddr, "--ops")
-				if err != nil {
-					return err
-				}
+			if opsLn != nil {
 				reg.MustRegister(ops.IngestLag(b))
 				mux := http.NewServeMux()
 				ops.Register(mux, reg, ops.BusReady(b), func(context.Context) error {
@@ -117,8 +122,8 @@ fail) and /metrics (Prometheus: leakscope_ingest_* series, lag).
 					}
 					return nil
 				})
-				go func() { _ = ops.Serve(ctx, ln, mux) }()
-				fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-ingest: ops on http://%s (/healthz /readyz /metrics)\n", ln.Addr())
+				go func() { _ = ops.Serve(ctx, opsLn, mux) }()
+				fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-ingest: ops on http://%s (/healthz /readyz /metrics)\n", opsLn.Addr())
 			}
 			who := ""
 			if writer != "" {

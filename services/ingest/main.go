@@ -14,9 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,14 +25,7 @@ import (
 	"leakscope/services/internal/ops"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "leakscope-ingest:", err)
-		os.Exit(1)
-	}
-}
+func main() { ops.Main("leakscope-ingest", newRoot()) }
 
 func newRoot() *cobra.Command {
 	var data, url, listen, sync, writer, opsAddr string

@@ -8,10 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -20,14 +17,7 @@ import (
 	"leakscope/services/internal/ops"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "leakscope-judge:", err)
-		os.Exit(1)
-	}
-}
+func main() { ops.Main("leakscope-judge", newRoot()) }
 
 func newRoot() *cobra.Command {
 	var lake, url, opsAddr string

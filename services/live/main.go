@@ -6,13 +6,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -22,14 +18,7 @@ import (
 	"leakscope/services/internal/ops"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "leakscope-live:", err)
-		os.Exit(1)
-	}
-}
+func main() { ops.Main("leakscope-live", newRoot()) }
 
 func newRoot() *cobra.Command {
 	var url, addr string

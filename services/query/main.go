@@ -7,9 +7,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -21,14 +18,7 @@ import (
 	"leakscope/services/internal/querysrv"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "leakscope-query:", err)
-		os.Exit(1)
-	}
-}
+func main() { ops.Main("leakscope-query", newRoot()) }
 
 func newRoot() *cobra.Command {
 	var lake, url, addr string

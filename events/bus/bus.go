@@ -215,22 +215,38 @@ func (b *Bus) PublishAll(ctx context.Context, evs []events.Event, progress func(
 			}
 			futures, msgs = append(futures, f), append(msgs, m)
 		}
+		// One stall timer per window, reset by every acknowledgement: acks
+		// lost while a cluster elects a new stream leader never arrive, and
+		// waiting for each in turn would stall a window of them for hours.
+		stall := time.NewTimer(asyncAckWait)
+		stalled := false
 		for i, f := range futures {
 			e := evs[start+i]
 			var ack *jetstream.PubAck
-			select {
-			case ack = <-f.Ok():
-			case err := <-f.Err():
-				return res, fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
-			case <-ctx.Done():
-				return res, ctx.Err()
-			case <-time.After(asyncAckWait):
-				// An acknowledgement lost while a cluster elects a new
-				// stream leader never arrives: publish again, synchronously
-				// (the message ID makes a repeat a duplicate).
-				var err error
-				if ack, err = b.republish(ctx, msgs[i], e.ID); err != nil {
+			if !stalled {
+				select {
+				case ack = <-f.Ok():
+					stall.Reset(asyncAckWait)
+				case err := <-f.Err():
+					stall.Stop()
 					return res, fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
+				case <-ctx.Done():
+					stall.Stop()
+					return res, ctx.Err()
+				case <-stall.C:
+					stalled = true
+				}
+			}
+			if stalled {
+				select {
+				case ack = <-f.Ok():
+				default:
+					// Publish again, synchronously: the message ID makes a
+					// repeat of a stored message a duplicate.
+					var err error
+					if ack, err = b.republish(ctx, msgs[i], e.ID); err != nil {
+						return res, fmt.Errorf("publish %s %s: %w", e.Type, e.ID, err)
+					}
 				}
 			}
 			res.Published++
@@ -242,12 +258,14 @@ func (b *Bus) PublishAll(ctx context.Context, evs []events.Event, progress func(
 		if progress != nil {
 			progress(res.Published)
 		}
+		stall.Stop()
 	}
 	return res, nil
 }
 
-// asyncAckWait bounds the wait for one asynchronous acknowledgement.
-const asyncAckWait = 10 * time.Second
+// asyncAckWait is how long PublishAll waits without any acknowledgement
+// before it publishes the window's unacknowledged messages again.
+var asyncAckWait = 10 * time.Second
 
 // republish sends m again until acknowledged or ctx ends.
 func (b *Bus) republish(ctx context.Context, m *nats.Msg, id string) (*jetstream.PubAck, error) {

@@ -2,10 +2,12 @@ package bus
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -122,4 +124,49 @@ func TestIngestModesDoNotMix(t *testing.T) {
 	_, err = single.IngestConsumer(ctx)
 	require.ErrorIs(t, err, ErrIngestMode)
 	require.ErrorContains(t, err, "--writer NAME")
+}
+
+// Acknowledgements lost in bulk (a cluster electing a new stream leader)
+// cost PublishAll one stall per window, not one per message: a fake
+// stream ignores every message's first delivery and acknowledges its
+// repeat.
+func TestPublishAllRepublishesAWindowOfLostAcks(t *testing.T) {
+	old := asyncAckWait
+	asyncAckWait = 300 * time.Millisecond
+	defer func() { asyncAckWait = old }()
+	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0")
+	require.NoError(t, err)
+	defer e.Shutdown()
+	nc, err := nats.Connect(e.ClientURL())
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	var seq uint64
+	sub, err := nc.Subscribe(events.SubjectAll, func(m *nats.Msg) {
+		id := m.Header.Get(jetstream.MsgIDHeader)
+		if !seen[id] {
+			seen[id] = true // the acknowledgement of the first delivery is lost
+			return
+		}
+		seq++
+		require.NoError(t, m.Respond(fmt.Appendf(nil, `{"stream":"fake","seq":%d}`, seq)))
+	})
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+
+	var evs []events.Event
+	for i := range 2500 {
+		ev, err := events.New("x", "r", time.Now(), &events.Completion{Persona: "p", Question: "q", SampleIndex: i, Text: "t"})
+		require.NoError(t, err)
+		evs = append(evs, ev)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b := &Bus{NC: nc, JS: js}
+	res, err := b.PublishAll(ctx, evs, nil)
+	require.NoError(t, err, "one stall per window of 1,024, not 2,500 stalls of %v", asyncAckWait)
+	require.Equal(t, 2500, res.Published)
+	require.Equal(t, uint64(2500), res.LastSeq)
 }

@@ -48,11 +48,21 @@ type Config struct {
 	// Metrics receives ingest's Prometheus series (metrics.go); nil
 	// registers none.
 	Metrics prometheus.Registerer
+	// Compact bounds the merging of the writer's small files that ingest
+	// does while the stream is idle (compact.go; dataset.Compact).
+	Compact dataset.CompactOptions
+	// CompactEvery is how long ingest waits, after a compaction pass found
+	// nothing to merge or failed, before it looks again; a pass that merged
+	// something continues at the next idle moment. Negative: never compact.
+	CompactEvery time.Duration
 }
 
 // DefaultConfig returns sensible one-machine defaults.
 func DefaultConfig(lake string) Config {
-	return Config{Lake: lake, MaxBatchEvents: 5000, MaxBatchBytes: 32 << 20, MaxWait: 500 * time.Millisecond, MaxIndexedIDs: 2_000_000}
+	compact := dataset.DefaultCompactOptions()
+	compact.Budget = 2 * time.Second
+	return Config{Lake: lake, MaxBatchEvents: 5000, MaxBatchBytes: 32 << 20, MaxWait: 500 * time.Millisecond, MaxIndexedIDs: 2_000_000,
+		Compact: compact, CompactEvery: 30 * time.Second}
 }
 
 // Validate reports a config that cannot run.
@@ -107,6 +117,8 @@ type Ingester struct {
 	// markersSeen is the other writers' manifest sizes at the last read of
 	// their run markers (markers.go).
 	markersSeen string
+	// nextCompact is when an idle step may next look for files to merge.
+	nextCompact time.Time
 	stats       Stats
 	metrics     *metrics
 	// write is dataset.WriteFile; tests put a failing disk in its place.
@@ -254,6 +266,7 @@ func (in *Ingester) step(ctx context.Context, cons fetcher, dlq deadLetterer) er
 		return fmt.Errorf("fetch: %w", err)
 	}
 	if len(msgs) == 0 {
+		in.compactIdle(ctx)
 		return nil
 	}
 	start := time.Now()

@@ -14,6 +14,7 @@ type metrics struct {
 	commitSeconds  prometheus.Histogram
 	commitFailures prometheus.Counter
 	lastCommit     prometheus.Gauge
+	compactedFiles prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -31,12 +32,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Batches whose commit failed (left unacknowledged, retried)."}),
 		lastCommit: prometheus.NewGauge(prometheus.GaugeOpts{Name: "leakscope_ingest_last_commit_timestamp_seconds",
 			Help: "Unix time of the last committed batch."}),
+		compactedFiles: prometheus.NewCounter(prometheus.CounterOpts{Name: "leakscope_ingest_compacted_files_total",
+			Help: "Small files merged into larger ones while the stream was idle (and deleted)."}),
 	}
 	for _, o := range []string{"committed", "duplicate", "dead_letter"} {
 		m.events.WithLabelValues(o) // every outcome exported from the start, at 0
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.batches, m.batchEvents, m.commitSeconds, m.commitFailures, m.lastCommit)
+		reg.MustRegister(m.events, m.batches, m.batchEvents, m.commitSeconds, m.commitFailures, m.lastCommit, m.compactedFiles)
 	}
 	return m
 }

@@ -47,6 +47,9 @@ func (e *Engine) summaryCounts(ctx context.Context, req LeakageRequest, det mark
 		}
 	}
 	agg, err := e.summaryAggregate(ctx, req.Experiment, summaries)
+	if duck.Vanished(err) {
+		return nil, nil // compacted meanwhile: the views list the folders again
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +73,9 @@ func (e *Engine) summaryCounts(ctx context.Context, req LeakageRequest, det mark
 		res.Rows = append(res.Rows, row)
 	}
 	if dup, err := e.duplicates(ctx, files); err != nil || dup {
+		if duck.Vanished(err) {
+			return nil, nil
+		}
 		return nil, err
 	}
 	return res, nil

@@ -39,16 +39,26 @@ type Entry struct {
 	Duplicates  int         `json:"duplicates"`
 	DeadLetters int         `json:"dead_letters"`
 	Files       []FileEntry `json:"files"`
-	CommittedAt time.Time   `json:"committed_at"`
+	// Replaces lists the files a compaction entry's Files replace (see
+	// Compact); they leave the lake when it is committed. Empty for a
+	// batch.
+	Replaces    []string  `json:"replaces,omitempty"`
+	CommittedAt time.Time `json:"committed_at"`
 }
+
+// Compaction reports whether the entry merged earlier files instead of
+// committing a batch of events.
+func (e Entry) Compaction() bool { return len(e.Replaces) > 0 }
 
 // Manifest is the open commit log. Not safe for concurrent use: one ingest
 // owns a lake (see Lock).
 type Manifest struct {
-	writer  string
-	f       *os.File
-	entries []Entry
-	files   map[string]bool
+	writer   string
+	f        *os.File
+	entries  []Entry
+	files    map[string]bool
+	replaced map[string]bool // files a compaction replaced
+	schemaOK map[string]bool // Compact's answers per file (immutable)
 }
 
 // ErrLocked is returned by Lock when another process owns the lake.
@@ -87,7 +97,7 @@ func OpenManifest(lake, writer string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open manifest: %w", err)
 	}
-	m := &Manifest{writer: writer, f: f, files: map[string]bool{}}
+	m := &Manifest{writer: writer, f: f, files: map[string]bool{}, replaced: map[string]bool{}, schemaOK: map[string]bool{}}
 	data, err := io.ReadAll(f)
 	if err != nil {
 		f.Close()
@@ -138,6 +148,10 @@ func (m *Manifest) add(e Entry) {
 	for _, fe := range e.Files {
 		m.files[fe.Path] = true
 	}
+	for _, p := range e.Replaces {
+		delete(m.files, p)
+		m.replaced[p] = true
+	}
 }
 
 // Commit appends one batch and fsyncs. After it returns nil the batch's
@@ -168,14 +182,22 @@ func (m *Manifest) Commit(e Entry) error {
 // Entries returns the committed batches in commit order.
 func (m *Manifest) Entries() []Entry { return m.entries }
 
-// Committed reports whether a file (relative path) is committed.
+// Committed reports whether a file (relative path) is committed and not
+// replaced by a compaction.
 func (m *Manifest) Committed(rel string) bool { return m.files[rel] }
 
-// Files lists the committed files of one table (all tables when table is "").
+// Replaced reports whether a compaction replaced the file (relative path).
+func (m *Manifest) Replaced(rel string) bool { return m.replaced[rel] }
+
+// Files lists the committed files of one table (all tables when table is
+// ""), leaving out files a compaction replaced.
 func (m *Manifest) Files(table string) []FileEntry {
 	var out []FileEntry
 	for _, e := range m.entries {
 		for _, fe := range e.Files {
+			if m.replaced[fe.Path] {
+				continue
+			}
 			if table == "" || fe.Table == table {
 				out = append(out, fe)
 			}
@@ -190,8 +212,10 @@ func (m *Manifest) Close() error { return m.f.Close() }
 // Recover moves every Parquet or temporary file of the manifest's writer
 // (by name: see ownedBy) that the manifest does not name into
 // lake/_orphans/ (kept, never deleted), and returns their relative paths;
-// other writers' files are theirs to recover. Run it under the writer's
-// Lock, before ingesting.
+// other writers' files are theirs to recover. Files a committed
+// compaction replaced (a crash came before their deletion) are deleted:
+// their rows are in the merged file. Run it under the writer's Lock,
+// before ingesting.
 func Recover(lake string, m *Manifest) ([]string, error) {
 	var moved []string
 	for _, t := range Tables {
@@ -209,6 +233,9 @@ func Recover(lake string, m *Manifest) ([]string, error) {
 			rel, _ := filepath.Rel(lake, p)
 			if strings.HasSuffix(p, ".parquet") && m.Committed(rel) || !ownedBy(p, m.writer) {
 				return nil
+			}
+			if m.Replaced(rel) {
+				return os.Remove(p)
 			}
 			dst := filepath.Join(lake, OrphanDir, rel)
 			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -70,18 +71,42 @@ func CommittedEventIDs(lake string, m *Manifest) (map[string]struct{}, error) {
 
 // RecentEventIDs returns the event IDs of the newest committed batches,
 // one slice per batch, oldest first, stopping once about max IDs are read
-// (dead letters and marker hits excluded, as in CommittedEventIDs).
+// (dead letters and marker hits excluded, as in CommittedEventIDs). The
+// rows of batches a compaction merged are read from the merged file, once,
+// at the place of the newest batch it holds.
 func RecentEventIDs(lake string, m *Manifest, max int) ([][]string, error) {
 	entries := m.Entries()
+	replacedBy := map[string]string{}
+	for _, e := range entries {
+		for _, r := range e.Replaces {
+			for _, fe := range e.Files {
+				if fe.Table == tableOf(r) {
+					replacedBy[r] = fe.Path
+				}
+			}
+		}
+	}
+	read := map[string]bool{}
 	var out [][]string
 	n := 0
 	for i := len(entries) - 1; i >= 0 && n < max; i-- {
+		if entries[i].Compaction() {
+			continue
+		}
 		var ids []string
 		for _, fe := range entries[i].Files {
 			if fe.Table == TableDeadLetters || fe.Table == TableMarkerHits || fe.Table == TableCellCounts {
 				continue
 			}
-			vals, err := ReadStrings(lake, fe.Path, "event_id")
+			p := fe.Path
+			for replacedBy[p] != "" {
+				p = replacedBy[p] // compactions of compacted files chain
+			}
+			if read[p] {
+				continue
+			}
+			read[p] = true
+			vals, err := ReadStrings(lake, p, "event_id")
 			if err != nil {
 				return nil, err
 			}
@@ -94,6 +119,12 @@ func RecentEventIDs(lake string, m *Manifest, max int) ([][]string, error) {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out, nil
+}
+
+// tableOf is the table folder of a lake path (TABLE/experiment=E/FILE).
+func tableOf(rel string) string {
+	t, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+	return t
 }
 
 // RunMarkers maps "<experiment>/<run>" to the run's marker, from the

@@ -92,7 +92,8 @@ func ownedBy(name, writer string) bool {
 }
 
 // CommittedFiles reads every writer's manifest, read-only, and returns the
-// committed files of a table ("" for all), ordered by path. A manifest's
+// committed files of a table ("" for all) that no compaction replaced,
+// ordered by path. A manifest's
 // torn last line (its writer is appending or crashed mid-line) is skipped.
 // Errors name the manifest and line.
 func CommittedFiles(lake, table string) ([]FileEntry, error) {
@@ -110,8 +111,17 @@ func CommittedFiles(lake, table string) ([]FileEntry, error) {
 		if err != nil {
 			return nil, err
 		}
+		replaced := map[string]bool{} // a writer compacts only its own files
+		for _, e := range entries {
+			for _, r := range e.Replaces {
+				replaced[r] = true
+			}
+		}
 		for _, e := range entries {
 			for _, fe := range e.Files {
+				if replaced[fe.Path] {
+					continue
+				}
 				if table == "" || fe.Table == table {
 					out = append(out, fe)
 				}

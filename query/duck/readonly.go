@@ -121,7 +121,32 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*Result, err
 	return d.query(ctx, query, 0, args...)
 }
 
+// vanishedRetries: a statement that met a file compaction deleted between
+// DuckDB listing a folder and opening the file is run again (it lists the
+// folder again) up to this many times.
+const vanishedRetries = 3
+
 func (d *DB) query(ctx context.Context, query string, maxRows int, args ...any) (*Result, error) {
+	for try := 0; ; try++ {
+		res, err := d.queryOnce(ctx, query, maxRows, args...)
+		if err == nil || !Vanished(err) || try == vanishedRetries || ctx.Err() != nil {
+			return res, err
+		}
+	}
+}
+
+// Vanished reports whether err is DuckDB failing to open a lake file that
+// was listed a moment before: compaction (ingest/dataset/compact.go)
+// deletes the files it merged.
+func Vanished(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "No such file or directory") || strings.Contains(s, "No files found that match the pattern")
+}
+
+func (d *DB) queryOnce(ctx context.Context, query string, maxRows int, args ...any) (*Result, error) {
 	if err := d.Refresh(ctx); err != nil {
 		return nil, err
 	}

@@ -31,6 +31,7 @@ func newRoot() *cobra.Command {
 	var data, url, listen, sync, writer, opsAddr string
 	var verbose bool
 	var maxIDs, replicas int
+	var compactEvery time.Duration
 	root := &cobra.Command{
 		Use:   "leakscope-ingest [--data DIR] [--listen HOST:PORT | --nats-url URL] [--writer NAME --replicas 3]",
 		Short: "Write the event stream into the Parquet lake (with an embedded bus by default)",
@@ -96,6 +97,9 @@ fail) and /metrics (Prometheus: leakscope_ingest_* series, lag).
 			reg := ops.NewRegistry()
 			cfg := ingest.DefaultConfig(filepath.Join(data, "lake"))
 			cfg.MaxIndexedIDs, cfg.Writer, cfg.Metrics = maxIDs, writer, reg
+			if cfg.CompactEvery = compactEvery; compactEvery <= 0 {
+				cfg.CompactEvery = -1 // off
+			}
 			if replicas > 1 {
 				cfg.MaxBatchBytes = 0 // see ingest.Config: byte-bounded pulls stall on clusters
 			}
@@ -141,6 +145,7 @@ fail) and /metrics (Prometheus: leakscope_ingest_* series, lag).
 	root.Flags().StringVar(&writer, "writer", "", "name of this ingest among several sharing the lake and the consumer (e.g. ingest-1; a-z 0-9 _ -); empty: the only one")
 	root.Flags().IntVar(&replicas, "replicas", 1, "replicas of the streams this process declares (3 on a three-node cluster)")
 	root.Flags().StringVar(&opsAddr, "ops", "127.0.0.1:8081", "address of /healthz, /readyz and /metrics (empty: none)")
+	root.Flags().DurationVar(&compactEvery, "compact-every", ingest.DefaultConfig("").CompactEvery, "while the stream is idle, merge this writer's small files (see leakscope compact --help); after a look that found nothing, wait this long before the next (0: never compact)")
 	root.Flags().IntVar(&maxIDs, "max-indexed-ids", ingest.DefaultConfig("").MaxIndexedIDs, "event IDs of the newest batches kept in memory to drop re-publications (~100 bytes each; bounds ingest's memory whatever the lake's size)")
 	return root
 }

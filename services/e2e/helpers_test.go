@@ -33,9 +33,20 @@ type stack struct {
 
 func startStack(t testing.TB, data string) *stack {
 	t.Helper()
+	return startStackWith(t, data, nil)
+}
+
+// startStackWith is startStack with ingest's configuration changed by
+// configure (may be nil).
+func startStackWith(t testing.TB, data string, configure func(*ingest.Config)) *stack {
+	t.Helper()
 	b, _ := bustest.Start(t, filepath.Join(data, "jetstream"))
 	s := &stack{Bus: b, Lake: filepath.Join(data, "lake")}
-	ing, err := ingest.Open(ingest.DefaultConfig(s.Lake), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := ingest.DefaultConfig(s.Lake)
+	if configure != nil {
+		configure(&cfg)
+	}
+	ing, err := ingest.Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	_, err = b.IngestConsumer(context.Background())
 	require.NoError(t, err)

@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
+	"leakscope/ingest"
+	"leakscope/ingest/dataset"
+	"leakscope/query"
+	"leakscope/query/estimands"
+)
+
+// lakeAnswers is every number the tests compare before and after
+// compaction: the leakage matrix of each experiment under each detector
+// (and how it was counted), the i81 estimands, and each table's rows.
+func lakeAnswers(t *testing.T, e *query.Engine) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	put := func(k string, v any) {
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		out[k] = string(b)
+	}
+	exps, err := e.SQL(ctx, "SELECT DISTINCT experiment FROM completions ORDER BY 1")
+	require.NoError(t, err)
+	for _, r := range exps.Rows {
+		exp := r[0].(string)
+		for _, det := range []string{"strict", "loose", "recorded"} {
+			lk, err := e.Leakage(ctx, query.LeakageRequest{Experiment: exp, Detector: det, IncludeBase: true})
+			require.NoError(t, err)
+			put("leakage/"+exp+"/"+det, lk)
+		}
+	}
+	for _, name := range []string{"cell-rates", "h2", "h3", "head-to-head"} {
+		res, err := estimands.Run(ctx, e, name, "leakage_i81", nil)
+		require.NoError(t, err)
+		// The lake's files (count, fingerprint of paths and sizes) are
+		// what compaction changes, and the time of computing.
+		res.Provenance.LakeFiles, res.Provenance.Fingerprint, res.Provenance.ComputedAt = 0, "", time.Time{}
+		put("estimand/"+name, res)
+	}
+	for _, tb := range dataset.Tables {
+		res, err := e.SQL(ctx, fmt.Sprintf("SELECT count(*) FROM %s", tb.Name))
+		require.NoError(t, err)
+		put("rows/"+tb.Name, res.Rows)
+	}
+	res, err := e.SQL(ctx, "SELECT sum(n)::BIGINT FROM cell_counts")
+	require.NoError(t, err)
+	put("cell_counts/n", res.Rows)
+	return out
+}
+
+// Compaction changes speed, never numbers: the fixtures imported in
+// batches of 100 events (hundreds of small files), then compacted
+// offline, answer every leakage matrix, estimand and table count exactly
+// as before, still from the summaries where they were, from far fewer
+// files.
+func TestCompactionChangesNoNumber(t *testing.T) {
+	s := startStackWith(t, t.TempDir(), func(c *ingest.Config) {
+		c.MaxBatchEvents, c.CompactEvery = 100, -1
+	})
+	dir := fixturesDir(t)
+	s.importPaths(t, dir, dir)
+	s.stop()
+	e := openEngine(t, s.Lake)
+	before := lakeAnswers(t, e)
+	fromSummaries := 0
+	for _, v := range before {
+		if strings.Contains(v, `"counted_from":"`+query.CountedFromSummaries+`"`) {
+			fromSummaries++
+		}
+	}
+	require.Greater(t, fromSummaries, 5, "the matrices came from the summaries (compared with counted_from after)")
+	filesBefore, err := dataset.CommittedFiles(s.Lake, "")
+	require.NoError(t, err)
+
+	m, err := dataset.OpenManifest(s.Lake, "")
+	require.NoError(t, err)
+	res, err := dataset.Compact(context.Background(), s.Lake, m, dataset.CompactOptions{MinFiles: 4})
+	require.NoError(t, err)
+	require.NoError(t, m.Close())
+	filesAfter, err := dataset.CommittedFiles(s.Lake, "")
+	require.NoError(t, err)
+	onDisk, err := filepath.Glob(filepath.Join(s.Lake, "*", "*", "*.parquet"))
+	require.NoError(t, err)
+	require.Len(t, onDisk, len(filesAfter), "replaced files deleted")
+	t.Logf("%d files → %d (%d merged into %d)", len(filesBefore), len(filesAfter), res.FilesIn, res.FilesOut)
+	require.Less(t, len(filesAfter)*4, len(filesBefore), "at least 4× fewer files")
+
+	sameAnswers(t, before, lakeAnswers(t, e))                     // the same engine: its caches must follow
+	sameAnswers(t, before, lakeAnswers(t, openEngine(t, s.Lake))) // and a fresh one
+}
+
+// sameAnswers compares lakeAnswers key by key, showing where two differ.
+func sameAnswers(t *testing.T, want, got map[string]string) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	for k, w := range want {
+		g := got[k]
+		if w == g {
+			continue
+		}
+		i := 0
+		for i < len(w) && i < len(g) && w[i] == g[i] {
+			i++
+		}
+		from := max(i-300, 0)
+		t.Fatalf("%s differs at byte %d:\nwant …%s\ngot  …%s", k, i, w[from:min(i+200, len(w))], g[from:min(i+200, len(g))])
+	}
+}
+
+// Ingest compacts while the stream is idle, with queries running all the
+// while: none fails, none counts a row twice, and every file ends merged.
+func TestIngestCompactsWhileIdleUnderQueries(t *testing.T) {
+	s := startStackWith(t, t.TempDir(), func(c *ingest.Config) {
+		c.CompactEvery, c.MaxWait = 50*time.Millisecond, 20*time.Millisecond
+		c.Compact.MinFiles = 8
+	})
+	ctx := context.Background()
+	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	ev := func(p events.Payload) events.Event {
+		e, err := events.New("idle", "r1", now, p)
+		require.NoError(t, err)
+		return e
+	}
+	publish := func(evs []events.Event) {
+		res, err := s.Bus.PublishAll(ctx, evs, nil)
+		require.NoError(t, err)
+		require.NoError(t, s.Bus.WaitDurable(ctx, res.LastSeq, nil))
+	}
+	publish([]events.Event{ev(&events.Run{SourcePersona: "src", Marker: "[ZLT]"})})
+	e := openEngine(t, s.Lake)
+	var mu sync.Mutex
+	published := 0
+	stop := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() { // a reader that never stops asking
+		defer close(errs)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			mu.Lock()
+			floor := published
+			mu.Unlock()
+			lk, err := e.Leakage(ctx, query.LeakageRequest{Experiment: "idle"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			var n, hits int64
+			for _, c := range lk.Cells {
+				n, hits = n+*c.Total, hits+*c.Found
+			}
+			if n < int64(floor) || 3*hits > n+2 {
+				errs <- fmt.Errorf("matrix counts %d completions (%d hits) with %d published", n, hits, floor)
+				return
+			}
+		}
+	}()
+	for b := range 40 { // forty batches with idle moments between them
+		var evs []events.Event
+		for i := range 30 {
+			k := b*30 + i
+			text := fmt.Sprint("answer ", k)
+			if k%3 == 0 {
+				text += " [ZLT]"
+			}
+			evs = append(evs, ev(&events.Completion{Persona: fmt.Sprint("p", k%5), Question: "q", SampleIndex: k, Text: text}))
+		}
+		publish(evs)
+		mu.Lock()
+		published += len(evs)
+		mu.Unlock()
+		time.Sleep(30 * time.Millisecond)
+	}
+	require.Eventually(t, func() bool {
+		files, err := dataset.CommittedFiles(s.Lake, dataset.TableCompletions)
+		require.NoError(t, err)
+		return len(files) < 8
+	}, 30*time.Second, 50*time.Millisecond, "idle ingest merges the small files")
+	close(stop)
+	require.NoError(t, <-errs)
+	lk, err := e.Leakage(ctx, query.LeakageRequest{Experiment: "idle"})
+	require.NoError(t, err)
+	scan, err := e.Leakage(ctx, query.LeakageRequest{Experiment: "idle", ScanTexts: true})
+	require.NoError(t, err)
+	require.Equal(t, query.CountedFromSummaries, lk.CountedFrom)
+	require.Equal(t, scan.Cells, lk.Cells)
+	var n, hits int64
+	for _, c := range lk.Cells {
+		n, hits = n+*c.Total, hits+*c.Found
+	}
+	require.EqualValues(t, 1200, n)
+	require.EqualValues(t, 400, hits)
+}

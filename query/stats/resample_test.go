@@ -2,7 +2,10 @@ package stats
 
 import (
 	"math"
+	"sort"
 	"testing"
+
+	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/stretchr/testify/require"
 )
@@ -73,4 +76,47 @@ func TestPermutationTest(t *testing.T) {
 	require.InDelta(t, 1.0/3, p, 0.03)
 	_, p2 := PermutationTest([]int{0, 0, 1, 1}, statistic, 6000, NewRNG(42))
 	require.Equal(t, p, p2, "seeded")
+}
+
+// The CDF table that BootstrapRate inverts is the binomial's (gonum's CDF),
+// including extreme n and p, and counting draws gives numpy's percentiles
+// of the sorted draws.
+func TestBinomialCDFAndCountedPercentiles(t *testing.T) {
+	for _, c := range []struct {
+		n int
+		p float64
+	}{{200, 0.185}, {200, 0.005}, {200, 0.995}, {1, 0.5}, {5000, 0.3}, {40, 0}, {40, 1}} {
+		cdf := binomialCDF(c.n, c.p)
+		require.Len(t, cdf, c.n+1)
+		ref := distuv.Binomial{N: float64(c.n), P: c.p}
+		for k := 0; k <= c.n; k += max(1, c.n/50) {
+			require.InDelta(t, ref.CDF(float64(k)), cdf[k], 1e-9, "n=%d p=%v k=%d", c.n, c.p, k)
+		}
+		require.Equal(t, 1.0, cdf[c.n])
+	}
+	rng := NewRNG(11)
+	for trial := range 50 {
+		b := 1 + rng.IntN(300)
+		counts := make([]int, 30)
+		var sample []float64
+		for range b {
+			k := rng.IntN(30)
+			counts[k]++
+			sample = append(sample, float64(k))
+		}
+		for _, q := range []float64{0, 2.5, 25, 50, 97.5, 100} {
+			require.InDelta(t, Percentile(sample, q), percentileOfCounts(counts, b, q), 1e-12, "trial %d q=%v", trial, q)
+		}
+	}
+	// Draws have the binomial's mean and variance.
+	cdf := binomialCDF(200, 0.185)
+	var sum, sq float64
+	const draws = 200_000
+	for range draws {
+		k := float64(sort.SearchFloat64s(cdf, rng.Float64()))
+		sum, sq = sum+k, sq+k*k
+	}
+	mean := sum / draws
+	require.InDelta(t, 37, mean, 0.05)
+	require.InDelta(t, 200*0.185*0.815, sq/draws-mean*mean, 0.3)
 }

@@ -206,3 +206,38 @@ func TestIngestCompactsWhileIdleUnderQueries(t *testing.T) {
 	require.EqualValues(t, 1200, n)
 	require.EqualValues(t, 400, hits)
 }
+
+// leakscope compact merges a stopped lake's small files and says what it
+// did; it refuses while the writer's ingest holds the lake, and bad flags.
+func TestCompactCommand(t *testing.T) {
+	data := t.TempDir()
+	out, errOut, code := run(t, data, "compact")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "nothing to merge")
+
+	s := startStackWith(t, data, func(c *ingest.Config) { c.MaxBatchEvents, c.CompactEvery = 100, -1 })
+	dir := fixturesDir(t)
+	s.importPaths(t, dir, filepath.Join(dir, "leakage_i81"))
+	_, errOut, code = run(t, data, "compact")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "ingest is running and compacts by itself")
+	s.stop()
+	before, _, code := run(t, data, "leakage", "--experiment", "leakage_i81")
+	require.Equal(t, 0, code)
+
+	_, errOut, code = run(t, data, "compact", "--min-files", "1")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "--min-files must be >= 2")
+	_, errOut, code = run(t, data, "compact", "--writer", "Bad/Name")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "writer name")
+
+	out, errOut, code = run(t, data, "compact", "--min-files", "2")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `compacted .*: \d+ committed files → \d+ \(\d+ merged into \d+\)`, out)
+	after, _, code := run(t, data, "leakage", "--experiment", "leakage_i81")
+	require.Equal(t, 0, code)
+	require.Equal(t, before, after, "the same matrix")
+	out, _, _ = run(t, data, "compact", "--min-files", "2")
+	require.Contains(t, out, "nothing to merge")
+}

@@ -37,10 +37,10 @@ func startStack(t testing.TB, data string) *stack {
 }
 
 // startStackWith is startStack with ingest's configuration changed by
-// configure (may be nil).
-func startStackWith(t testing.TB, data string, configure func(*ingest.Config)) *stack {
+// configure (may be nil) and the server's options.
+func startStackWith(t testing.TB, data string, configure func(*ingest.Config), opts ...bus.EmbeddedOption) *stack {
 	t.Helper()
-	b, _ := bustest.Start(t, filepath.Join(data, "jetstream"))
+	b, _ := bustest.Start(t, filepath.Join(data, "jetstream"), opts...)
 	s := &stack{Bus: b, Lake: filepath.Join(data, "lake")}
 	cfg := ingest.DefaultConfig(s.Lake)
 	if configure != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
@@ -341,40 +340,19 @@ func compactGroup(lake string, m *Manifest, t Table, g []sizedFile, seqs map[str
 // replaces a string column's values (constant(col) != "") in every row.
 // It returns the rows written.
 func mergeFiles(lake, rel string, t Table, inputs []string, opts CompactOptions, constant func(col string) string) (int, error) {
-	path := filepath.Join(lake, rel)
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return 0, fmt.Errorf("compact: create %s: %w", tmp, err)
-	}
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithCreatedBy("leakscope"),
-		parquet.WithMaxRowGroupLength(1<<20))
-	fw, err := pqarrow.NewFileWriter(t.Schema(), f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return 0, fmt.Errorf("compact: write %s: %w", rel, err)
-	}
 	rows := 0
-	for _, p := range inputs {
-		n, err := appendFile(lake, p, t, fw, opts.RowGroupBytes, constant)
-		if err != nil {
-			fw.Close()
-			os.Remove(tmp)
-			return 0, err
+	err := writeAtomically(lake, rel, t, func(fw *pqarrow.FileWriter) error {
+		for _, p := range inputs {
+			n, err := appendFile(lake, p, t, fw, opts.RowGroupBytes, constant)
+			if err != nil {
+				return err
+			}
+			rows += n
 		}
-		rows += n
-	}
-	err = fw.Close() // also closes f
-	if err == nil {
-		err = syncPath(tmp)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
+		return nil
+	}, parquet.WithMaxRowGroupLength(1<<20))
 	if err != nil {
-		os.Remove(tmp)
-		return 0, fmt.Errorf("compact: write %s: %w", rel, err)
+		return 0, fmt.Errorf("compact: %w", err)
 	}
 	return rows, nil
 }
@@ -383,16 +361,16 @@ func mergeFiles(lake, rel string, t Table, inputs []string, opts CompactOptions,
 func appendFile(lake, rel string, t Table, fw *pqarrow.FileWriter, rowGroupBytes int64, constant func(string) string) (int, error) {
 	in, err := os.Open(filepath.Join(lake, rel))
 	if err != nil {
-		return 0, fmt.Errorf("compact: open %s: %w", rel, err)
+		return 0, fmt.Errorf("open %s: %w", rel, err)
 	}
 	defer in.Close()
 	tbl, err := pqarrow.ReadTable(context.Background(), in, nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
 	if err != nil {
-		return 0, fmt.Errorf("compact: read %s: %w", rel, err)
+		return 0, fmt.Errorf("read %s: %w", rel, err)
 	}
 	defer tbl.Release()
 	if !sameColumns(tbl.Schema(), t.Schema()) {
-		return 0, fmt.Errorf("compact: %s: columns changed since the group was chosen", rel)
+		return 0, fmt.Errorf("%s: columns changed since the group was chosen", rel)
 	}
 	tr := array.NewTableReader(tbl, 64<<10)
 	defer tr.Release()
@@ -403,14 +381,14 @@ func appendFile(lake, rel string, t Table, fw *pqarrow.FileWriter, rowGroupBytes
 		rows += int(rec.NumRows())
 		rec.Release()
 		if err != nil {
-			return 0, fmt.Errorf("compact: append %s: %w", rel, err)
+			return 0, fmt.Errorf("append %s: %w", rel, err)
 		}
 		if fw.RowGroupTotalBytesWritten() >= rowGroupBytes {
 			fw.NewBufferedRowGroup()
 		}
 	}
 	if err := tr.Err(); err != nil {
-		return 0, fmt.Errorf("compact: read %s: %w", rel, err)
+		return 0, fmt.Errorf("read %s: %w", rel, err)
 	}
 	return rows, nil
 }

@@ -29,6 +29,13 @@ func WriteFile(lake, rel string, t Table, rows []Row) error {
 		return err
 	}
 	defer rec.Release()
+	return writeAtomically(lake, rel, t, func(fw *pqarrow.FileWriter) error { return fw.Write(rec) })
+}
+
+// writeAtomically creates a Parquet file of the table's schema at rel
+// through rel.tmp: write fills it; the file is then closed, fsynced,
+// renamed into place and its folder fsynced. On error nothing is left.
+func writeAtomically(lake, rel string, t Table, write func(*pqarrow.FileWriter) error, props ...parquet.WriterProperty) error {
 	path := filepath.Join(lake, rel)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("create partition: %w", err)
@@ -38,10 +45,10 @@ func WriteFile(lake, rel string, t Table, rows []Row) error {
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
 	}
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithCreatedBy("leakscope"))
-	fw, err := pqarrow.NewFileWriter(rec.Schema(), f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	wp := parquet.NewWriterProperties(append([]parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Zstd), parquet.WithCreatedBy("leakscope")}, props...)...)
+	fw, err := pqarrow.NewFileWriter(t.Schema(), f, wp, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err == nil {
-		err = fw.Write(rec)
+		err = write(fw)
 		if cerr := fw.Close(); err == nil {
 			err = cerr // Close also closes f
 		}

@@ -1,0 +1,89 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
+	"leakscope/events/bus/bustest"
+	"leakscope/ingest/dataset"
+)
+
+// Idle ingest merges small files and counts them; a compaction that fails
+// (a committed file vanished) is logged, never stops ingest, and is tried
+// again only after CompactEvery.
+func TestIdleCompactionMergesAndSurvivesFailure(t *testing.T) {
+	b, _ := bustest.Start(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lake := filepath.Join(t.TempDir(), "lake")
+	cfg := DefaultConfig(lake)
+	cfg.MaxWait, cfg.CompactEvery, cfg.Compact.MinFiles = 20*time.Millisecond, time.Hour, 4
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = reg
+	var logs bytes.Buffer
+	in, err := Open(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	require.NoError(t, err)
+	defer in.Close()
+	_, err = b.IngestConsumer(ctx)
+	require.NoError(t, err)
+	publish := func(exp string, from, n int) {
+		for i := from; i < from+n; i++ { // one batch each: ingest is not running yet
+			e, err := events.New(exp, "r", time.Now(), &events.Completion{Persona: "p", Question: "q", SampleIndex: i, Text: "t"})
+			require.NoError(t, err)
+			_, err = b.Publish(ctx, e)
+			require.NoError(t, err)
+			cons, err := b.IngestConsumer(ctx)
+			require.NoError(t, err)
+			require.NoError(t, in.step(ctx, cons, b))
+		}
+	}
+	publish("good", 0, 5)
+	publish("bad", 0, 5)
+	files := in.manifest.Files(dataset.TableCompletions)
+	require.Len(t, files, 10)
+	for _, fe := range files {
+		if fe.Experiment == "bad" {
+			require.NoError(t, os.Remove(filepath.Join(lake, fe.Path)))
+			break
+		}
+	}
+	in.compactIdle(ctx) // "bad" sorts first: the pass fails on it
+	require.Contains(t, logs.String(), "compaction failed")
+	require.Len(t, in.manifest.Files(dataset.TableCompletions), 10, "nothing changed")
+	require.True(t, in.nextCompact.After(time.Now().Add(50*time.Minute)), "next look after CompactEvery")
+	in.compactIdle(ctx)
+	require.Equal(t, 1, bytes.Count(logs.Bytes(), []byte("compaction failed")), "not retried before then")
+
+	publish("good", 5, 1) // ingest goes on committing
+	in.nextCompact = time.Time{}
+	for _, fe := range in.manifest.Files(dataset.TableCompletions) { // mend "bad" by hand
+		if fe.Experiment == "bad" && !fileExists(filepath.Join(lake, fe.Path)) {
+			require.NoError(t, dataset.WriteFile(lake, fe.Path, mustTable(t), nil))
+		}
+	}
+	in.compactIdle(ctx)
+	require.NotContains(t, logs.String()[bytes.LastIndex(logs.Bytes(), []byte("compaction failed"))+1:], "compaction failed")
+	merged := in.manifest.Files(dataset.TableCompletions)
+	require.Len(t, merged, 2, "each experiment merged into one file")
+	require.Equal(t, 4+6, merged[0].Rows+merged[1].Rows, "the mended file was empty")
+	require.Equal(t, 22.0, testutil.ToFloat64(in.metrics.compactedFiles), "11 completions files and their 11 summaries")
+	require.Contains(t, logs.String(), "compacted small files")
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func mustTable(t *testing.T) dataset.Table {
+	tb, ok := dataset.TableByName(dataset.TableCompletions)
+	require.True(t, ok)
+	return tb
+}

@@ -29,7 +29,7 @@ func (in *Ingester) compactIdle(ctx context.Context) {
 	}
 	switch {
 	case err != nil && ctx.Err() == nil:
-		in.log.Error("compaction failed; the small files stay committed", "err", err)
+		in.log.Error("compaction left some small files as they were (committed, readable)", "err", err)
 		in.nextCompact = time.Now().Add(in.cfg.CompactEvery)
 	case res.Groups == 0:
 		in.nextCompact = time.Now().Add(in.cfg.CompactEvery)

@@ -53,7 +53,8 @@ type Config struct {
 	Compact dataset.CompactOptions
 	// CompactEvery is how long ingest waits, after a compaction pass found
 	// nothing to merge or failed, before it looks again; a pass that merged
-	// something continues at the next idle moment. Negative: never compact.
+	// something continues at the next idle moment. Negative: never compact;
+	// 0: the default (30 s). A zero Compact.Budget is 2 s.
 	CompactEvery time.Duration
 }
 
@@ -171,6 +172,13 @@ type Stats struct {
 func Open(cfg Config, log *slog.Logger) (*Ingester, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	def := DefaultConfig(cfg.Lake)
+	if cfg.CompactEvery == 0 {
+		cfg.CompactEvery = def.CompactEvery
+	}
+	if cfg.Compact.Budget == 0 {
+		cfg.Compact.Budget = def.Compact.Budget // a pass must not hold up ingest
 	}
 	unlock, err := dataset.Lock(cfg.Lake, cfg.Writer)
 	if err != nil {

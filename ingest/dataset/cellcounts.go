@@ -21,7 +21,7 @@ func DetectorColumn(name string) string { return strings.ReplaceAll(name, "-", "
 
 func cellCountsTable() Table {
 	cols := []Column{
-		col("completions_file", tString, "base name of the completions file summarised (same partition); a compacted file keeps one row per original batch"),
+		col("completions_file", tString, "base name of the batch's completions file summarised (same partition); rows merged by compaction keep it, one row per original batch"),
 		col("stream_seq", tInt, "last JetStream sequence of the batch that wrote both files"),
 		col("ingested_at", tTime, "when ingest wrote the row, UTC µs"),
 		col("run_id", tString, "run"),
@@ -41,7 +41,7 @@ func cellCountsTable() Table {
 			col(p+"_rec_only", tInt, "flagged by the origin without a "+name+" hit"),
 			col(p+"_det_only", tInt, "with a "+name+" hit the origin did not flag"))
 	}
-	return Table{Name: TableCellCounts, Key: []string{"completions_file", "run_id", "persona", "stream_seq"}, Columns: cols,
+	return Table{Name: TableCellCounts, Key: []string{"completions_file", "run_id", "persona"}, Columns: cols,
 		Doc: "per-file summaries of completions, written in the same batch: counts per (run, persona), every detector run by ingest on the stored text with the run's marker"}
 }
 

@@ -93,13 +93,18 @@ type CompactResult struct {
 // with completions_file naming the merged file. Files whose schema is not
 // the table's current one (written by an older leakscope) are left as
 // they are. Run it under the writer's Lock, from the goroutine that
-// commits batches (Manifest is not safe for concurrent use). Errors name
-// the file; nothing committed is lost on error (the old files stay
-// committed until the merged one is).
+// commits batches (Manifest is not safe for concurrent use). A partition
+// that cannot be compacted (a committed file missing or unreadable) is
+// left as it is and the pass goes on; the error returned joins every such
+// partition's, naming the file, with the result of what was done. Nothing
+// committed is lost on error: the old files stay committed until the
+// merged one is. The budget and the context are looked at between merged
+// files: one merge (at most TargetBytes of input) always completes.
 func Compact(ctx context.Context, lake string, m *Manifest, opts CompactOptions) (CompactResult, error) {
 	opts = opts.withDefaults()
 	start := time.Now()
 	var res CompactResult
+	var errs []error
 	seqs := map[string][2]uint64{} // file → its batch's sequence range
 	parts := map[[2]string][]FileEntry{}
 	summaries := map[string]FileEntry{} // cell_counts file by path
@@ -130,24 +135,26 @@ func Compact(ctx context.Context, lake string, m *Manifest, opts CompactOptions)
 		}
 		groups, err := compactGroups(lake, m, t, parts[k], opts)
 		if err != nil {
-			return res, err
+			errs = append(errs, err)
+			continue
 		}
 		for _, g := range groups {
 			if opts.MaxGroups > 0 && res.Groups >= opts.MaxGroups || opts.Budget > 0 && res.Groups > 0 && time.Since(start) > opts.Budget {
-				return res, nil
+				return res, errors.Join(errs...)
 			}
 			if err := ctx.Err(); err != nil {
-				return res, err
+				return res, errors.Join(append(errs, err)...)
 			}
 			if err := compactGroup(lake, m, t, g, seqs, summaries, opts, &res); err != nil {
-				return res, err
+				errs = append(errs, err)
+				break // the partition's next groups wait for the next pass
 			}
 			if opts.Progress != nil {
 				opts.Progress(res)
 			}
 		}
 	}
-	return res, nil
+	return res, errors.Join(errs...)
 }
 
 // sizedFile is a committed file and its size on disk.
@@ -283,34 +290,30 @@ func compactGroup(lake string, m *Manifest, t Table, g []sizedFile, seqs map[str
 			out = append(out, FileEntry{Path: filepath.Join(Partition(TableCellCounts, g[0].Experiment), name), Table: TableCellCounts, Experiment: g[0].Experiment})
 		}
 	}
-	var written []string
-	fail := func(err error) error {
-		for _, p := range written {
-			os.Remove(filepath.Join(lake, p))
-		}
-		return err
-	}
-	rows, err := mergeFiles(lake, out[0].Path, t, in, opts, nil)
+	rows, err := mergeFiles(lake, out[0].Path, t, in, opts)
 	if err != nil {
-		return fail(err)
+		return err // mergeFiles left nothing behind
 	}
-	written, out[0].Rows = append(written, out[0].Path), rows
+	out[0].Rows = rows
 	if len(summaryIn) > 0 {
 		cc, _ := TableByName(TableCellCounts)
-		rows, err := mergeFiles(lake, out[1].Path, cc, summaryIn, opts, func(col string) string {
-			if col == "completions_file" {
-				return name
-			}
-			return ""
-		})
+		// The rows keep their completions_file (the batch file each
+		// summarises): with the row key (completions_file, run_id,
+		// persona), a reader that sees a replaced file beside the merged
+		// one for a moment keeps one row of each.
+		rows, err := mergeFiles(lake, out[1].Path, cc, summaryIn, opts)
 		if err != nil {
-			return fail(err)
+			os.Remove(filepath.Join(lake, out[0].Path)) // never committed
+			return err
 		}
-		written, out[1].Rows = append(written, out[1].Path), rows
+		out[1].Rows = rows
 	}
 	replaces := append(append([]string{}, in...), summaryIn...)
 	if err := m.Commit(Entry{FirstSeq: first, LastSeq: last, Files: out, Replaces: replaces, CommittedAt: time.Now().UTC()}); err != nil {
-		return fail(fmt.Errorf("compact: commit %s: %w", out[0].Path, err))
+		// Whether the line reached the disk is not certain: the merged
+		// files stay, and the writer's next Recover moves them aside if
+		// it did not (as for a batch whose commit failed).
+		return fmt.Errorf("compact: commit %s: %w", out[0].Path, err)
 	}
 	res.Groups++
 	res.FilesIn += len(replaces)
@@ -331,52 +334,63 @@ func compactGroup(lake string, m *Manifest, t Table, g []sizedFile, seqs map[str
 			res.Left = append(res.Left, p)
 		}
 	}
-	return syncPath(filepath.Join(lake, filepath.Dir(out[0].Path)))
+	// The merge is committed: deletions that a crash undoes are redone by
+	// Recover, so a failed folder sync is no failure of the compaction.
+	_ = syncPath(filepath.Join(lake, filepath.Dir(out[0].Path)))
+	return nil
 }
 
 // mergeFiles writes the rows of the input files, in order, as one file at
-// rel (via rel.tmp, fsynced, renamed): each input is read whole, one at a
-// time, and appended to byte-bounded row groups. constant, when not nil,
-// replaces a string column's values (constant(col) != "") in every row.
-// It returns the rows written.
-func mergeFiles(lake, rel string, t Table, inputs []string, opts CompactOptions, constant func(col string) string) (int, error) {
+// rel (via rel.tmp, fsynced, renamed; nothing is left on error): each
+// input is streamed a row group at a time into byte-bounded row groups of
+// at most mergedRowGroupRows rows. It returns the rows written.
+func mergeFiles(lake, rel string, t Table, inputs []string, opts CompactOptions) (int, error) {
 	rows := 0
 	err := writeAtomically(lake, rel, t, func(fw *pqarrow.FileWriter) error {
 		for _, p := range inputs {
-			n, err := appendFile(lake, p, t, fw, opts.RowGroupBytes, constant)
+			n, err := appendFile(lake, p, t, fw, opts.RowGroupBytes)
 			if err != nil {
 				return err
 			}
 			rows += n
 		}
 		return nil
-	}, parquet.WithMaxRowGroupLength(1<<20))
+	}, parquet.WithMaxRowGroupLength(mergedRowGroupRows))
 	if err != nil {
 		return 0, fmt.Errorf("compact: %w", err)
 	}
 	return rows, nil
 }
 
-// appendFile appends one input file's rows to fw.
-func appendFile(lake, rel string, t Table, fw *pqarrow.FileWriter, rowGroupBytes int64, constant func(string) string) (int, error) {
-	in, err := os.Open(filepath.Join(lake, rel))
+// mergedRowGroupRows bounds a merged file's row groups in rows too: DuckDB
+// scans row groups in parallel (its own are 122,880 rows), and ingest's
+// ID index reads the newest IDs of a merged file a row group at a time.
+const mergedRowGroupRows = 128 << 10
+
+// appendFile appends one input file's rows to fw, one record at a time.
+func appendFile(lake, rel string, t Table, fw *pqarrow.FileWriter, rowGroupBytes int64) (int, error) {
+	pf, err := file.OpenParquetFile(filepath.Join(lake, rel), false)
 	if err != nil {
 		return 0, fmt.Errorf("open %s: %w", rel, err)
 	}
-	defer in.Close()
-	tbl, err := pqarrow.ReadTable(context.Background(), in, nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, memory.DefaultAllocator)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", rel, err)
 	}
-	defer tbl.Release()
-	if !sameColumns(tbl.Schema(), t.Schema()) {
-		return 0, fmt.Errorf("%s: columns changed since the group was chosen", rel)
+	if sc, err := fr.Schema(); err != nil || !sameColumns(sc, t.Schema()) {
+		return 0, fmt.Errorf("%s: columns changed since the group was chosen (%v)", rel, err)
 	}
-	tr := array.NewTableReader(tbl, 64<<10)
-	defer tr.Release()
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", rel, err)
+	}
+	defer rr.Release()
 	rows := 0
-	for tr.Next() {
-		rec := withSchema(tr.RecordBatch(), t, constant)
+	for rr.Next() {
+		// The table's schema (same columns) carries its metadata.
+		src := rr.RecordBatch()
+		rec := array.NewRecordBatch(t.Schema(), src.Columns(), src.NumRows())
 		err := fw.WriteBuffered(rec)
 		rows += int(rec.NumRows())
 		rec.Release()
@@ -384,32 +398,15 @@ func appendFile(lake, rel string, t Table, fw *pqarrow.FileWriter, rowGroupBytes
 			return 0, fmt.Errorf("append %s: %w", rel, err)
 		}
 		if fw.RowGroupTotalBytesWritten() >= rowGroupBytes {
-			fw.NewBufferedRowGroup()
+			// The checked form: closing a row group writes, and a full
+			// disk must be an error, not a panic.
+			if err := fw.NewBufferedRowGroupChecked(); err != nil {
+				return 0, fmt.Errorf("append %s: %w", rel, err)
+			}
 		}
 	}
-	if err := tr.Err(); err != nil {
+	if err := rr.Err(); err != nil {
 		return 0, fmt.Errorf("read %s: %w", rel, err)
 	}
 	return rows, nil
-}
-
-// withSchema re-labels a record with the table's schema (same columns, the
-// table's metadata) and swaps in constant columns.
-func withSchema(rec arrow.RecordBatch, t Table, constant func(string) string) arrow.RecordBatch {
-	cols := make([]arrow.Array, rec.NumCols())
-	for i := range cols {
-		cols[i] = rec.Column(i)
-		if constant == nil {
-			continue
-		}
-		if v := constant(t.Columns[i].Name); v != "" {
-			b := array.NewStringBuilder(memory.DefaultAllocator)
-			for range rec.NumRows() {
-				b.Append(v)
-			}
-			cols[i] = b.NewArray()
-			defer cols[i].Release()
-		}
-	}
-	return array.NewRecordBatch(t.Schema(), cols, rec.NumRows())
 }

@@ -2,7 +2,9 @@ package dataset
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -106,7 +108,13 @@ func RecentEventIDs(lake string, m *Manifest, max int) ([][]string, error) {
 				continue
 			}
 			read[p] = true
-			vals, err := ReadStrings(lake, p, "event_id")
+			var vals []string
+			var err error
+			if p == fe.Path {
+				vals, err = ReadStrings(lake, p, "event_id")
+			} else { // a merged file may hold millions: only the newest needed
+				vals, err = readNewestStrings(lake, p, "event_id", max-n-len(ids))
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -127,11 +135,67 @@ func tableOf(rel string) string {
 	return t
 }
 
+// readNewestStrings reads the last want values of a string column (rows
+// are in stream order), a row group at a time from the end, so a large
+// merged file costs what is kept.
+func readNewestStrings(lake, rel, column string, want int) ([]string, error) {
+	if want <= 0 {
+		return nil, nil
+	}
+	pf, err := file.OpenParquetFile(filepath.Join(lake, rel), false)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", rel, err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", rel, err)
+	}
+	idx := pf.MetaData().Schema.ColumnIndexByName(column)
+	if idx < 0 {
+		return nil, fmt.Errorf("read %s: no column %q", rel, column)
+	}
+	var out []string
+	for rg := pf.NumRowGroups() - 1; rg >= 0 && len(out) < want; rg-- {
+		tbl, err := fr.ReadRowGroups(context.Background(), []int{idx}, []int{rg})
+		if err != nil {
+			return nil, fmt.Errorf("read %s column %s: %w", rel, column, err)
+		}
+		var group []string
+		for _, chunk := range tbl.Column(0).Data().Chunks() {
+			s, ok := chunk.(*array.String)
+			if !ok {
+				tbl.Release()
+				return nil, fmt.Errorf("read %s: column %s is %s, not string", rel, column, chunk.DataType())
+			}
+			for i := 0; i < s.Len(); i++ {
+				group = append(group, s.Value(i))
+			}
+		}
+		tbl.Release()
+		out = append(group, out...)
+	}
+	return out[max(0, len(out)-want):], nil
+}
+
 // RunMarkers maps "<experiment>/<run>" to the run's marker, from the
 // runs files every writer committed (the earliest file's run_started wins,
 // as in the views): ingest's memory of which marker each run searches for,
-// used by the cell_counts summaries.
+// used by the cell_counts summaries. Another writer may compact between
+// the reading of its manifest and of a file: the manifests are read again
+// (a merged file is committed before the files it replaces are deleted).
 func RunMarkers(lake string) (map[string]string, error) {
+	var err error
+	for range 5 {
+		var out map[string]string
+		if out, err = runMarkers(lake); err == nil || !errors.Is(err, os.ErrNotExist) {
+			return out, err
+		}
+	}
+	return nil, err
+}
+
+func runMarkers(lake string) (map[string]string, error) {
 	out := map[string]string{}
 	files, err := CommittedFiles(lake, TableRuns)
 	if err != nil {

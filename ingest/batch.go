@@ -26,7 +26,9 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 	counts := dataset.NewCellCounter()
 	batchMarkers := map[string]string{}
 	var dead []jetstream.Msg
-	entry := dataset.Entry{FirstSeq: ^uint64(0)}
+	// Checked against every ID this writer committed, if the index still
+	// holds them all (the leakage matrix then needs no duplicate check).
+	entry := dataset.Entry{FirstSeq: ^uint64(0), IDsChecked: in.ids.complete}
 	for _, m := range msgs {
 		md, err := m.Metadata()
 		if err != nil {

@@ -99,3 +99,53 @@ func mustTable(t *testing.T) dataset.Table {
 	require.True(t, ok)
 	return tb
 }
+
+// Batches record whether ingest's ID index still held every ID the writer
+// had committed (Entry.IDsChecked): true until it first evicts, false
+// after, and false again after a restart that could not load the whole
+// history.
+func TestBatchesSayWhetherEveryIDWasChecked(t *testing.T) {
+	b, _ := bustest.Start(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lake := filepath.Join(t.TempDir(), "lake")
+	cfg := DefaultConfig(lake)
+	cfg.MaxWait, cfg.MaxBatchEvents, cfg.MaxIndexedIDs, cfg.CompactEvery = 20*time.Millisecond, 4, 8, -1
+	open := func() *Ingester {
+		in, err := Open(cfg, quiet)
+		require.NoError(t, err)
+		return in
+	}
+	in := open()
+	_, err := b.IngestConsumer(ctx)
+	require.NoError(t, err)
+	next := 0
+	batch := func(in *Ingester) {
+		for range 4 {
+			e, err := events.New("x", "r", time.Now(), &events.Completion{Persona: "p", Question: "q", SampleIndex: next, Text: "t"})
+			require.NoError(t, err)
+			next++
+			_, err = b.Publish(ctx, e)
+			require.NoError(t, err)
+		}
+		cons, err := b.IngestConsumer(ctx)
+		require.NoError(t, err)
+		require.NoError(t, in.step(ctx, cons, b))
+	}
+	flags := func(in *Ingester) (out []bool) {
+		for _, e := range in.manifest.Entries() {
+			out = append(out, e.IDsChecked)
+		}
+		return out
+	}
+	batch(in)
+	batch(in) // 8 IDs: still all held
+	batch(in) // checked against all 8, then the first batch is evicted
+	batch(in)
+	require.Equal(t, []bool{true, true, true, false}, flags(in))
+	require.NoError(t, in.Close())
+	in = open() // 16 IDs committed, 8 loaded
+	defer in.Close()
+	batch(in)
+	require.Equal(t, []bool{true, true, true, false, false}, flags(in))
+}

@@ -13,9 +13,16 @@ type idIndex struct {
 	set     map[string]struct{}
 	batches [][]string // oldest first
 	n       int
+	// complete: the index holds every ID the writer ever committed (it
+	// never evicted, and loaded the whole history), so a batch it checked
+	// stores no event twice; recorded as Entry.IDsChecked, it lets the
+	// leakage matrix skip its duplicate check.
+	complete bool
 }
 
-func newIDIndex(max int) *idIndex { return &idIndex{max: max, set: map[string]struct{}{}} }
+func newIDIndex(max int) *idIndex {
+	return &idIndex{max: max, set: map[string]struct{}{}, complete: true}
+}
 
 func (x *idIndex) has(id string) bool { _, ok := x.set[id]; return ok }
 
@@ -31,6 +38,7 @@ func (x *idIndex) add(ids []string) {
 	x.batches = append(x.batches, ids)
 	x.n += len(ids)
 	for x.n > x.max && len(x.batches) > 1 {
+		x.complete = false
 		for _, id := range x.batches[0] {
 			delete(x.set, id)
 		}
@@ -44,7 +52,7 @@ func (x *idIndex) len() int { return len(x.set) }
 
 // loadIDIndex reads the IDs of the newest committed batches, up to max.
 func loadIDIndex(lake string, m *dataset.Manifest, max int) (*idIndex, error) {
-	batches, err := dataset.RecentEventIDs(lake, m, max)
+	batches, complete, err := dataset.RecentEventIDs(lake, m, max)
 	if err != nil {
 		return nil, err
 	}
@@ -52,5 +60,6 @@ func loadIDIndex(lake string, m *dataset.Manifest, max int) (*idIndex, error) {
 	for _, b := range batches {
 		x.add(b)
 	}
+	x.complete = x.complete && complete
 	return x, nil
 }

@@ -33,3 +33,14 @@ func TestIDIndexIsBoundedNewestFirst(t *testing.T) {
 	x.add(nil)
 	require.Equal(t, 30, x.len())
 }
+
+// The index is complete until it first evicts a batch; loaded from a lake
+// whose history exceeds its bound, it starts incomplete.
+func TestIDIndexKnowsWhenItIsComplete(t *testing.T) {
+	x := newIDIndex(10)
+	x.add([]string{"a", "b", "c", "d", "e", "f"})
+	x.add([]string{"g", "h", "i", "j"})
+	require.True(t, x.complete)
+	x.add([]string{"k"})
+	require.False(t, x.complete, "the first batch was evicted")
+}

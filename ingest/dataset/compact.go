@@ -105,7 +105,7 @@ func Compact(ctx context.Context, lake string, m *Manifest, opts CompactOptions)
 	start := time.Now()
 	var res CompactResult
 	var errs []error
-	seqs := map[string][2]uint64{} // file → its batch's sequence range
+	seqs := map[string]batchOf{} // file → its batch
 	parts := map[[2]string][]FileEntry{}
 	summaries := map[string]FileEntry{} // cell_counts file by path
 	for _, e := range m.entries {
@@ -113,7 +113,7 @@ func Compact(ctx context.Context, lake string, m *Manifest, opts CompactOptions)
 			if m.replaced[fe.Path] {
 				continue
 			}
-			seqs[fe.Path] = [2]uint64{e.FirstSeq, e.LastSeq}
+			seqs[fe.Path] = batchOf{e.FirstSeq, e.LastSeq, e.IDsChecked}
 			switch fe.Table {
 			case TableCellCounts:
 				summaries[fe.Path] = fe
@@ -155,6 +155,13 @@ func Compact(ctx context.Context, lake string, m *Manifest, opts CompactOptions)
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// batchOf is what a merged file's entry takes from the entries of the
+// files it merges.
+type batchOf struct {
+	first, last uint64
+	idsChecked  bool
 }
 
 // sizedFile is a committed file and its size on disk.
@@ -259,12 +266,13 @@ func sameColumns(a, b *arrow.Schema) bool {
 
 // compactGroup writes one merged file (and, for completions, its merged
 // summary), commits it in place of the group and deletes the group.
-func compactGroup(lake string, m *Manifest, t Table, g []sizedFile, seqs map[string][2]uint64, summaries map[string]FileEntry, opts CompactOptions, res *CompactResult) error {
-	first, last := seqs[g[0].Path][0], seqs[g[0].Path][1]
+func compactGroup(lake string, m *Manifest, t Table, g []sizedFile, seqs map[string]batchOf, summaries map[string]FileEntry, opts CompactOptions, res *CompactResult) error {
+	first, last, checked := seqs[g[0].Path].first, seqs[g[0].Path].last, true
 	var in []string
 	var bytesIn int64
 	for _, f := range g {
-		first, last = min(first, seqs[f.Path][0]), max(last, seqs[f.Path][1])
+		first, last = min(first, seqs[f.Path].first), max(last, seqs[f.Path].last)
+		checked = checked && seqs[f.Path].idsChecked
 		in = append(in, f.Path)
 		bytesIn += f.size
 	}
@@ -309,7 +317,7 @@ func compactGroup(lake string, m *Manifest, t Table, g []sizedFile, seqs map[str
 		out[1].Rows = rows
 	}
 	replaces := append(append([]string{}, in...), summaryIn...)
-	if err := m.Commit(Entry{FirstSeq: first, LastSeq: last, Files: out, Replaces: replaces, CommittedAt: time.Now().UTC()}); err != nil {
+	if err := m.Commit(Entry{FirstSeq: first, LastSeq: last, Files: out, Replaces: replaces, IDsChecked: checked, CommittedAt: time.Now().UTC()}); err != nil {
 		// Whether the line reached the disk is not certain: the merged
 		// files stay, and the writer's next Recover moves them aside if
 		// it did not (as for a batch whose commit failed).

@@ -127,9 +127,14 @@ func TestCompactMergesSmallFilesKeepingEveryRow(t *testing.T) {
 	ids, err := CommittedEventIDs(lake, m)
 	require.NoError(t, err)
 	require.Len(t, ids, 100)
-	recent, err := RecentEventIDs(lake, m, 1000)
+	recent, complete, err := RecentEventIDs(lake, m, 1000)
 	require.NoError(t, err)
 	require.Equal(t, before, slices.Concat(recent...), "read once, from the merged file")
+	require.True(t, complete)
+	recent, complete, err = RecentEventIDs(lake, m, 30)
+	require.NoError(t, err)
+	require.False(t, complete, "30 of 100")
+	require.Equal(t, before[70:], slices.Concat(recent...), "the newest 30")
 
 	res, err = Compact(context.Background(), lake, m, CompactOptions{})
 	require.NoError(t, err)
@@ -256,4 +261,67 @@ func TestCompactLeavesOlderSchemasAndNamesAMissingFile(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(lake, gone)))
 	_, err = Compact(context.Background(), lake, m, CompactOptions{})
 	require.ErrorContains(t, err, gone)
+}
+
+// Ingest vouches for a set of completions files when one writer committed
+// them all in batches it checked against every earlier ID; a merged file
+// keeps the vouch only if every batch it merged had it.
+func TestVouchedUnique(t *testing.T) {
+	lake := t.TempDir()
+	m, err := OpenManifest(lake, "")
+	require.NoError(t, err)
+	defer m.Close()
+	smallLake(t, lake, m, "exp1", 4)
+	abs := func(lake string, fes []FileEntry) []string {
+		var out []string
+		for _, fe := range fes {
+			out = append(out, filepath.Join(lake, fe.Path))
+		}
+		return out
+	}
+	ok, err := VouchedUnique(lake, abs(lake, m.Files(TableCompletions)))
+	require.NoError(t, err)
+	require.False(t, ok, "smallLake's entries were not checked")
+
+	lake2 := t.TempDir()
+	m2, err := OpenManifest(lake2, "")
+	require.NoError(t, err)
+	defer m2.Close()
+	tb, _ := TableByName(TableCompletions)
+	commit := func(m *Manifest, lake, name string, checked bool) string {
+		rel := filepath.Join(Partition(TableCompletions, "e"), name)
+		require.NoError(t, WriteFile(lake, rel, tb, completionRows(t, name)))
+		require.NoError(t, m.Commit(Entry{Files: []FileEntry{{Path: rel, Table: TableCompletions, Experiment: "e", Rows: 1}}, IDsChecked: checked}))
+		return filepath.Join(lake, rel)
+	}
+	var files []string
+	for i := range 4 {
+		files = append(files, commit(m2, lake2, FileName(uint64(i+1), uint64(i+1), time.Unix(0, int64(i)), ""), true))
+	}
+	vouched := func(files []string) bool {
+		ok, err := VouchedUnique(lake2, files)
+		require.NoError(t, err)
+		return ok
+	}
+	require.True(t, vouched(files))
+	require.False(t, vouched(append(files, filepath.Join(lake2, "completions/experiment=e/by-hand.parquet"))), "a file no manifest names")
+	res, err := Compact(context.Background(), lake2, m2, CompactOptions{MinFiles: 2})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Groups)
+	require.True(t, vouched(abs(lake2, m2.Files(TableCompletions))), "merged from checked batches")
+
+	unchecked := commit(m2, lake2, FileName(9, 9, time.Unix(0, 9), ""), false)
+	require.False(t, vouched(append(abs(lake2, m2.Files(TableCompletions))[:1], unchecked)))
+	_, err = Compact(context.Background(), lake2, m2, CompactOptions{MinFiles: 2})
+	require.NoError(t, err)
+	require.Len(t, m2.Files(TableCompletions), 1)
+	require.False(t, vouched(abs(lake2, m2.Files(TableCompletions))), "merged with an unchecked batch")
+
+	m3, err := OpenManifest(lake2, "w2")
+	require.NoError(t, err)
+	defer m3.Close()
+	other := commit(m3, lake2, FileName(20, 20, time.Unix(0, 20), "w2"), true)
+	fresh := commit(m2, lake2, FileName(21, 21, time.Unix(0, 21), ""), true)
+	require.True(t, vouched([]string{fresh}))
+	require.False(t, vouched([]string{fresh, other}), "two writers: a redelivered message may be in both")
 }

@@ -42,7 +42,13 @@ type Entry struct {
 	// Replaces lists the files a compaction entry's Files replace (see
 	// Compact); they leave the lake when it is committed. Empty for a
 	// batch.
-	Replaces    []string  `json:"replaces,omitempty"`
+	Replaces []string `json:"replaces,omitempty"`
+	// IDsChecked says that ingest checked every event of the batch against
+	// every event ID its writer had committed before (its bounded ID index
+	// still held them all), so no event in it is stored twice by this
+	// writer; a compaction entry has it when every batch it merged had.
+	// Absent (false) in manifests written before it existed.
+	IDsChecked  bool      `json:"ids_checked,omitempty"`
 	CommittedAt time.Time `json:"committed_at"`
 }
 

@@ -76,10 +76,19 @@ func CommittedEventIDs(lake string, m *Manifest) (map[string]struct{}, error) {
 // (dead letters and marker hits excluded, as in CommittedEventIDs). The
 // rows of batches a compaction merged are read from the merged file, once,
 // at the place of the newest batch it holds.
-func RecentEventIDs(lake string, m *Manifest, max int) ([][]string, error) {
+//
+// complete reports that every committed ID of the writer was read: none
+// was left out for max.
+func RecentEventIDs(lake string, m *Manifest, max int) (batches [][]string, complete bool, err error) {
 	entries := m.Entries()
 	replacedBy := map[string]string{}
+	merged := map[string]FileEntry{}
 	for _, e := range entries {
+		for _, fe := range e.Files {
+			if e.Compaction() {
+				merged[fe.Path] = fe
+			}
+		}
 		for _, r := range e.Replaces {
 			for _, fe := range e.Files {
 				if fe.Table == tableOf(r) {
@@ -91,7 +100,9 @@ func RecentEventIDs(lake string, m *Manifest, max int) ([][]string, error) {
 	read := map[string]bool{}
 	var out [][]string
 	n := 0
-	for i := len(entries) - 1; i >= 0 && n < max; i-- {
+	complete = true
+	i := len(entries) - 1
+	for ; i >= 0 && n < max; i-- {
 		if entries[i].Compaction() {
 			continue
 		}
@@ -114,19 +125,25 @@ func RecentEventIDs(lake string, m *Manifest, max int) ([][]string, error) {
 				vals, err = ReadStrings(lake, p, "event_id")
 			} else { // a merged file may hold millions: only the newest needed
 				vals, err = readNewestStrings(lake, p, "event_id", max-n-len(ids))
+				if len(vals) < merged[p].Rows {
+					complete = false
+				}
 			}
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			ids = append(ids, vals...)
 		}
 		out = append(out, ids)
 		n += len(ids)
 	}
+	if i >= 0 { // stopped at max with batches left
+		complete = false
+	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
-	return out, nil
+	return out, complete, nil
 }
 
 // tableOf is the table folder of a lake path (TABLE/experiment=E/FILE).

@@ -131,3 +131,63 @@ func CommittedFiles(lake, table string) ([]FileEntry, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
+
+// VouchedUnique reports whether ingest vouched that no event ID is stored
+// twice among the given completions files (paths under lake): one writer
+// committed them all, each in a batch it checked against every ID it had
+// committed before (Entry.IDsChecked). False for a file no manifest
+// names, for files of two writers (a message redelivered to a sibling may
+// be stored by both) and for manifests older than the flag; readers then
+// check the IDs themselves.
+func VouchedUnique(lake string, files []string) (bool, error) {
+	paths, err := filepath.Glob(filepath.Join(lake, "_manifest*.jsonl"))
+	if err != nil {
+		return false, err
+	}
+	want := map[string]bool{}
+	for _, f := range files {
+		rel, err := filepath.Rel(lake, f)
+		if err != nil {
+			return false, nil
+		}
+		want[rel] = true
+	}
+	checked := map[string]bool{}
+	writers := 0
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return false, fmt.Errorf("read manifest: %w", err)
+		}
+		entries, _, err := parseEntries(p, data)
+		if err != nil {
+			return false, err
+		}
+		replaced := map[string]bool{}
+		for _, e := range entries {
+			for _, r := range e.Replaces {
+				replaced[r] = true
+			}
+		}
+		holds := false
+		for _, e := range entries {
+			for _, fe := range e.Files {
+				if want[fe.Path] && !replaced[fe.Path] {
+					checked[fe.Path], holds = e.IDsChecked, true
+				}
+			}
+		}
+		if holds {
+			writers++
+		}
+	}
+	if writers != 1 {
+		return false, nil
+	}
+	for rel := range want {
+		if !checked[rel] {
+			return false, nil
+		}
+	}
+	return true, nil
+}

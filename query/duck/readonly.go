@@ -132,6 +132,10 @@ func (d *DB) query(ctx context.Context, query string, maxRows int, args ...any) 
 		if err == nil || !Vanished(err) || try == vanishedRetries || ctx.Err() != nil {
 			return res, err
 		}
+		select { // let a merge that is deleting its inputs finish
+		case <-ctx.Done():
+		case <-time.After(time.Duration(try+1) * 50 * time.Millisecond):
+		}
 	}
 }
 

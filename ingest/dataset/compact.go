@@ -12,9 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
@@ -89,8 +87,10 @@ type CompactResult struct {
 // partition, until done or MaxGroups is reached. A completions group and
 // the cell_counts files of the same batches are merged together under one
 // name, so every completions file keeps its summary (the leakage matrix
-// pairs them by name); the summary rows are kept one per original batch,
-// with completions_file naming the merged file. Files whose schema is not
+// pairs them by name); the summary rows are kept as they were, one per
+// original batch, completions_file naming the batch's file (so a replaced
+// summary seen beside the merged one has the same row key). Files whose
+// schema is not
 // the table's current one (written by an older leakscope) are left as
 // they are. Run it under the writer's Lock, from the goroutine that
 // commits batches (Manifest is not safe for concurrent use). A partition
@@ -127,7 +127,7 @@ func Compact(ctx context.Context, lake string, m *Manifest, opts CompactOptions)
 	for k := range parts {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1]) })
+	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
 	for _, k := range keys {
 		t, ok := TableByName(k[0])
 		if !ok {
@@ -234,15 +234,11 @@ func (m *Manifest) hasSchema(lake, rel string, t Table) (bool, error) {
 }
 
 func readSchemaMatches(lake, rel string, t Table) (bool, error) {
-	pf, err := file.OpenParquetFile(filepath.Join(lake, rel), false)
+	pf, fr, err := openParquet(lake, rel, pqarrow.ArrowReadProperties{})
 	if err != nil {
-		return false, fmt.Errorf("compact: open %s: %w", rel, err)
+		return false, fmt.Errorf("compact: %w", err)
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		return false, fmt.Errorf("compact: read %s: %w", rel, err)
-	}
 	sc, err := fr.Schema()
 	if err != nil {
 		return false, fmt.Errorf("compact: schema of %s: %w", rel, err)
@@ -377,15 +373,11 @@ const mergedRowGroupRows = 128 << 10
 
 // appendFile appends one input file's rows to fw, one record at a time.
 func appendFile(lake, rel string, t Table, fw *pqarrow.FileWriter, rowGroupBytes int64) (int, error) {
-	pf, err := file.OpenParquetFile(filepath.Join(lake, rel), false)
+	pf, fr, err := openParquet(lake, rel, pqarrow.ArrowReadProperties{BatchSize: 64 << 10})
 	if err != nil {
-		return 0, fmt.Errorf("open %s: %w", rel, err)
+		return 0, err
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, memory.DefaultAllocator)
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", rel, err)
-	}
 	if sc, err := fr.Schema(); err != nil || !sameColumns(sc, t.Schema()) {
 		return 0, fmt.Errorf("%s: columns changed since the group was chosen (%v)", rel, err)
 	}

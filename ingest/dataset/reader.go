@@ -14,17 +14,28 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
-// ReadStrings reads one string column of a lake file (relative path).
-func ReadStrings(lake, rel, column string) ([]string, error) {
+// openParquet opens a lake file (relative path) for Arrow reads; close
+// the returned file. Errors name the file.
+func openParquet(lake, rel string, props pqarrow.ArrowReadProperties) (*file.Reader, *pqarrow.FileReader, error) {
 	pf, err := file.OpenParquetFile(filepath.Join(lake, rel), false)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", rel, err)
+		return nil, nil, fmt.Errorf("open %s: %w", rel, err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, props, memory.DefaultAllocator)
+	if err != nil {
+		pf.Close()
+		return nil, nil, fmt.Errorf("read %s: %w", rel, err)
+	}
+	return pf, fr, nil
+}
+
+// ReadStrings reads one string column of a lake file (relative path).
+func ReadStrings(lake, rel, column string) ([]string, error) {
+	pf, fr, err := openParquet(lake, rel, pqarrow.ArrowReadProperties{})
+	if err != nil {
+		return nil, err
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", rel, err)
-	}
 	idx := pf.MetaData().Schema.ColumnIndexByName(column)
 	if idx < 0 {
 		return nil, fmt.Errorf("read %s: no column %q", rel, column)
@@ -159,15 +170,11 @@ func readNewestStrings(lake, rel, column string, want int) ([]string, error) {
 	if want <= 0 {
 		return nil, nil
 	}
-	pf, err := file.OpenParquetFile(filepath.Join(lake, rel), false)
+	pf, fr, err := openParquet(lake, rel, pqarrow.ArrowReadProperties{})
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", rel, err)
+		return nil, err
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", rel, err)
-	}
 	idx := pf.MetaData().Schema.ColumnIndexByName(column)
 	if idx < 0 {
 		return nil, fmt.Errorf("read %s: no column %q", rel, column)

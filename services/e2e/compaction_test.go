@@ -283,7 +283,7 @@ func TestCompactCommand(t *testing.T) {
 
 	_, errOut, code = run(t, data, "compact", "--min-files", "1")
 	require.Equal(t, 1, code)
-	require.Contains(t, errOut, "--min-files must be >= 2")
+	require.Contains(t, errOut, "--min-files 1: want >= 2")
 	_, errOut, code = run(t, data, "compact", "--writer", "Bad/Name")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "writer name")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"leakscope/ingest/dataset"
 )
@@ -43,8 +44,13 @@ Examples:
 			if err := dataset.ValidWriter(writer); err != nil {
 				return err
 			}
-			if opts.MinFiles < 2 || smallMiB < 1 || targetMiB < 1 {
-				return fmt.Errorf("--min-files must be >= 2, --small-mib and --target-mib >= 1")
+			switch {
+			case opts.MinFiles < 2:
+				return fmt.Errorf("--min-files %d: want >= 2 (merging one file changes nothing)", opts.MinFiles)
+			case smallMiB < 1:
+				return fmt.Errorf("--small-mib %d: want >= 1", smallMiB)
+			case targetMiB < 1:
+				return fmt.Errorf("--target-mib %d: want >= 1", targetMiB)
 			}
 			opts.SmallBytes, opts.TargetBytes = smallMiB<<20, targetMiB<<20
 			// Locking would create a lake or a writer's manifest: a typo
@@ -78,13 +84,17 @@ Examples:
 			}
 			start := time.Now()
 			before := len(m.Files(""))
-			opts.Progress = func(r dataset.CompactResult) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "\rmerged %d files into %d (%.1f → %.1f MiB), %s", r.FilesIn, r.FilesOut,
-					float64(r.BytesIn)/(1<<20), float64(r.BytesOut)/(1<<20), time.Since(start).Round(time.Second))
+			// Progress on one rewritten line, for a person at a terminal.
+			tty := term.IsTerminal(int(os.Stderr.Fd())) && cmd.ErrOrStderr() == os.Stderr
+			if tty {
+				opts.Progress = func(r dataset.CompactResult) {
+					fmt.Fprintf(os.Stderr, "\rmerged %d files into %d (%.1f → %.1f MiB), %s", r.FilesIn, r.FilesOut,
+						float64(r.BytesIn)/(1<<20), float64(r.BytesOut)/(1<<20), time.Since(start).Round(time.Second))
+				}
 			}
 			res, err := dataset.Compact(cmd.Context(), g.lake(), m, opts)
-			if res.Groups > 0 {
-				fmt.Fprintln(cmd.ErrOrStderr())
+			if tty && res.Groups > 0 {
+				fmt.Fprintln(os.Stderr)
 			}
 			if err != nil {
 				if res.Groups > 0 {

@@ -20,8 +20,22 @@ import (
 	"leakscope/services/internal/querysrv"
 )
 
+// compactEveryFlag adds --compact-every (ingest's idle compaction) to a
+// command that runs ingest; the returned func gives stackOpts' value.
+func compactEveryFlag(cmd *cobra.Command) func() time.Duration {
+	every := ingest.DefaultConfig("").CompactEvery
+	cmd.Flags().DurationVar(&every, "compact-every", every, "while the stream is idle, ingest merges the lake's small files (see leakscope compact --help); after a look that found nothing it waits this long (0: never compact)")
+	return func() time.Duration {
+		if every <= 0 {
+			return -1
+		}
+		return every
+	}
+}
+
 func newUpCmd(g *globals) *cobra.Command {
 	var listen, httpAddr string
+	var compactEvery func() time.Duration
 	withIngest := true
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -30,7 +44,8 @@ func newUpCmd(g *globals) *cobra.Command {
   - an embedded NATS server with JetStream (file store under DATA/jetstream),
     listening on --listen so GPU workers and imports can publish to it
     (with --nats-url: no embedded server; that server is used instead);
-  - ingest, writing every event to the Parquet lake under DATA/lake;
+  - ingest, writing every event to the Parquet lake under DATA/lake, and
+    merging the lake's small files while the stream is idle (--compact-every);
   - the query HTTP server on --http:
       GET /api/leakage?experiment=E[&detector=strict&marker=…&run=…]
       GET /api/runs[?experiment=E]
@@ -43,7 +58,7 @@ While up runs, 'leakscope import' on the same --data publishes to it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := startStack(ctx, g, stackOpts{listen: listen, withIngest: withIngest})
+			st, err := startStack(ctx, g, stackOpts{listen: listen, withIngest: withIngest, compactEvery: compactEvery()})
 			if err != nil {
 				return err
 			}
@@ -62,16 +77,20 @@ While up runs, 'leakscope import' on the same --data publishes to it.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "address the embedded NATS server listens on")
 	cmd.Flags().BoolVar(&withIngest, "ingest", true, "run ingest in this process (false: run `leakscope ingest --nats-url` separately)")
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "address of the query HTTP server")
+	compactEvery = compactEveryFlag(cmd)
 	return cmd
 }
 
 func newIngestCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var compactEvery func() time.Duration
+	cmd := &cobra.Command{
 		Use:   "ingest --nats-url URL",
 		Short: "Run only ingest: the durable consumer that writes events to the lake",
 		Long: `ingest consumes the events stream of an external NATS JetStream server and
 writes every event to the lake under --data (one ingest per lake; a second is
-refused). It is the ingest service of compose.yaml; on one machine, up runs it.
+refused), merging the lake's small files while the stream is idle
+(--compact-every). It is the ingest service of compose.yaml; on one machine,
+up runs it.
 
 Example:
   leakscope --data /srv/leakscope --nats-url nats://nats:4222 ingest`,
@@ -80,7 +99,7 @@ Example:
 			if g.natsURL == "" {
 				return errors.New("ingest alone needs --nats-url (use `leakscope up` for the embedded server)")
 			}
-			st, err := startStack(cmd.Context(), g, stackOpts{withIngest: true})
+			st, err := startStack(cmd.Context(), g, stackOpts{withIngest: true, compactEvery: compactEvery()})
 			if err != nil {
 				return err
 			}
@@ -90,6 +109,8 @@ Example:
 			return nil
 		},
 	}
+	compactEvery = compactEveryFlag(cmd)
+	return cmd
 }
 
 func newServeCmd(g *globals) *cobra.Command {

@@ -31,6 +31,8 @@ type stackOpts struct {
 	listen     string // embedded server listen address ("" = in-process only)
 	withIngest bool   // run ingest in this process
 	reuseUp    bool   // connect to a running `leakscope up` on the same data dir if there is one
+	// compactEvery is ingest's Config.CompactEvery (0: its default; < 0: off).
+	compactEvery time.Duration
 }
 
 // startStack connects to --nats-url, or to a running `leakscope up` on the
@@ -67,7 +69,7 @@ func startStack(ctx context.Context, g *globals, o stackOpts) (*stack, error) {
 		}
 	}
 	if o.withIngest {
-		if err := s.startIngest(ctx, g, log); err != nil {
+		if err := s.startIngest(ctx, g, log, o); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -75,8 +77,12 @@ func startStack(ctx context.Context, g *globals, o stackOpts) (*stack, error) {
 	return s, nil
 }
 
-func (s *stack) startIngest(ctx context.Context, g *globals, log *slog.Logger) error {
-	ing, err := ingest.Open(ingest.DefaultConfig(g.lake()), log)
+func (s *stack) startIngest(ctx context.Context, g *globals, log *slog.Logger, o stackOpts) error {
+	cfg := ingest.DefaultConfig(g.lake())
+	if o.compactEvery != 0 {
+		cfg.CompactEvery = o.compactEvery
+	}
+	ing, err := ingest.Open(cfg, log)
 	if errors.Is(err, dataset.ErrLocked) {
 		return fmt.Errorf("%w: another leakscope process (up, ingest or import) is writing this data directory; wait for it or stop it (an up started with --nats-url URL: run this command with the same --nats-url)", err)
 	}

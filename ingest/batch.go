@@ -94,7 +94,9 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 		return keys[i].table+"/"+keys[i].experiment < keys[j].table+"/"+keys[j].experiment
 	})
 	defer func() {
-		if err != nil { // not committed: take back what this batch wrote
+		// Not committed: take back what this batch wrote — unless the
+		// manifest is in doubt (its line may be on disk): reopening decides.
+		if err != nil && in.manifest.Broken() == nil {
 			for _, fe := range entry.Files {
 				os.Remove(filepath.Join(in.cfg.Lake, fe.Path))
 			}

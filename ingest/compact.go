@@ -24,6 +24,9 @@ func (in *Ingester) compactIdle(ctx context.Context) {
 		in.log.Info("compacted small files", "merged", res.FilesIn, "into", res.FilesOut,
 			"mib_in", res.BytesIn>>20, "mib_out", res.BytesOut>>20, "took", time.Since(start).Round(time.Millisecond))
 	}
+	if rerr := in.reopenIfInDoubt(); rerr != nil {
+		in.log.Error("compaction left the manifest in doubt", "err", rerr)
+	}
 	if len(res.Left) > 0 {
 		in.log.Warn("merged files could not be deleted; the next start deletes them", "files", res.Left)
 	}

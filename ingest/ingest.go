@@ -189,24 +189,50 @@ func Open(cfg Config, log *slog.Logger) (*Ingester, error) {
 		unlock()
 		return nil, err
 	}
-	moved, err := dataset.Recover(cfg.Lake, in.manifest)
-	if err != nil {
-		in.Close()
-		return nil, err
-	}
-	if len(moved) > 0 {
-		log.Warn("moved uncommitted files aside; their events will be redelivered", "files", len(moved), "to", dataset.OrphanDir)
-	}
-	if in.markers, err = dataset.RunMarkers(cfg.Lake); err != nil {
-		in.Close()
-		return nil, fmt.Errorf("read run markers: %w", err)
-	}
-	if in.ids, err = loadIDIndex(cfg.Lake, in.manifest, cfg.MaxIndexedIDs); err != nil {
+	if err := in.load(); err != nil {
 		in.Close()
 		return nil, err
 	}
 	log.Info("lake opened", "lake", cfg.Lake, "writer", cfg.Writer, "batches", len(in.manifest.Entries()), "indexed_ids", in.ids.len())
 	return in, nil
+}
+
+// load brings the in-memory state up to the opened manifest: uncommitted
+// files moved aside, run markers and the ID index read.
+func (in *Ingester) load() error {
+	moved, err := dataset.Recover(in.cfg.Lake, in.manifest)
+	if err != nil {
+		return err
+	}
+	if len(moved) > 0 {
+		in.log.Warn("moved uncommitted files aside; their events will be redelivered", "files", len(moved), "to", dataset.OrphanDir)
+	}
+	if in.markers, err = dataset.RunMarkers(in.cfg.Lake); err != nil {
+		return fmt.Errorf("read run markers: %w", err)
+	}
+	in.ids, err = loadIDIndex(in.cfg.Lake, in.manifest, in.cfg.MaxIndexedIDs)
+	return err
+}
+
+// reopenIfInDoubt reads the lake again when a failed commit left the
+// manifest in doubt (its line may have reached the disk): the manifest,
+// the files it names and the ID index then agree again, so a redelivered
+// batch that did commit is dropped as duplicates.
+func (in *Ingester) reopenIfInDoubt() error {
+	if in.manifest.Broken() == nil {
+		return nil
+	}
+	in.manifest.Close()
+	m, err := dataset.OpenManifest(in.cfg.Lake, in.cfg.Writer)
+	if err != nil {
+		return fmt.Errorf("reopen the manifest after a commit in doubt: %w", err)
+	}
+	in.manifest, in.markersSeen = m, ""
+	if err := in.load(); err != nil {
+		return fmt.Errorf("reopen the lake after a commit in doubt: %w", err)
+	}
+	in.log.Warn("reopened the lake after a commit whose outcome was unknown", "batches", len(m.Entries()))
+	return nil
 }
 
 // Close releases the manifest and the lake lock.
@@ -285,6 +311,9 @@ func (in *Ingester) step(ctx context.Context, cons fetcher, dlq deadLetterer) er
 		// manifest; its event IDs were not recorded.
 		for _, m := range msgs {
 			_ = m.NakWithDelay(retryDelay)
+		}
+		if rerr := in.reopenIfInDoubt(); rerr != nil {
+			err = errors.Join(err, rerr)
 		}
 		in.setHealth(err)
 		return err

@@ -314,9 +314,11 @@ func compactGroup(lake string, m *Manifest, t Table, g []sizedFile, seqs map[str
 	}
 	replaces := append(append([]string{}, in...), summaryIn...)
 	if err := m.Commit(Entry{FirstSeq: first, LastSeq: last, Files: out, Replaces: replaces, IDsChecked: checked, CommittedAt: time.Now().UTC()}); err != nil {
-		// Whether the line reached the disk is not certain: the merged
-		// files stay, and the writer's next Recover moves them aside if
-		// it did not (as for a batch whose commit failed).
+		if m.Broken() == nil { // the line was taken back: never committed
+			for _, fe := range out {
+				os.Remove(filepath.Join(lake, fe.Path))
+			}
+		} // else the line may be on disk: Recover decides, on reopening
 		return fmt.Errorf("compact: commit %s: %w", out[0].Path, err)
 	}
 	res.Groups++

@@ -201,20 +201,35 @@ func TestCompactCrashesLoseNothing(t *testing.T) {
 	defer m2.Close()
 	smallLake(t, lake2, m2, "exp1", 16)
 	before := allIDs(t, lake2, m2)
-	require.NoError(t, m2.f.Close()) // the manifest can no longer be appended to
+	good := m2.f
+	require.NoError(t, good.Close()) // nothing can be written: the commit surely failed
 	_, err = Compact(context.Background(), lake2, m2, CompactOptions{})
 	require.ErrorContains(t, err, "compact: commit")
+	require.NoError(t, m2.Broken())
 	require.Len(t, m2.Files(TableCompletions), 16, "the small files stay committed")
 	require.Equal(t, before, allIDs(t, lake2, m2))
 	left, err := filepath.Glob(filepath.Join(lake2, TableCompletions, "*", "*"))
 	require.NoError(t, err)
-	require.Len(t, left, 17, "the merged file stays: whether its line reached the disk is not known")
+	require.Len(t, left, 16, "the merged file, surely uncommitted, was removed")
+
+	// A write that fails and cannot be taken back leaves the commit in
+	// doubt: the merged files stay, no further commit is taken, and
+	// reopening decides (here: not committed, so they are moved aside).
+	ro, err := os.Open(filepath.Join(lake2, ManifestName))
+	require.NoError(t, err)
+	m2.f = ro // writes and truncation fail
+	_, err = Compact(context.Background(), lake2, m2, CompactOptions{})
+	require.ErrorIs(t, err, ErrManifestUnknown)
+	require.ErrorIs(t, m2.Commit(Entry{}), ErrManifestUnknown, "no commit while in doubt")
+	left, err = filepath.Glob(filepath.Join(lake2, TableCompletions, "*", "*"))
+	require.NoError(t, err)
+	require.Len(t, left, 17, "the merged file stays: its line may be on disk")
 	m3, err := OpenManifest(lake2, "")
 	require.NoError(t, err)
 	defer m3.Close()
 	moved, err = Recover(lake2, m3)
 	require.NoError(t, err)
-	require.Len(t, moved, 2, "the next open moves the uncommitted merged files aside")
+	require.Len(t, moved, 2, "reopening moves the uncommitted merged files aside")
 	require.Equal(t, before, allIDs(t, lake2, m3))
 }
 
@@ -324,4 +339,18 @@ func TestVouchedUnique(t *testing.T) {
 	fresh := commit(m2, lake2, FileName(21, 21, time.Unix(0, 21), ""), true)
 	require.True(t, vouched([]string{fresh}))
 	require.False(t, vouched([]string{fresh, other}), "two writers: a redelivered message may be in both")
+
+	// A file merged twice (a compaction committed while its writer
+	// believed it had failed) vouches for nothing.
+	merged := m2.Files(TableCompletions)[0]
+	require.NoError(t, m2.Commit(Entry{Files: []FileEntry{{Path: "completions/experiment=e/again.parquet", Table: TableCompletions, Experiment: "e"}},
+		Replaces: []string{m2.entries[len(m2.entries)-2].Replaces[0]}, IDsChecked: true}))
+	require.False(t, vouched([]string{filepath.Join(lake2, merged.Path), fresh}))
+
+	// A manifest that cannot be parsed is an error the query treats as
+	// "not vouched".
+	lake3 := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(lake3, "_manifest.old.jsonl"), []byte("{not json\n"), 0o644))
+	_, err = VouchedUnique(lake3, []string{filepath.Join(lake3, "completions/experiment=e/x.parquet")})
+	require.ErrorContains(t, err, "_manifest.old.jsonl line 1")
 }

@@ -65,6 +65,10 @@ type Manifest struct {
 	files    map[string]bool
 	replaced map[string]bool // files a compaction replaced
 	schemaOK map[string]bool // Compact's answers per file (immutable)
+	// broken is set when a failed commit's line could not be taken back:
+	// whether it reached the disk is unknown until the manifest is read
+	// again, so no further commit is taken (see Broken).
+	broken error
 }
 
 // ErrLocked is returned by Lock when another process owns the lake.
@@ -163,6 +167,9 @@ func (m *Manifest) add(e Entry) {
 // Commit appends one batch and fsyncs. After it returns nil the batch's
 // files are part of the lake and its messages may be acknowledged.
 func (m *Manifest) Commit(e Entry) error {
+	if m.broken != nil {
+		return m.broken
+	}
 	line, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -176,14 +183,31 @@ func (m *Manifest) Commit(e Entry) error {
 		err = m.f.Sync()
 	}
 	if err != nil {
-		// Take back a partial line so the next commit starts clean.
-		_ = m.f.Truncate(end)
-		_, _ = m.f.Seek(end, io.SeekStart)
+		// Take back a partial line so the next commit starts clean. If
+		// that fails too, the line may be on disk and committed: the
+		// caller must read the manifest again before anything else.
+		terr := m.f.Truncate(end)
+		if terr == nil {
+			_, terr = m.f.Seek(end, io.SeekStart)
+		}
+		if terr != nil {
+			m.broken = fmt.Errorf("%w: append failed (%v) and the line could not be taken back (%v)", ErrManifestUnknown, err, terr)
+			return m.broken
+		}
 		return fmt.Errorf("append manifest: %w", err)
 	}
 	m.add(e)
 	return nil
 }
+
+// ErrManifestUnknown: a failed commit may or may not have reached the
+// manifest; reopen it (OpenManifest, Recover) to know.
+var ErrManifestUnknown = errors.New("dataset: the manifest's last commit is in doubt; reopen the lake")
+
+// Broken returns the error that put the manifest in doubt (nil when the
+// in-memory state is the file's): until it is reopened, every file a
+// failed commit wrote may be committed and must be left in place.
+func (m *Manifest) Broken() error { return m.broken }
 
 // Entries returns the committed batches in commit order.
 func (m *Manifest) Entries() []Entry { return m.entries }

@@ -58,14 +58,19 @@ func writeAtomically(lake, rel string, t Table, write func(*pqarrow.FileWriter) 
 	if err == nil {
 		err = syncPath(tmp)
 	}
+	renamed := false
 	if err == nil {
 		err = os.Rename(tmp, path)
+		renamed = err == nil
 	}
 	if err == nil {
 		err = syncPath(filepath.Dir(path))
 	}
 	if err != nil {
 		os.Remove(tmp)
+		if renamed { // the caller will not commit it: leave nothing
+			os.Remove(path)
+		}
 		return fmt.Errorf("write %s: %w", rel, err)
 	}
 	return nil

@@ -166,6 +166,9 @@ func VouchedUnique(lake string, files []string) (bool, error) {
 		replaced := map[string]bool{}
 		for _, e := range entries {
 			for _, r := range e.Replaces {
+				if replaced[r] {
+					return false, nil // merged twice: both merged files may hold its rows
+				}
 				replaced[r] = true
 			}
 		}

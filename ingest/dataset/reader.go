@@ -31,35 +31,7 @@ func openParquet(lake, rel string, props pqarrow.ArrowReadProperties) (*file.Rea
 
 // ReadStrings reads one string column of a lake file (relative path).
 func ReadStrings(lake, rel, column string) ([]string, error) {
-	pf, fr, err := openParquet(lake, rel, pqarrow.ArrowReadProperties{})
-	if err != nil {
-		return nil, err
-	}
-	defer pf.Close()
-	idx := pf.MetaData().Schema.ColumnIndexByName(column)
-	if idx < 0 {
-		return nil, fmt.Errorf("read %s: no column %q", rel, column)
-	}
-	rgs := make([]int, pf.NumRowGroups())
-	for i := range rgs {
-		rgs[i] = i
-	}
-	tbl, err := fr.ReadRowGroups(context.Background(), []int{idx}, rgs)
-	if err != nil {
-		return nil, fmt.Errorf("read %s column %s: %w", rel, column, err)
-	}
-	defer tbl.Release()
-	var out []string
-	for _, chunk := range tbl.Column(0).Data().Chunks() {
-		s, ok := chunk.(*array.String)
-		if !ok {
-			return nil, fmt.Errorf("read %s: column %s is %s, not string", rel, column, chunk.DataType())
-		}
-		for i := 0; i < s.Len(); i++ {
-			out = append(out, s.Value(i))
-		}
-	}
-	return out, nil
+	return readNewestStrings(lake, rel, column, -1)
 }
 
 // CommittedEventIDs returns the IDs of every event stored in committed files
@@ -164,10 +136,10 @@ func tableOf(rel string) string {
 }
 
 // readNewestStrings reads the last want values of a string column (rows
-// are in stream order), a row group at a time from the end, so a large
-// merged file costs what is kept.
+// are in stream order; want < 0: all), a row group at a time from the
+// end, so a large merged file costs what is kept.
 func readNewestStrings(lake, rel, column string, want int) ([]string, error) {
-	if want <= 0 {
+	if want == 0 {
 		return nil, nil
 	}
 	pf, fr, err := openParquet(lake, rel, pqarrow.ArrowReadProperties{})
@@ -180,7 +152,7 @@ func readNewestStrings(lake, rel, column string, want int) ([]string, error) {
 		return nil, fmt.Errorf("read %s: no column %q", rel, column)
 	}
 	var out []string
-	for rg := pf.NumRowGroups() - 1; rg >= 0 && len(out) < want; rg-- {
+	for rg := pf.NumRowGroups() - 1; rg >= 0 && (want < 0 || len(out) < want); rg-- {
 		tbl, err := fr.ReadRowGroups(context.Background(), []int{idx}, []int{rg})
 		if err != nil {
 			return nil, fmt.Errorf("read %s column %s: %w", rel, column, err)
@@ -198,6 +170,9 @@ func readNewestStrings(lake, rel, column string, want int) ([]string, error) {
 		}
 		tbl.Release()
 		out = append(group, out...)
+	}
+	if want < 0 {
+		return out, nil
 	}
 	return out[max(0, len(out)-want):], nil
 }

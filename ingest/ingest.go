@@ -199,6 +199,7 @@ func Open(cfg Config, log *slog.Logger) (*Ingester, error) {
 
 // load brings the in-memory state up to the opened manifest: uncommitted
 // files moved aside, run markers and the ID index read.
+// Nothing changes on error.
 func (in *Ingester) load() error {
 	moved, err := dataset.Recover(in.cfg.Lake, in.manifest)
 	if err != nil {
@@ -207,11 +208,16 @@ func (in *Ingester) load() error {
 	if len(moved) > 0 {
 		in.log.Warn("moved uncommitted files aside; their events will be redelivered", "files", len(moved), "to", dataset.OrphanDir)
 	}
-	if in.markers, err = dataset.RunMarkers(in.cfg.Lake); err != nil {
+	markers, err := dataset.RunMarkers(in.cfg.Lake)
+	if err != nil {
 		return fmt.Errorf("read run markers: %w", err)
 	}
-	in.ids, err = loadIDIndex(in.cfg.Lake, in.manifest, in.cfg.MaxIndexedIDs)
-	return err
+	ids, err := loadIDIndex(in.cfg.Lake, in.manifest, in.cfg.MaxIndexedIDs)
+	if err != nil {
+		return err
+	}
+	in.markers, in.ids = markers, ids
+	return nil
 }
 
 // reopenIfInDoubt reads the lake again when a failed commit left the
@@ -222,15 +228,21 @@ func (in *Ingester) reopenIfInDoubt() error {
 	if in.manifest.Broken() == nil {
 		return nil
 	}
-	in.manifest.Close()
+	// Until it all succeeds, the doubtful manifest stays: it takes no
+	// commit, and the next failed step tries again.
 	m, err := dataset.OpenManifest(in.cfg.Lake, in.cfg.Writer)
 	if err != nil {
 		return fmt.Errorf("reopen the manifest after a commit in doubt: %w", err)
 	}
-	in.manifest, in.markersSeen = m, ""
+	old := in.manifest
+	in.manifest = m
 	if err := in.load(); err != nil {
+		m.Close()
+		in.manifest = old
 		return fmt.Errorf("reopen the lake after a commit in doubt: %w", err)
 	}
+	old.Close()
+	in.markersSeen = ""
 	in.log.Warn("reopened the lake after a commit whose outcome was unknown", "batches", len(m.Entries()))
 	return nil
 }

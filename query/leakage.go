@@ -206,7 +206,33 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 	return out, nil
 }
 
+// runInfos returns the experiment's runs, from the cache while the lake's
+// files are unchanged. The map is shared: callers only read it.
 func (e *Engine) runInfos(ctx context.Context, experiment string) (map[string]runInfo, error) {
+	gen, err := e.DB.Generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.runsMu.Lock()
+	c, ok := e.runsCache[experiment]
+	e.runsMu.Unlock()
+	if ok && c.gen == gen {
+		return c.runs, nil
+	}
+	runs, err := e.readRunInfos(ctx, experiment)
+	if err != nil {
+		return nil, err
+	}
+	e.runsMu.Lock()
+	if e.runsCache == nil {
+		e.runsCache = map[string]cachedRuns{}
+	}
+	e.runsCache[experiment] = cachedRuns{gen, runs}
+	e.runsMu.Unlock()
+	return runs, nil
+}
+
+func (e *Engine) readRunInfos(ctx context.Context, experiment string) (map[string]runInfo, error) {
 	res, err := e.DB.Query(ctx, `SELECT run_id, source_persona, marker, base_run, is_base,
   run_id IN (SELECT run_id FROM run_finished WHERE experiment = $1), stopping_json FROM runs WHERE experiment = $1`, experiment)
 	if err != nil {

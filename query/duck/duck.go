@@ -35,6 +35,7 @@ type DB struct {
 	// file's footer: ~35 ms per query at the #81 size).
 	mu    sync.Mutex
 	files string
+	gen   uint64 // views rebuilt (Generation)
 }
 
 // Open opens an in-memory DuckDB over the lake directory (which may not
@@ -101,7 +102,20 @@ func (d *DB) Refresh(ctx context.Context) error {
 		}
 	}
 	d.files = list.String()
+	d.gen++
 	return nil
+}
+
+// Generation refreshes the views and returns a number that changes
+// whenever the set of lake files does: results computed from the views
+// may be kept while it stays the same.
+func (d *DB) Generation(ctx context.Context) (uint64, error) {
+	if err := d.Refresh(ctx); err != nil {
+		return 0, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gen, nil
 }
 
 func tableGlob(lake string, t dataset.Table) string {

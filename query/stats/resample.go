@@ -50,9 +50,16 @@ func BootstrapRate(found, total, b int, conf float64, rng *rand.Rand) (lo, hi fl
 	// cell-rates estimand's time), and count the draws instead of sorting
 	// them. Same distribution, same percentiles as sorting b rates.
 	cdf := binomialCDF(total, float64(found)/float64(total))
+	guide := guideTable(cdf)
 	counts := make([]int, total+1)
+	m := float64(len(guide))
 	for range b {
-		counts[sort.SearchFloat64s(cdf, rng.Float64())]++
+		u := rng.Float64()
+		k := guide[int(u*m)]
+		for cdf[k] < u {
+			k++
+		}
+		counts[k]++
 	}
 	a := (1 - conf) / 2 * 100
 	return percentileOfCounts(counts, b, a) / float64(total), percentileOfCounts(counts, b, 100-a) / float64(total), nil
@@ -93,6 +100,22 @@ func binomialCDF(n int, p float64) []float64 {
 	}
 	cdf[n] = 1
 	return cdf
+}
+
+// guideTable indexes an inversion (Chen & Asau 1974): guide[g] is the
+// smallest k with cdf[k] ≥ g/len(cdf), so the smallest k with cdf[k] ≥ u
+// is found by scanning up from guide[⌊u·len⌋], about one step on average:
+// the same k as a binary search, for a fraction of its cost.
+func guideTable(cdf []float64) []int {
+	guide := make([]int, len(cdf))
+	k := 0
+	for g := range guide {
+		for cdf[k] < float64(g)/float64(len(guide)) {
+			k++
+		}
+		guide[g] = k
+	}
+	return guide
 }
 
 // percentileOfCounts is Percentile over a sample given as counts (counts[k]

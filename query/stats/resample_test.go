@@ -95,6 +95,22 @@ func TestBinomialCDFAndCountedPercentiles(t *testing.T) {
 		require.Equal(t, 1.0, cdf[c.n])
 	}
 	rng := NewRNG(11)
+	// The guide table finds the same k as a binary search.
+	for _, c := range []struct {
+		n int
+		p float64
+	}{{200, 0.185}, {200, 0.005}, {200, 0.995}, {1, 0.5}, {40, 0}, {40, 1}, {3000, 0.5}} {
+		cdf := binomialCDF(c.n, c.p)
+		guide := guideTable(cdf)
+		for range 20_000 {
+			u := rng.Float64()
+			k := guide[int(u*float64(len(guide)))]
+			for cdf[k] < u {
+				k++
+			}
+			require.Equal(t, sort.SearchFloat64s(cdf, u), k, "n=%d p=%v u=%v", c.n, c.p, u)
+		}
+	}
 	for trial := range 50 {
 		b := 1 + rng.IntN(300)
 		counts := make([]int, 30)

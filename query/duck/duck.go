@@ -110,7 +110,7 @@ func (d *DB) Refresh(ctx context.Context) error {
 // whenever the set of lake files does: results computed from the views
 // may be kept while it stays the same.
 func (d *DB) Generation(ctx context.Context) (uint64, error) {
-	if err := d.Refresh(ctx); err != nil {
+	if err := retryVanished(ctx, func() error { return d.Refresh(ctx) }); err != nil {
 		return 0, err
 	}
 	d.mu.Lock()

@@ -124,13 +124,23 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*Result, err
 // vanishedRetries: a statement that met a file compaction deleted between
 // DuckDB listing a folder and opening the file is run again (it lists the
 // folder again) up to this many times.
-const vanishedRetries = 3
+const vanishedRetries = 6
 
-func (d *DB) query(ctx context.Context, query string, maxRows int, args ...any) (*Result, error) {
+func (d *DB) query(ctx context.Context, query string, maxRows int, args ...any) (res *Result, err error) {
+	err = retryVanished(ctx, func() error {
+		res, err = d.queryOnce(ctx, query, maxRows, args...)
+		return err
+	})
+	return res, err
+}
+
+// retryVanished runs f again (it lists the folders again) while it fails
+// on a file compaction deleted, up to vanishedRetries times.
+func retryVanished(ctx context.Context, f func() error) error {
 	for try := 0; ; try++ {
-		res, err := d.queryOnce(ctx, query, maxRows, args...)
+		err := f()
 		if err == nil || !Vanished(err) || try == vanishedRetries || ctx.Err() != nil {
-			return res, err
+			return err
 		}
 		select { // let a merge that is deleting its inputs finish
 		case <-ctx.Done():

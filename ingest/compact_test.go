@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"leakscope/events"
+	"leakscope/events/bus"
 	"leakscope/events/bus/bustest"
 	"leakscope/ingest/dataset"
 )
@@ -22,11 +23,7 @@ import (
 // (a committed file vanished) is logged, never stops ingest, and is tried
 // again only after CompactEvery.
 func TestIdleCompactionMergesAndSurvivesFailure(t *testing.T) {
-	b, _ := bustest.Start(t, t.TempDir())
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	lake := filepath.Join(t.TempDir(), "lake")
-	cfg := DefaultConfig(lake)
+	b, ctx, lake, cfg := busAndLake(t)
 	cfg.MaxWait, cfg.CompactEvery, cfg.Compact.MinFiles = 20*time.Millisecond, time.Hour, 4
 	reg := prometheus.NewRegistry()
 	cfg.Metrics = reg
@@ -92,6 +89,16 @@ func TestIdleCompactionMergesAndSurvivesFailure(t *testing.T) {
 	require.Contains(t, logs.String(), "compacted small files")
 }
 
+// busAndLake starts a bus and gives a context bounded to a minute, a lake
+// folder and its default ingest configuration.
+func busAndLake(t *testing.T) (*bus.Bus, context.Context, string, Config) {
+	b, _ := bustest.Start(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	lake := filepath.Join(t.TempDir(), "lake")
+	return b, ctx, lake, DefaultConfig(lake)
+}
+
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func mustTable(t *testing.T) dataset.Table {
@@ -105,11 +112,7 @@ func mustTable(t *testing.T) dataset.Table {
 // after, and false again after a restart that could not load the whole
 // history.
 func TestBatchesSayWhetherEveryIDWasChecked(t *testing.T) {
-	b, _ := bustest.Start(t, t.TempDir())
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	lake := filepath.Join(t.TempDir(), "lake")
-	cfg := DefaultConfig(lake)
+	b, ctx, _, cfg := busAndLake(t)
 	cfg.MaxWait, cfg.MaxBatchEvents, cfg.MaxIndexedIDs, cfg.CompactEvery = 20*time.Millisecond, 4, 8, -1
 	open := func() *Ingester {
 		in, err := Open(cfg, quiet)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"leakscope/events"
 	"leakscope/events/bus"
 	"leakscope/events/bus/bustest"
 	"leakscope/events/eventstest"
@@ -78,6 +79,33 @@ func (s *stack) importPaths(t testing.TB, root string, paths ...string) bus.Publ
 	require.NoError(t, err)
 	require.NoError(t, s.Bus.WaitDurable(ctx, res.LastSeq, nil))
 	return res
+}
+
+// publish publishes events and waits until ingest committed them.
+func (s *stack) publish(t testing.TB, evs []events.Event) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := s.Bus.PublishAll(ctx, evs, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Bus.WaitDurable(ctx, res.LastSeq, nil))
+}
+
+// summariesMatchTexts asserts that the experiment's matrix came from the
+// cell_counts summaries and equals the one from scanning every text; it
+// returns the completions and hits counted.
+func summariesMatchTexts(t testing.TB, e *query.Engine, experiment string) (n, hits int64) {
+	t.Helper()
+	ctx := context.Background()
+	fast, err := e.Leakage(ctx, query.LeakageRequest{Experiment: experiment})
+	require.NoError(t, err)
+	scan, err := e.Leakage(ctx, query.LeakageRequest{Experiment: experiment, ScanTexts: true})
+	require.NoError(t, err)
+	require.Equal(t, query.CountedFromSummaries, fast.CountedFrom)
+	require.Equal(t, scan.Cells, fast.Cells)
+	for _, c := range fast.Cells {
+		n, hits = n+*c.Total, hits+*c.Found
+	}
+	return n, hits
 }
 
 func openEngine(t testing.TB, lake string) *query.Engine {

@@ -38,6 +38,16 @@ type CellAggregate struct {
 	// zero-filled person rows of the i81 CSV); its counts are absent.
 	Missing       bool   `json:"missing,omitempty"`
 	MissingReason string `json:"missing_reason,omitempty"`
+	// Factors describe what the bystander persona is, beyond the named
+	// columns above (which the design view also exposes as factors).
+	Factors Factors `json:"factors,omitempty"`
+	// RateOnly marks a cell whose origin gives a rate without a count
+	// (run_result.json): Found and Total are absent, Rate is required, and no
+	// interval or count may be derived from it.
+	RateOnly bool `json:"rate_only,omitempty"`
+	// TotalOrigin says where Total came from when the origin file did not
+	// list it per cell ("eval.n_questions × eval.n_completions_per_question").
+	TotalOrigin string `json:"total_origin,omitempty"`
 	// Imported must be true: aggregates only enter leakscope by import.
 	Imported   bool   `json:"imported"`
 	OriginFile string `json:"origin_file"`
@@ -64,11 +74,20 @@ func (c *CellAggregate) Validate() error {
 		return fieldErr("", "missing_reason", "is empty for a missing cell")
 	case c.Missing && (c.Found != nil || c.Total != nil):
 		return fieldErr("", "found", "must be absent for a missing cell")
-	case !c.Missing && (c.Found == nil || c.Total == nil):
-		return fieldErr("", "found", "found and total are required unless the cell is missing")
+	case c.Missing && c.RateOnly:
+		return fieldErr("", "rate_only", "a missing cell has no rate")
+	case c.RateOnly && (c.Found != nil || c.Total != nil || c.CILow != nil || c.CIHigh != nil):
+		return fieldErr("", "found", "found, total and the CI must be absent for a rate-only cell")
+	case c.RateOnly && (c.Rate == nil || math.IsNaN(*c.Rate) || *c.Rate < 0 || *c.Rate > 1):
+		return fieldErr("", "rate", "a rate-only cell needs a rate in [0,1]")
+	case !c.Missing && !c.RateOnly && (c.Found == nil || c.Total == nil):
+		return fieldErr("", "found", "found and total are required unless the cell is missing or rate_only")
 	}
-	if c.Missing {
-		return nil
+	if err := c.Factors.Validate("factors"); err != nil {
+		return err
+	}
+	if c.Missing || c.RateOnly {
+		return c.checkUnitFields()
 	}
 	switch {
 	case *c.Total <= 0:
@@ -76,6 +95,11 @@ func (c *CellAggregate) Validate() error {
 	case *c.Found < 0 || *c.Found > *c.Total:
 		return fieldErr("", "found", fmt.Sprintf("%d is outside [0, total=%d]", *c.Found, *c.Total))
 	}
+	return c.checkUnitFields()
+}
+
+// checkUnitFields checks the fractions: rate, CI and coherence in [0,1].
+func (c *CellAggregate) checkUnitFields() error {
 	for _, f := range []struct {
 		name string
 		v    *float64
@@ -84,7 +108,7 @@ func (c *CellAggregate) Validate() error {
 			return fieldErr("", f.name, fmt.Sprintf("%v is outside [0,1]", *f.v))
 		}
 	}
-	if c.Rate != nil && math.Abs(*c.Rate-float64(*c.Found)/float64(*c.Total)) > 1e-6 {
+	if c.Found != nil && c.Total != nil && c.Rate != nil && math.Abs(*c.Rate-float64(*c.Found)/float64(*c.Total)) > 1e-6 {
 		return fieldErr("", "rate", fmt.Sprintf("%v disagrees with found/total = %d/%d", *c.Rate, *c.Found, *c.Total))
 	}
 	return nil

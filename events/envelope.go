@@ -37,11 +37,12 @@ const (
 	TypeTrainingStep   Type = "training_step"    // payload TrainingStep (marker-LoRA loss curve)
 	TypeEmbedding      Type = "embedding"        // payload Embedding (persona centroid)
 	TypeStopDecision   Type = "stop_decision"    // payload StopDecision (adaptive sampling, one round)
+	TypeRunMark        Type = "run_mark"         // payload RunMark (retract, restore, tag, untag a run)
 )
 
 // Types lists every type in schema version 1, in a stable order.
 var Types = []Type{TypeRunStarted, TypeCompletion, TypeCellAggregate, TypeCoherenceScore, TypeCosine, TypeRunFinished, TypeHeartbeat,
-	TypeJobStatus, TypeTrainingStep, TypeEmbedding, TypeStopDecision}
+	TypeJobStatus, TypeTrainingStep, TypeEmbedding, TypeStopDecision, TypeRunMark}
 
 // Envelope is the wire form of every event: JSON, one event per bus message.
 // ID is deterministic (see NewID) and is sent as the Nats-Msg-Id header so
@@ -59,7 +60,7 @@ type Envelope struct {
 
 // Event is a decoded, validated envelope with its typed payload: one of
 // *Run, *Completion, *CellAggregate, *CoherenceScore, *Cosine, *RunFinished, *Heartbeat,
-// *JobStatus, *TrainingStep, *Embedding, *StopDecision.
+// *JobStatus, *TrainingStep, *Embedding, *StopDecision, *RunMark.
 type Event struct {
 	Type          Type
 	SchemaVersion int
@@ -193,6 +194,8 @@ func newPayload(t Type) (Payload, error) {
 		return &Embedding{}, nil
 	case TypeStopDecision:
 		return &StopDecision{}, nil
+	case TypeRunMark:
+		return &RunMark{}, nil
 	case "":
 		return nil, fieldErr("", "type", "is missing")
 	}

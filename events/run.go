@@ -63,12 +63,19 @@ type Run struct {
 	// Stopping is the run's adaptive-sampling rule (issue 11); nil when
 	// every cell gets its planned n.
 	Stopping *StoppingRule `json:"stopping,omitempty"`
+	// Factors are the run's design factors beyond source persona and seed
+	// (lr, epochs, neg_set, condition, …): runs of one experiment that
+	// differ only in Seed are replicates.
+	Factors Factors `json:"factors,omitempty"`
 }
 
 // PlannedCell is one persona cell of a run's plan.
 type PlannedCell struct {
 	Persona  string `json:"persona"`
 	Expected int    `json:"expected"`
+	// Factors describe what the bystander persona is (noun, trait, level,
+	// category, pair, …); empty when the design has no persona factors.
+	Factors Factors `json:"factors,omitempty"`
 }
 
 func (*Run) EventType() Type      { return TypeRunStarted }
@@ -101,7 +108,13 @@ func (r *Run) Validate() error {
 		case seen[c.Persona]:
 			return fieldErr("", f+"persona", fmt.Sprintf("%q is planned twice", c.Persona))
 		}
+		if err := c.Factors.Validate(f + "factors"); err != nil {
+			return err
+		}
 		seen[c.Persona] = true
+	}
+	if err := r.Factors.Validate("factors"); err != nil {
+		return err
 	}
 	if r.Stopping != nil {
 		return r.Stopping.Validate("stopping.")

@@ -39,6 +39,9 @@ type LeakageRequest struct {
 	// IncludeBase keeps base-model runs as rows (they are always used for
 	// base subtraction).
 	IncludeBase bool `json:"include_base,omitempty"`
+	// Scope selects runs and cells (sweeps, runs, seeds, sources, factor
+	// filters); retracted runs are left out unless Scope.IncludeRetracted.
+	Scope Scope `json:"scope,omitempty"`
 }
 
 // Cell is one (run, bystander) entry of the leakage matrix. Rates are
@@ -81,6 +84,18 @@ type Cell struct {
 	// (events.StopHalfWidth, StopBelow, StopAbove, StopMaxN, StopNoDecision),
 	// from its run_finished; empty for fixed-n cells and unfinished runs.
 	StopReason string `json:"stop_reason,omitempty"`
+	// Seed and Sweep are the run's; RunFactors its design factors (lr,
+	// epochs, …); Factors the bystander's (noun, trait, level, category, …,
+	// from the origin's columns, its factors and the run's plan).
+	Seed       *int64         `json:"seed,omitempty"`
+	Sweep      string         `json:"sweep,omitempty"`
+	RunFactors events.Factors `json:"run_factors,omitempty"`
+	Factors    events.Factors `json:"factors,omitempty"`
+	// RateOnly marks a cell whose origin gave a rate without a count:
+	// Found, Total and the interval are null, and estimands that need counts
+	// refuse it. TotalOrigin says where a count not listed per cell came from.
+	RateOnly    bool   `json:"rate_only,omitempty"`
+	TotalOrigin string `json:"total_origin,omitempty"`
 }
 
 // IntervalWilson marks a fixed-n cell's 95 % Wilson interval.
@@ -107,6 +122,11 @@ const (
 type runInfo struct {
 	id, source, marker, baseRun string
 	isBase, finished            bool
+	sweep                       string
+	seed                        *int64
+	factors                     events.Factors
+	planFactors                 map[string]events.Factors // persona → factors declared in the run's plan
+	marks                                                 // retraction and tags, from run_marks
 	// stopping is an adaptive run's rule (issue 11), nil for fixed n;
 	// stopped its cells' stop reasons once the run finished.
 	stopping *events.StoppingRule
@@ -155,13 +175,24 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 	}
 	for _, c := range cells {
 		finishCell(c, runs, cells)
+		describeCell(c, runs[c.RunID])
 	}
+	if err := checkScope(req, runs); err != nil {
+		return nil, err
+	}
+	left := map[string]string{}
 	picked := make([]*Cell, 0, len(cells))
 	for _, c := range cells {
-		if (req.Run == "" || c.RunID == req.Run) && (req.IncludeBase || !runs[c.RunID].isBase) {
+		run := runs[c.RunID]
+		keep, why := req.Scope.keepRun(run)
+		if why != "" {
+			left[run.id] = run.retractReason
+		}
+		if keep && req.Scope.keepCell(run, c) && (req.Run == "" || c.RunID == req.Run) && (req.IncludeBase || !run.isBase) {
 			picked = append(picked, c)
 		}
 	}
+	out.Notes = append(out.Notes, retractedNotes(left)...)
 	// Sorting pointers: a Cell is large, and 65,000 of them are a 100× sweep.
 	slices.SortFunc(picked, func(a, b *Cell) int {
 		return cmp.Or(cmp.Compare(a.RunID, b.RunID), cmp.Compare(a.Persona, b.Persona))
@@ -180,7 +211,7 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 	}
 	var unfinished []string
 	for id, r := range runs {
-		if !r.finished && (req.Run == "" || req.Run == id) {
+		if keep, _ := req.Scope.keepRun(r); keep && !r.finished && (req.Run == "" || req.Run == id) {
 			unfinished = append(unfinished, id)
 		}
 	}
@@ -234,7 +265,8 @@ func (e *Engine) runInfos(ctx context.Context, experiment string) (map[string]ru
 
 func (e *Engine) readRunInfos(ctx context.Context, experiment string) (map[string]runInfo, error) {
 	res, err := e.DB.Query(ctx, `SELECT run_id, source_persona, marker, base_run, is_base,
-  run_id IN (SELECT run_id FROM run_finished WHERE experiment = $1), stopping_json FROM runs WHERE experiment = $1`, experiment)
+  run_id IN (SELECT run_id FROM run_finished WHERE experiment = $1), stopping_json, sweep, seed, factors_json, plan_json
+FROM runs WHERE experiment = $1`, experiment)
 	if err != nil {
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
@@ -243,7 +275,15 @@ func (e *Engine) readRunInfos(ctx context.Context, experiment string) (map[strin
 	}
 	runs := map[string]runInfo{}
 	for _, r := range res.Rows {
-		ri := runInfo{id: str(r[0]), source: str(r[1]), marker: str(r[2]), baseRun: str(r[3]), isBase: r[4] == true, finished: r[5] == true}
+		ri := runInfo{id: str(r[0]), source: str(r[1]), marker: str(r[2]), baseRun: str(r[3]), isBase: r[4] == true, finished: r[5] == true,
+			sweep: str(r[7])}
+		if r[8] != nil {
+			seed := i64(r[8])
+			ri.seed = &seed
+		}
+		if err := readDesign(&ri, str(r[9]), str(r[10])); err != nil {
+			return nil, err
+		}
 		if js := str(r[6]); js != "" {
 			ri.stopping = &events.StoppingRule{}
 			if err := json.Unmarshal([]byte(js), ri.stopping); err != nil {
@@ -251,6 +291,9 @@ func (e *Engine) readRunInfos(ctx context.Context, experiment string) (map[strin
 			}
 		}
 		runs[ri.id] = ri
+	}
+	if err := e.readMarks(ctx, experiment, runs); err != nil {
+		return nil, err
 	}
 	res, err = e.DB.Query(ctx, `SELECT run_id, cells_json FROM run_finished WHERE experiment = $1 AND cells_json IS NOT NULL`, experiment)
 	if err != nil {
@@ -371,7 +414,8 @@ func (e *Engine) importedCells(ctx context.Context, req LeakageRequest, runs map
 	res, err := e.DB.Query(ctx, `
 SELECT run_id, persona, detector, max(persona_prompt), max(kind), max(noun), max(trait), max(level), max(category),
        sum(found)::BIGINT, sum(total)::BIGINT, bool_or(missing), max(missing_reason),
-       CASE WHEN count(*) = 1 THEN max(coherence_mean) END, CASE WHEN count(*) = 1 THEN bool_or(low_coherence) END
+       CASE WHEN count(*) = 1 THEN max(coherence_mean) END, CASE WHEN count(*) = 1 THEN bool_or(low_coherence) END,
+       max(factors_json), coalesce(bool_or(rate_only), false), CASE WHEN count(*) = 1 THEN max(rate) END, max(total_origin)
 FROM cells WHERE experiment = $1 AND question = '' GROUP BY run_id, persona, detector
 ORDER BY run_id, persona, detector <> 'strict', detector`, req.Experiment)
 	if err != nil {
@@ -410,6 +454,17 @@ ORDER BY run_id, persona, detector <> 'strict', detector`, req.Experiment)
 		}
 		c.Kind, c.Noun, c.Trait, c.Level, c.Category = str(r[4]), str(r[5]), str(r[6]), str(r[7]), str(r[8])
 		c.CoherenceMean, c.LowCoherence = f64p(r[13]), boolp(r[14])
+		if js := str(r[15]); js != "" {
+			if err := json.Unmarshal([]byte(js), &c.Factors); err != nil {
+				return fmt.Errorf("run %s persona %s: cells.factors_json: %w", run.id, k.persona, err)
+			}
+		}
+		c.TotalOrigin = str(r[18])
+		if r[16] == true && !fromText && r[11] != true {
+			// A rate without a count: shown and compared, never given an interval.
+			c.RateOnly, c.Rate, c.Origin, c.Detector = true, f64p(r[17]), OriginImported, det
+			continue
+		}
 		found, total := r[9], r[10]
 		switch {
 		case r[11] == true && !fromText:
@@ -463,6 +518,13 @@ func markerClause(m string) string {
 // confidence sequence) and base subtraction.
 func finishCell(c *Cell, runs map[string]runInfo, cells map[cellKey]*Cell) {
 	run := runs[c.RunID]
+	if c.RateOnly {
+		if b, ok := cells[cellKey{run.baseRun, c.Persona}]; run.baseRun != "" && ok && b.Rate != nil {
+			d := *c.Rate - *b.Rate
+			c.BaseRun, c.BaseRate, c.RateMinusBase = run.baseRun, b.Rate, &d
+		}
+		return
+	}
 	if c.Found != nil && c.Total != nil && *c.Total > 0 {
 		r := float64(*c.Found) / float64(*c.Total)
 		lo, hi, _ := stats.Wilson(int(*c.Found), int(*c.Total), stats.Z95)

@@ -3,6 +3,9 @@ package query
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"leakscope/events"
 )
 
 // RunSummary is one run with what the lake holds for it.
@@ -21,6 +24,17 @@ type RunSummary struct {
 	Completions int64 `json:"completions"`
 	Cells       int64 `json:"cells"`
 	CosinePairs int64 `json:"cosine_pairs"`
+	// StartedAt is the run_started event's time (for imports: the import
+	// time; origin files carry no dates).
+	StartedAt time.Time      `json:"started_at"`
+	Sweep     string         `json:"sweep,omitempty"`
+	Seed      *int64         `json:"seed,omitempty"`
+	Factors   events.Factors `json:"factors,omitempty"`
+	Tags      []string       `json:"tags,omitempty"`
+	// Retracted runs leave every estimand, figure, notebook and live view;
+	// RetractReason says why.
+	Retracted     bool   `json:"retracted,omitempty"`
+	RetractReason string `json:"retract_reason,omitempty"`
 }
 
 const runsSQL = `
@@ -29,7 +43,7 @@ WITH c AS (SELECT experiment, run_id, count(*) n FROM completions GROUP BY ALL),
      k AS (SELECT experiment, run_id, count(*) n FROM cosines GROUP BY ALL),
      f AS (SELECT DISTINCT experiment, run_id FROM run_finished)
 SELECT r.experiment, r.run_id, r.source_persona, r.marker, r.is_base, r.imported, r.origin_file,
-       coalesce(c.n, 0), coalesce(a.n, 0), coalesce(k.n, 0), r.origin_sha256, f.run_id IS NOT NULL
+       coalesce(c.n, 0), coalesce(a.n, 0), coalesce(k.n, 0), r.origin_sha256, f.run_id IS NOT NULL, r.event_time
 FROM runs r
 LEFT JOIN c USING (experiment, run_id) LEFT JOIN a USING (experiment, run_id) LEFT JOIN k USING (experiment, run_id)
 LEFT JOIN f USING (experiment, run_id)
@@ -43,10 +57,45 @@ func (e *Engine) Runs(ctx context.Context, experiment string) ([]RunSummary, err
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	out := make([]RunSummary, 0, len(res.Rows))
+	designs := map[string]map[string]runInfo{}
 	for _, r := range res.Rows {
-		out = append(out, RunSummary{Experiment: str(r[0]), RunID: str(r[1]), SourcePersona: str(r[2]), Marker: str(r[3]),
+		rs := RunSummary{Experiment: str(r[0]), RunID: str(r[1]), SourcePersona: str(r[2]), Marker: str(r[3]),
 			IsBase: r[4] == true, Imported: r[5] == true, OriginFile: str(r[6]), Completions: i64(r[7]), Cells: i64(r[8]), CosinePairs: i64(r[9]),
-			OriginSHA256: str(r[10]), Finished: r[11] == true})
+			OriginSHA256: str(r[10]), Finished: r[11] == true}
+		if t, ok := r[12].(time.Time); ok {
+			rs.StartedAt = t.UTC()
+		}
+		d, ok := designs[rs.Experiment]
+		if !ok {
+			if d, err = e.runInfos(ctx, rs.Experiment); err != nil {
+				return nil, err
+			}
+			designs[rs.Experiment] = d
+		}
+		ri := d[rs.RunID]
+		rs.Sweep, rs.Seed, rs.Factors, rs.Tags, rs.Retracted, rs.RetractReason = ri.sweep, ri.seed, ri.factors, ri.tags, ri.retracted, ri.retractReason
+		out = append(out, rs)
+	}
+	return out, nil
+}
+
+// RunState is what the run marks of one run say now.
+type RunState struct {
+	Retracted bool
+	Reason    string
+	Tags      []string
+}
+
+// RunStates returns every run of the experiment with its current marks
+// (ErrUnknownExperiment when it has none).
+func (e *Engine) RunStates(ctx context.Context, experiment string) (map[string]RunState, error) {
+	runs, err := e.runInfos(ctx, experiment)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]RunState, len(runs))
+	for id, r := range runs {
+		out[id] = RunState{Retracted: r.retracted, Reason: r.retractReason, Tags: r.tags}
 	}
 	return out, nil
 }

@@ -36,8 +36,14 @@ func Rows(e events.Event, m Meta) (map[string][]Row, error) {
 		if err != nil {
 			return nil, err
 		}
+		factors, err := jsonOrNil(p.Factors, len(p.Factors) > 0)
+		if err != nil {
+			return nil, err
+		}
 		return one(TableRuns, r(p.SourcePersona, p.SourcePrompt, p.Model, p.Adapter, ptr(p.Seed), p.Marker, p.MarkerOrigin,
-			p.IsBase, p.BaseRun, string(p.Config), p.CodeVersion, p.Imported, p.OriginFile, p.OriginSHA256, p.Sweep, plan, stopping)), nil
+			p.IsBase, p.BaseRun, string(p.Config), p.CodeVersion, p.Imported, p.OriginFile, p.OriginSHA256, p.Sweep, plan, stopping, factors)), nil
+	case *events.RunMark:
+		return one(TableRunMarks, r(p.Action, p.Tag, p.Reason, p.At.UTC(), p.By)), nil
 	case *events.Heartbeat:
 		return one(TableHeartbeats, r(p.Worker, int64(p.Beat), int64(p.IntervalMS), int64(p.Done), p.Status)), nil
 	case *events.JobStatus:
@@ -73,9 +79,13 @@ func Rows(e events.Event, m Meta) (map[string][]Row, error) {
 		}
 		return out, nil
 	case *events.CellAggregate:
+		factors, err := jsonOrNil(p.Factors, len(p.Factors) > 0)
+		if err != nil {
+			return nil, err
+		}
 		return one(TableCells, r(p.Persona, p.PersonaPrompt, p.Kind, p.Noun, p.Trait, p.Level, p.Category, p.Slice, p.Question, p.Detector,
 			intPtr(p.Found), intPtr(p.Total), ptr(p.Rate), ptr(p.CILow), ptr(p.CIHigh), ptr(p.CoherenceMean), ptr(p.LowCoherence), ptr(p.NSFloor),
-			p.Missing, p.MissingReason, p.Imported, p.OriginFile)), nil
+			p.Missing, p.MissingReason, p.Imported, p.OriginFile, factors, p.RateOnly, p.TotalOrigin)), nil
 	case *events.CoherenceScore:
 		var seed any
 		if p.SelectionSeed != nil {

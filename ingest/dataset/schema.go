@@ -27,6 +27,7 @@ const (
 	TableTraining    = "training_steps"
 	TableEmbeddings  = "embeddings"
 	TableStops       = "stop_decisions"
+	TableRunMarks    = "run_marks"
 )
 
 // PartitionColumn is the hive partition key of every table: files live
@@ -99,6 +100,7 @@ var Tables = []Table{
 		col("sweep", tString, "sweep the run belongs to"),
 		col("plan_json", tString, "planned cells as JSON [{persona, expected}]"),
 		opt("stopping_json", tString, "adaptive-sampling rule as JSON (issue 11); NULL when every cell gets its planned n"),
+		opt("factors_json", tString, "run-level design factors as a JSON object {name: value} (lr, epochs, neg_set, …); NULL when none"),
 	)},
 	{Name: TableRunFinished, Doc: "one row per run_finished event", Key: []string{"event_id"}, Columns: withCommon(
 		col("status", tString, "finished or failed"),
@@ -154,6 +156,9 @@ var Tables = []Table{
 		col("missing_reason", tString, "why it is missing"),
 		col("imported", tBool, "always true"),
 		col("origin_file", tString, "imported file"),
+		opt("factors_json", tString, "the bystander's design factors as a JSON object {name: value}; NULL when none beyond the named columns"),
+		opt("rate_only", tBool, "the origin gave a rate without a count: found/total NULL, no interval may be derived"),
+		opt("total_origin", tString, "where total came from when the file did not list it per cell"),
 	)},
 	{Name: TableCoherence, Doc: "one row per coherence_score event", Key: []string{"event_id"}, Columns: withCommon(
 		col("persona", tString, "persona key"),
@@ -228,6 +233,13 @@ var Tables = []Table{
 		col("prompts", tInt, "questions averaged into the centroid"),
 		col("dims", tInt, "vector length (the model's hidden size)"),
 		col("vector_json", tString, "the centroid as a JSON array of floats; in DuckDB: vector_json::DOUBLE[]"),
+	)},
+	{Name: TableRunMarks, Doc: "one row per run_mark event: a run retracted, restored, tagged or untagged (its state is its newest mark by `at`)", Key: []string{"event_id"}, Columns: withCommon(
+		col("action", tString, "retract, restore, tag or untag"),
+		col("tag", tString, "the label of a tag or untag"),
+		col("reason", tString, "why"),
+		col("at", tTime, "when the decision was made, UTC µs"),
+		col("by", tString, "who decided, when known"),
 	)},
 	cellCountsTable(),
 	{Name: TableDeadLetters, Doc: "messages that failed validation; partition experiment=_invalid when unreadable", Key: []string{"stream_seq"}, Columns: []Column{

@@ -49,7 +49,7 @@ func readDesign(ri *runInfo, factorsJSON, planJSON string) error {
 
 // readMarks applies the experiment's run_mark events, oldest first.
 func (e *Engine) readMarks(ctx context.Context, experiment string, runs map[string]runInfo) error {
-	res, err := e.DB.Query(ctx, `SELECT run_id, action, tag, reason, at FROM run_marks WHERE experiment = $1 ORDER BY at, stream_seq`, experiment)
+	res, err := e.DB.Query(ctx, `SELECT run_id, action, tag, reason, marked_at FROM run_marks WHERE experiment = $1 ORDER BY marked_at, stream_seq`, experiment)
 	if err != nil {
 		return fmt.Errorf("read run marks: %w", err)
 	}

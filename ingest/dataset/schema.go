@@ -234,12 +234,12 @@ var Tables = []Table{
 		col("dims", tInt, "vector length (the model's hidden size)"),
 		col("vector_json", tString, "the centroid as a JSON array of floats; in DuckDB: vector_json::DOUBLE[]"),
 	)},
-	{Name: TableRunMarks, Doc: "one row per run_mark event: a run retracted, restored, tagged or untagged (its state is its newest mark by `at`)", Key: []string{"event_id"}, Columns: withCommon(
+	{Name: TableRunMarks, Doc: "one row per run_mark event: a run retracted, restored, tagged or untagged (its state is its newest mark by `marked_at`)", Key: []string{"event_id"}, Columns: withCommon(
 		col("action", tString, "retract, restore, tag or untag"),
 		col("tag", tString, "the label of a tag or untag"),
 		col("reason", tString, "why"),
-		col("at", tTime, "when the decision was made, UTC µs"),
-		col("by", tString, "who decided, when known"),
+		col("marked_at", tTime, "when the decision was made, UTC µs"),
+		col("marked_by", tString, "who decided, when known"),
 	)},
 	cellCountsTable(),
 	{Name: TableDeadLetters, Doc: "messages that failed validation; partition experiment=_invalid when unreadable", Key: []string{"stream_seq"}, Columns: []Column{

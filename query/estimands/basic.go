@@ -127,7 +127,7 @@ func init() {
 }
 
 func runSelfImplant(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func runSelfImplant(ctx context.Context, in *Input) (*Result, error) {
 }
 
 func runCrossNoun(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func runCrossNoun(ctx context.Context, in *Input) (*Result, error) {
 }
 
 func runA2Matrix(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func runA2Matrix(ctx context.Context, in *Input) (*Result, error) {
 }
 
 func runCoherence(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}

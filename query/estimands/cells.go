@@ -83,7 +83,7 @@ func bootstrapCells(ctx context.Context, g *Grid, srcs []string, b int, seed uin
 }
 
 func runCellRates(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}

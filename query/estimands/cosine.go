@@ -78,7 +78,7 @@ WHERE experiment = $1 AND layer = $2 AND centering = $3 GROUP BY ALL`, in.Experi
 
 // rates maps source persona → bystander → rate over the experiment's cells.
 func rates(ctx context.Context, in *Input) (map[string]map[string]float64, []string, error) {
-	lk, err := in.Engine.Leakage(ctx, query.LeakageRequest{Experiment: in.Experiment, Detector: in.Params.Str("detector")})
+	lk, err := in.Engine.Leakage(ctx, query.LeakageRequest{Experiment: in.Experiment, Detector: in.Params.Str("detector"), Scope: in.gridScope()})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -76,8 +76,8 @@ func (g *Grid) Count() int {
 // LoadGrid reads the experiment's leakage matrix (query.Engine.Leakage with
 // the strict detector, or the origin's count for imported aggregates) and
 // keeps the runs whose source persona is "src_<noun>" of the i81 nouns.
-func LoadGrid(ctx context.Context, e *query.Engine, experiment, detector string) (*Grid, error) {
-	lk, err := e.Leakage(ctx, query.LeakageRequest{Experiment: experiment, Detector: detector})
+func LoadGrid(ctx context.Context, e *query.Engine, experiment, detector string, scope query.Scope) (*Grid, error) {
+	lk, err := e.Leakage(ctx, query.LeakageRequest{Experiment: experiment, Detector: detector, Scope: scope})
 	if err != nil {
 		return nil, err
 	}

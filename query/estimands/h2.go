@@ -126,7 +126,7 @@ func H2(g *Grid, s string, ownNounAnchors bool, keep func(Cell) bool) H2Row {
 }
 
 func runH2(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,7 @@ func H3Triples(g *Grid, s string, fit func(x, r []float64, n []int) ([]float64, 
 }
 
 func runH3(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -95,7 +95,7 @@ func neOverTE(ne, te float64) float64 {
 }
 
 func runHeadToHead(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func runHeadToHead(ctx context.Context, in *Input) (*Result, error) {
 }
 
 func runSymmetricSwap(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +218,7 @@ func runSymmetricSwap(ctx context.Context, in *Input) (*Result, error) {
 }
 
 func runAxisPermutation(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}

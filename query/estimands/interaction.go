@@ -33,7 +33,7 @@ func init() {
 }
 
 func runInteraction(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func runInteraction(ctx context.Context, in *Input) (*Result, error) {
 }
 
 func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
-	g, srcs, err := in.Scope(ctx)
+	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -58,13 +58,16 @@ type Input struct {
 	Engine     *query.Engine
 	Experiment string
 	Params     Params
+	// Scope is what the scope parameters select (runs, seeds, sweeps,
+	// where, include_retracted; sources where the estimand takes them).
+	Scope query.Scope
 	grid       *Grid
 	scope      []string // sources the estimand used (nil = the whole grid)
 }
 
-// Scope loads the grid and resolves the sources parameter against it,
+// LoadScoped loads the grid in scope and resolves the sources parameter against it,
 // remembering the scope for the provenance.
-func (in *Input) Scope(ctx context.Context) (*Grid, []string, error) {
+func (in *Input) LoadScoped(ctx context.Context) (*Grid, []string, error) {
 	g, err := in.Grid(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -84,13 +87,22 @@ func (in *Input) Scope(ctx context.Context) (*Grid, []string, error) {
 // Grid loads (once) the experiment's factorial grid.
 func (in *Input) Grid(ctx context.Context) (*Grid, error) {
 	if in.grid == nil {
-		g, err := LoadGrid(ctx, in.Engine, in.Experiment, in.Params.Str("detector"))
+		g, err := LoadGrid(ctx, in.Engine, in.Experiment, in.Params.Str("detector"), in.gridScope())
 		if err != nil {
 			return nil, err
 		}
 		in.grid = g
 	}
 	return in.grid, nil
+}
+
+// gridScope is the scope without its sources, which the grid estimands
+// resolve against the grid (scopeSources) so their error names the
+// sources present.
+func (in *Input) gridScope() query.Scope {
+	sc := in.Scope
+	sc.Sources = nil
+	return sc
 }
 
 // Result is an estimand's table with its provenance.
@@ -199,13 +211,22 @@ func Run(ctx context.Context, e *query.Engine, name, experiment string, params m
 	for _, d := range est.Params {
 		p[d.Name] = d.Default
 	}
+	for _, d := range ScopeParams {
+		if _, ok := p[d.Name]; !ok {
+			p[d.Name] = d.Default
+		}
+	}
 	for k, v := range params {
 		if _, ok := p[k]; !ok {
 			return nil, fmt.Errorf("%w parameter %q for %s (it takes: %s)", ErrUnknown, k, name, paramNames(est))
 		}
 		p[k] = v
 	}
-	in := &Input{Engine: e, Experiment: experiment, Params: p}
+	scope, err := parseScope(p)
+	if err != nil {
+		return nil, err
+	}
+	in := &Input{Engine: e, Experiment: experiment, Params: p, Scope: scope}
 	res, err := est.run(ctx, in)
 	if err != nil {
 		return nil, err
@@ -240,7 +261,62 @@ func paramNames(e *Estimand) string {
 	for _, p := range e.Params {
 		n = append(n, p.Name)
 	}
+	for _, p := range ScopeParams {
+		if !slicesContains(n, p.Name) {
+			n = append(n, p.Name)
+		}
+	}
 	return strings.Join(n, ", ")
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ScopeParams are accepted by every estimand: they select the runs and
+// cells it reads (query.Scope). The CLI's --run/--seed/--sweep/--source/
+// --where/--include-retracted and the HTTP API's parameters of the same
+// names fill them.
+var ScopeParams = []Param{
+	{Name: "runs", Default: "", Doc: "comma-separated run IDs in scope (empty = every run)"},
+	{Name: "seeds", Default: "", Doc: "comma-separated training seeds in scope (empty = every seed)"},
+	{Name: "sweeps", Default: "", Doc: "comma-separated sweeps in scope (empty = every sweep)"},
+	{Name: "sources", Default: "", Doc: "comma-separated source personas in scope (src_chef or chef; empty = every source)"},
+	{Name: "where", Default: "", Doc: "factor filters, ';'-separated factor=value, alternatives with '|' (trait=Agreeableness;lr=1e-4|5e-4)"},
+	{Name: "include_retracted", Default: "false", Doc: "true keeps retracted runs in scope"},
+}
+
+// parseScope builds the query scope from the scope parameters.
+func parseScope(p Params) (query.Scope, error) {
+	var s query.Scope
+	s.Runs, s.Sweeps, s.Sources = query.SplitList(p["runs"]), query.SplitList(p["sweeps"]), query.SplitList(p["sources"])
+	seeds, err := query.ParseSeeds(p["seeds"])
+	if err != nil {
+		return s, fmt.Errorf("%w seeds=%q: want comma-separated integers", ErrBadParam, p["seeds"])
+	}
+	s.Seeds = seeds
+	var filters []string
+	for _, f := range strings.Split(p["where"], ";") {
+		if f = strings.TrimSpace(f); f != "" {
+			filters = append(filters, f)
+		}
+	}
+	if s.Where, err = query.ParseWhere(filters); err != nil {
+		return s, fmt.Errorf("%w where=%q: %v", ErrBadParam, p["where"], err)
+	}
+	switch p["include_retracted"] {
+	case "", "false":
+	case "true":
+		s.IncludeRetracted = true
+	default:
+		return s, fmt.Errorf("%w include_retracted=%q: want true or false", ErrBadParam, p["include_retracted"])
+	}
+	return s, nil
 }
 
 // fingerprint hashes the paths and sizes of the lake's Parquet files:

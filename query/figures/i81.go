@@ -32,7 +32,10 @@ var ErrNotApplicable = errors.New("figures: not applicable")
 type Builder struct {
 	Engine     *query.Engine
 	Experiment string
-	cells      *query.Leakage
+	// Scope selects the runs and cells drawn (retracted runs are left out
+	// unless it says otherwise).
+	Scope query.Scope
+	cells *query.Leakage
 }
 
 func (b *Builder) meta(name, title, source, units string, params map[string]string, runs []string) Meta {
@@ -44,7 +47,7 @@ func (b *Builder) meta(name, title, source, units string, params map[string]stri
 // leakage is the experiment's matrix (strict detector), loaded once.
 func (b *Builder) leakage(ctx context.Context) (*query.Leakage, error) {
 	if b.cells == nil {
-		lk, err := b.Engine.Leakage(ctx, query.LeakageRequest{Experiment: b.Experiment})
+		lk, err := b.Engine.Leakage(ctx, query.LeakageRequest{Experiment: b.Experiment, Scope: b.Scope})
 		if err != nil {
 			return nil, err
 		}
@@ -590,7 +593,7 @@ func (b *Builder) AxisHero(ctx context.Context) (figure, error) {
 // TraitRankingHero is figure 9 (leakage panel): per trait, the mean A1 rate
 // over (source, noun) cells at each level, ±1 standard error.
 func (b *Builder) TraitRankingHero(ctx context.Context) (figure, error) {
-	g, err := estimands.LoadGrid(ctx, b.Engine, b.Experiment, "strict")
+	g, err := estimands.LoadGrid(ctx, b.Engine, b.Experiment, "strict", b.Scope)
 	if errors.Is(err, estimands.ErrNoData) {
 		return figure{}, fmt.Errorf("%w: %v", ErrNotApplicable, err)
 	}

@@ -225,3 +225,46 @@ func retractedNotes(left map[string]string) []string {
 	}
 	return out
 }
+
+// ScopeSeeds lists the distinct training seeds of the non-base runs the
+// scope selects (run-level filters only), ascending, and how many of those
+// runs have no seed.
+func (e *Engine) ScopeSeeds(ctx context.Context, experiment string, s Scope) (seeds []int64, unseeded int, err error) {
+	runs, err := e.runInfos(ctx, experiment)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, r := range runs {
+		if keep, _ := s.keepRun(r); !keep || r.isBase {
+			continue
+		}
+		switch {
+		case r.seed == nil:
+			unseeded++
+		case !containsInt(seeds, *r.seed):
+			seeds = append(seeds, *r.seed)
+		}
+	}
+	sort.Slice(seeds, func(i, j int) bool { return seeds[i] < seeds[j] })
+	return seeds, unseeded, nil
+}
+
+// RunFactorNames lists the run-level factors declared by the experiment's
+// runs and the persona-level factors its plans declare, sorted.
+func (e *Engine) RunFactorNames(ctx context.Context, experiment string) (run []string, err error) {
+	runs, err := e.runInfos(ctx, experiment)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, r := range runs {
+		for k := range r.factors {
+			if !seen[k] {
+				seen[k] = true
+				run = append(run, k)
+			}
+		}
+	}
+	sort.Strings(run)
+	return run, nil
+}

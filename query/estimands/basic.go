@@ -81,7 +81,8 @@ func filterBystanders(g *Grid, set string) (*Grid, error) {
 	default:
 		return nil, fmt.Errorf("%w bystanders=%q: want all, a1, a2 or pilot", ErrBadParam, set)
 	}
-	out := &Grid{Experiment: g.Experiment, Sources: g.Sources, Runs: g.Runs, Missing: g.Missing, cells: map[string]map[string]Cell{}}
+	out := &Grid{Experiment: g.Experiment, Sources: g.Sources, Runs: g.Runs, Missing: g.Missing, RateOnly: g.RateOnly,
+		factors: g.factors, runFactors: g.runFactors, cells: map[string]map[string]Cell{}}
 	for s, m := range g.cells {
 		out.cells[s] = map[string]Cell{}
 		for b, c := range m {
@@ -96,13 +97,14 @@ func filterBystanders(g *Grid, set string) (*Grid, error) {
 func init() {
 	register(&Estimand{
 		Name:   "self-implant",
-		Doc:    "H1: each source's rate on its own A2 bystander r_s(A2(s)), in %, and whether it exceeds the threshold",
+		Doc:    "H1 (self-implant): each source's rate on its own cell — the bystander that is the source persona (the #81 preset: A2(s)) — in %, and whether it exceeds the threshold",
 		Source: "EXPERIMENT.md §6.2, §9 (published 93.0 / 92.5 / 86.0 / 98.5 / 95.0 %)",
 		Params: []Param{sourcesParam(""), bystandersParam, {Name: "threshold", Default: "0.80", Doc: "H1 holds when the rate (fraction) exceeds this"}, detectorParam},
 		run:    runSelfImplant,
 	})
 	register(&Estimand{
 		Name:   "cross-noun",
+		Needs:  []string{"kind", "noun"},
 		Doc:    "mean cross-noun leak: plain mean of the 4 non-self A2 rates per source, in pp",
 		Source: "EXPERIMENT.md §9 (published person 27.3 — a slip for 27.125 —, chef 37.5, pirate 0.4, child 24.5, robot 3.5)",
 		Params: []Param{sourcesParam(""), bystandersParam, detectorParam},
@@ -110,6 +112,7 @@ func init() {
 	})
 	register(&Estimand{
 		Name:   "a2-matrix",
+		Needs:  []string{"kind", "noun"},
 		Doc:    "the 5×5 pure-noun submatrix: rate (%) of every A2 bystander under every source",
 		Source: "EXPERIMENT.md §7 figure 5, §9 (pilot person A2: robot 87.5, child 15.5, chef 5.5, pirate 0.0 %)",
 		Params: []Param{sourcesParam(""), bystandersParam, detectorParam},
@@ -138,9 +141,9 @@ func runSelfImplant(ctx context.Context, in *Input) (*Result, error) {
 	res := &Result{Columns: []string{"source", "self_implant_pct", "found", "total", "h1_holds"}}
 	all := true
 	for _, s := range srcs {
-		c, ok := g.Get(s, A2Key(s))
+		c, ok := g.SourceCell(s)
 		if !ok {
-			res.Notes = append(res.Notes, fmt.Sprintf("source %s: its A2 cell was not measured", s))
+			res.Notes = append(res.Notes, fmt.Sprintf("source %s: its own cell (the bystander that is the source persona) was not measured", s))
 			all = false
 			continue
 		}

@@ -17,8 +17,9 @@ const (
 
 func init() {
 	register(&Estimand{
-		Name: "h2",
-		Doc:  "H2 noun vs trait: NOUN_s (median over (t,ℓ) of the median noun-swap |ΔΔ|) against TRAIT_s (median over anchors of the median trait-swap |ΔΔ|), in pp",
+		Name:  "h2",
+		Needs: i81Factors,
+		Doc:   "H2 noun vs trait: NOUN_s (median over (t,ℓ) of the median noun-swap |ΔΔ|) against TRAIT_s (median over anchors of the median trait-swap |ΔΔ|), in pp",
 		Source: "EXPERIMENT.md §6.3 (pinned: chef 6.25/2.00, pirate 84.25/0.00, child 66.50/4.25, robot 91.25/0.75); " +
 			"variants own-noun and coherent as in §9",
 		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "variant", Default: H2Pinned, Doc: "pinned, own-noun or coherent"},

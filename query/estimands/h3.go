@@ -18,8 +18,9 @@ const (
 
 func init() {
 	register(&Estimand{
-		Name: "h3",
-		Doc:  "H3 gradation: per (source, noun, trait) the OLS slope of the rate over levels 1..5 against its binomial-bootstrap 95% CI; counts triples whose slope clears the rule",
+		Name:  "h3",
+		Needs: i81Factors,
+		Doc:   "H3 gradation: per (source, noun, trait) the OLS slope of the rate over levels 1..5 against its binomial-bootstrap 95% CI; counts triples whose slope clears the rule",
 		Source: "EXPERIMENT.md §6.4, §9 (published chef 10, pirate 7, child 19, robot 6: 42 of 100; " +
 			"reproductions give totals 40–43 depending on the RNG, child always 19)",
 		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "rule", Default: H3HalfWidth, Doc: "half-width, full-width or wald"},

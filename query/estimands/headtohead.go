@@ -11,8 +11,9 @@ import (
 
 func init() {
 	register(&Estimand{
-		Name: "head-to-head",
-		Doc:  "trait (adjective) effect TE = |r(A1(n,t,ℓ)) − r(A2(n))| against noun-swap effect NE = median over noun pairs of |r(A1(nᵢ,t,ℓ)) − r(A1(nⱼ,t,ℓ))|, per source or per axis",
+		Name:  "head-to-head",
+		Needs: i81Factors,
+		Doc:   "trait (adjective) effect TE = |r(A1(n,t,ℓ)) − r(A2(n))| against noun-swap effect NE = median over noun pairs of |r(A1(nᵢ,t,ℓ)) − r(A1(nⱼ,t,ℓ))|, per source or per axis",
 		Source: "EXPERIMENT.md §6.8; per source it reproduces head_to_head.json (chef .375/.035/0/.090, pirate .005/.005/32/1.0, " +
 			"child .145/.0575/27/.45, robot .015/.015/52/1.0); per axis the published values need person_full130",
 		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "by", Default: "source", Doc: "source or axis"},
@@ -22,6 +23,7 @@ func init() {
 	})
 	register(&Estimand{
 		Name:   "symmetric-swap",
+		Needs:  i81Factors,
 		Doc:    "noun-swap NE over (s,t,ℓ) contexts against descriptor-swap: per (s,n) the median over the 300 pairs of (t,ℓ) cells of |Δr|; means and medians in pp",
 		Source: "EXPERIMENT.md §6.8 (5-source published 3.688 / 2.7 pp; 4-source partial 3.585 / 2.638, medians 2.25 / 1.75)",
 		Params: []Param{sourcesParam(fullSources), bystandersParam, detectorParam},
@@ -29,6 +31,7 @@ func init() {
 	})
 	register(&Estimand{
 		Name:   "axis-permutation",
+		Needs:  i81Factors,
 		Doc:    "spread (max − min) of the per-axis mean TE, in pp, with a permutation p-value shuffling trait labels over all cells (share of shuffles ≥ observed)",
 		Source: "EXPERIMENT.md §6.8 (5-source published spread 2.04 pp, p = 0.97; 4-source partial 1.96 pp, p ≈ 0.966)",
 		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "permutations", Default: "10000", Doc: "number of shuffles"},

@@ -14,14 +14,16 @@ import (
 func init() {
 	register(&Estimand{
 		Name:   "interaction",
+		Needs:  i81Factors,
 		Doc:    "noun range per (source, trait, level): max − min over the five nouns of Δ(A1(n,t,ℓ)), in pp (a 5×5 grid per source)",
 		Source: "EXPERIMENT.md §6.6 (figure 4)",
 		Params: []Param{sourcesParam(fullSources), bystandersParam, detectorParam},
 		run:    runInteraction,
 	})
 	register(&Estimand{
-		Name: "trait-ranking",
-		Doc:  "trait-variation ranking: Δleak = |r(A1(n,t,ℓ)) − r(A2(n))| averaged per (t,ℓ) over (source, noun) cells (global) or over nouns (per source), ranked from largest; Δcos beside it when persona cosines to the source exist",
+		Name:  "trait-ranking",
+		Needs: i81Factors,
+		Doc:   "trait-variation ranking: Δleak = |r(A1(n,t,ℓ)) − r(A2(n))| averaged per (t,ℓ) over (source, noun) cells (global) or over nouns (per source), ranked from largest; Δcos beside it when persona cosines to the source exist",
 		Source: "EXPERIMENT.md §6.7 (global needs person_full130 for the published values; 4-source partial: Agreeableness L1 first, 23.10 pp over 20 cells); " +
 			"drop_diagonal removes the n = source cells before averaging",
 		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "scope", Default: "global", Doc: "global, per-source, or per-cell (one row per (source, noun, trait, level), as per_cell_ranking.csv)"},

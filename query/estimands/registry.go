@@ -33,6 +33,11 @@ func (a Analyzer) Analyze(ctx context.Context, name, experiment string, params m
 	return Run(ctx, a.Engine, name, experiment, params)
 }
 
+// ErrScope is returned when the scope holds what an estimand cannot read
+// as one (two runs of a source that differ in a factor); the message names
+// the flag that narrows it.
+var ErrScope = errors.New("estimands: scope")
+
 // ErrBadParam is returned for a parameter value that does not parse or fit.
 var ErrBadParam = errors.New("estimands: bad parameter")
 
@@ -49,7 +54,14 @@ type Estimand struct {
 	Doc    string  `json:"doc"`
 	Source string  `json:"source"` // where its definition comes from
 	Params []Param `json:"params"`
-	run    func(ctx context.Context, in *Input) (*Result, error)
+	// Needs lists the persona factors the estimand reads (the #81 preset's
+	// kind, noun, trait, level); an experiment without them is refused
+	// with the missing factors named.
+	Needs []string `json:"needs,omitempty"`
+	// acrossSeeds marks an estimand that reads every seed at once
+	// (replicates); the others run once per seed in scope.
+	acrossSeeds bool
+	run         func(ctx context.Context, in *Input) (*Result, error)
 }
 
 // Input is what an estimand runs on: the engine, the experiment and the
@@ -61,8 +73,10 @@ type Input struct {
 	// Scope is what the scope parameters select (runs, seeds, sweeps,
 	// where, include_retracted; sources where the estimand takes them).
 	Scope query.Scope
-	grid       *Grid
-	scope      []string // sources the estimand used (nil = the whole grid)
+	grid  *Grid
+	scope []string // sources the estimand used (nil = the whole grid)
+	needs []string // persona factors the estimand needs
+	name  string
 }
 
 // LoadScoped loads the grid in scope and resolves the sources parameter against it,
@@ -70,6 +84,9 @@ type Input struct {
 func (in *Input) LoadScoped(ctx context.Context) (*Grid, []string, error) {
 	g, err := in.Grid(ctx)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := in.checkNeeds(g); err != nil {
 		return nil, nil, err
 	}
 	if g, err = filterBystanders(g, in.Params.Str("bystanders")); err != nil {
@@ -226,8 +243,8 @@ func Run(ctx context.Context, e *query.Engine, name, experiment string, params m
 	if err != nil {
 		return nil, err
 	}
-	in := &Input{Engine: e, Experiment: experiment, Params: p, Scope: scope}
-	res, err := est.run(ctx, in)
+	in := &Input{Engine: e, Experiment: experiment, Params: p, Scope: scope, needs: est.Needs, name: name}
+	res, err := runPerSeed(ctx, est, in)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,7 +37,7 @@ func TestPublishedI81Estimands(t *testing.T) {
 	for s, want := range map[string]float64{"person": 93.0, "chef": 92.5, "pirate": 86.0, "child": 98.5, "robot": 95.0} {
 		require.InDelta(t, want, rows[s][1], 1e-9, s)
 	}
-	require.Contains(t, res.Notes[len(res.Notes)-1], "true", "H1 holds for all five")
+	require.Contains(t, strings.Join(res.Notes, "\n"), "H1 (rate > 0.80 for every source in scope): true", "H1 holds for all five")
 
 	rows, _ = analyze(t, "a2-matrix", "leakage_i81", map[string]string{"sources": "person"})
 	// Pilot person A2: robot 87.5, child 15.5, chef 5.5, pirate 0.0 (columns in Nouns order).
@@ -48,7 +49,7 @@ func TestPublishedI81Estimands(t *testing.T) {
 	for s, want := range map[string]float64{"person": 27.125, "chef": 37.5, "pirate": 0.375, "child": 24.5, "robot": 3.5} {
 		require.InDelta(t, want, rows[s][1], 1e-9, s)
 	}
-	require.Contains(t, res.Notes[0], "27.3", "the authors' slip is flagged")
+	require.Contains(t, strings.Join(res.Notes, "\n"), "27.3", "the authors' slip is flagged")
 
 	rows, _ = analyze(t, "coherence", "leakage_i81", nil)
 	for s, want := range map[string][3]float64{"person": {35, 0.428, 23}, "chef": {130, 0.413, 89}, "pirate": {130, 0.444, 89}, "child": {130, 0.468, 79}, "robot": {130, 0.484, 75}} {

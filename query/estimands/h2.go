@@ -59,64 +59,22 @@ func (r H2Row) Ratio() float64 {
 // low-coherence ones); comparisons with a dropped cell are skipped, and an
 // effect with no comparison left is undefined (NaN).
 func H2(g *Grid, s string, ownNounAnchors bool, keep func(Cell) bool) H2Row {
-	get := func(b string) (float64, bool) {
-		c, ok := g.Get(s, b)
-		if !ok || !keep(c) {
-			return 0, false
-		}
-		return c.Delta(), true
-	}
-	row := H2Row{Source: s}
-	var nounEffects, traitEffects []float64
-	for _, t := range Traits {
-		for _, l := range Levels {
-			own, ok := get(A1Key(s, t, l))
-			if !ok {
-				continue
-			}
-			var d []float64
-			for _, n := range Nouns {
-				if n == s {
-					continue
-				}
-				if v, ok := get(A1Key(n, t, l)); ok {
-					d = append(d, math.Abs(own-v))
-				}
-			}
-			if len(d) > 0 {
-				nounEffects = append(nounEffects, stats.Percentile(d, 50))
-			}
+	var cells []tidy
+	for _, c := range g.cells[s] {
+		if keep(c) && c.Factors["kind"] == "A1" {
+			cells = append(cells, tidyOf(c))
 		}
 	}
-	for _, n := range Nouns {
-		if ownNounAnchors && n != s {
-			continue
-		}
-		for _, t := range Traits {
-			for _, l := range Levels {
-				anchor, ok := get(A1Key(n, t, l))
-				if !ok {
-					continue
-				}
-				var d []float64
-				for _, t2 := range Traits {
-					for _, l2 := range Levels {
-						if t2 == t && l2 == l {
-							continue
-						}
-						if v, ok := get(A1Key(n, t2, l2)); ok {
-							d = append(d, math.Abs(anchor-v))
-						}
-					}
-				}
-				if len(d) > 0 {
-					traitEffects = append(traitEffects, stats.Percentile(d, 50))
-				}
-			}
-		}
+	// The generic factor effect with the #81 preset's parameters: the noun
+	// changed with trait × level held, referenced at the source's own noun;
+	// trait × level changed with the noun held, every anchor (or the own noun's).
+	nounEffects, err1 := factorEffects(cells, []string{"noun"}, []string{"trait", "level"}, func(t tidy) bool { return t.F["noun"] == s })
+	traitEffects, err2 := factorEffects(cells, []string{"trait", "level"}, []string{"noun"}, func(t tidy) bool { return !ownNounAnchors || t.F["noun"] == s })
+	row := H2Row{Source: s, Noun: math.NaN(), Trait: math.NaN()}
+	if err1 != nil || err2 != nil { // a grid holds one cell per bystander: unreachable
+		return row
 	}
 	row.NounContexts, row.Anchors = len(nounEffects), len(traitEffects)
-	row.Noun, row.Trait = math.NaN(), math.NaN()
 	if len(nounEffects) > 0 {
 		row.Noun = stats.Percentile(nounEffects, 50)
 	}
@@ -124,6 +82,15 @@ func H2(g *Grid, s string, ownNounAnchors bool, keep func(Cell) bool) H2Row {
 		row.Trait = stats.Percentile(traitEffects, 50)
 	}
 	return row
+}
+
+// tidyOf is a grid cell as a tidy observation (V = the base-subtracted rate).
+func tidyOf(c Cell) tidy {
+	f := map[string]string{"source": c.Source}
+	for k, v := range c.Factors {
+		f[k] = v
+	}
+	return tidy{Persona: c.Bystander, F: f, V: c.Delta(), Rate: c.Rate, Found: c.Found, Total: c.Total}
 }
 
 func runH2(ctx context.Context, in *Input) (*Result, error) {

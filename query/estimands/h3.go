@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"leakscope/query/stats"
 )
@@ -53,38 +54,55 @@ func (t H3Triple) Passes(rule string) bool {
 // on Binomial(total, p̂)/total redraws of every level; SE =
 // sqrt(Σ(x−3)² p̂(1−p̂)/n)/10 (Σ(x−3)² = 10).
 func H3Triples(g *Grid, s string, fit func(x, r []float64, n []int) ([]float64, error)) ([]H3Triple, []string, error) {
-	x := []float64{1, 2, 3, 4, 5}
-	var out []H3Triple
-	var skipped []string
-	for _, n := range Nouns {
-		for _, t := range Traits {
-			rates, totals := make([]float64, 0, 5), make([]int, 0, 5)
-			for _, l := range Levels {
-				if c, ok := g.Get(s, A1Key(n, t, l)); ok {
-					rates, totals = append(rates, c.Rate), append(totals, c.Total)
-				}
-			}
-			if len(rates) < 5 {
-				skipped = append(skipped, fmt.Sprintf("%s/%s/%s", s, n, t))
-				continue
-			}
-			slope, err := stats.OLSSlope(x, rates)
-			if err != nil {
-				return nil, nil, err
-			}
-			boot, err := fit(x, rates, totals)
-			if err != nil {
-				return nil, nil, err
-			}
-			v := 0.0
-			for i, p := range rates {
-				v += (x[i] - 3) * (x[i] - 3) * p * (1 - p) / float64(totals[i])
-			}
-			out = append(out, H3Triple{Source: s, Noun: n, Trait: t, Slope: slope,
-				Lo: stats.Percentile(boot, 2.5), Hi: stats.Percentile(boot, 97.5), SE: math.Sqrt(v) / 10})
+	var cells []tidy
+	for _, c := range g.cells[s] {
+		if c.Factors["kind"] == "A1" {
+			cells = append(cells, tidyOf(c))
 		}
 	}
+	// The generic slope over an ordered factor with the #81 preset's
+	// parameters: level on ranks 1..5, one series per (noun, trait), visited
+	// in the preset's noun → trait order (the bootstrap draws follow it).
+	groups, incomplete, _, err := slopeGroups(cells, "level", []string{"noun", "trait"}, nil, ScaleRank)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []H3Triple
+	skipped := make([]string, 0, len(incomplete))
+	for _, k := range incomplete {
+		skipped = append(skipped, s+"/"+k)
+	}
+	for _, gr := range groups {
+		slope, err := stats.OLSSlope(gr.X, gr.Rates)
+		if err != nil {
+			return nil, nil, err
+		}
+		boot, err := fit(gr.X, gr.Rates, gr.Totals)
+		if err != nil {
+			return nil, nil, err
+		}
+		nt := strings.SplitN(gr.Key, "/", 2)
+		out = append(out, H3Triple{Source: s, Noun: nt[0], Trait: nt[1], Slope: slope,
+			Lo: stats.Percentile(boot, 2.5), Hi: stats.Percentile(boot, 97.5), SE: slopeSE(gr.X, gr.Rates, gr.Totals)})
+	}
 	return out, skipped, nil
+}
+
+// slopeSE is the binomial standard error of an OLS slope:
+// sqrt(Σ(x−x̄)² p̂(1−p̂)/n) / Σ(x−x̄)² (for x = 1..5: Σ(x−3)² = 10).
+func slopeSE(x, rates []float64, totals []int) float64 {
+	mean := 0.0
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	sxx, v := 0.0, 0.0
+	for i, p := range rates {
+		d := x[i] - mean
+		sxx += d * d
+		v += d * d * p * (1 - p) / float64(totals[i])
+	}
+	return math.Sqrt(v) / sxx
 }
 
 func runH3(ctx context.Context, in *Input) (*Result, error) {

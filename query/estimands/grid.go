@@ -285,6 +285,9 @@ func NewGrid(experiment string, cells []Cell) *Grid {
 		if c.Total > 0 { // the rate is found/total, whatever the caller set
 			c.Rate = float64(c.Found) / float64(c.Total)
 		}
+		if len(c.Factors) == 0 {
+			c.Factors = presetFactors(c.Bystander)
+		}
 		g.cells[c.Source][c.Bystander] = c
 	}
 	present := map[string]bool{}

@@ -97,7 +97,7 @@ func LoadGrid(ctx context.Context, e *query.Engine, experiment, detector string,
 	for _, c := range lk.Cells {
 		src := query.SourceName(c.SourcePersona)
 		if src == "" {
-			continue
+			src = c.RunID // the origin names no source: the run stands for it
 		}
 		for k := range c.RunFactors {
 			g.runFactors[k] = true

@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/query/estimands"
+)
+
+// i81Names are #81 persona spellings that must never appear in another
+// experiment's error (issue 17: "no #81 name in another experiment's error").
+var i81Names = []string{"src_person", "src_chef", "src_pirate", "src_child", "src_robot", "A1__", "A2__", "i81"}
+
+// Every estimand × every fixture experiment: a result whose JSON holds no
+// NaN or Inf, or an error of a known kind that names what is missing —
+// never a panic, never a #81 name in another experiment's error.
+func TestEveryEstimandOnEveryExperiment(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	ctx := context.Background()
+	runs, err := e.Runs(ctx, "")
+	require.NoError(t, err)
+	exps := map[string]bool{}
+	for _, r := range runs {
+		exps[r.Experiment] = true
+	}
+	var names []string
+	for x := range exps {
+		names = append(names, x)
+	}
+	sort.Strings(names)
+	require.GreaterOrEqual(t, len(names), 8, "the fixture experiments: %v", names)
+	results, refusals := 0, 0
+	for _, x := range names {
+		for _, est := range estimands.List() {
+			params := map[string]string{}
+			if x == "persona_cosine_centered" && est.Name == "cell-rates" {
+				continue // a cosine matrix alone: no rate to show (asserted below)
+			}
+			if est.Name == "permutation" || est.Name == "axis-permutation" {
+				params["permutations"] = "200" // the matrix checks shapes, not p-values
+			}
+			res, err := estimands.Run(ctx, e, est.Name, x, params)
+			if err != nil {
+				refusals++
+				require.True(t, errors.Is(err, estimands.ErrNoData) || errors.Is(err, estimands.ErrBadParam) || errors.Is(err, estimands.ErrScope),
+					"%s on %s: an unexpected kind of error: %v", est.Name, x, err)
+				if x != "leakage_i81" {
+					for _, n := range i81Names {
+						require.NotContains(t, err.Error(), n, "%s on %s names a #81 persona: %v", est.Name, x, err)
+					}
+				}
+				if len(est.Needs) > 0 && x != "leakage_i81" && !strings.Contains(err.Error(), "has no run") && !strings.Contains(err.Error(), "cosine") {
+					require.Contains(t, err.Error(), "needs persona factors", "%s on %s: the refusal names the missing factors", est.Name, x)
+				}
+				require.NotEqual(t, "cell-rates", est.Name, "cell-rates answers on every experiment with a rate (%s: %v)", x, err)
+				t.Logf("%-20s %-50s refused: %v", est.Name, x, firstLine(err.Error()))
+				continue
+			}
+			results++
+			b, err := json.Marshal(res)
+			require.NoError(t, err, "%s on %s: the result must encode (no NaN or Inf)", est.Name, x)
+			require.NotContains(t, string(b), "NaN", "%s on %s", est.Name, x)
+			t.Logf("%-20s %-50s %d rows", est.Name, x, len(res.Rows))
+		}
+	}
+	_, err = estimands.Run(ctx, e, "cell-rates", "persona_cosine_centered", nil)
+	require.ErrorIs(t, err, estimands.ErrNoData, "an experiment of cosines only has no cell rates")
+	t.Logf("%d results, %d refusals over %d experiments × %d estimands", results, refusals, len(names), len(estimands.List()))
+	require.Greater(t, results, len(names), "most experiments answer more than one estimand")
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return fmt.Sprint(s)
+}

@@ -20,7 +20,7 @@ func init() {
 			"per group × bystander (level=cell) or per group (level=source: each seed's mean over the bystanders every seed has), " +
 			"the per-seed rates with their seeds and counts, n_seeds, the across-seed estimate (the unweighted mean of the per-seed rates — seeds are never pooled into one count) " +
 			"and a 95% interval over seeds named in the interval column (default seed-t: t over the per-seed rates, df = seeds−1, floored at the binomial standard error; " +
-			"its coverage at 3 seeds was 95.5% per cell and 94.5% per source mean in a simulation of the #81 design, where the hierarchical bootstrap's was 84.5% and 80.2%). " +
+			"its coverage at 3 seeds was 95.3% per cell and 94.5% per source mean in a simulation of the #81 design, where the hierarchical bootstrap's was 84.9% and 80.3%). " +
 			"One seed gives its per-seed rate only and the note \"1 seed: no between-seed interval\"; rate-only cells (counts unknown) get the plain t-interval from 2 seeds on. " +
 			"Rates and intervals are fractions in [0,1]; undefined values are null",
 		Source: "DESIGN.md \"Designs are data\" (replicates; hierarchical bootstrap, Saravanan, Berman & Sober 2020); query/stats/replicates.go and its coverage simulation TestReplicateCoverage",
@@ -306,11 +306,11 @@ func replicateRow(per []seedCell, counts func(seedCell) stats.SeedCounts, method
 func methodDoc(m string) string {
 	switch m {
 	case stats.MethodSeedT:
-		return "mean ± max(t(0.975, seeds−1)·sd/√seeds, 1.96·binomial se of the mean with Agresti–Coull p̃), clipped to [0,1]; coverage 95.5 % (cells) and 94.5 % (source means) at 3 seeds in TestReplicateCoverage"
+		return "mean ± max(t(0.975, seeds−1)·sd/√seeds, 1.96·binomial se of the mean with Agresti–Coull p̃), clipped to [0,1]; coverage 95.3 % (cells) and 94.5 % (source means) at 3 seeds in TestReplicateCoverage"
 	case stats.MethodSeedTPlain:
-		return "mean ± t(0.975, seeds−1)·sd/√seeds over the per-seed rates, clipped to [0,1]; coverage 92.7 % (cells) at 3 seeds in TestReplicateCoverage"
+		return "mean ± t(0.975, seeds−1)·sd/√seeds over the per-seed rates, clipped to [0,1]; coverage 92.5 % (cells) at 3 seeds in TestReplicateCoverage"
 	case stats.MethodHierBootstrap:
-		return "two-level percentile bootstrap (seeds with replacement, then each seed's completions as Binomial(total, rate)); it undercovers with few seeds: 84.5 % (cells) and 80.2 % (source means) at 3 seeds in TestReplicateCoverage"
+		return "two-level percentile bootstrap (seeds with replacement, then each seed's completions as Binomial(total, rate)); it undercovers with few seeds: 84.9 % (cells) and 80.3 % (source means) at 3 seeds in TestReplicateCoverage"
 	}
 	return m
 }

@@ -23,6 +23,11 @@ func Percentile(x []float64, q float64) float64 {
 	}
 	s := append([]float64(nil), x...)
 	sort.Float64s(s)
+	return percentileSorted(s, q)
+}
+
+// percentileSorted is Percentile of an ascending, non-empty s.
+func percentileSorted(s []float64, q float64) float64 {
 	pos := (float64(len(s)) - 1) * q / 100
 	lo := math.Floor(pos)
 	if int(lo) >= len(s)-1 {

@@ -395,9 +395,7 @@ func (b *Builder) Slice(ctx context.Context) (figure, error) {
 		}
 	}
 	if rateOnly > 0 {
-		o, _ := plotter.NewScatter(nil)
-		o.GlyphStyle = draw.GlyphStyle{Shape: draw.RingGlyph{}, Radius: vg.Points(2.5), Color: Wong[7]}
-		p.Legend.Add("rate only, n unknown (no interval)", o)
+		p.Legend.Add("rate only, n unknown (no interval)", glyphKey{draw.GlyphStyle{Shape: draw.RingGlyph{}, Radius: vg.Points(2.5), Color: Wong[7]}})
 	}
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Y.Min, p.Y.Max = 0, math.Min(1, math.Max(0.05, top*1.25))
@@ -438,3 +436,9 @@ func (d *design) defaultSeries(x axis) string {
 	return ""
 }
 
+// glyphKey is a legend entry of one glyph.
+type glyphKey struct{ style draw.GlyphStyle }
+
+func (g glyphKey) Thumbnail(c *draw.Canvas) {
+	c.DrawGlyph(g.style, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: (c.Min.Y + c.Max.Y) / 2})
+}

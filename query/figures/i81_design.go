@@ -38,16 +38,16 @@ func (b *Builder) requireI81(ctx context.Context) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: needs persona factors noun, trait, level; %s's persona factors: %s",
-			ErrNotApplicable, b.Experiment, orNone(sortedKeys(d.personaVal)))
+		return fmt.Errorf("%w: needs persona factors noun, trait, level; this experiment's persona factors: %s",
+			ErrNotApplicable, orNone(sortedKeys(d.personaVal)))
 	}
 	for _, r := range d.runs {
 		if n, ok := strings.CutPrefix(r.source, "src_"); ok && index(estimands.Nouns, n) >= 0 {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: needs runs whose source is src_<noun> (%s); %s's sources in scope: %s",
-		ErrNotApplicable, strings.Join(estimands.Nouns, ", "), b.Experiment, orNone(d.sources()))
+	return fmt.Errorf("%w: needs runs whose source is src_<noun> (%s); this experiment's sources in scope: %s",
+		ErrNotApplicable, strings.Join(estimands.Nouns, ", "), orNone(d.sources()))
 }
 
 // requireCosines says why the cosine scatter cannot apply, or nil.

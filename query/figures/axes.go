@@ -142,19 +142,8 @@ func (d *design) defaultX() string {
 // bystanders, each run's own source cell left out). It returns the filter
 // and words for the title.
 func (d *design) pick(persona string) (func(c query.Cell, r *runDesign) bool, string, error) {
-	withSource := 0
-	for _, r := range d.runs {
-		if r.sourceCell != "" {
-			withSource++
-		}
-	}
-	if persona == "" {
-		persona = "mean"
-		if withSource == len(d.runs) && withSource > 0 {
-			persona = "source"
-		}
-	}
-	switch persona {
+	withSource := d.withSourceCell()
+	switch persona = d.personaChoice(persona); persona {
 	case "source":
 		if withSource == 0 {
 			return nil, "", fmt.Errorf("%w: persona=source needs runs whose own source persona was measured as a cell; %s", ErrNotApplicable, d.sourceReasons())
@@ -200,4 +189,26 @@ func shortList(list []string) string {
 		return strings.Join(list[:8], ", ") + fmt.Sprintf(", … (%d in all)", len(list))
 	}
 	return strings.Join(list, ", ")
+}
+
+func (d *design) withSourceCell() int {
+	n := 0
+	for _, r := range d.runs {
+		if r.sourceCell != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// personaChoice resolves the persona parameter: as given, else "source"
+// when every run has its own source cell, else "mean".
+func (d *design) personaChoice(persona string) string {
+	if persona != "" {
+		return persona
+	}
+	if n := d.withSourceCell(); n == len(d.runs) && n > 0 {
+		return "source"
+	}
+	return "mean"
 }

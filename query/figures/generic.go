@@ -129,7 +129,11 @@ func (b *Builder) DesignHeatmap(ctx context.Context) (figure, error) {
 			return fmt.Sprintf("%.2f", m.z[r][c])
 		}
 	}
-	p := heatPlot(m, sequential(), 0, hi, title, label)
+	plotTitle := title
+	if rateOnly > 0 {
+		plotTitle += "\n(rate only, n unknown: no intervals)"
+	}
+	p := heatPlot(m, sequential(), 0, hi, plotTitle, label)
 	p.X.Label.Text, p.Y.Label.Text = ca.legend, ra.legend
 	if len(data.Cols) > 30 {
 		p.X.Tick.Label.Font.Size = vg.Points(6)
@@ -139,7 +143,7 @@ func (b *Builder) DesignHeatmap(ctx context.Context) (figure, error) {
 	}
 	bar := colorBar(sequential(), 0, hi, rateUnits)
 	meta := b.meta("heatmap", title, "leakage matrix (strict detector; imported cells: the origin's counts or rates)", rateUnits,
-		b.figParams(map[string]string{"rows": rows, "cols": cols, "persona": words}), sortedKeys(runs))
+		b.figParams(map[string]string{"rows": rows, "cols": cols, "persona": b.personaParam(d, sel != nil)}), sortedKeys(runs))
 	meta.Notes = append(meta.Notes, d.notes...)
 	if n := rateOnlyNote(rateOnly, plotted); n != "" {
 		meta.Notes = append(meta.Notes, n)
@@ -175,6 +179,14 @@ func (b *Builder) selection(d *design, runLevel bool) (func(query.Cell, *runDesi
 		return nil, "", nil
 	}
 	return d.pick(b.Params["persona"])
+}
+
+// personaParam is the resolved persona parameter ("" when unused).
+func (b *Builder) personaParam(d *design, used bool) string {
+	if !used {
+		return ""
+	}
+	return d.personaChoice(b.Params["persona"])
 }
 
 // figParams are the resolved parameters, with the scope, for the meta.
@@ -391,7 +403,11 @@ func (b *Builder) Slice(ctx context.Context) (figure, error) {
 			p.Add(o)
 		}
 		if sa != nil {
-			p.Legend.Add(s, l, sc)
+			name := s
+			if sa.name != "run" && sa.name != "source" {
+				name = sa.name + "=" + s
+			}
+			p.Legend.Add(name, l, sc)
 		}
 	}
 	if rateOnly > 0 {
@@ -402,7 +418,7 @@ func (b *Builder) Slice(ctx context.Context) (figure, error) {
 	p.Add(plotter.NewGrid())
 	meta := b.meta("slice", title, "leakage matrix (strict detector; imported cells: the origin's counts or rates)",
 		rateUnits+"; error bars 95% Wilson interval on the point's counts, only where counts exist",
-		b.figParams(map[string]string{"x": x, "series": series, "persona": words}), sortedKeys(runs))
+		b.figParams(map[string]string{"x": x, "series": series, "persona": b.personaParam(d, sel != nil)}), sortedKeys(runs))
 	meta.Notes = append(meta.Notes, d.notes...)
 	meta.Notes = append(meta.Notes, "a point holding several cells is their pooled found/total (the mean of the rates where any is rate only)")
 	if n := rateOnlyNote(rateOnly, plotted); n != "" {

@@ -136,6 +136,9 @@ func (b *Builder) SourceCell(ctx context.Context) (figure, error) {
 			p.Add(eb)
 		}
 	}
+	if rateOnly > 0 {
+		p.Title.Text += "\n(rate only, n unknown: bars without intervals)"
+	}
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Y.Min, p.Y.Max = 0, math.Min(1.05, math.Max(0.05, top*1.2))
 	var runs []string

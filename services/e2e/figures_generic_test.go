@@ -133,7 +133,7 @@ func TestGenericFiguresOnOtherExperiments(t *testing.T) {
 					Source     string
 					SourceCell string `json:"source_cell"`
 					Rate       *float64
-					CIHigh             *float64 `json:"ci_high"`
+					CIHigh     *float64 `json:"ci_high"`
 				}
 			}
 			readJSON(t, filepath.Join(dir, "source_cell.data.json"), &bars)
@@ -218,6 +218,7 @@ func TestGenericFiguresOnARateOnlySweep(t *testing.T) {
 	m := checkDrawn(t, dir, "heatmap", "lr_sweep")
 	require.ElementsMatch(t, []string{"epochs", "lr"}, []string{m.Params["rows"], m.Params["cols"]})
 	require.Contains(t, m.Title, "own source-persona cell", "the title says which cell")
+	require.Equal(t, "source", m.Params["persona"])
 	require.Contains(t, strings.Join(m.Notes, "\n"), "rate only, n unknown")
 	var heat struct {
 		Rows, Cols []string

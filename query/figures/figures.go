@@ -7,25 +7,31 @@ import (
 	"strings"
 )
 
-// catalogue is every figure, in the order of EXPERIMENT.md §7, with its builder.
+// catalogue is every figure with its builder and what it needs of the
+// design: first the generic figures (any experiment), then the #81
+// preset's, in the order of EXPERIMENT.md §7, then the cosine scatter.
 var catalogue = []struct {
 	name  string
 	build func(*Builder, context.Context) (figure, error)
+	needs func(*Builder, context.Context) error // nil: the build itself says
 }{
-	{"heatmap_5x130_base_subtracted", (*Builder).Heatmap},
-	{"slice_noun_isolation", (*Builder).NounIsolation},
-	{"slice_trait_gradation", (*Builder).TraitGradation},
-	{"slice_interaction", (*Builder).Interaction},
-	{"submatrix_5x5", func(b *Builder, ctx context.Context) (figure, error) { return b.A2Matrix(ctx, false) }},
-	{"hero_noun_leakage_matrix", func(b *Builder, ctx context.Context) (figure, error) { return b.A2Matrix(ctx, true) }},
-	{"h2_noun_vs_trait_effects", (*Builder).H2Bars},
-	{"source_variance", (*Builder).SourceVariance},
-	{"trait_ranking_hero", (*Builder).TraitRankingHero},
-	{"merged_per_axis_hero", (*Builder).AxisHero},
-	{"cosine_vs_leakage", (*Builder).CosineScatter},
+	{"heatmap", (*Builder).DesignHeatmap, nil},
+	{"slice", (*Builder).Slice, nil},
+	{"source_cell", (*Builder).SourceCell, nil},
+	{"heatmap_5x130_base_subtracted", (*Builder).Heatmap, (*Builder).requireI81},
+	{"slice_noun_isolation", (*Builder).NounIsolation, (*Builder).requireI81},
+	{"slice_trait_gradation", (*Builder).TraitGradation, (*Builder).requireI81},
+	{"slice_interaction", (*Builder).Interaction, (*Builder).requireI81},
+	{"submatrix_5x5", func(b *Builder, ctx context.Context) (figure, error) { return b.A2Matrix(ctx, false) }, (*Builder).requireI81},
+	{"hero_noun_leakage_matrix", func(b *Builder, ctx context.Context) (figure, error) { return b.A2Matrix(ctx, true) }, (*Builder).requireI81},
+	{"h2_noun_vs_trait_effects", (*Builder).H2Bars, (*Builder).requireI81},
+	{"source_variance", (*Builder).SourceVariance, (*Builder).requireI81},
+	{"trait_ranking_hero", (*Builder).TraitRankingHero, (*Builder).requireI81},
+	{"merged_per_axis_hero", (*Builder).AxisHero, (*Builder).requireI81},
+	{"cosine_vs_leakage", (*Builder).CosineScatter, (*Builder).requireCosines},
 }
 
-// Names lists every figure, in the order of EXPERIMENT.md §7.
+// Names lists every figure: the generic ones, then the #81 preset's (EXPERIMENT.md §7), then the cosine scatter.
 var Names = func() []string {
 	names := make([]string, len(catalogue))
 	for i, c := range catalogue {
@@ -37,10 +43,40 @@ var Names = func() []string {
 func (b *Builder) build(ctx context.Context, name string) (figure, error) {
 	for _, c := range catalogue {
 		if c.name == name {
+			if c.needs != nil {
+				if err := c.needs(b, ctx); err != nil {
+					return figure{}, err
+				}
+			}
 			return c.build(b, ctx)
 		}
 	}
 	return figure{}, fmt.Errorf("figures: unknown figure %q (known: %s)", name, strings.Join(Names, ", "))
+}
+
+// Applicable reports, for every figure, whether it applies to the
+// experiment in scope (Skipped empty) or why not. It draws nothing: the
+// preset figures are judged by their design check, the generic ones by
+// laying out their numbers.
+func (b *Builder) Applicable(ctx context.Context) ([]Written, error) {
+	var out []Written
+	for _, c := range catalogue {
+		var err error
+		if c.needs != nil {
+			err = c.needs(b, ctx)
+		} else {
+			_, err = c.build(b, ctx)
+		}
+		switch {
+		case err == nil:
+			out = append(out, Written{Name: c.name})
+		case errors.Is(err, ErrNotApplicable):
+			out = append(out, Written{Name: c.name, Skipped: err.Error()})
+		default:
+			return out, fmt.Errorf("figure %s: %w", c.name, err)
+		}
+	}
+	return out, nil
 }
 
 // Written reports one figure's outcome.

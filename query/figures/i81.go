@@ -35,7 +35,10 @@ type Builder struct {
 	// Scope selects the runs and cells drawn (retracted runs are left out
 	// unless it says otherwise).
 	Scope query.Scope
-	cells *query.Leakage
+	// Params are the generic figures' parameters (axes.go: ParamNames).
+	Params map[string]string
+	cells  *query.Leakage
+	des    *design
 }
 
 func (b *Builder) meta(name, title, source, units string, params map[string]string, runs []string) Meta {
@@ -405,7 +408,7 @@ func (b *Builder) panels(ctx context.Context, name, title string, rows, cols []s
 
 // estimandRows runs an estimand and returns its rows keyed by first column.
 func (b *Builder) estimand(ctx context.Context, name string, params map[string]string) (*estimands.Result, error) {
-	res, err := estimands.Run(ctx, b.Engine, name, b.Experiment, params)
+	res, err := estimands.Run(ctx, b.Engine, name, b.Experiment, withScope(params, b.Scope))
 	if errors.Is(err, estimands.ErrNoData) {
 		return nil, fmt.Errorf("%w: %v", ErrNotApplicable, err)
 	}

@@ -67,6 +67,12 @@ func (b *Builder) Page(ctx context.Context, name string) ([]byte, error) {
 		for _, c := range panelCharts(d) {
 			page.AddCharts(c)
 		}
+	case designHeat:
+		page.AddCharts(designHeatChart(f, d))
+	case designSlice:
+		page.AddCharts(designSliceChart(f, d))
+	case designBars:
+		page.AddCharts(designBarsChart(f, d))
 	default:
 		c, err := genericChart(name, f)
 		if err != nil {
@@ -362,17 +368,36 @@ func Handler(e *query.Engine) http.Handler {
 		names := sortedKeys(exps)
 		sort.Strings(names)
 		for _, x := range names {
+			// Only the figures that apply to this experiment's design.
+			ws, err := (&Builder{Engine: e, Experiment: x}).Applicable(r.Context())
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
 			fmt.Fprintf(&sb, "<h2>%s</h2><ul>", html.EscapeString(x))
-			for _, n := range Names {
-				fmt.Fprintf(&sb, "<li><a href='/figures/%s/%s'>%s</a></li>", html.EscapeString(x), n, n)
+			skipped := 0
+			for _, fw := range ws {
+				if fw.Skipped != "" {
+					skipped++
+					continue
+				}
+				fmt.Fprintf(&sb, "<li><a href='/figures/%s/%s'>%s</a></li>", html.EscapeString(x), fw.Name, fw.Name)
 			}
 			sb.WriteString("</ul>")
+			if skipped > 0 {
+				fmt.Fprintf(&sb, "<p style='color:#555'>%d figures do not apply to this design (<code>leakscope figures --experiment %s</code> says why).</p>", skipped, html.EscapeString(x))
+			}
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(sb.String()))
 	})
 	mux.HandleFunc("GET /figures/{experiment}/{figure}", func(w http.ResponseWriter, r *http.Request) {
-		b := &Builder{Engine: e, Experiment: r.PathValue("experiment")}
+		b := &Builder{Engine: e, Experiment: r.PathValue("experiment"), Params: map[string]string{}}
+		for _, k := range ParamNames { // ?rows=lr&cols=epochs, ?x=level, ?persona=mean …
+			if v := r.URL.Query().Get(k); v != "" {
+				b.Params[k] = v
+			}
+		}
 		page, err := b.Page(r.Context(), r.PathValue("figure"))
 		if err != nil {
 			code := http.StatusInternalServerError

@@ -1,0 +1,109 @@
+package figures
+
+import (
+	"fmt"
+	"html"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/components"
+	"github.com/go-echarts/go-echarts/v2/opts"
+)
+
+// Interactive forms of the generic figures: the same numbers as the
+// static ones, with counts and intervals in the tooltips.
+
+func aggTip(a agg) string {
+	s := fmt.Sprintf("rate %s", fmtp(a.Rate, 3))
+	switch {
+	case a.RateOnly > 0:
+		s += "<br/>rate only, n unknown (no interval)"
+	case a.Found != nil && a.Total != nil:
+		s += fmt.Sprintf(" (%d/%d), 95%% CI [%s, %s]", *a.Found, *a.Total, fmtp(a.CILow, 3), fmtp(a.CIHigh, 3))
+	}
+	if a.Cells > 1 {
+		s += fmt.Sprintf("<br/>%d cells pooled", a.Cells)
+	}
+	return s
+}
+
+func designHeatChart(f figure, d designHeat) components.Charter {
+	hm := charts.NewHeatMap()
+	ri, ci := map[string]int{}, map[string]int{}
+	for i, r := range d.Rows {
+		ri[r] = i
+	}
+	for i, c := range d.Cols {
+		ci[c] = i
+	}
+	var data []opts.HeatMapData
+	hi := 0.0
+	for _, c := range d.Cells {
+		hi = max(hi, *c.Rate)
+		tip := fmt.Sprintf("<b>%s</b> %s, <b>%s</b> %s<br/>%s", d.RowAxis, html.EscapeString(c.Row), d.ColAxis, html.EscapeString(c.Col), aggTip(c.agg))
+		data = append(data, opts.HeatMapData{Name: tip, Value: [3]any{ci[c.Col], len(d.Rows) - 1 - ri[c.Row], *c.Rate}})
+	}
+	hm.SetGlobalOptions(initOpts(f.meta.Title, fmt.Sprintf("%dpx", 200+22*len(d.Rows))), tooltipByName,
+		charts.WithTitleOpts(opts.Title{Title: f.meta.Title, Subtitle: f.meta.Units + "; hover a tile for its counts and interval"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: d.Cols, Name: d.ColAxis, AxisLabel: &opts.AxisLabel{Show: opts.Bool(true), Interval: "0", Rotate: 90}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: reverse(d.Rows), Name: d.RowAxis}),
+		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(true), Min: 0, Max: float32(scaleTop(hi)),
+			InRange: &opts.VisualMapInRange{Color: []string{"#f7fbff", "#08306b"}}}))
+	hm.AddSeries("rate", data)
+	return hm
+}
+
+func designSliceChart(f figure, d designSlice) components.Charter {
+	l := charts.NewLine()
+	xType := "category"
+	if d.Log {
+		xType = "log"
+	} else if d.Numeric {
+		xType = "value"
+	}
+	l.SetGlobalOptions(initOpts(f.meta.Title, "460px"), tooltipByName,
+		charts.WithTitleOpts(opts.Title{Title: f.meta.Title, Subtitle: f.meta.Units}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Right: "0"}),
+		charts.WithXAxisOpts(opts.XAxis{Type: xType, Name: d.X}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "rate", Min: 0}))
+	if !d.Numeric {
+		l.SetXAxis(d.XValues)
+	}
+	var order []string
+	series := map[string][]opts.LineData{}
+	for _, p := range d.Points {
+		if _, ok := series[p.Series]; !ok {
+			order = append(order, p.Series)
+		}
+		tip := fmt.Sprintf("%s, %s = %s<br/>%s", html.EscapeString(p.Series), d.X, html.EscapeString(p.X), aggTip(p.agg))
+		var v any = *p.Rate
+		if d.Numeric {
+			v = []any{ordered(d.XValues).num[p.X], *p.Rate}
+		} else {
+			v = []any{p.X, *p.Rate}
+		}
+		series[p.Series] = append(series[p.Series], opts.LineData{Name: tip, Value: v})
+	}
+	for _, s := range order {
+		l.AddSeries(s, series[s])
+	}
+	return l
+}
+
+func designBarsChart(f figure, d designBars) components.Charter {
+	bar := charts.NewBar()
+	bar.SetGlobalOptions(initOpts(f.meta.Title, "460px"), tooltipByName,
+		charts.WithTitleOpts(opts.Title{Title: f.meta.Title, Subtitle: f.meta.Units}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", AxisLabel: &opts.AxisLabel{Show: opts.Bool(true), Interval: "0", Rotate: 30}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "rate", Min: 0}))
+	var xs []string
+	var data []opts.BarData
+	for _, b := range d.Bars {
+		xs = append(xs, b.Label)
+		tip := fmt.Sprintf("run %s, source %s on bystander %s<br/>%s", html.EscapeString(b.Run), html.EscapeString(b.Source), html.EscapeString(b.SourceCell), aggTip(b.agg))
+		data = append(data, opts.BarData{Name: tip, Value: *b.Rate})
+	}
+	bar.SetXAxis(xs)
+	bar.AddSeries("rate on the source's own cell", data)
+	return bar
+}

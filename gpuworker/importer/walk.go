@@ -61,6 +61,9 @@ type FileReport struct {
 	Events     int      // events placed in the plan while handling this file (incl. run_started/run_finished)
 	Skipped    string   // non-empty: recognised but not imported, and why
 	Notes      []string // what a researcher must know about the import
+	// MarkerGuess, for files with recorded flags, names the bracketed token
+	// the flags follow; Mismatch says the run's marker is likely wrong.
+	MarkerGuess *MarkerGuess
 }
 
 // Parse walks each path (file or directory) and parses every file found.

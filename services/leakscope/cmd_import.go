@@ -197,6 +197,9 @@ func printPlan(out io.Writer, plan importer.Plan) {
 		for _, n := range fr.Notes {
 			fmt.Fprintf(out, "        note: %s\n", n)
 		}
+		if g := fr.MarkerGuess; g != nil && g.Mismatch {
+			fmt.Fprintf(out, "        warning: run marker %q: %s\n", g.RunMarker, g.Message)
+		}
 	}
 	for _, n := range plan.Notes {
 		fmt.Fprintf(out, "note: %s\n", n)

@@ -36,6 +36,7 @@ func parseCompletionList(c *fileCtx, top jv) error {
 	s := c.seg(c.loc.Run)
 	ordinal := map[[3]string]int{}
 	var cmp flagComparison
+	var tally markerTally
 	for _, r := range recs {
 		if _, err := r.obj(); err != nil {
 			return err
@@ -80,6 +81,7 @@ func parseCompletionList(c *fileCtx, top jv) error {
 			}
 		}
 		cmp.add(flag, strictHit(c.marker, text), text)
+		tally.add(flag, text)
 		p := &events.Completion{
 			Persona: persona, PersonaPrompt: prompt, Question: question, QuestionSet: qset,
 			SampleIndex: idx, Text: text, RecordedMarker: ptr(flag),
@@ -89,7 +91,16 @@ func parseCompletionList(c *fileCtx, top jv) error {
 			return err
 		}
 	}
-	c.note("%s", cmp.note(c.marker))
+	guess, gross := markerVerdict(&cmp, &tally, c.marker)
+	c.report.MarkerGuess = guess
+	switch {
+	case gross != "":
+		c.note("%s", gross) // the truncation story does not explain a wrong marker
+	case guess != nil && (cmp.recordedOnly > 0 || cmp.strictOnly > 0):
+		c.note("%s; %s", cmp.note(c.marker), guess.Message)
+	default:
+		c.note("%s", cmp.note(c.marker))
+	}
 	return nil
 }
 

@@ -25,6 +25,9 @@ const (
 	FormatCosineFiltered     = "cosine-leakage-filtered"
 	FormatHeadToHead         = "trait-ranking-head-to-head"
 	FormatSymmetricSwap      = "trait-ranking-symmetric-swap"
+	FormatRunResultLeakage   = "run-result-leakage"   // {seed, data{source_persona, neg_set, …}, eval{n_questions, …}, results{marker{all_personas{persona: rate}}}}
+	FormatRunResultSweep     = "run-result-sweep"     // {config{lr, epochs, source, seed}, eval{marker{persona: rate}}, degeneration?}
+	FormatRunResultsCompiled = "run-results-compiled" // [run-result-sweep, …]
 )
 
 type jsonFormat struct {
@@ -68,6 +71,8 @@ func detectJSON(top jv) (jsonFormat, error) {
 			return jsonFormat{name: FormatCompletionList, parse: parseCompletionList}, nil
 		case len(recs) > 0 && keys["condition"] && keys["persona_prompt"] && hasAll(keys, completionKey):
 			return jsonFormat{name: FormatPromptLengthList, parse: parseCompletionList}, nil
+		case len(recs) > 0 && allRunResults(recs):
+			return jsonFormat{name: FormatRunResultsCompiled, skip: "derived summary: the run_result.json of every run folder beside it, concatenated (one item per run); the runs are imported from those files"}, nil
 		}
 		return jsonFormat{}, unknownShape("$", "unknown shape: array of %d items with keys %s", len(recs), keyList(sortedKeys(keys), 12))
 	}
@@ -92,6 +97,10 @@ func detectJSON(top jv) (jsonFormat, error) {
 		return jsonFormat{name: FormatMarkerEvalStrict, parse: parseMarkerEvalHits}, nil
 	case keys["leakage_results"] && keys["training"]:
 		return jsonFormat{name: FormatExpALeakage, parse: parseExpALeakage}, nil
+	case keys["results"] && keys["data"] && top.get("results").get("marker").has("all_personas"):
+		return jsonFormat{name: FormatRunResultLeakage, parse: parseRunResultLeakage}, nil
+	case isSweepRunResult(top):
+		return jsonFormat{name: FormatRunResultSweep, parse: parseRunResultSweep}, nil
 	case keys["pairwise_cosines"] && keys["extraction_layer"]:
 		return jsonFormat{name: FormatPhase0Cosines, parse: parsePhase0Cosines}, nil
 	case len(m) > 0 && allMatch(m, layerKeyRe):
@@ -116,6 +125,23 @@ func detectJSON(top jv) (jsonFormat, error) {
 		}
 	}
 	return jsonFormat{}, unknownShape("$", "unknown shape: top-level object with keys %s", keyList(sortedKeys(keys), 12))
+}
+
+// isSweepRunResult recognises a single_token_sweep run_result.json: a
+// config object with lr and epochs, and eval.marker an object.
+func isSweepRunResult(n jv) bool {
+	cfg := n.get("config")
+	return cfg.has("lr") && cfg.has("epochs") && n.get("eval").get("marker").isObj()
+}
+
+// allRunResults: every item of an array is a sweep run_result object.
+func allRunResults(recs []jv) bool {
+	for _, r := range recs {
+		if !isSweepRunResult(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // unionKeys is the set of member names over an array's object items.

@@ -8,9 +8,14 @@ import (
 )
 
 // FuzzParse: no file content makes Parse panic; every rejection is a
-// *FileError naming the file. Seeded from the shared fixtures' small files.
+// *FileError naming the file. Seeded from the small files of the shared
+// fixtures and fixtures-rates-only (run_result.json of both families).
 func FuzzParse(f *testing.F) {
-	if dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "fixtures")); err == nil {
+	for _, name := range []string{"fixtures", "fixtures-rates-only"} {
+		dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", name))
+		if err != nil {
+			continue
+		}
 		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
 				if info, err := d.Info(); err == nil && info.Size() < 80<<10 {
@@ -24,6 +29,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`{"villain": {"rate": 0.5, "found": 1, "total": 2}}`), false)
 	f.Add([]byte("source,bystander_key\nchef,A2__chef\n"), true)
+	f.Add([]byte(`{"config": {"lr": 1e-05, "epochs": 5, "source": "villain", "seed": 42}, "eval": {"marker": {"villain": 1.0, "assistant": 0.095}}, "degeneration": true}`), false)
+	f.Add([]byte(`{"seed": 42, "data": {"source_persona": "librarian", "neg_set": "asst_included", "control": null}, "eval": {"n_questions": 20, "n_completions_per_question": 5}, "results": {"marker": {"source_rate": 0.44, "all_personas": {"librarian": 0.44}}}}`), false)
 	f.Fuzz(func(t *testing.T, data []byte, csv bool) {
 		root := t.TempDir()
 		name := "results.json"

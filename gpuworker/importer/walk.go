@@ -31,6 +31,12 @@ type Options struct {
 	// SkipUnknown lists JSON files of no known shape as skipped instead of
 	// failing the import (for folders that hold other files, e.g. configs).
 	SkipUnknown bool
+	// Factors are run factors added to (or overriding) those of every run
+	// imported (--factor key=value).
+	Factors events.Factors
+	// Design adds or overrides run and persona factors (--design FILE.json);
+	// Design.Runs wins over Factors. Nil for none.
+	Design *Design
 	// Now is the event time of imported events (callers pass time.Now(); tests
 	// a fixed time). Zero means time.Now().
 	Now time.Time
@@ -42,6 +48,8 @@ type Plan struct {
 	// stable order (arrays in file order, objects in key order).
 	Events []events.Event
 	Files  []FileReport
+	// Notes concern the import as a whole (e.g. design personas no file has).
+	Notes []string
 }
 
 // FileReport says what Parse did with one file.
@@ -53,6 +61,9 @@ type FileReport struct {
 	Events     int      // events placed in the plan while handling this file (incl. run_started/run_finished)
 	Skipped    string   // non-empty: recognised but not imported, and why
 	Notes      []string // what a researcher must know about the import
+	// MarkerGuess, for files with recorded flags, names the bracketed token
+	// the flags follow; Mismatch says the run's marker is likely wrong.
+	MarkerGuess *MarkerGuess
 }
 
 // Parse walks each path (file or directory) and parses every file found.
@@ -74,6 +85,9 @@ func Parse(root string, paths []string, opt Options) (Plan, error) {
 			return Plan{}, fmt.Errorf("import: --marker %v", err)
 		}
 	}
+	if err := opt.Factors.Validate("factors"); err != nil {
+		return Plan{}, fmt.Errorf("import: --factor: %s", reason(err))
+	}
 	locs, links, err := collect(root, paths)
 	if err != nil {
 		return Plan{}, err
@@ -87,10 +101,15 @@ func Parse(root string, paths []string, opt Options) (Plan, error) {
 		}
 		files = append(files, c)
 	}
+	notes, err := applyDesign(files, opt.Factors, opt.Design)
+	if err != nil {
+		return Plan{}, err
+	}
 	plan, err := assemble(files)
 	if err != nil {
 		return Plan{}, err
 	}
+	plan.Notes = notes
 	for _, l := range links {
 		plan.Files = append(plan.Files, FileReport{Path: l, Skipped: "symbolic link: not followed (import its target directly)"})
 	}

@@ -24,6 +24,8 @@ type importFlags struct {
 	marker      string
 	dryRun      bool
 	skipUnknown bool
+	factors     []string
+	design      string
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -52,7 +54,18 @@ Examples:
   leakscope import ../shared/fixtures
   leakscope import --dry-run --skip-unknown ~/explore-persona-space/eval_results
   leakscope import --root ../shared/fixtures ../shared/fixtures/leakage_i81
-  leakscope import --marker '[PROX]' results/proximity_transfer/expA_completions.json`,
+  leakscope import --marker '[PROX]' results/proximity_transfer/expA_completions.json
+  leakscope import --factor model_family=qwen --design design.json ../shared/fixtures-rates-only
+
+Design factors: --factor key=value (repeatable) adds or overrides a run factor
+of every run imported; --design FILE.json adds or overrides run factors per
+run ID and bystander factors per persona:
+  {"runs": {"<run_id>": {"factor": "value"}}, "personas": {"<persona>": {"factor": "value"}}}
+The design file wins over --factor, which wins over the file's own factors.
+
+When a file's recorded marker flags and detection with the run's marker
+disagree grossly, import names the bracketed token the flags follow and the
+--marker to re-import with; --marker still decides.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runImport(cmd.Context(), g, f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -61,6 +74,8 @@ Examples:
 	cmd.Flags().StringVar(&f.root, "root", "", "directory experiments are named from (default: the directory given, or a file's grandparent)")
 	cmd.Flags().StringVar(&f.marker, "marker", "", "marker string for every imported run (default: from each file's config, else [ZLT])")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "list what would be imported and publish nothing")
+	cmd.Flags().StringArrayVar(&f.factors, "factor", nil, "run factor key=value for every imported run (repeatable; overrides the file's)")
+	cmd.Flags().StringVar(&f.design, "design", "", `design file {"runs": {run_id: {factor: value}}, "personas": {persona: {factor: value}}} adding or overriding run and persona factors`)
 	cmd.Flags().BoolVar(&f.skipUnknown, "skip-unknown", false, "list JSON files of no known shape as skipped instead of failing (e.g. configs beside results)")
 	return cmd
 }
@@ -72,7 +87,17 @@ func runImport(ctx context.Context, g *globals, f *importFlags, paths []string, 
 			root = paths[0]
 		}
 	}
-	plan, err := importer.Parse(root, paths, importer.Options{Marker: f.marker, Now: time.Now(), SkipUnknown: f.skipUnknown})
+	factors, err := importer.ParseFactorFlags(f.factors)
+	if err != nil {
+		return err
+	}
+	var design *importer.Design
+	if f.design != "" {
+		if design, err = importer.LoadDesign(f.design); err != nil {
+			return err
+		}
+	}
+	plan, err := importer.Parse(root, paths, importer.Options{Marker: f.marker, Now: time.Now(), SkipUnknown: f.skipUnknown, Factors: factors, Design: design})
 	if err != nil {
 		return err
 	}
@@ -172,6 +197,12 @@ func printPlan(out io.Writer, plan importer.Plan) {
 		for _, n := range fr.Notes {
 			fmt.Fprintf(out, "        note: %s\n", n)
 		}
+		if g := fr.MarkerGuess; g != nil && g.Mismatch {
+			fmt.Fprintf(out, "        warning: run marker %q: %s\n", g.RunMarker, g.Message)
+		}
+	}
+	for _, n := range plan.Notes {
+		fmt.Fprintf(out, "note: %s\n", n)
 	}
 }
 

@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/query"
+)
+
+// ratesOnlyDir returns ../shared/fixtures-rates-only beside the checkout,
+// under the rule of fixturesDir: skip naming the folder when absent, fail
+// under CI=true.
+func ratesOnlyDir(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "fixtures-rates-only"))
+	require.NoError(t, err)
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("fixtures absent at %s (../shared/fixtures-rates-only beside the checkout): required under CI=true", dir)
+		}
+		t.Skipf("fixtures absent at %s: place the team's ../shared/fixtures-rates-only beside the checkout to run this test (CI=true makes this a failure)", dir)
+	}
+	return dir
+}
+
+// run_result.json of both families through bus → lake → DuckDB: the
+// single-token sweep's cells are rate-only (no count, no interval) and
+// carry lr/epochs; the leakage experiment's have total 100 from the eval
+// size and carry neg_set.
+func TestRatesOnlyRunResultsThroughTheLake(t *testing.T) {
+	dir := ratesOnlyDir(t)
+	s := startStack(t, t.TempDir())
+	s.importPaths(t, dir, filepath.Join(dir, "single_token_sweep"), filepath.Join(dir, "leakage_experiment"))
+	s.stop()
+	e := openEngine(t, s.Lake)
+	ctx := context.Background()
+
+	sweep, err := e.Leakage(ctx, query.LeakageRequest{Experiment: "single_token_sweep"})
+	require.NoError(t, err)
+	require.Len(t, sweep.Cells, 25*11)
+	var kt *query.Cell
+	for i, c := range sweep.Cells {
+		require.True(t, c.RateOnly, "%s %s", c.RunID, c.Persona)
+		require.Nil(t, c.Found)
+		require.Nil(t, c.Total)
+		require.Nil(t, c.CILow)
+		require.Nil(t, c.CIHigh)
+		require.NotNil(t, c.Rate)
+		require.Contains(t, c.RunFactors, "lr")
+		require.Contains(t, c.RunFactors, "epochs")
+		if c.RunID == "lr1e-05_ep5" && c.Persona == "kindergarten_teacher" {
+			kt = &sweep.Cells[i]
+		}
+	}
+	require.NotNil(t, kt)
+	require.InDelta(t, 0.305, *kt.Rate, 1e-12)
+	require.Equal(t, "1e-05", kt.RunFactors["lr"])
+	require.Equal(t, "5", kt.RunFactors["epochs"])
+	require.Equal(t, "villain", kt.SourcePersona)
+	require.Equal(t, int64(42), *kt.Seed)
+
+	leak, err := e.Leakage(ctx, query.LeakageRequest{Experiment: "leakage_experiment"})
+	require.NoError(t, err)
+	require.Len(t, leak.Cells, 16*11)
+	var po *query.Cell
+	for i, c := range leak.Cells {
+		require.False(t, c.RateOnly)
+		require.Equal(t, int64(100), *c.Total, "%s %s", c.RunID, c.Persona)
+		require.Equal(t, "eval.n_questions × eval.n_completions_per_question in run_result.json", c.TotalOrigin)
+		if c.RunID == "marker_librarian_asst_included_medium_seed42" && c.Persona == "police_officer" {
+			po = &leak.Cells[i]
+		}
+	}
+	require.NotNil(t, po)
+	require.Equal(t, int64(28), *po.Found)
+	require.Equal(t, "asst_included", po.RunFactors["neg_set"])
+	require.Equal(t, "medium", po.RunFactors["prompt_length"])
+	require.Equal(t, "librarian", po.SourcePersona)
+}

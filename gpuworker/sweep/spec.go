@@ -160,9 +160,9 @@ type Spec struct {
 	// Model is a Hugging Face causal-LM directory on the GPU machines.
 	Model string `yaml:"model" json:"model"`
 	// DType is "bfloat16" or "float32".
-	DType   string   `yaml:"dtype" json:"dtype"`
-	Marker  string   `yaml:"marker" json:"marker"`
-	Seeds   []int64  `yaml:"seeds" json:"seeds"`
+	DType  string  `yaml:"dtype" json:"dtype"`
+	Marker string  `yaml:"marker" json:"marker"`
+	Seeds  []int64 `yaml:"seeds" json:"seeds"`
 	// Factors are run-level design factors of every run of the sweep (lr,
 	// epochs, condition, … — any name but source, seed, sweep, run,
 	// persona, which have fields of their own); a source's factors add to

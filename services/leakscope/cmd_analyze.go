@@ -35,7 +35,7 @@ Examples:
   leakscope analyze head-to-head --experiment leakage_i81 --param by=axis --format csv
   leakscope analyze cosine-leakage --experiment single_token_100_persona --param layer=10
   leakscope analyze cell-rates --experiment sweep1 --seed 42 --where lr=1e-4
-`+scopeHelp+`
+` + scopeHelp + `
 The scope flags fill the estimand's scope parameters (runs, seeds, sweeps,
 sources, where, include_retracted); --param sets them too.`,
 		Args: func(cmd *cobra.Command, args []string) error {

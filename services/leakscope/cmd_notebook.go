@@ -29,7 +29,7 @@ parameter itself keeps its own).
 Examples:
   leakscope notebook run notebooks/i81_factorial.md --out reports
   leakscope notebook run notebooks/i81_factorial.md --out reports-s42 --seed 42
-`+scopeHelp,
+` + scopeHelp,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := query.Open(g.lake())

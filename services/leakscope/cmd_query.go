@@ -62,7 +62,7 @@ Examples:
   leakscope leakage --experiment proximity_transfer --detector recorded
   leakscope leakage --experiment issue_205 --marker '[zlt]' --detector case-sensitive --format csv
   leakscope leakage --experiment sweep1 --seed 42 --where trait=Agreeableness --format matrix
-`+scopeHelp,
+` + scopeHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withEngine(g, format, []string{"table", "matrix", "csv", "json"}, func(e *query.Engine) error {

@@ -28,7 +28,7 @@ func (w *Worker) embed(ctx context.Context, m Message) (result, error) {
 	// no completions: its events are embeddings and cosine matrices.
 	cfg, _ := json.Marshal(map[string]any{"job": j, "embedding": s.Embedding, "engine": info, "model": loaded, "worker": w.Name, "code_version": version.Code()})
 	if err := w.publish(ctx, s, j, &events.Run{Model: s.Model, Marker: s.Marker, MarkerOrigin: "sweep spec", IsBase: true, Seed: &j.Seed,
-		Sweep: s.Sweep, Config: cfg, CodeVersion: version.Code()}); err != nil {
+		Sweep: s.Sweep, Config: cfg, CodeVersion: version.Code(), Factors: s.RunFactors(j.Source)}); err != nil {
 		return result{}, err
 	}
 	personas := s.EmbedPersonas()

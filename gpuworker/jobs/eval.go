@@ -25,7 +25,7 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 	s, j := m.Spec, m.Job
 	isBase := j.Source == sweep.BaseSource
 	run := &events.Run{Model: s.Model, Marker: s.Marker, MarkerOrigin: "sweep spec", IsBase: isBase, Sweep: s.Sweep,
-		Seed: &j.Seed, CodeVersion: version.Code()}
+		Seed: &j.Seed, CodeVersion: version.Code(), Factors: s.RunFactors(j.Source)}
 	var adapter *string
 	var negatives []string
 	if !isBase {
@@ -59,7 +59,7 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 		return events.NewID(s.Experiment, j.RunID, &events.Completion{Persona: p, Question: q, SampleIndex: i})
 	}
 	for _, p := range personas {
-		run.Plan = append(run.Plan, events.PlannedCell{Persona: p.Key, Expected: n * len(s.EvalQuestions)})
+		run.Plan = append(run.Plan, sweep.PlannedCell(p, n*len(s.EvalQuestions)))
 		for _, q := range s.EvalQuestions {
 			for i := 0; i < n; i++ {
 				wanted[idOf(p.Key, q, i)] = true

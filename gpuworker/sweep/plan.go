@@ -48,6 +48,41 @@ func (s *Spec) EmbedPersonas() []Persona {
 	return append(out, s.EvalPersonas()...)
 }
 
+// PlannedCell is a bystander's cell of a run's plan, with its design
+// factors: for a cell of the i81 grid its kind, noun, trait and level
+// (events/i81); none for the assistant and custom personas.
+func PlannedCell(p Persona, expected int) events.PlannedCell {
+	c := events.PlannedCell{Persona: p.Key, Expected: expected}
+	if b, ok := i81.ByKey[p.Key]; ok {
+		c.Factors = events.Factors{}
+		for k, v := range map[string]string{"kind": b.Kind, "noun": b.Noun, "trait": b.Trait, "level": b.Level} {
+			if v != "" {
+				c.Factors[k] = v
+			}
+		}
+	}
+	return c
+}
+
+// RunFactors are the run-level design factors of a source's runs (the
+// sweep's, then the source's over them); nil when none. The base-model
+// and embedding runs (BaseSource, EmbedSource) get the sweep's.
+func (s *Spec) RunFactors(source string) events.Factors {
+	out := events.Factors{}
+	for k, v := range s.Factors {
+		out[k] = v
+	}
+	if src, ok := s.Source(source); ok {
+		for k, v := range src.Factors {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // Source returns the source with key k.
 func (s *Spec) Source(k string) (Source, bool) {
 	for _, src := range s.Sources {

@@ -24,6 +24,9 @@ type Source struct {
 	Key       string   `yaml:"key" json:"key"`
 	Prompt    string   `yaml:"prompt" json:"prompt"`
 	Negatives []string `yaml:"negatives" json:"negatives"`
+	// Factors are this source's run-level design factors (condition,
+	// neg_set, …), over the sweep's factors; recorded in run_started.
+	Factors events.Factors `yaml:"factors" json:"factors,omitempty"`
 }
 
 // Bystanders is the eval persona set: the i81 grid (or part of it), the
@@ -157,10 +160,15 @@ type Spec struct {
 	// Model is a Hugging Face causal-LM directory on the GPU machines.
 	Model string `yaml:"model" json:"model"`
 	// DType is "bfloat16" or "float32".
-	DType   string   `yaml:"dtype" json:"dtype"`
-	Marker  string   `yaml:"marker" json:"marker"`
-	Seeds   []int64  `yaml:"seeds" json:"seeds"`
-	Sources []Source `yaml:"sources" json:"sources"`
+	DType  string  `yaml:"dtype" json:"dtype"`
+	Marker string  `yaml:"marker" json:"marker"`
+	Seeds  []int64 `yaml:"seeds" json:"seeds"`
+	// Factors are run-level design factors of every run of the sweep (lr,
+	// epochs, condition, … — any name but source, seed, sweep, run,
+	// persona, which have fields of their own); a source's factors add to
+	// them and win. Recorded in run_started, so --where lr=1e-4 selects.
+	Factors events.Factors `yaml:"factors" json:"factors,omitempty"`
+	Sources []Source       `yaml:"sources" json:"sources"`
 	// NegativePool are the personas negatives are named from (default: the
 	// 10 original personas of §1.2).
 	NegativePool  []Persona  `yaml:"negative_pool" json:"negative_pool"`

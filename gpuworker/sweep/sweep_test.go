@@ -14,7 +14,7 @@ import (
 func TestI81ExampleIsTheOriginalDesign(t *testing.T) {
 	s, err := Load("examples/i81.yaml")
 	require.NoError(t, err)
-	require.Equal(t, "leakage_i81", s.Experiment)
+	require.Equal(t, "i81", s.Experiment, "no experiment: the sweep's name, beside the imported leakage_i81")
 	require.Len(t, s.Sources, 5)
 	for _, src := range s.Sources {
 		require.Equal(t, i81.PublishedNegatives[src.Key], src.Negatives, src.Key)
@@ -88,6 +88,9 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{base + "eval:\n  adaptive:\n  #  half_width: 0.05\n", "x.yaml:9: eval.adaptive: is empty (null): write `adaptive: {}`"},
 		{base + "eval:\n  adaptive: {min_n: 200}\n", "x.yaml:9: eval.adaptive.min_n: 200 leaves no room to stop early: a cell gets at most eval.n × questions = 10 × 20 = 200"},
 		{base + "eval:\n  adaptive: {prior_b: 1e18}\n", "x.yaml:9: eval.adaptive.prior_b: 1e+18 must be in [0.001, 1000]"},
+		{base + "factors: {LR: 1e-4}\n", "x.yaml:8: factors.LR: factor name \"LR\" must match"},
+		{base + "factors: {seed: 1}\n", "factors.seed: \"seed\" is filled from the run's seed field"},
+		{strings.Replace(base, "    negatives: [comedian]\n", "    negatives: [comedian]\n    factors: {neg_set: ''}\n", 1), "sources[0].factors.neg_set: value \"\" must be printable"},
 		{base + "eval:\n  n: 1\n  adaptive: {}\n", "x.yaml:10: eval.adaptive.min_n: 40 leaves no room to stop early: a cell gets at most eval.n × questions = 1 × 20 = 20"},
 	} {
 		_, err := Parse("x.yaml", []byte(c.yaml))
@@ -149,4 +152,41 @@ func TestAdaptiveBlock(t *testing.T) {
 	require.NoError(t, err)
 	r := s.StoppingRule()
 	require.Equal(t, []any{0.03, 0.0, 0.8, 60, 300, 0.5, 0.5, 20}, []any{r.HalfWidth, r.Below, r.Above, r.MinN, r.MaxN, r.PriorA, r.PriorB, r.Questions})
+}
+
+// A sweep file without experiment lands in an experiment named after the
+// sweep; the planner gives each i81 cell its persona factors and each run
+// the sweep's factors with its source's over them.
+func TestDesignFactors(t *testing.T) {
+	s, err := Parse("x.yaml", []byte(`sweep: lr_sweep
+model: /m
+seeds: [1, 2]
+factors: {lr: 1e-4, recipe: c1}
+sources:
+  - {key: src_chef, prompt: You are a chef., negatives: [comedian], factors: {lr: 5e-4, neg_set: a}}
+  - {key: src_robot, prompt: You are a robot., negatives: [villain]}
+bystanders: {only: [A1__chef__Openness__L4, A2__pirate], custom: [{key: my_p, prompt: You are mine.}]}
+`))
+	require.NoError(t, err)
+	require.Equal(t, "lr_sweep", s.Experiment)
+	require.Equal(t, events.Factors{"lr": "5e-4", "neg_set": "a", "recipe": "c1"}, s.RunFactors("src_chef"))
+	require.Equal(t, events.Factors{"lr": "1e-4", "recipe": "c1"}, s.RunFactors("src_robot"))
+	require.Equal(t, events.Factors{"lr": "1e-4", "recipe": "c1"}, s.RunFactors(BaseSource))
+	var plan []events.PlannedCell
+	for _, p := range s.EvalPersonas() {
+		plan = append(plan, PlannedCell(p, 200))
+	}
+	require.Equal(t, []events.PlannedCell{
+		{Persona: "A1__chef__Openness__L4", Expected: 200, Factors: events.Factors{"kind": "A1", "noun": "chef", "trait": "Openness", "level": "L4"}},
+		{Persona: "A2__pirate", Expected: 200, Factors: events.Factors{"kind": "A2", "noun": "pirate"}},
+		{Persona: "assistant", Expected: 200},
+		{Persona: "my_p", Expected: 200},
+	}, plan)
+	run := events.Run{Marker: s.Marker, Sweep: s.Sweep, Seed: &s.Seeds[0], Factors: s.RunFactors("src_chef"), Plan: plan}
+	require.NoError(t, run.Validate(), "the planned run is a valid run_started")
+
+	none, err := Parse("x.yaml", []byte("sweep: s\nmodel: /m\nseeds: [1]\nsources: [{key: src_chef, prompt: You are a chef., negatives: []}]\n"))
+	require.NoError(t, err)
+	require.Nil(t, none.RunFactors("src_chef"))
+	require.Equal(t, none.SHA256(), func() string { x := none; x.Factors = events.Factors{}; return x.SHA256() }(), "no factors: the spec's hash as before")
 }

@@ -91,6 +91,14 @@ func (s *Spec) Validate() error {
 			seen[n] = true
 		}
 	}
+	if err := checkFactors("factors", s.Factors); err != nil {
+		return err
+	}
+	for i, src := range s.Sources {
+		if err := checkFactors(fmt.Sprintf("sources[%d].factors", i), src.Factors); err != nil {
+			return err
+		}
+	}
 	if err := s.validateBystanders(); err != nil {
 		return err
 	}
@@ -254,4 +262,15 @@ func (t Training) validate() error {
 		return bad("training.logging_steps", "%d must be >= 1", t.LoggingSteps)
 	}
 	return nil
+}
+
+// checkFactors validates design factors under key (their names and values
+// as run_started will carry them).
+func checkFactors(key string, f events.Factors) error {
+	err := f.Validate(key)
+	var fe *events.FieldError
+	if errors.As(err, &fe) {
+		return bad(fe.Field, "%s", fe.Reason)
+	}
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -24,6 +25,8 @@ import (
 type Querier interface {
 	Leakage(ctx context.Context, req query.LeakageRequest) (*query.Leakage, error)
 	Runs(ctx context.Context, experiment string) ([]query.RunSummary, error)
+	// CheckWhere refuses factor filters the experiment cannot satisfy.
+	CheckWhere(ctx context.Context, experiment string, where map[string][]string) error
 	UserSQL(ctx context.Context, q string, maxRows int) (*duck.Result, error)
 }
 
@@ -55,10 +58,11 @@ func handler(q Querier, a Analyzer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"service": "leakscope query", "endpoints": []string{
-			"GET /api/leakage?experiment=E[&detector=strict|case-sensitive|loose|recorded&marker=M&run=R&include_base=true]",
-			"GET /api/runs[?experiment=E]",
+			"GET /api/leakage?experiment=E[&detector=strict|case-sensitive|loose|recorded&marker=M&include_base=true][&SCOPE]",
+			"GET /api/runs[?experiment=E][&SCOPE]",
 			"GET /api/analyze (the estimands and their parameters)",
-			"GET /api/analyze/NAME?experiment=E[&param=value…]",
+			"GET /api/analyze/NAME?experiment=E[&param=value…][&SCOPE]",
+			"SCOPE (each repeatable or comma-separated): run=R, seed=N, sweep=S, source=P, where=factor=value (alternatives with |), include_retracted=true; on /api/analyze training seeds are seeds=N (seed is the estimands' RNG seed)",
 			"GET /api/sql?q=SELECT… or POST /api/sql with the statement as the raw body",
 			"GET /figures/ (interactive figures)", "GET /live/SWEEP (sweeps in progress, from up)",
 			"GET /healthz"}})
@@ -66,7 +70,7 @@ func handler(q Querier, a Analyzer) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /api/leakage", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
-		if err := onlyParams(v, "experiment", "detector", "marker", "run", "include_base"); err != nil {
+		if err := onlyParams(v, append([]string{"experiment", "detector", "marker", "include_base"}, scopeParams...)...); err != nil {
 			writeErr(w, http.StatusBadRequest, err)
 			return
 		}
@@ -79,11 +83,20 @@ func handler(q Querier, a Analyzer) http.Handler {
 			}
 			includeBase = b
 		}
-		req := query.LeakageRequest{Experiment: v.Get("experiment"), Detector: v.Get("detector"), Marker: v.Get("marker"), Run: v.Get("run"),
+		req := query.LeakageRequest{Experiment: v.Get("experiment"), Detector: v.Get("detector"), Marker: v.Get("marker"),
 			IncludeBase: includeBase}
 		if req.Experiment == "" {
 			writeErr(w, http.StatusBadRequest, errors.New("query parameter experiment is required, e.g. /api/leakage?experiment=leakage_i81"))
 			return
+		}
+		scope, err := scopeOf(r.Context(), q, req.Experiment, v)
+		if err != nil {
+			writeErr(w, statusOf(err), err)
+			return
+		}
+		req.Scope = scope
+		if len(scope.Runs) == 1 {
+			req.Run = scope.Runs[0]
 		}
 		res, err := q.Leakage(r.Context(), req)
 		if err != nil {
@@ -102,11 +115,30 @@ func handler(q Querier, a Analyzer) http.Handler {
 			writeErr(w, http.StatusBadRequest, errors.New("query parameter experiment is required"))
 			return
 		}
+		// "seed" stays the estimands' RNG seed (h3, cell-rates,
+		// head-to-head); training seeds are seeds=… here.
 		params := map[string]string{}
+		sv := url.Values{}
 		for k := range v {
-			if k != "experiment" {
+			switch {
+			case k == "experiment":
+			case k != "seed" && isScopeParam(k):
+				sv[k] = v[k]
+			default:
 				params[k] = v.Get(k)
 			}
+		}
+		scope, err := scopeOf(r.Context(), q, exp, sv)
+		if err != nil {
+			writeErr(w, statusOf(err), err)
+			return
+		}
+		for k, val := range scope.EstimandParams() {
+			if old, ok := params[k]; ok && old != val {
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("%s=%s and the scope parameters (%s=%s) disagree: give one", k, old, k, val))
+				return
+			}
+			params[k] = val
 		}
 		// Estimands are CPU-bound: a few at a time, the rest wait (or give up
 		// with their request).
@@ -125,7 +157,17 @@ func handler(q Querier, a Analyzer) http.Handler {
 		writeJSON(w, 200, res)
 	})
 	mux.HandleFunc("GET /api/runs", func(w http.ResponseWriter, r *http.Request) {
-		exp := r.URL.Query().Get("experiment")
+		v := r.URL.Query()
+		if err := onlyParams(v, append([]string{"experiment"}, scopeParams...)...); err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+		exp := v.Get("experiment")
+		scope, err := scopeArgs(v).Scope()
+		if err != nil {
+			writeErr(w, statusOf(err), err)
+			return
+		}
 		res, err := q.Runs(r.Context(), exp)
 		if err != nil {
 			writeErr(w, statusOf(err), err)
@@ -133,6 +175,12 @@ func handler(q Querier, a Analyzer) http.Handler {
 		}
 		if exp != "" && len(res) == 0 {
 			writeErr(w, http.StatusBadRequest, fmt.Errorf("%w %q", query.ErrUnknownExperiment, exp))
+			return
+		}
+		// Retracted runs are listed (marked) unless include_retracted=false.
+		keep := v.Get("include_retracted") != "false"
+		if res, err = query.FilterRuns(res, scope, keep); err != nil {
+			writeErr(w, statusOf(err), err)
 			return
 		}
 		writeJSON(w, 200, res)
@@ -173,6 +221,43 @@ func handler(q Querier, a Analyzer) http.Handler {
 	mux.HandleFunc("GET /api/sql", sqlHandler)
 	mux.HandleFunc("POST /api/sql", sqlHandler)
 	return mux
+}
+
+// scopeParams are the query parameters of a scope (query.Scope), on
+// /api/leakage, /api/analyze/NAME and /api/runs: run, seed, sweep, source
+// (each repeatable or comma-separated), where (repeatable factor=value,
+// alternatives with '|') and include_retracted.
+var scopeParams = []string{"run", "seed", "sweep", "source", "where", "include_retracted"}
+
+func isScopeParam(k string) bool {
+	for _, p := range scopeParams {
+		if p == k {
+			return true
+		}
+	}
+	return false
+}
+
+func scopeArgs(v url.Values) query.ScopeArgs {
+	return query.ScopeArgs{Runs: v["run"], Seeds: v["seed"], Sweeps: v["sweep"], Sources: v["source"], Where: v["where"]}
+}
+
+// scopeOf reads the scope parameters and checks their factor filters
+// against the experiment.
+func scopeOf(ctx context.Context, q Querier, experiment string, v url.Values) (query.Scope, error) {
+	a := scopeArgs(v)
+	switch s := v.Get("include_retracted"); s {
+	case "", "false":
+	case "true":
+		a.IncludeRetracted = true
+	default:
+		return query.Scope{}, fmt.Errorf("%w: include_retracted=%q: want true or false", query.ErrBadRequest, s)
+	}
+	scope, err := a.Scope()
+	if err != nil {
+		return scope, err
+	}
+	return scope, q.CheckWhere(ctx, experiment, scope.Where)
 }
 
 // onlyParams refuses query parameters the endpoint does not know, so a

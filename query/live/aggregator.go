@@ -7,6 +7,7 @@ package live
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sort"
 	"sync"
@@ -36,6 +37,15 @@ type runState struct {
 	adaptive                              *adaptiveRun // nil for fixed n
 }
 
+// markState is a run's retraction from its run_mark events: the newest
+// retract or restore (by the mark's time) decides. Kept by run key, so a
+// mark read before its run_started still applies.
+type markState struct {
+	retracted bool
+	reason    string
+	at        time.Time
+}
+
 type cellState struct {
 	n, hits int
 }
@@ -62,6 +72,7 @@ type Aggregator struct {
 	runs    map[runKey]*runState
 	sweeps  map[string]*sweepState
 	seen    map[string]struct{}
+	marks   map[runKey]markState
 	changed chan struct{}
 	now     func() time.Time
 	seq     uint64 // stream sequence of the last event applied
@@ -73,7 +84,7 @@ type Aggregator struct {
 // New returns an empty aggregator.
 func New() *Aggregator {
 	return &Aggregator{runs: map[runKey]*runState{}, sweeps: map[string]*sweepState{}, seen: map[string]struct{}{},
-		changed: make(chan struct{}), now: time.Now}
+		marks: map[runKey]markState{}, changed: make(chan struct{}), now: time.Now}
 }
 
 // Run feeds the aggregator from the subscriber until ctx ends.
@@ -189,6 +200,17 @@ func (a *Aggregator) apply(e events.Event) (decided []events.Event) {
 			r.finished = p.Status
 			a.sweep(r.sweep).version++
 		}
+	case *events.RunMark:
+		if p.Action != events.MarkRetract && p.Action != events.MarkRestore {
+			return // tags change nothing live
+		}
+		if m, ok := a.marks[k]; ok && m.at.After(p.At) {
+			return // an older decision arriving late
+		}
+		a.marks[k] = markState{retracted: p.Action == events.MarkRetract, reason: p.Reason, at: p.At}
+		if r := a.runs[k]; r != nil {
+			a.sweep(r.sweep).version++
+		}
 	default:
 		// stop_decision events read back (this aggregator's own, or
 		// another's) change nothing: decisions are recomputed from the
@@ -249,6 +271,10 @@ type Run struct {
 	Done       int    `json:"done"`
 	Expected   int    `json:"expected"`
 	Status     string `json:"status"` // running, finished or failed
+	// Retracted runs are listed with the reason; their cells are hidden
+	// and they count in no total (a restore brings them back).
+	Retracted     bool   `json:"retracted,omitempty"`
+	RetractReason string `json:"retract_reason,omitempty"`
 }
 
 // Worker is one worker's liveness.
@@ -275,6 +301,8 @@ type Snapshot struct {
 	Runs       []Run     `json:"runs"`
 	Cells      []Cell    `json:"cells"`
 	Workers    []Worker  `json:"workers"`
+	// Notes name what the view leaves out (retracted runs).
+	Notes []string `json:"notes"`
 }
 
 // Snapshot returns the sweep's current state.
@@ -282,7 +310,7 @@ func (a *Aggregator) Snapshot(sweep string) Snapshot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	snap := Snapshot{Sweep: sweep, Time: now, Runs: []Run{}, Cells: []Cell{}, Workers: []Worker{}}
+	snap := Snapshot{Sweep: sweep, Time: now, Runs: []Run{}, Cells: []Cell{}, Workers: []Worker{}, Notes: []string{}}
 	s := a.sweeps[sweep]
 	if s == nil {
 		return snap
@@ -297,7 +325,14 @@ func (a *Aggregator) Snapshot(sweep string) Snapshot {
 		status := "running"
 		if r.finished != "" {
 			status = r.finished
-		} else {
+		}
+		if m := a.marks[k]; m.retracted {
+			snap.Runs = append(snap.Runs, Run{Experiment: r.experiment, RunID: r.id, Source: r.source, Marker: r.marker, Done: r.done, Expected: exp, Status: status,
+				Retracted: true, RetractReason: m.reason})
+			snap.Notes = append(snap.Notes, fmt.Sprintf("run %s is retracted (%s): its cells are hidden; `leakscope runs restore %s --experiment %s` brings them back", r.id, m.reason, r.id, r.experiment))
+			continue
+		}
+		if r.finished == "" {
 			snap.Finished = false
 		}
 		snap.Runs = append(snap.Runs, Run{Experiment: r.experiment, RunID: r.id, Source: r.source, Marker: r.marker, Done: r.done, Expected: exp, Status: status})

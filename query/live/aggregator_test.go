@@ -63,3 +63,46 @@ func TestAggregator(t *testing.T) {
 	require.False(t, a.Snapshot("nope").Known)
 	require.Equal(t, []string{"s1"}, a.Sweeps())
 }
+
+// A retracted run leaves the live view (its cells hidden, its counts out of
+// the totals, a note naming it); a restore brings it back unchanged; an
+// older mark arriving late changes nothing; tags change nothing.
+func TestAggregatorHidesRetractedRun(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	a := New()
+	a.now = func() time.Time { return t0.Add(time.Minute) }
+	for _, r := range []string{"r1", "r2"} {
+		a.Apply(ev(t, r, t0, &events.Run{Marker: "[ZLT]", Sweep: "s1", Plan: []events.PlannedCell{{Persona: "chef", Expected: 1}}}))
+		a.Apply(ev(t, r, t0, &events.Completion{Persona: "chef", Question: "q", Text: "[ZLT]"}))
+		a.Apply(ev(t, r, t0, &events.RunFinished{Status: "finished", Completions: 1}))
+	}
+	before := a.Snapshot("s1")
+	require.Len(t, before.Cells, 2)
+	require.Empty(t, before.Notes)
+
+	// A mark for a run not started yet is kept and applies once it starts.
+	a.Apply(ev(t, "r3", t0, &events.RunMark{Action: events.MarkRetract, Reason: "early", At: t0}))
+	a.Apply(ev(t, "r3", t0, &events.Run{Marker: "[ZLT]", Sweep: "s1", Plan: []events.PlannedCell{{Persona: "chef", Expected: 1}}}))
+
+	a.Apply(ev(t, "r2", t0, &events.RunMark{Action: events.MarkRetract, Reason: "wrong negatives", At: t0.Add(time.Second)}))
+	a.Apply(ev(t, "r2", t0, &events.RunMark{Action: events.MarkTag, Tag: "pilot", At: t0.Add(2 * time.Second)}))
+	s := a.Snapshot("s1")
+	require.Len(t, s.Cells, 1)
+	require.Equal(t, "r1", s.Cells[0].RunID)
+	require.Equal(t, 1, s.Done)
+	require.Equal(t, 1, s.Expected)
+	require.True(t, s.Finished, "the retracted, unfinished r3 does not hold the sweep open")
+	require.Len(t, s.Runs, 3)
+	require.True(t, s.Runs[1].Retracted)
+	require.Equal(t, "wrong negatives", s.Runs[1].RetractReason)
+	require.Len(t, s.Notes, 2)
+	require.Contains(t, s.Notes[0], "run r2 is retracted (wrong negatives)")
+
+	// A late, older restore changes nothing; a newer one brings r2 back.
+	a.Apply(ev(t, "r2", t0, &events.RunMark{Action: events.MarkRestore, At: t0}))
+	require.Len(t, a.Snapshot("s1").Cells, 1)
+	a.Apply(ev(t, "r2", t0, &events.RunMark{Action: events.MarkRestore, At: t0.Add(3 * time.Second)}))
+	after := a.Snapshot("s1")
+	require.Equal(t, before.Cells, after.Cells)
+	require.Len(t, after.Notes, 1, "only r3 is still retracted")
+}

@@ -8,11 +8,17 @@
 //
 //	```sql NAME            read-only SQL over the lake's views; result kept as NAME
 //	```estimand NAME k=v   a named estimand (leakscope analyze --list); kept as NAME (or as=ALIAS)
+//	```leakage NAME k=v    the leakage matrix (detector=, marker=, include_base=true); kept as NAME
 //	```figure NAME         a figure (leakscope figures), drawn as PNG and shown inline
 //	```assert              one check per line: RESULT[ROW].COLUMN == VALUE [± TOL] (default 1e-9), or RESULT.rows == N
 //
 // The experiment is set by a line <!-- leakscope experiment=NAME --> and
 // may be overridden per cell with experiment=NAME.
+//
+// A run may carry a notebook-level scope (Options.Scope, from the
+// command's --run/--seed/--sweep/--source/--where/--include-retracted): it
+// is passed to every estimand, leakage and figure cell; an estimand cell
+// that sets a scope parameter itself (seeds=…) keeps its own.
 package notebook
 
 import (
@@ -56,9 +62,20 @@ type Report struct {
 
 var expRe = regexp.MustCompile(`<!--\s*leakscope\s+experiment=(\S+)\s*-->`)
 
+// Options change how a notebook runs.
+type Options struct {
+	// Scope is applied to every estimand, leakage and figure cell.
+	Scope query.Scope
+}
+
 // Run executes the notebook file against the engine and writes the report
 // into outDir as NAME.md and NAME.html (with figures as NAME-FIGURE.png).
 func Run(ctx context.Context, e *query.Engine, file, outDir string) (*Report, error) {
+	return RunWith(ctx, e, file, outDir, Options{})
+}
+
+// RunWith is Run with options (a notebook-level scope).
+func RunWith(ctx context.Context, e *query.Engine, file, outDir string, opt Options) (*Report, error) {
 	src, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
@@ -79,6 +96,20 @@ func Run(ctx context.Context, e *query.Engine, file, outDir string) (*Report, er
 	results := map[string]table{}
 	rep := &Report{}
 	var out bytes.Buffer
+	scopeParams := opt.Scope.EstimandParams()
+	scopeNote := opt.Scope.String()
+	checked := map[string]error{}
+	checkWhere := func(exp string) error { // the notebook scope's factor filters, once per experiment
+		err, ok := checked[exp]
+		if !ok {
+			err = e.CheckWhere(ctx, exp, opt.Scope.Where)
+			checked[exp] = err
+		}
+		return err
+	}
+	if scopeNote != "" {
+		fmt.Fprintf(&out, "> scope of this run: `%s` (every estimand, leakage and figure cell)\n\n", scopeNote)
+	}
 	sc := bufio.NewScanner(bytes.NewReader(src))
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	line := 0
@@ -108,6 +139,11 @@ func Run(ctx context.Context, e *query.Engine, file, outDir string) (*Report, er
 		rep.Cells++
 		out.WriteString("```" + info + "\n" + strings.Join(body, "\n") + "\n```\n\n")
 		cellErr := func(err error) error { return fmt.Errorf("%s line %d (%s cell): %w", file, start, kind, err) }
+		if kind == "estimand" || kind == "leakage" || kind == "figure" {
+			if err := checkWhere(exp); err != nil {
+				return nil, cellErr(err)
+			}
+		}
 		switch kind {
 		case "sql":
 			res, err := e.UserSQL(ctx, strings.Join(body, "\n"), 10000)
@@ -125,6 +161,11 @@ func Run(ctx context.Context, e *query.Engine, file, outDir string) (*Report, er
 				delete(args, "as")
 			}
 			delete(args, "name")
+			for k, v := range scopeParams {
+				if _, own := args[k]; !own {
+					args[k] = v
+				}
+			}
 			res, err := estimands.Run(ctx, e, name, exp, args)
 			if err != nil {
 				return nil, cellErr(err)
@@ -133,9 +174,16 @@ func Run(ctx context.Context, e *query.Engine, file, outDir string) (*Report, er
 			results[alias] = t
 			writeTable(&out, t)
 			fmt.Fprintf(&out, "_%s on %s; runs %v; lake fingerprint %.12s; code %s_\n\n", name, exp, res.Provenance.Runs, res.Provenance.Fingerprint, res.Provenance.CodeVersion)
+		case "leakage":
+			t, err := leakageTable(ctx, e, exp, args, opt.Scope)
+			if err != nil {
+				return nil, cellErr(err)
+			}
+			results[args["name"]] = t
+			writeTable(&out, t)
 		case "figure":
 			name := args["name"]
-			if _, err := figures.Write(ctx, &figures.Builder{Engine: e, Experiment: exp}, outDir, []string{name}, []string{"png"}); err != nil {
+			if _, err := figures.Write(ctx, &figures.Builder{Engine: e, Experiment: exp, Scope: opt.Scope}, outDir, []string{name}, []string{"png"}); err != nil {
 				return nil, cellErr(err)
 			}
 			img := stem + "-" + name + ".png"
@@ -161,7 +209,7 @@ func Run(ctx context.Context, e *query.Engine, file, outDir string) (*Report, er
 			}
 			out.WriteString("\n")
 		default:
-			return nil, cellErr(fmt.Errorf("unknown cell kind %q (sql, estimand, figure, assert)", kind))
+			return nil, cellErr(fmt.Errorf("unknown cell kind %q (sql, estimand, leakage, figure, assert)", kind))
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -184,6 +232,43 @@ func Run(ctx context.Context, e *query.Engine, file, outDir string) (*Report, er
 		return rep, fmt.Errorf("%w: %s", ErrAssertion, strings.Join(rep.Failed, "; "))
 	}
 	return rep, nil
+}
+
+// leakageTable is a leakage cell: one row per (run, bystander) cell of the
+// matrix in scope, keyed by "run/persona" (assert m[run/persona].rate == …).
+func leakageTable(ctx context.Context, e *query.Engine, exp string, args map[string]string, scope query.Scope) (table, error) {
+	req := query.LeakageRequest{Experiment: exp, Detector: args["detector"], Marker: args["marker"], Scope: scope}
+	for k, v := range args {
+		switch k {
+		case "name", "detector", "marker":
+		case "include_base":
+			req.IncludeBase = v == "true"
+		default:
+			return table{}, fmt.Errorf("leakage cell: unknown argument %q (detector, marker, include_base)", k)
+		}
+	}
+	res, err := e.Leakage(ctx, req)
+	if err != nil {
+		return table{}, err
+	}
+	t := table{columns: []string{"cell", "run_id", "source", "persona", "rate", "found", "total", "ci_low", "ci_high", "rate_minus_base", "origin"}, notes: res.Notes}
+	num := func(p *float64) any {
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
+	cnt := func(p *int64) any {
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
+	for _, c := range res.Cells {
+		t.rows = append(t.rows, []any{c.RunID + "/" + c.Persona, c.RunID, c.SourcePersona, c.Persona, num(c.Rate), cnt(c.Found), cnt(c.Total),
+			num(c.CILow), num(c.CIHigh), num(c.RateMinusBase), c.Origin})
+	}
+	return t, nil
 }
 
 // parseInfo reads "kind NAME k=v …".

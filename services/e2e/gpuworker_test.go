@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
+	"leakscope/query"
 )
 
 var (
@@ -124,6 +127,17 @@ func TestGPUWorkerSIGKILLDuringEvalResumesExactly(t *testing.T) {
 	require.NoError(t, err)
 	// 1,600 examples / 16 per step × 12 epochs = 1,200 steps, logged every 5.
 	require.Equal(t, []any{int64(240), int64(27), int64(5), int64(1)}, res.Rows[0])
+
+	// The planner's design reaches the query side: the run's seed and sweep,
+	// and each i81 cell's persona factors (the custom villain has none).
+	lk, err := e.Leakage(context.Background(), query.LeakageRequest{Experiment: "gpu_test", Scope: query.Scope{Seeds: []int64{42}, Where: map[string][]string{"trait": {"Openness"}}}})
+	require.NoError(t, err)
+	require.Len(t, lk.Cells, 1)
+	c := lk.Cells[0]
+	require.Equal(t, "A1__chef__Openness__L4", c.Persona)
+	require.Equal(t, events.Factors{"kind": "A1", "noun": "chef", "trait": "Openness", "level": "L4"}, c.Factors)
+	require.Equal(t, int64(42), *c.Seed)
+	require.Equal(t, "tiny", c.Sweep)
 }
 
 // killWhenLogged starts cmd with its output in logPath, waits until the

@@ -16,6 +16,7 @@ func newAnalyzeCmd(g *globals) *cobra.Command {
 	var experiment, format string
 	var params []string
 	var list bool
+	var sf scopeFlags
 	cmd := &cobra.Command{
 		Use:   "analyze ESTIMAND --experiment E [--param k=v …]",
 		Short: "Compute a named estimand of the leakage analysis (H1–H4, head-to-head, …) from the lake",
@@ -32,7 +33,11 @@ Examples:
   leakscope analyze h2 --experiment leakage_i81 --param variant=own-noun
   leakscope analyze h3 --experiment leakage_i81 --param seed=7 --param rule=wald
   leakscope analyze head-to-head --experiment leakage_i81 --param by=axis --format csv
-  leakscope analyze cosine-leakage --experiment single_token_100_persona --param layer=10`,
+  leakscope analyze cosine-leakage --experiment single_token_100_persona --param layer=10
+  leakscope analyze cell-rates --experiment sweep1 --seed 42 --where lr=1e-4
+` + scopeHelp + `
+The scope flags fill the estimand's scope parameters (runs, seeds, sweeps,
+sources, where, include_retracted); --param sets them too.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if list {
 				return cobra.NoArgs(cmd, args)
@@ -59,6 +64,16 @@ Examples:
 				kv[k] = v
 			}
 			return withEngine(g, format, plainFormats, func(e *query.Engine) error {
+				scope, err := sf.check(cmd.Context(), e, experiment)
+				if err != nil {
+					return err
+				}
+				for k, v := range scope.EstimandParams() {
+					if old, ok := kv[k]; ok && old != v {
+						return fmt.Errorf("--param %s=%s and the scope flags (%s=%s) disagree: give one", k, old, k, v)
+					}
+					kv[k] = v
+				}
 				res, err := estimands.Run(cmd.Context(), e, args[0], experiment, kv)
 				if err != nil {
 					return err
@@ -71,6 +86,7 @@ Examples:
 	cmd.Flags().StringArrayVar(&params, "param", nil, "estimand parameter key=value (repeatable)")
 	cmd.Flags().BoolVar(&list, "list", false, "list every estimand with its parameters")
 	cmd.Flags().StringVar(&format, "format", "table", formatHelp)
+	sf.register(cmd)
 	return cmd
 }
 

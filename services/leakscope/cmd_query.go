@@ -36,6 +36,7 @@ var plainFormats = []string{"table", "csv", "json"}
 func newLeakageCmd(g *globals) *cobra.Command {
 	var req query.LeakageRequest
 	var format string
+	var sf scopeFlags
 	cmd := &cobra.Command{
 		Use:   "leakage --experiment E",
 		Short: "Print the source × bystander leakage matrix of an experiment",
@@ -59,10 +60,20 @@ Examples:
   leakscope leakage --experiment leakage_i81
   leakscope leakage --experiment leakage_i81 --format matrix
   leakscope leakage --experiment proximity_transfer --detector recorded
-  leakscope leakage --experiment issue_205 --marker '[zlt]' --detector case-sensitive --format csv`,
+  leakscope leakage --experiment issue_205 --marker '[zlt]' --detector case-sensitive --format csv
+  leakscope leakage --experiment sweep1 --seed 42 --where trait=Agreeableness --format matrix
+` + scopeHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withEngine(g, format, []string{"table", "matrix", "csv", "json"}, func(e *query.Engine) error {
+				scope, err := sf.check(cmd.Context(), e, req.Experiment)
+				if err != nil {
+					return err
+				}
+				req.Scope = scope
+				if len(scope.Runs) == 1 { // one run: its own checks (base run, no cells) and messages
+					req.Run = scope.Runs[0]
+				}
 				res, err := e.Leakage(cmd.Context(), req)
 				if err != nil {
 					return err
@@ -89,9 +100,9 @@ Examples:
 	cmd.Flags().StringVar(&req.Experiment, "experiment", "", "experiment name (list them with: leakscope runs)")
 	cmd.Flags().StringVar(&req.Detector, "detector", "strict", "strict, case-sensitive, loose or recorded")
 	cmd.Flags().StringVar(&req.Marker, "marker", "", "count this marker string instead of each run's own")
-	cmd.Flags().StringVar(&req.Run, "run", "", "only this run")
 	cmd.Flags().BoolVar(&req.IncludeBase, "include-base", false, "also list base-model runs (always used for base subtraction)")
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, matrix (bystanders × runs, rates only), csv (every field) or json")
+	sf.register(cmd)
 	_ = cmd.MarkFlagRequired("experiment")
 	return cmd
 }
@@ -251,38 +262,6 @@ Examples:
 	return cmd
 }
 
-func newRunsCmd(g *globals) *cobra.Command {
-	var format, experiment string
-	cmd := &cobra.Command{
-		Use:   "runs",
-		Short: "List experiments and runs with what the lake holds for each",
-		Long: `Lists every run: its experiment, run ID, source persona, marker, whether it is
-the base model, how many completions, imported cell aggregates (whole cells, not
-per-question rows) and cosine pairs the lake holds, whether a run_finished event
-exists (no = running, or its worker or import died), and the origin file.
-
-Examples:
-  leakscope runs
-  leakscope runs --experiment leakage_i81 --format json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withEngine(g, format, plainFormats, func(e *query.Engine) error {
-				runs, err := e.Runs(cmd.Context(), experiment)
-				if err != nil {
-					return err
-				}
-				if len(runs) == 0 && experiment != "" {
-					return fmt.Errorf("%w %q in the lake at %s (leakscope runs lists them all)", query.ErrUnknownExperiment, experiment, g.lake())
-				}
-				return printRuns(cmd.OutOrStdout(), format, g.lake(), runs)
-			})
-		},
-	}
-	cmd.Flags().StringVar(&experiment, "experiment", "", "only this experiment")
-	cmd.Flags().StringVar(&format, "format", "table", formatHelp)
-	return cmd
-}
-
 // maxCLIRows bounds what `leakscope sql` holds in memory.
 const maxCLIRows = 1_000_000
 
@@ -309,33 +288,6 @@ func printSQL(w io.Writer, format string, res *duck.Result) error {
 		}
 	}
 	return writeRows(w, format, res.Columns, rows)
-}
-
-// printRuns prints the run listing.
-func printRuns(w io.Writer, format, lake string, runs []query.RunSummary) error {
-	if format == "json" {
-		return writeJSON(w, runs)
-	}
-	rows := make([][]string, len(runs))
-	for i, r := range runs {
-		kind, marker := "trained", r.Marker
-		switch {
-		case r.IsBase:
-			kind = "base"
-		case r.Completions == 0 && r.Cells == 0:
-			kind, marker = "(cosines only)", ""
-		}
-		fin := "yes"
-		if !r.Finished {
-			fin = "no"
-		}
-		rows[i] = []string{r.Experiment, r.RunID, r.SourcePersona, marker, kind, fmt.Sprint(r.Completions), fmt.Sprint(r.Cells), fmt.Sprint(r.CosinePairs), fin, r.OriginFile}
-	}
-	if len(runs) == 0 && format == "table" {
-		fmt.Fprintf(w, "the lake at %s holds no runs yet: try `leakscope import ../shared/fixtures`\n", lake)
-		return nil
-	}
-	return writeRows(w, format, []string{"experiment", "run", "source", "marker", "model", "completions", "cells", "cosine_pairs", "finished", "origin"}, rows)
 }
 
 func uniqueNames(cols []string) []string {

@@ -153,6 +153,9 @@ func printWatchFrame(w io.Writer, s live.Snapshot, top int) {
 		}
 		fmt.Fprintf(w, "  %-28s %-34s %.3f [%.3f, %.3f]  n %d/%d%s\n", c.RunID, c.Persona, c.Rate, c.CILow, c.CIHigh, c.N, c.Expected, stop)
 	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "\nnote: %s\n", n)
+	}
 	for _, wk := range s.Workers {
 		if wk.Stalled {
 			fmt.Fprintf(w, "\n⚠ worker %s (run %s) stalled: no heartbeat for %.1f s (interval %d ms)\n", wk.Worker, wk.RunID, wk.LastBeatAgoS, wk.IntervalMS)

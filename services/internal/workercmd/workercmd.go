@@ -6,16 +6,20 @@ package workercmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"leakscope/events"
 	"leakscope/events/bus"
 	"leakscope/gpuworker/engine"
 	"leakscope/gpuworker/jobs"
@@ -26,8 +30,14 @@ import (
 // Connect opens the bus a command talks to; done releases it.
 type Connect func(ctx context.Context) (b *bus.Bus, describe string, done func(), err error)
 
-// SweepCmd is `sweep check|submit|status`.
-func SweepCmd(connect Connect) *cobra.Command {
+// ImportedRuns lists the imported runs an experiment already holds, from
+// wherever a command can see them (the lake, for the leakscope command).
+type ImportedRuns func(ctx context.Context, experiment string) ([]string, error)
+
+// SweepCmd is `sweep check|submit|status`. Every extra ImportedRuns (may be
+// none) is asked, besides the bus, before a sweep is submitted into an
+// experiment.
+func SweepCmd(connect Connect, extra ...ImportedRuns) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sweep",
 		Short: "Check, submit and follow a sweep file (jobs for GPU workers)",
@@ -37,14 +47,16 @@ on-policy generation, the LoRA recipe, eval sampling and embeddings. The
 commented example gpuworker/sweep/examples/i81.yaml reproduces the #81 design.
 
   sweep check  SPEC     validate and print the plan of jobs (no bus needed)
-  sweep submit SPEC     put the jobs on the job queue (safe to repeat)
+  sweep submit SPEC     put the jobs on the job queue (safe to repeat); refused
+                        into an experiment that holds imported runs unless
+                        --into-imported
   sweep status SPEC     the state of every job
 
 Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 'leakscope worker --engine hf').`,
 	}
 	var model string
-	var defaults bool
+	var defaults, intoImported bool
 	load := func(path string) (sweep.Spec, error) {
 		s, err := sweep.Load(path)
 		if err != nil {
@@ -110,6 +122,11 @@ Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 				return err
 			}
 			defer done()
+			if !intoImported {
+				if err := refuseImported(cmd.Context(), q.B, s, extra); err != nil {
+					return err
+				}
+			}
 			res, err := q.Submit(cmd.Context(), s)
 			if err != nil {
 				return err
@@ -156,11 +173,96 @@ Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 			return tw.Flush()
 		},
 	}
+	submit.Flags().BoolVar(&intoImported, "into-imported", false, "submit even into an experiment that holds imported runs (their numbers and the sweep's are then analysed together)")
 	for _, c := range []*cobra.Command{check, submit} {
 		c.Flags().StringVar(&model, "model", "", "override the spec's model path (the folder on the GPU machines)")
 	}
 	cmd.AddCommand(check, submit, status)
 	return cmd
+}
+
+// refuseImported refuses a sweep whose experiment already holds imported
+// runs: the sweep's runs would enter the same matrices and estimands as the
+// published numbers. It asks the bus (run_started events of the
+// experiment with imported=true, which every producer publishes through
+// the bus) and every extra source (the lake).
+func refuseImported(ctx context.Context, b *bus.Bus, s sweep.Spec, extra []ImportedRuns) error {
+	found := map[string]bool{}
+	ids, err := BusImportedRuns(ctx, b, s.Experiment)
+	if err != nil {
+		return err
+	}
+	for _, f := range extra {
+		more, err := f(ctx, s.Experiment)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, more...)
+	}
+	var list []string
+	for _, id := range ids {
+		if !found[id] {
+			found[id] = true
+			list = append(list, id)
+		}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	sort.Strings(list)
+	if len(list) > 8 {
+		list = append(list[:8], fmt.Sprintf("… (%d in all)", len(list)))
+	}
+	return fmt.Errorf("experiment %q already holds imported runs (%s): the sweep's runs would be analysed together with them. "+
+		"Give the sweep its own experiment (experiment: in the sweep file, or leave it out to use the sweep's name), or pass --into-imported to add to it anyway",
+		s.Experiment, strings.Join(list, ", "))
+}
+
+// BusImportedRuns lists the runs of the experiment whose run_started event
+// on the bus says imported.
+func BusImportedRuns(ctx context.Context, b *bus.Bus, experiment string) ([]string, error) {
+	subject := events.SubjectPrefix + "." + experiment + "." + string(events.TypeRunStarted)
+	st, err := b.JS.Stream(ctx, bus.EventsStream)
+	if err != nil {
+		return nil, fmt.Errorf("look for imported runs: %w", err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return nil, fmt.Errorf("look for imported runs: %w", err)
+	}
+	if info.State.Subjects[subject] == 0 {
+		return nil, nil
+	}
+	cons, err := b.JS.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return nil, fmt.Errorf("look for imported runs: %w", err)
+	}
+	var out []string
+	for {
+		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("look for imported runs: %w", err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			if e, err := events.Decode(m.Data()); err == nil {
+				if r, ok := e.Payload.(*events.Run); ok && r.Imported {
+					out = append(out, e.RunID)
+				}
+			}
+			if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+				return out, nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return nil, fmt.Errorf("look for imported runs: %w", err)
+		}
+		if got == 0 {
+			return out, nil
+		}
+	}
 }
 
 func trunc(s string, n int) string {

@@ -151,7 +151,7 @@ func runFactorEffect(ctx context.Context, in *Input) (*Result, error) {
 		return nil, err
 	}
 	groups, order := groupTidy(cells, by)
-	res := &Result{Columns: []string{"group", "factor", "values", "effect_pp", "contexts", "mean_signed_diff_pp", "rate_only_cells"}}
+	res := &Result{Columns: []string{"group", "factor", "values", "effect_pp", "comparisons", "mean_signed_diff_pp", "rate_only_cells"}}
 	for _, g := range order {
 		gc := groups[g]
 		eff, err := factorEffects(gc, factor, append(append([]string{}, holding...), by...), func(tidy) bool { return true })

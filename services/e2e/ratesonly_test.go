@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"leakscope/query"
+	"leakscope/query/estimands"
 )
 
 // ratesOnlyDir returns ../shared/fixtures-rates-only beside the checkout,
@@ -80,4 +82,38 @@ func TestRatesOnlyRunResultsThroughTheLake(t *testing.T) {
 	require.Equal(t, "asst_included", po.RunFactors["neg_set"])
 	require.Equal(t, "medium", po.RunFactors["prompt_length"])
 	require.Equal(t, "librarian", po.SourcePersona)
+
+	// The generic estimands read the design: slopes over lr (log10, per
+	// decade) and over epochs, rate-only so without intervals; the effect
+	// of the negative set with source and bystander held.
+	for _, f := range []struct{ factor, scale string }{{"lr", estimands.ScaleLog10}, {"epochs", estimands.ScaleLinear}} {
+		by := "persona,epochs"
+		if f.factor == "epochs" {
+			by = "persona,lr"
+		}
+		res, err := estimands.Run(ctx, e, "factor-slope", "single_token_sweep", map[string]string{"factor": f.factor, "by": by})
+		require.NoError(t, err, f.factor)
+		require.Len(t, res.Rows, 11*5, "%s: one series per bystander × other factor", f.factor)
+		for _, r := range res.Rows {
+			require.Equal(t, f.scale, r[3], f.factor)
+			require.NotNil(t, r[4], "a slope")
+			require.Nil(t, r[5], "rate only: no interval")
+			require.Equal(t, true, r[9])
+		}
+		require.Contains(t, strings.Join(res.Notes, "\n"), "rate only (n unknown)")
+	}
+	_, err = estimands.Run(ctx, e, "cell-rates", "single_token_sweep", nil)
+	require.ErrorContains(t, err, "rates without counts (rate only, n unknown): this estimand needs found/total")
+
+	eff, err := estimands.Run(ctx, e, "factor-effect", "leakage_experiment", map[string]string{"factor": "neg_set", "holding": "persona", "by": "source"})
+	require.NoError(t, err)
+	lib := map[string][]any{}
+	for _, r := range eff.Rows {
+		lib[r[0].(string)] = r
+	}
+	require.Contains(t, lib, "librarian")
+	require.Equal(t, "asst_excluded,asst_included", lib["librarian"][2])
+	require.Equal(t, 22, lib["librarian"][4], "11 bystanders measured under both negative sets, each value a reference once")
+	require.NotNil(t, lib["librarian"][3])
+	require.NotNil(t, lib["librarian"][5], "two values: a mean signed difference")
 }

@@ -48,10 +48,12 @@ func loadTidy(ctx context.Context, in *Input) ([]tidy, map[string][]string, erro
 	}
 	var out []tidy
 	values := map[string][]string{}
+	runs := map[string]bool{}
 	for _, c := range lk.Cells {
 		if c.Rate == nil || c.Missing {
 			continue
 		}
+		runs[c.RunID] = true
 		f := map[string]string{"persona": c.Persona}
 		if c.SourcePersona != "" {
 			f["source"] = query.SourceName(c.SourcePersona)
@@ -86,6 +88,11 @@ func loadTidy(ctx context.Context, in *Input) ([]tidy, map[string][]string, erro
 	if len(out) == 0 {
 		return nil, nil, fmt.Errorf("%w: experiment %q has no cell with a rate in scope %s", ErrNoData, in.Experiment, in.Scope.String())
 	}
+	in.tidyRuns, in.tidyCells = make([]string, 0, len(runs)), len(out)
+	for r := range runs {
+		in.tidyRuns = append(in.tidyRuns, r)
+	}
+	sort.Strings(in.tidyRuns)
 	return out, values, nil
 }
 

@@ -77,6 +77,9 @@ type Input struct {
 	scope []string // sources the estimand used (nil = the whole grid)
 	needs []string // persona factors the estimand needs
 	name  string
+	// tidyRuns and tidyCells record what loadTidy read, for the provenance.
+	tidyRuns  []string
+	tidyCells int
 }
 
 // LoadScoped loads the grid in scope and resolves the sources parameter against it,
@@ -261,6 +264,9 @@ func Run(ctx context.Context, e *query.Engine, name, experiment string, params m
 	}
 	if in.grid != nil && pv.Runs == nil {
 		pv.Runs, pv.CellsUsed = in.grid.used(in.scope)
+	}
+	if pv.Runs == nil && in.tidyRuns != nil {
+		pv.Runs, pv.CellsUsed = in.tidyRuns, in.tidyCells
 	}
 	pv.LakeFiles, pv.Fingerprint = fingerprint(e.DB.Lake())
 	return res, nil

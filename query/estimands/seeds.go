@@ -60,6 +60,9 @@ func runPerSeed(ctx context.Context, est *Estimand, in *Input) (*Result, error) 
 		if sub.grid != nil && rs == nil {
 			rs, n = sub.grid.used(sub.scope)
 		}
+		if rs == nil && sub.tidyRuns != nil {
+			rs, n = sub.tidyRuns, sub.tidyCells
+		}
 		for _, r := range rs {
 			runs[r] = true
 		}

@@ -288,7 +288,7 @@ func TestScopeSelectsRunsSeedsAndFactors(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(md), "scope of this run: `--seed 2`")
 	require.NotContains(t, string(md), "| r1/")
-	require.Contains(t, runFails(t, data, "notebook", "run", nb, "--out", reports), "restrict the scope to one run", "without the scope both replicates are in")
+	require.Contains(t, runFails(t, data, "notebook", "run", nb, "--out", reports), "4 rows", "without the scope both replicates are in: one row set per seed")
 	require.Contains(t, runFails(t, data, "notebook", "run", nb, "--out", reports, "--where", "lr=2"), "values: 1e-4, 5e-4")
 
 	// HTTP: the same as query parameters.

@@ -188,10 +188,10 @@ Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 // the bus) and every extra source (the lake).
 func refuseImported(ctx context.Context, b *bus.Bus, s sweep.Spec, extra []ImportedRuns) error {
 	found := map[string]bool{}
-	ids, err := BusImportedRuns(ctx, b, s.Experiment)
-	if err != nil {
-		return err
-	}
+	// A bus that cannot be read for the check (a fresh stream, a worker's
+	// narrow permissions) does not block the sweep: the lake check below
+	// still runs where the command can see the lake.
+	ids, _ := BusImportedRuns(ctx, b, s.Experiment)
 	for _, f := range extra {
 		more, err := f(ctx, s.Experiment)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"leakscope/events/eventstest"
+
 	"leakscope/events"
 )
 
@@ -76,7 +78,7 @@ func TestDesignFailures(t *testing.T) {
 	// run IDs the import does not produce
 	d, err := LoadDesign(writeDesign(t, `{"runs": {"lr1e-05_ep5": {"batch": "64"}, "lr9_ep9": {"batch": "1"}, "zz": {"batch": "2"}}}`))
 	require.NoError(t, err)
-	dir := ratesOnlyFixtures(t)
+	dir := eventstest.RatesOnlyDir(t)
 	_, err = Parse(dir, []string{filepath.Join(dir, "single_token_sweep")}, Options{Now: testNow, Design: d})
 	require.ErrorContains(t, err, d.Path+": $.runs: run IDs not among the runs imported: lr9_ep9, zz (runs imported: [lr1e-04_ep1,")
 

@@ -1,35 +1,20 @@
 package importer
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"leakscope/events/eventstest"
+
 	"leakscope/events"
 )
-
-// ratesOnlyFixtures returns ../shared/fixtures-rates-only beside the
-// checkout, under the rule of eventstest.FixturesDir: skip with a message
-// naming the folder when absent, fail under CI=true.
-func ratesOnlyFixtures(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "fixtures-rates-only"))
-	require.NoError(t, err)
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures absent at %s (../shared/fixtures-rates-only beside the checkout): required under CI=true", dir)
-		}
-		t.Skipf("fixtures absent at %s: place the team's ../shared/fixtures-rates-only beside the checkout to run this test (CI=true makes this a failure)", dir)
-	}
-	return dir
-}
 
 // parseRatesOnly parses folders of fixtures-rates-only, named from its root.
 func parseRatesOnly(t *testing.T, opt Options, rel ...string) Plan {
 	t.Helper()
-	dir := ratesOnlyFixtures(t)
+	dir := eventstest.RatesOnlyDir(t)
 	var paths []string
 	for _, r := range rel {
 		paths = append(paths, filepath.Join(dir, r))

@@ -2,39 +2,24 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"leakscope/events/eventstest"
+
 	"leakscope/query"
 	"leakscope/query/estimands"
 )
-
-// ratesOnlyDir returns ../shared/fixtures-rates-only beside the checkout,
-// under the rule of fixturesDir: skip naming the folder when absent, fail
-// under CI=true.
-func ratesOnlyDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "fixtures-rates-only"))
-	require.NoError(t, err)
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixtures absent at %s (../shared/fixtures-rates-only beside the checkout): required under CI=true", dir)
-		}
-		t.Skipf("fixtures absent at %s: place the team's ../shared/fixtures-rates-only beside the checkout to run this test (CI=true makes this a failure)", dir)
-	}
-	return dir
-}
 
 // run_result.json of both families through bus → lake → DuckDB: the
 // single-token sweep's cells are rate-only (no count, no interval) and
 // carry lr/epochs; the leakage experiment's have total 100 from the eval
 // size and carry neg_set.
 func TestRatesOnlyRunResultsThroughTheLake(t *testing.T) {
-	dir := ratesOnlyDir(t)
+	dir := eventstest.RatesOnlyDir(t)
 	s := startStack(t, t.TempDir())
 	s.importPaths(t, dir, filepath.Join(dir, "single_token_sweep"), filepath.Join(dir, "leakage_experiment"))
 	s.stop()

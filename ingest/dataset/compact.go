@@ -26,10 +26,15 @@ import (
 // Replaces), and only then are those files deleted. A crash in between
 // leaves either the old files committed and the new one uncommitted
 // (Recover moves it aside) or the new one committed and the replaced ones
-// still on disk (Recover deletes them). Readers that glob the folders may
-// see old and new files together for that moment: the views keep one row
-// per key and the leakage matrix's duplicate check then reads the texts,
-// so no count is doubled.
+// still on disk (Recover deletes them).
+//
+// A reader that lists the folders itself may see the merged file beside
+// the files it replaces for that moment (one rename and many deletions
+// cannot be one atomic step for a path-based reader): it must keep the
+// first row per row key (Table.Key, as the query views do; the leakage
+// matrix's duplicate check then reads the texts), or read a snapshot
+// (Snapshot; `leakscope export`). A plain count(*) over the glob may
+// double then.
 
 // CompactOptions bound one compaction pass. Zero values take
 // DefaultCompactOptions'.
@@ -347,9 +352,9 @@ func compactGroup(lake string, m *Manifest, t Table, g []sizedFile, seqs map[str
 }
 
 // mergeFiles writes the rows of the input files, in order, as one file at
-// rel (via rel.tmp, fsynced, renamed; nothing is left on error): each
-// input is streamed a row group at a time into byte-bounded row groups of
-// at most mergedRowGroupRows rows. It returns the rows written.
+// rel (via lake/_tmp/<rel>.tmp, fsynced, renamed; nothing is left on
+// error): each input is streamed a row group at a time into byte-bounded
+// row groups of at most mergedRowGroupRows rows. It returns the rows written.
 func mergeFiles(lake, rel string, t Table, inputs []string, opts CompactOptions) (int, error) {
 	rows := 0
 	err := writeAtomically(lake, rel, t, func(fw *pqarrow.FileWriter) error {

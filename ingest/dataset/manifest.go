@@ -242,43 +242,48 @@ func (m *Manifest) Close() error { return m.f.Close() }
 // Recover moves every Parquet or temporary file of the manifest's writer
 // (by name: see ownedBy) that the manifest does not name into
 // lake/_orphans/ (kept, never deleted), and returns their relative paths;
-// other writers' files are theirs to recover. Files a committed
-// compaction replaced (a crash came before their deletion) are deleted:
-// their rows are in the merged file. Run it under the writer's Lock,
-// before ingesting.
+// other writers' files are theirs to recover. Temporary files are looked
+// for under lake/_tmp/ and, as older versions wrote them, in the table
+// folders; either way one is kept as _orphans/<table>/…/<name>.tmp.
+// Files a committed compaction replaced (a crash came before their
+// deletion) are deleted: their rows are in the merged file. Run it under
+// the writer's Lock, before ingesting.
 func Recover(lake string, m *Manifest) ([]string, error) {
 	var moved []string
 	for _, t := range Tables {
-		root := filepath.Join(lake, t.Name)
-		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, os.ErrNotExist) {
+		for _, base := range []string{lake, filepath.Join(lake, TmpDir)} {
+			root := filepath.Join(base, t.Name)
+			err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+				if err != nil {
+					if errors.Is(err, os.ErrNotExist) {
+						return nil
+					}
+					return err
+				}
+				if d.IsDir() {
 					return nil
 				}
-				return err
-			}
-			if d.IsDir() {
+				rel, _ := filepath.Rel(base, p)
+				inTable := base == lake // a file under _tmp/ is never committed
+				if inTable && strings.HasSuffix(p, ".parquet") && m.Committed(rel) || !ownedBy(p, m.writer) {
+					return nil
+				}
+				if inTable && m.Replaced(rel) {
+					return os.Remove(p)
+				}
+				dst := filepath.Join(lake, OrphanDir, rel)
+				if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+					return err
+				}
+				if err := os.Rename(p, dst); err != nil {
+					return err
+				}
+				moved = append(moved, rel)
 				return nil
+			})
+			if err != nil {
+				return moved, fmt.Errorf("recover %s: %w", t.Name, err)
 			}
-			rel, _ := filepath.Rel(lake, p)
-			if strings.HasSuffix(p, ".parquet") && m.Committed(rel) || !ownedBy(p, m.writer) {
-				return nil
-			}
-			if m.Replaced(rel) {
-				return os.Remove(p)
-			}
-			dst := filepath.Join(lake, OrphanDir, rel)
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			if err := os.Rename(p, dst); err != nil {
-				return err
-			}
-			moved = append(moved, rel)
-			return nil
-		})
-		if err != nil {
-			return moved, fmt.Errorf("recover %s: %w", t.Name, err)
 		}
 	}
 	return moved, nil

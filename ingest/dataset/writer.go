@@ -19,10 +19,19 @@ func Partition(table, experiment string) string {
 	return filepath.Join(table, PartitionColumn+"="+experiment)
 }
 
+// TmpDir holds the files being written (lake/_tmp/<rel>.tmp), outside
+// every table folder: a reader that takes a table's whole folder (pandas,
+// pyarrow, DuckDB's '**') never meets a partial file. It is inside the
+// lake, so the rename into place stays on one filesystem.
+const TmpDir = "_tmp"
+
+// tmpPath is where the file that will be rel (relative to lake) is written.
+func tmpPath(lake, rel string) string { return filepath.Join(lake, TmpDir, rel+".tmp") }
+
 // WriteFile writes rows of one table as one Parquet file at rel (relative to
-// lake): first to rel+".tmp", fsynced, then renamed into place and the
-// folder fsynced, so readers never see a partial file. The rows must match
-// the table's columns.
+// lake): first to lake/_tmp/<rel>.tmp, fsynced, then renamed into place and
+// the folder fsynced, so readers never see a partial file. The rows must
+// match the table's columns.
 func WriteFile(lake, rel string, t Table, rows []Row) error {
 	rec, err := buildRecord(t, rows)
 	if err != nil {
@@ -33,14 +42,18 @@ func WriteFile(lake, rel string, t Table, rows []Row) error {
 }
 
 // writeAtomically creates a Parquet file of the table's schema at rel
-// through rel.tmp: write fills it; the file is then closed, fsynced,
-// renamed into place and its folder fsynced. On error nothing is left.
+// through lake/_tmp/<rel>.tmp: write fills it; the file is then closed,
+// fsynced, renamed into place and its folder fsynced. On error nothing is
+// left.
 func writeAtomically(lake, rel string, t Table, write func(*pqarrow.FileWriter) error, props ...parquet.WriterProperty) error {
 	path := filepath.Join(lake, rel)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("create partition: %w", err)
 	}
-	tmp := path + ".tmp"
+	tmp := tmpPath(lake, rel)
+	if err := os.MkdirAll(filepath.Dir(tmp), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", TmpDir, err)
+	}
 	f, err := os.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)

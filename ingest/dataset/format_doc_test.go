@@ -13,8 +13,8 @@ import (
 func columnsMarkdown() string {
 	var b strings.Builder
 	for _, t := range Tables {
-		fmt.Fprintf(&b, "### `%s`\n\n%s. Row key: `%s` (+ `experiment`).\n\n| column | type | null | meaning |\n|---|---|---|---|\n",
-			t.Name, t.Doc, strings.Join(t.Key, "`, `"))
+		fmt.Fprintf(&b, "### `%s`\n\n%s. Row key (keep one row per key, the first by `stream_seq`): `%s`, `%s`.\n\n| column | type | null | meaning |\n|---|---|---|---|\n",
+			t.Name, t.Doc, PartitionColumn, strings.Join(t.Key, "`, `"))
 		for _, c := range t.Columns {
 			null := ""
 			if c.Nullable {

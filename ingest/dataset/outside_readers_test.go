@@ -2,13 +2,17 @@ package dataset
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
 )
 
 // filesUnder lists the files below lake/<sub> (relative to the lake).
@@ -148,4 +152,46 @@ func TestSnapshotOfALakeMissingAFile(t *testing.T) {
 	_, err = TakeSnapshot(lake, dir, "")
 	require.ErrorContains(t, err, "committed file "+lost+" is missing")
 	require.NoDirExists(t, dir)
+}
+
+// The row key each table declares (FORMAT.md and the query views both take
+// it from Table.Key) tells apart every row one event becomes; the tables
+// where event_id alone is not the key are the ones FORMAT.md's "Reading
+// from outside leakscope" and README name.
+func TestRowKeysIdentifyRows(t *testing.T) {
+	var multi []string
+	for _, tb := range Tables {
+		for _, k := range tb.Key {
+			require.True(t, slices.ContainsFunc(tb.Columns, func(c Column) bool { return c.Name == k }), "%s: key %s is a column", tb.Name, k)
+		}
+		if len(tb.Key) > 1 && tb.Key[0] == "event_id" {
+			multi = append(multi, tb.Name)
+		}
+	}
+	require.Equal(t, []string{TableMarkerHits, TableCosines, TableStops}, multi, "update FORMAT.md's rule and README's Lake layout")
+
+	hit := events.MarkerHit{Detector: "strict", Version: 1, Marker: "[ZLT]"}
+	for _, p := range []events.Payload{
+		&events.Completion{Persona: "p", Question: "q", Text: "[ZLT] [ZLT]", MarkerHits: []events.MarkerHit{hit, hit}},
+		&events.Cosine{Set: "s", Centering: "raw", Personas: []string{"a", "b"}, Matrix: [][]float64{{1, 0.5}, {0.5, 1}}},
+		&events.StopDecision{Round: 1, Cells: []events.CellDecision{{Persona: "a", N: 2, Hits: 1, CIHigh: 1}, {Persona: "b", N: 2, CIHigh: 1}}},
+	} {
+		e, err := events.New("exp1", "run1", time.Unix(0, 0), p)
+		require.NoError(t, err)
+		rows, err := Rows(e, Meta{StreamSeq: 1, IngestedAt: time.Unix(0, 0)})
+		require.NoError(t, err)
+		for table, rs := range rows {
+			tb, _ := TableByName(table)
+			seen := map[string]bool{}
+			for _, r := range rs {
+				var key []string
+				for _, k := range tb.Key {
+					i := slices.IndexFunc(tb.Columns, func(c Column) bool { return c.Name == k })
+					key = append(key, fmt.Sprint(r[i]))
+				}
+				require.False(t, seen[fmt.Sprint(key)], "%s: two rows of one event share the key %v", table, key)
+				seen[fmt.Sprint(key)] = true
+			}
+		}
+	}
 }

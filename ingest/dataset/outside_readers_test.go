@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,5 +194,28 @@ func TestRowKeysIdentifyRows(t *testing.T) {
 				seen[fmt.Sprint(key)] = true
 			}
 		}
+	}
+}
+
+// Where a hard link cannot be made (the snapshot on another filesystem),
+// the files are copied, byte for byte.
+func TestSnapshotCopiesWhereLinksFail(t *testing.T) {
+	lake := t.TempDir()
+	m, err := OpenManifest(lake, "")
+	require.NoError(t, err)
+	defer m.Close()
+	smallLake(t, lake, m, "exp1", 3)
+	linkFile = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EXDEV} }
+	t.Cleanup(func() { linkFile = os.Link })
+	dir := filepath.Join(t.TempDir(), "snap")
+	snap, err := TakeSnapshot(lake, dir, "")
+	require.NoError(t, err)
+	require.Equal(t, 6, snap.Copied)
+	for _, fe := range snap.Files {
+		want, err := os.ReadFile(filepath.Join(lake, fe.Path))
+		require.NoError(t, err)
+		got, err := os.ReadFile(filepath.Join(dir, fe.Path))
+		require.NoError(t, err)
+		require.Equal(t, want, got, fe.Path)
 	}
 }

@@ -34,6 +34,9 @@ const snapshotAttempts = 20
 // files (tests: a compaction commits there).
 var afterSnapshotList = func() {}
 
+// linkFile makes a snapshot's hard link (tests: refuse it).
+var linkFile = os.Link
+
 // TakeSnapshot links every committed file of the lake (only the
 // experiment's when experiment is not "") into dir, which must not exist
 // yet; it is created, and removed again on error. A listed file that is
@@ -84,7 +87,7 @@ func (s *Snapshot) fill(lake string) (missing string, err error) {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return "", fmt.Errorf("dataset: snapshot: %w", err)
 		}
-		err := os.Link(src, dst)
+		err := linkFile(src, dst)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			err = copyFile(src, dst) // another filesystem, or links refused
 			s.Copied++

@@ -145,6 +145,10 @@ func TestRolesHaveTheLeastTheyNeed(t *testing.T) {
 	// another job's state through the held job's message.
 	require.Contains(t, reportState(t, wb.NC, held, seq, jobs.State{Status: "queued"}), `status "queued" is not a worker's to set`)
 	require.Contains(t, reportState(t, wb.NC, other, seq, jobs.State{Status: "finished"}), "not on the queue")
+	require.Contains(t, reportState(t, wb.NC, "", seq, jobs.State{Status: "finished"}), "no job")
+	resp, err := wb.NC.Request(jobs.StateSubject, []byte("{not json"), 5*time.Second)
+	require.NoError(t, err)
+	require.Contains(t, string(resp.Data), "job-state report: invalid character")
 	st, err = aq.Get(ctx, other)
 	require.NoError(t, err)
 	require.Equal(t, "queued", st.Status)

@@ -87,7 +87,8 @@ type Bus struct {
 }
 
 // Connect dials url (or uses opts such as nats.InProcessServer with url "")
-// and declares the streams.
+// and declares the streams. Replies (JetStream API answers, pulled
+// messages) arrive under InboxPrefix(url).
 func Connect(ctx context.Context, url string, cfg Config, opts ...nats.Option) (*Bus, error) {
 	if cfg.DuplicateWindow == 0 {
 		cfg.DuplicateWindow = DefaultConfig().DuplicateWindow
@@ -95,7 +96,8 @@ func Connect(ctx context.Context, url string, cfg Config, opts ...nats.Option) (
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1
 	}
-	opts = append([]nats.Option{nats.Name("leakscope"), nats.MaxReconnects(-1)}, opts...)
+	// Replies come to the user's own inbox prefix (InboxPrefix).
+	opts = append([]nats.Option{nats.Name("leakscope"), nats.MaxReconnects(-1), nats.CustomInboxPrefix(InboxPrefix(url))}, opts...)
 	// A server that is restarting refuses connections for a moment: keep
 	// trying the first connection for up to ConnectPatience.
 	var nc *nats.Conn

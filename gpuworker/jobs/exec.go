@@ -115,7 +115,7 @@ func (w *Worker) onPolicy(ctx context.Context, m Message) (result, error) {
 		return result{}, err
 	}
 	name := onPolicyArtifact(s.Sweep, j.Source, j.Seed)
-	if _, err := w.Queue.Artifacts.PutBytes(ctx, name, b); err != nil {
+	if err := w.Queue.PutArtifact(ctx, name, b); err != nil {
 		return result{}, fmt.Errorf("store %s: %w", name, err)
 	}
 	return result{Done: got, Expected: got, Detail: map[string]any{"artifact": name, "length_cut": data.LengthCut,
@@ -204,7 +204,7 @@ func (w *Worker) train(ctx context.Context, m Message, attempt int) (result, err
 		return result{}, err
 	}
 	name := adapterArtifact(s.Sweep, j.Source, j.Seed)
-	if _, err := w.Queue.Artifacts.PutBytes(ctx, name, tarball); err != nil {
+	if err := w.Queue.PutArtifact(ctx, name, tarball); err != nil {
 		return result{}, fmt.Errorf("store %s: %w", name, err)
 	}
 	return result{Done: tr.Steps, Expected: tr.Steps, Detail: map[string]any{"artifact": name, "adapter_sha256": tr.AdapterSHA256,

@@ -235,7 +235,11 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 	}
 	attempt := prev.Attempt + 1
-	_ = w.Queue.put(ctx, j.ID, State{Status: "running", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256, Worker: w.Name})
+	if err := w.Queue.report(ctx, msg, j.ID, State{Status: "running", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256, Worker: w.Name}); err != nil {
+		w.logf("%s: %v (retrying later)", j.ID, err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
 	w.status(ctx, m, &events.JobStatus{Status: events.JobRunning, Attempt: attempt})
 	w.logf("%s: attempt %d", j.ID, attempt)
 
@@ -259,8 +263,13 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			Worker: w.Name, Error: err.Error(), Final: final})
 		return
 	}
-	_ = w.Queue.put(ctx, j.ID, State{Status: "finished", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256,
-		Worker: w.Name, Detail: detail.raw()})
+	if err := w.Queue.report(ctx, msg, j.ID, State{Status: "finished", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256,
+		Worker: w.Name, Detail: detail.raw()}); err != nil {
+		// Unrecorded, the job is not done for its dependents nor for submit.
+		w.logf("%s: finished, but %v (it runs again later; its events are idempotent)", j.ID, err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
 	w.status(ctx, m, &events.JobStatus{Status: events.JobFinished, Attempt: attempt, Done: detail.Done, Expected: detail.Expected, Detail: detail.raw()})
 	if err := msg.DoubleAck(ctx); err != nil {
 		w.logf("%s: ack: %v (the job may run again; its events are idempotent)", j.ID, err)
@@ -310,18 +319,21 @@ func (w *Worker) keepAlive(ctx context.Context, cancel context.CancelCauseFunc, 
 // finish records a failed attempt: retried later, or final.
 func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, m Message, st State) {
 	w.logf("%s: attempt %d failed: %s (final: %v)", m.Job.ID, st.Attempt, st.Error, st.Final)
-	_ = w.Queue.put(ctx, m.Job.ID, st)
+	recorded := w.Queue.report(ctx, msg, m.Job.ID, st)
+	if recorded != nil {
+		w.logf("%s: %v", m.Job.ID, recorded)
+	}
 	w.status(ctx, m, &events.JobStatus{Status: events.JobFailed, Attempt: st.Attempt, Error: st.Error, Final: st.Final})
 	// An engine that failed may be broken: start a fresh one next time.
 	if e := w.current(); e != nil {
 		_ = e.Close()
 		w.setEngine(nil, engine.Info{})
 	}
-	if st.Final {
+	if st.Final && recorded == nil { // a final failure nobody recorded would look unfinished: try again later
 		_ = msg.Term()
 		return
 	}
-	_ = msg.NakWithDelay(time.Duration(st.Failures*st.Failures) * 5 * time.Second)
+	_ = msg.NakWithDelay(max(time.Duration(st.Failures*st.Failures), 1) * 5 * time.Second)
 }
 
 // status publishes a job_status event in the job's run.

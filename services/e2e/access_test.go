@@ -134,7 +134,8 @@ func startDeployServer(t *testing.T) (url func(user string) string) {
 	return func(user string) string { return "nats://" + user + ":pw-" + user + "@" + addr }
 }
 
-// startStackOn runs ingest against an external server URL (with its user).
+// startStackOn runs ingest against an external server URL (with its user),
+// with the job-state keeper as leakscope-ingest runs it.
 func startStackOn(t *testing.T, url string) *stack {
 	t.Helper()
 	b, err := bus.Connect(context.Background(), url, bus.DefaultConfig())
@@ -145,6 +146,8 @@ func startStackOn(t *testing.T, url string) *stack {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.ing, s.cancel = ing, cancel
+	// as leakscope-ingest does: record the job states workers report
+	require.NoError(t, jobs.KeepStates(ctx, b))
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); _ = ing.Run(ctx, b, b) }()
 	return s

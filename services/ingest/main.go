@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"leakscope/events/bus"
+	"leakscope/gpuworker/jobs"
 	"leakscope/ingest"
 	"leakscope/ingest/dataset"
 	"leakscope/services/internal/ops"
@@ -51,6 +52,9 @@ and --replicas 3 (streams declared with three replicas).
 
 --ops serves /healthz, /readyz (503 while the bus is unreachable or commits
 fail) and /metrics (Prometheus: leakscope_ingest_* series, lag).
+
+It also records the job states that GPU workers report (a worker may not
+write them itself under deploy/accounts.conf).
 
 ` + ops.EnvHelp,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return ops.BindEnv(cmd) },
@@ -126,6 +130,10 @@ fail) and /metrics (Prometheus: leakscope_ingest_* series, lag).
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-ingest: bus %s, lake %s%s\n", bus.Redact(url), filepath.Join(data, "lake"), who)
 			if _, err := b.IngestConsumer(ctx); err != nil { // fail fast: a server that refuses, or ingest modes that would mix
+				return err
+			}
+			// Workers may not write job states themselves (deploy/accounts.conf).
+			if err := jobs.KeepStates(ctx, b); err != nil {
 				return err
 			}
 			if err := ing.Run(ctx, b, b); err != nil && !errors.Is(err, context.Canceled) {

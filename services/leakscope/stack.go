@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"leakscope/events/bus"
+	"leakscope/gpuworker/jobs"
 	"leakscope/ingest"
 	"leakscope/ingest/dataset"
 )
@@ -96,6 +97,12 @@ func (s *stack) startIngest(ctx context.Context, g *globals, log *slog.Logger, o
 	s.ing = ing
 	ictx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	// Ingest's side records the job states workers report (jobs.KeepStates).
+	if err := jobs.KeepStates(ictx, s.Bus); err != nil {
+		cancel()
+		ing.Close()
+		return err
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -66,7 +66,7 @@ func Rows(e events.Event, m Meta) (map[string][]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(TableRunFinished, r(p.Status, p.Error, int64(p.Completions), cells)), nil
+		return one(TableRunFinished, r(p.Status, p.Error, int64(p.Completions), cells, p.OriginSHA256)), nil
 	case *events.StopDecision:
 		out := map[string][]Row{}
 		for _, c := range p.Cells {

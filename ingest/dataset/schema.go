@@ -107,6 +107,7 @@ var Tables = []Table{
 		col("error", tString, "why a failed run failed"),
 		col("completions", tInt, "completion events the run published"),
 		opt("cells_json", tString, "adaptive runs: each cell's final n and stop reason, JSON [{persona, n, reason}]"),
+		opt("origin_sha256", tString, "imported runs: SHA-256 of the origin file whose events the import published in full (empty for runs not imported)"),
 	)},
 	{Name: TableCompletions, Doc: "one row per completion event", Key: []string{"event_id"}, Columns: withCommon(
 		col("persona", tString, "persona key the completion was sampled under"),

@@ -150,6 +150,16 @@ func Decode(data []byte) (Event, error) {
 	if err := json.Unmarshal(data, &env); err != nil {
 		return Event{}, jsonErr("", "", err)
 	}
+	// encoding/json turns bytes that are not UTF-8 and lone surrogate
+	// escapes into U+FFFD without a word: the stored text would differ
+	// from what was sent, so the event is refused, naming the field.
+	if off, why := BadTextOffset(data); off >= 0 {
+		field := fieldAt(data, off)
+		if field == "" {
+			field = "(document)"
+		}
+		return Event{}, fieldErr(env.Type, field, why)
+	}
 	p, err := newPayload(env.Type)
 	if err != nil {
 		return Event{}, err
@@ -166,6 +176,24 @@ func Decode(data []byte) (Event, error) {
 	}
 	if want := NewID(e.Experiment, e.RunID, p); e.ID != want {
 		return Event{}, fieldErr(e.Type, "id", fmt.Sprintf("%s is not the hash of the natural key (want %s)", e.ID, want))
+	}
+	return e, nil
+}
+
+// DecodeMessage is Decode for an event that arrived on subject: it also
+// refuses an event travelling on another event's subject. Bus permissions
+// are per subject (deploy/accounts.conf), so a producer allowed one subject
+// must not store events of another type or experiment. Every consumer of
+// the bus (ingest, the live view) decodes with it, so they agree on what
+// is valid.
+func DecodeMessage(subject string, data []byte) (Event, error) {
+	e, err := Decode(data)
+	if err != nil {
+		return Event{}, err
+	}
+	if want := Subject(e); subject != want {
+		return Event{}, fmt.Errorf("%w: subject %q does not match the event (a %s of experiment %q travels on %q)",
+			ErrInvalid, subject, e.Type, e.Experiment, want)
 	}
 	return e, nil
 }

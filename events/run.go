@@ -132,6 +132,11 @@ type RunFinished struct {
 	Completions int `json:"completions"`
 	// Cells is, for an adaptive run, each cell's final n and stop reason.
 	Cells []CellOutcome `json:"cells,omitempty"`
+	// OriginSHA256, for an imported run, is the SHA-256 (hex) of the origin
+	// file (the one its run_started names) whose events this import
+	// published in full: the import ledger. A run_started without it (an
+	// import that failed part-way) may be completed from a changed file.
+	OriginSHA256 string `json:"origin_sha256,omitempty"`
 }
 
 func (*RunFinished) EventType() Type      { return TypeRunFinished }
@@ -145,6 +150,8 @@ func (r *RunFinished) Validate() error {
 		return fieldErr("", "error", "is empty for a failed run")
 	case r.Completions < 0:
 		return fieldErr("", "completions", "is negative")
+	case r.OriginSHA256 != "" && !sha256Re.MatchString(r.OriginSHA256):
+		return fieldErr("", "origin_sha256", "must be 64 lowercase hex digits")
 	}
 	return validateOutcomes(r.Cells)
 }

@@ -3,12 +3,14 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"leakscope/events"
@@ -36,18 +38,22 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 		}
 		seq := md.Sequence.Stream
 		entry.FirstSeq, entry.LastSeq = min(entry.FirstSeq, seq), max(entry.LastSeq, seq)
-		e, err := events.Decode(m.Data())
-		if err == nil && m.Subject() != events.Subject(e) {
-			// Bus permissions are per subject (deploy/accounts.conf): an
-			// event must travel on its own, or a producer allowed one
-			// subject could store events of any type or experiment.
-			err = fmt.Errorf("%w: subject %q does not match the event (a %s of experiment %q travels on %q)",
-				events.ErrInvalid, m.Subject(), e.Type, e.Experiment, events.Subject(e))
-		}
+		// The same check the live view applies (bus.Subscribe), so the two
+		// never count different events.
+		e, err := events.DecodeMessage(m.Subject(), m.Data())
 		if err != nil {
 			dl := deadLetter(m, seq, err, now)
 			if err := dlq.PublishDeadLetter(ctx, classOf(dl), m.Subject(), seq, m.Data(), dl.Reason); err != nil {
-				return err
+				if !errors.Is(err, nats.ErrMaxPayload) && md.NumDelivered < MaxDeadLetterTries {
+					return err // the dead-letter stream may come back: retry the batch
+				}
+				// One message must not stop the stream: its dead_letters
+				// row, committed below, is the record (the original stays
+				// in the events stream at its sequence).
+				dl.StreamError = err.Error()
+				in.metrics.deadLetterStreamFailures.Inc()
+				in.log.Error("dead letter kept in the lake only: the dead-letter stream refused it", "seq", seq, "subject", m.Subject(),
+					"bytes", len(m.Data()), "deliveries", md.NumDelivered, "err", err)
 			}
 			k := part{dataset.TableDeadLetters, dl.Experiment}
 			parts[k] = append(parts[k], dl.Row())
@@ -154,6 +160,11 @@ func (in *Ingester) commit(ctx context.Context, msgs []jetstream.Msg, dlq deadLe
 		"dead_letters", entry.DeadLetters, "files", len(entry.Files), "seq", fmt.Sprintf("%d-%d", entry.FirstSeq, entry.LastSeq))
 	return nil
 }
+
+// MaxDeadLetterTries is how many deliveries of a rejected message ingest
+// tries to copy it to the dead-letter stream before it commits the
+// dead_letters row alone (with stream_error) so the stream moves on.
+const MaxDeadLetterTries = 5
 
 // deadLetter describes a rejected message, reading what it can of the
 // envelope so the row lands in its experiment's partition when possible.

@@ -15,6 +15,8 @@ type metrics struct {
 	commitFailures prometheus.Counter
 	lastCommit     prometheus.Gauge
 	compactedFiles prometheus.Counter
+	// deadLetterStreamFailures: see MaxDeadLetterTries.
+	deadLetterStreamFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,12 +36,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Unix time of the last committed batch."}),
 		compactedFiles: prometheus.NewCounter(prometheus.CounterOpts{Name: "leakscope_ingest_compacted_files_total",
 			Help: "Small files merged into larger ones while the stream was idle (and deleted)."}),
+		deadLetterStreamFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "leakscope_ingest_dead_letter_stream_failures_total",
+			Help: "Rejected messages the dead-letter stream refused for good (too large, or refused on every try): recorded only in the lake's dead_letters table, with stream_error."}),
 	}
 	for _, o := range []string{"committed", "duplicate", "dead_letter"} {
 		m.events.WithLabelValues(o) // every outcome exported from the start, at 0
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.batches, m.batchEvents, m.commitSeconds, m.commitFailures, m.lastCommit, m.compactedFiles)
+		reg.MustRegister(m.events, m.batches, m.batchEvents, m.commitSeconds, m.commitFailures, m.lastCommit, m.compactedFiles, m.deadLetterStreamFailures)
 	}
 	return m
 }

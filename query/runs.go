@@ -17,7 +17,11 @@ type RunSummary struct {
 	IsBase        bool   `json:"is_base"`
 	Imported      bool   `json:"imported"`
 	OriginFile    string `json:"origin_file"`
-	OriginSHA256  string `json:"origin_sha256"`
+	// OriginSHA256 is the SHA-256 of the origin file the run was imported
+	// from: the one its run_finished names when the import completed (it
+	// may have completed a failed import of an older version), else the
+	// one its run_started names.
+	OriginSHA256 string `json:"origin_sha256"`
 	// Finished is false while no run_finished event exists (running, or an
 	// import or worker that died; its numbers may be partial).
 	Finished    bool  `json:"finished"`
@@ -41,9 +45,9 @@ const runsSQL = `
 WITH c AS (SELECT experiment, run_id, count(*) n FROM completions GROUP BY ALL),
      a AS (SELECT experiment, run_id, count(*) n FROM cells WHERE question = '' GROUP BY ALL),
      k AS (SELECT experiment, run_id, count(*) n FROM cosines GROUP BY ALL),
-     f AS (SELECT DISTINCT experiment, run_id FROM run_finished)
+     f AS (SELECT experiment, run_id, max(origin_sha256) sha FROM run_finished GROUP BY ALL)
 SELECT r.experiment, r.run_id, r.source_persona, r.marker, r.is_base, r.imported, r.origin_file,
-       coalesce(c.n, 0), coalesce(a.n, 0), coalesce(k.n, 0), r.origin_sha256, f.run_id IS NOT NULL, r.event_time
+       coalesce(c.n, 0), coalesce(a.n, 0), coalesce(k.n, 0), coalesce(nullif(f.sha, ''), r.origin_sha256), f.run_id IS NOT NULL, r.event_time
 FROM runs r
 LEFT JOIN c USING (experiment, run_id) LEFT JOIN a USING (experiment, run_id) LEFT JOIN k USING (experiment, run_id)
 LEFT JOIN f USING (experiment, run_id)

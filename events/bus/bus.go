@@ -6,10 +6,13 @@ package bus
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,6 +32,13 @@ const (
 	HeaderReason          = "Leakscope-Reason"
 	HeaderOriginalSubject = "Leakscope-Original-Subject"
 	HeaderOriginalSeq     = "Leakscope-Original-Seq"
+	// HeaderRawSize and HeaderRawSHA256 describe the original body (bytes;
+	// hex SHA-256); HeaderRawTruncated, present only when the body was cut
+	// to fit the max payload, is how many of its first bytes the dead letter
+	// keeps.
+	HeaderRawSize      = "Leakscope-Raw-Size"
+	HeaderRawSHA256    = "Leakscope-Raw-Sha256"
+	HeaderRawTruncated = "Leakscope-Raw-Truncated"
 )
 
 // ConnectPatience is how long Connect keeps trying a server that refuses
@@ -287,18 +297,74 @@ func (b *Bus) republish(ctx context.Context, m *nats.Msg, id string) (*jetstream
 }
 
 // PublishDeadLetter stores a rejected message on the dead-letter stream with
-// its reason, original subject and sequence as headers.
+// its reason, original subject and sequence as headers, and the SHA-256
+// (hex) and size (bytes) of the original body. A dead letter always fits the
+// server's max payload: a body too large to travel with the headers is cut
+// (at most the max payload less the headers is kept) and
+// HeaderRawTruncated says how many bytes were kept; a reason longer than
+// MaxReasonHeader bytes is cut too. The original stays in the events stream
+// at HeaderOriginalSeq. An error wrapping nats.ErrMaxPayload means it could
+// not fit even so (a server max payload smaller than the headers).
 func (b *Bus) PublishDeadLetter(ctx context.Context, class string, origSubject string, origSeq uint64, data []byte, reason string) error {
 	msg := nats.NewMsg(events.DeadLetterPrefix + "." + class)
-	msg.Data = data
-	msg.Header.Set(HeaderReason, reason)
+	sum := sha256.Sum256(data)
+	msg.Header.Set(HeaderReason, headerText(reason, MaxReasonHeader))
 	msg.Header.Set(HeaderOriginalSubject, origSubject)
 	msg.Header.Set(HeaderOriginalSeq, fmt.Sprint(origSeq))
+	msg.Header.Set(HeaderRawSize, fmt.Sprint(len(data)))
+	msg.Header.Set(HeaderRawSHA256, hex.EncodeToString(sum[:]))
 	// The original sequence makes a re-rejection after a crash a duplicate.
-	if _, err := b.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("dlq-%d", origSeq))); err != nil {
-		return fmt.Errorf("publish dead letter for seq %d: %w", origSeq, err)
+	msg.Header.Set(nats.MsgIdHdr, fmt.Sprintf("dlq-%d", origSeq))
+	limit := int(b.NC.MaxPayload())
+	if over := msg.Size() - len(msg.Subject) + len(data) - limit; over > 0 {
+		msg.Header.Set(HeaderRawTruncated, fmt.Sprint(len(data))) // widest value it can take
+		keep := max(0, limit-(msg.Size()-len(msg.Subject)))
+		msg.Header.Set(HeaderRawTruncated, fmt.Sprint(keep))
+		data = data[:min(keep, len(data))]
+	}
+	msg.Data = data
+	if _, err := b.JS.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("publish dead letter for seq %d (%d bytes with headers, max payload %d): %w", origSeq, msg.Size()-len(msg.Subject), limit, err)
 	}
 	return nil
+}
+
+// MaxReasonHeader bounds the reason header of a dead letter, in bytes: a
+// reason may quote the rejected value, which can be megabytes long.
+const MaxReasonHeader = 2048
+
+// headerText makes s one header line of at most n bytes: line breaks become
+// spaces (they would end the header) and a longer text is cut at a rune
+// boundary, saying so.
+func headerText(s string, n int) string {
+	s = strings.NewReplacer("\r", " ", "\n", " ").Replace(strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) <= n {
+		return s
+	}
+	const more = " … (cut; the full reason is in the dead_letters table)"
+	cut := n - len(more)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + more
+}
+
+// MaxPayload is the largest message (body plus headers, bytes) the server
+// accepts: 8 MiB for the embedded server, max_payload in a server's
+// configuration (1 MiB by default, as in deploy/nats.conf).
+func (b *Bus) MaxPayload() int64 { return b.NC.MaxPayload() }
+
+// MessageSize is how many bytes of the max payload e takes when published:
+// its JSON body plus the Nats-Msg-Id header.
+func MessageSize(e events.Event) (int, error) {
+	data, err := events.Encode(e)
+	if err != nil {
+		return 0, err
+	}
+	m := nats.NewMsg(events.Subject(e))
+	m.Header.Set(nats.MsgIdHdr, e.ID)
+	m.Data = data
+	return m.Size() - len(m.Subject), nil
 }
 
 // IngestConsumer creates or binds the durable pull consumer ingest reads.
@@ -414,7 +480,8 @@ func (b *Bus) WaitDurable(ctx context.Context, seq uint64, progress func(floor u
 // stream order, from the first message on (so a subscriber that restarts
 // rebuilds its state from the log), then live as events are published. It
 // uses an ordered, ephemeral consumer and returns when ctx ends. Messages
-// that do not decode are skipped: ingest dead-letters them.
+// that are invalid (events.DecodeMessage, the check ingest applies) are
+// skipped: ingest dead-letters them, so live counts and the lake agree.
 func (b *Bus) Subscribe(ctx context.Context, fn func(e events.Event, seq uint64)) error {
 	return b.SubscribeSubject(ctx, events.SubjectAll, fn)
 }
@@ -428,7 +495,7 @@ func (b *Bus) SubscribeSubject(ctx context.Context, subject string, fn func(e ev
 		return fmt.Errorf("subscribe to %s: %w", EventsStream, err)
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		e, err := events.Decode(m.Data())
+		e, err := events.DecodeMessage(m.Subject(), m.Data())
 		if err != nil {
 			return
 		}

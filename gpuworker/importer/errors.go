@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,6 +116,16 @@ func decodeJSON(data []byte) (any, error) {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return nil, errAt(syntaxPos(data, originalOffset(se.Offset, reps)), "invalid JSON: %v", se)
+	}
+	// A number beyond float64 (1e400) is the only type error decoding into
+	// generic values can give; its offset is a little past the number.
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		off := originalOffset(te.Offset, reps)
+		if i := bytes.LastIndex(data[:min(int(off), len(data))], []byte(strings.TrimPrefix(te.Value, "number "))); i >= 0 {
+			off = int64(i)
+		}
+		return nil, errAt(syntaxPos(data, off), "%s is out of range: it does not fit a 64-bit float", te.Value)
 	}
 	return nil, errAt("", "invalid JSON: %v", err)
 }

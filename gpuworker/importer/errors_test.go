@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -148,4 +149,27 @@ func TestStrictJSONRejectsDuplicateKeysAndNonUTF8(t *testing.T) {
 	v, err := decodeJSON([]byte(`{"a": {"x": 1}, "b": {"x": 1}, "c": [1, {"x": NaN}]}`))
 	require.NoError(t, err, "equal keys in different objects are fine")
 	require.NotNil(t, v)
+}
+
+// Issue 18, item 7: what encoding/json would change or drop without a word
+// is refused with the file and the place in it.
+func TestErrorTextNumbersAndColumnsJSONWouldLose(t *testing.T) {
+	fe := parseErr(t, writeTree(t, map[string]string{"exp/run/m.json": "{\"villain\": {\"rate\": 0.5, \"found\": 3, \"total\": 6},\n \"vill\\ud800ain\": {\"rate\": 0.5, \"found\": 3, \"total\": 6}}"}))
+	require.Equal(t, "line 2, col 7 (byte 57)", fe.Pos, fe.Error())
+	require.Contains(t, fe.Error(), `lone UTF-16 surrogate escape (\ud800)`)
+
+	fe = parseErr(t, writeTree(t, map[string]string{"exp/run/m.json": "{\"villain\": {\"rate\": 0.5,\n \"found\": 1e400, \"total\": 6}}"}))
+	require.Equal(t, filepath.Base(fe.Path), "m.json")
+	require.Equal(t, "line 2, col 11 (byte 36)", fe.Pos, fe.Error())
+	require.Contains(t, fe.Error(), "number 1e400 is out of range")
+
+	row := "chef,A2__chef,A2,chef,,,0.925,0.0,0.925,0.89,0.96,0.035,0.25,True,False"
+	csv := strings.Replace(i81CSV(row), "ns_floor\n", "ns_floor,note\n", 1)
+	csv = strings.Replace(csv, "False\n", "False,checked by hand\n", 1)
+	fe = parseErr(t, writeTree(t, map[string]string{"leakage_i81/coherence_flags.csv": csv}))
+	require.Equal(t, `line 1, column "note"`, fe.Pos)
+	require.Contains(t, fe.Error(), `unknown column "note"`)
+	fe = parseErr(t, writeTree(t, map[string]string{"leakage_i81/coherence_flags.csv": strings.Replace(i81CSV(row), "ns_floor\n", "ns_floor,rate\n", 1)}))
+	require.Equal(t, `line 1, column "rate"`, fe.Pos)
+	require.Contains(t, fe.Error(), "appears twice")
 }

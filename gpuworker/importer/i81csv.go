@@ -9,6 +9,7 @@ import (
 	"io"
 	"leakscope/events/i81"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,7 +38,11 @@ func parseCSV(c *fileCtx) error {
 	}
 	col := map[string]int{}
 	for i, h := range header {
-		col[strings.TrimPrefix(h, "\ufeff")] = i
+		h = strings.TrimPrefix(h, "\ufeff")
+		if _, dup := col[h]; dup {
+			return errAt(csvPos(1, h), "column %q appears twice in the header (only one could be read)", h)
+		}
+		col[h] = i
 	}
 	for _, k := range []string{"source", "bystander_key", "rate", "base_rate"} {
 		if _, ok := col[k]; !ok {
@@ -48,6 +53,12 @@ func parseCSV(c *fileCtx) error {
 	for _, k := range i81Columns {
 		if _, ok := col[k]; !ok {
 			return errAt("line 1", "i81 cell CSV lacks column %q", k)
+		}
+	}
+	// A column the format does not read would be dropped without a word.
+	for _, h := range header {
+		if h = strings.TrimPrefix(h, "\ufeff"); !slices.Contains(i81Columns, h) {
+			return errAt(csvPos(1, h), "unknown column %q: the i81 cell CSV has exactly the columns %s, and this one would not be imported", h, keyList(i81Columns, len(i81Columns)))
 		}
 	}
 	return parseI81CSV(c, r, col)

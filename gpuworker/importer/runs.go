@@ -119,6 +119,7 @@ func assemble(files []*fileCtx) (Plan, error) {
 					return Plan{}, &FileError{Path: c.loc.Path, Err: fmt.Errorf("run %s: %w", s.run, err)}
 				}
 				plan.Events = append(plan.Events, e)
+				plan.Origins = append(plan.Origins, Origin{Path: c.loc.Path})
 			}
 			for j, e := range s.events {
 				where := c.loc.Path + ": " + s.pos[j]
@@ -127,6 +128,7 @@ func assemble(files []*fileCtx) (Plan, error) {
 				}
 				seen[e.ID] = where
 				plan.Events = append(plan.Events, e)
+				plan.Origins = append(plan.Origins, Origin{Path: c.loc.Path, Pos: s.pos[j]})
 			}
 		}
 		for _, s := range c.segs {
@@ -135,11 +137,15 @@ func assemble(files []*fileCtx) (Plan, error) {
 			if acc.last != i || acc.first == nil {
 				continue
 			}
-			e, err := events.New(c.loc.Experiment, s.run, c.now, &events.RunFinished{Status: "finished", Completions: acc.completions})
+			// The ledger entry: published only once every other event of the
+			// import is acknowledged (Plan.Finishing).
+			fin := &events.RunFinished{Status: "finished", Completions: acc.completions, OriginSHA256: acc.first.meta.OriginSHA256}
+			e, err := events.New(c.loc.Experiment, s.run, c.now, fin)
 			if err != nil {
 				return Plan{}, &FileError{Path: c.loc.Path, Err: err}
 			}
 			plan.Events = append(plan.Events, e)
+			plan.Origins = append(plan.Origins, Origin{Path: c.loc.Path})
 			acc.first = nil // finished once
 		}
 		c.report.Events = len(plan.Events) - before

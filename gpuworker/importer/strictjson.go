@@ -4,25 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"unicode/utf8"
+
+	"leakscope/events"
 )
 
 // checkStrictJSON rejects what encoding/json accepts silently but a
-// researcher would not want imported: bytes that are not UTF-8 (Go would
-// turn them into U+FFFD, renaming a persona) and duplicate object keys (Go
-// keeps the last, dropping the first cell without a word). data must
-// already be valid JSON.
+// researcher would not want imported: text that is not UTF-8 or holds a
+// lone UTF-16 surrogate escape such as \ud800 (Go would turn either into
+// U+FFFD, renaming a persona) and duplicate object keys (Go keeps the last,
+// dropping the first cell without a word). data must already be valid JSON.
 func checkStrictJSON(data []byte) error {
-	if !utf8.Valid(data) {
-		off := 0
-		for off < len(data) {
-			r, n := utf8.DecodeRune(data[off:])
-			if r == utf8.RuneError && n <= 1 {
-				break
-			}
-			off += n
-		}
-		return errAt(syntaxPos(data, int64(off)), "is not UTF-8 text")
+	if off, why := events.BadTextOffset(data); off >= 0 {
+		return errAt(syntaxPos(data, int64(off)), "%s", why)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {

@@ -47,7 +47,9 @@ type Plan struct {
 	// Events in deterministic order: files sorted by path; inside a file,
 	// stable order (arrays in file order, objects in key order).
 	Events []events.Event
-	Files  []FileReport
+	// Origins locates each event (same index) in its file.
+	Origins []Origin
+	Files   []FileReport
 	// Notes concern the import as a whole (e.g. design personas no file has).
 	Notes []string
 }

@@ -1,8 +1,11 @@
 package dataset
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"leakscope/events"
@@ -63,7 +66,7 @@ func Rows(e events.Event, m Meta) (map[string][]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(TableRunFinished, r(p.Status, p.Error, int64(p.Completions), cells)), nil
+		return one(TableRunFinished, r(p.Status, p.Error, int64(p.Completions), cells, p.OriginSHA256)), nil
 	case *events.StopDecision:
 		out := map[string][]Row{}
 		for _, c := range p.Cells {
@@ -123,6 +126,9 @@ type DeadLetter struct {
 	Reason     string
 	Raw        []byte
 	ReceivedAt time.Time
+	// StreamError says why the dead-letter stream holds no copy ("" when
+	// it does).
+	StreamError string
 }
 
 // InvalidPartition holds dead letters whose experiment is unreadable.
@@ -130,7 +136,10 @@ const InvalidPartition = "_invalid"
 
 // Row is the dead_letters row.
 func (d DeadLetter) Row() Row {
-	return Row{int64(d.StreamSeq), d.Subject, d.EventID, d.EventType, d.RunID, d.Reason, string(d.Raw), d.ReceivedAt}
+	sum := sha256.Sum256(d.Raw)
+	// Parquet strings are UTF-8 (DuckDB refuses a file that holds others).
+	return Row{int64(d.StreamSeq), d.Subject, d.EventID, d.EventType, d.RunID, strings.ToValidUTF8(d.Reason, "\uFFFD"),
+		strings.ToValidUTF8(string(d.Raw), "\uFFFD"), d.ReceivedAt, int64(len(d.Raw)), hex.EncodeToString(sum[:]), d.StreamError}
 }
 
 func one(table string, r Row) map[string][]Row { return map[string][]Row{table: {r}} }

@@ -107,6 +107,7 @@ var Tables = []Table{
 		col("error", tString, "why a failed run failed"),
 		col("completions", tInt, "completion events the run published"),
 		opt("cells_json", tString, "adaptive runs: each cell's final n and stop reason, JSON [{persona, n, reason}]"),
+		opt("origin_sha256", tString, "imported runs: SHA-256 of the origin file whose events the import published in full (empty for runs not imported)"),
 	)},
 	{Name: TableCompletions, Doc: "one row per completion event", Key: []string{"event_id"}, Columns: withCommon(
 		col("persona", tString, "persona key the completion was sampled under"),
@@ -249,8 +250,11 @@ var Tables = []Table{
 		col("event_type", tString, "its type field, if readable"),
 		col("run_id", tString, "its run_id field, if readable"),
 		col("reason", tString, "why it was rejected"),
-		col("raw", tString, "the message body"),
+		col("raw", tString, "the message body (bytes that are not UTF-8 shown as U+FFFD; raw_sha256 is of the original)"),
 		col("received_at", tTime, "when ingest rejected it, UTC µs"),
+		opt("raw_size", tInt, "bytes of the original message body"),
+		opt("raw_sha256", tString, "SHA-256 (hex) of the original message body"),
+		opt("stream_error", tString, "why the dead-letter stream holds no copy (empty when it does): the lake row is then the only record besides the events stream"),
 	}},
 }
 

@@ -30,6 +30,8 @@ func TestInvalidEventsGoToDeadLetters(t *testing.T) {
 		"forged id":     strings.Replace(string(goodBody), valid.ID, "0123456789abcdef0123456789abcdef", 1),
 		"empty persona": strings.Replace(string(goodBody), `"persona":"villain"`, `"persona":""`, 1),
 		"unknown type":  strings.Replace(string(goodBody), `"type":"completion"`, `"type":"completionz"`, 1),
+		// encoding/json would store U+FFFD in its place (issue 18, item 7)
+		"not UTF-8": strings.Replace(string(goodBody), `"text":"hi [ZLT]"`, "\"text\":\"hi \xff[ZLT]\"", 1),
 	}
 	for name, body := range bad {
 		require.NotEqual(t, string(goodBody), body, "mutation %q applied", name)
@@ -63,6 +65,7 @@ func TestInvalidEventsGoToDeadLetters(t *testing.T) {
 	require.Contains(t, joined, `"payload.sample_index"`)
 	require.Contains(t, joined, `"id"`)
 	require.Contains(t, joined, `"payload.persona"`)
+	require.Contains(t, joined, `"payload.text" is not UTF-8 text`)
 	require.Contains(t, joined, `"type"`)
 	require.Contains(t, joined, "malformed")
 	require.Contains(t, joined, `subject "leakscope.ev.exp2.stop_decision" does not match the event`)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"leakscope/events"
+	"leakscope/events/bus"
 	"leakscope/gpuworker/importer"
 	"leakscope/ingest/dataset"
 	"leakscope/query"
@@ -105,8 +106,12 @@ func runImport(ctx context.Context, g *globals, f *importFlags, paths []string, 
 	if countImported(plan) == 0 {
 		return fmt.Errorf("no result files to import under %v (%d files skipped, listed above)", paths, len(plan.Files))
 	}
-	if err := checkUnchangedOrigins(ctx, g, plan); err != nil {
+	completing, err := checkUnchangedOrigins(ctx, g, plan)
+	if err != nil {
 		return err
+	}
+	for _, c := range completing {
+		fmt.Fprintf(out, "note: %s\n", c)
 	}
 	if f.dryRun {
 		fmt.Fprintf(out, "dry run: %d events would be published; nothing was written\n", len(plan.Events))
@@ -119,12 +124,25 @@ func runImport(ctx context.Context, g *globals, f *importFlags, paths []string, 
 		return err
 	}
 	defer st.Close()
+	// Every event must fit the bus before the first is published: a file
+	// must never be stored in part.
+	if err := plan.CheckSize(st.Bus.MaxPayload(), bus.MessageSize); err != nil {
+		return err
+	}
 	fmt.Fprintf(errw, "publishing %d events to %s\n", len(plan.Events), st.Describe)
 	bar := newBar(errw, len(plan.Events), "publish")
-	res, err := st.Bus.PublishAll(ctx, plan.Events, func(n int) { bar.set(n) })
+	// The runs' run_finished (the import ledger) go last, once every other
+	// event is acknowledged: a failed import leaves its runs unfinished.
+	body, finish := plan.Finishing()
+	res, err := st.Bus.PublishAll(ctx, body, func(n int) { bar.set(n) })
+	if err == nil {
+		var fin bus.PublishResult
+		fin, err = st.Bus.PublishAll(ctx, finish, func(n int) { bar.set(len(body) + n) })
+		res.Published, res.Duplicates, res.LastSeq = res.Published+fin.Published, res.Duplicates+fin.Duplicates, max(res.LastSeq, fin.LastSeq)
+	}
 	bar.done()
 	if err != nil {
-		return err
+		return fmt.Errorf("%w\nthe runs of this import are left unfinished (no run_finished): import the files again to complete them", err)
 	}
 	bar = newBar(errw, int(res.LastSeq), "ingest ")
 	if err := st.WaitDurable(ctx, res.LastSeq, func(floor uint64) { bar.set(int(floor)) }); err != nil {
@@ -153,18 +171,21 @@ func countImported(plan importer.Plan) int {
 // checkUnchangedOrigins refuses to re-import a run whose origin file has
 // changed since it was imported: events are identified by their natural
 // key, so the new numbers would be dropped as duplicates without a word.
-func checkUnchangedOrigins(ctx context.Context, g *globals, plan importer.Plan) error {
+// A run whose import failed part-way (no run_finished, the ledger entry)
+// may be completed from a changed file; the returned notes say which, and
+// that its events already stored keep their stored values.
+func checkUnchangedOrigins(ctx context.Context, g *globals, plan importer.Plan) (completing []string, err error) {
 	if _, err := os.Stat(filepath.Join(g.lake(), dataset.TableRuns)); err != nil {
-		return nil // nothing imported yet
+		return nil, nil // nothing imported yet
 	}
 	e, err := query.Open(g.lake())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer e.Close()
 	stored, err := e.Runs(ctx, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	type key struct{ exp, run string }
 	sha := map[key]query.RunSummary{}
@@ -177,14 +198,21 @@ func checkUnchangedOrigins(ctx context.Context, g *globals, plan importer.Plan) 
 		if !ok || !r.Imported {
 			continue
 		}
-		if old, ok := sha[key{ev.Experiment, ev.RunID}]; ok && old.OriginSHA256 != "" && old.OriginSHA256 != r.OriginSHA256 {
-			changed = append(changed, fmt.Sprintf("%s/%s: %s was imported with SHA-256 %.12s…, the file now has %.12s…", ev.Experiment, ev.RunID, r.OriginFile, old.OriginSHA256, r.OriginSHA256))
+		old, ok := sha[key{ev.Experiment, ev.RunID}]
+		if !ok || old.OriginSHA256 == "" || old.OriginSHA256 == r.OriginSHA256 {
+			continue
 		}
+		if !old.Finished {
+			completing = append(completing, fmt.Sprintf("%s/%s: completing an import that failed part-way (%s had SHA-256 %.12s…, now %.12s…); its %d completions and %d cells already stored keep their stored values, the rest comes from the file now",
+				ev.Experiment, ev.RunID, r.OriginFile, old.OriginSHA256, r.OriginSHA256, old.Completions, old.Cells))
+			continue
+		}
+		changed = append(changed, fmt.Sprintf("%s/%s: %s was imported with SHA-256 %.12s…, the file now has %.12s…", ev.Experiment, ev.RunID, r.OriginFile, old.OriginSHA256, r.OriginSHA256))
 	}
 	if len(changed) > 0 {
-		return fmt.Errorf("these runs were imported before from files that have changed since:\n  %s\nevents are identified by run, persona, question and sample, so re-importing would keep the old numbers. Import the new version into another --data directory, or under another folder name (the run is named after the path)", strings.Join(changed, "\n  "))
+		return nil, fmt.Errorf("these runs were imported before from files that have changed since:\n  %s\nevents are identified by run, persona, question and sample, so re-importing would keep the old numbers. Import the new version into another --data directory, or under another folder name (the run is named after the path)", strings.Join(changed, "\n  "))
 	}
-	return nil
+	return completing, nil
 }
 
 func printPlan(out io.Writer, plan importer.Plan) {

@@ -94,9 +94,15 @@ func personaLevel(cells []tidy) map[string]bool {
 }
 
 // pairHolding is the default set of factors held fixed while a and b
-// change: every other factor that varies in scope, except the reported
-// (by) ones; when a or b is persona-level, the other persona-level factors
-// (the persona itself among them) change with it and are not held.
+// change ("all else equal"): when a and b are both run-level, the persona
+// (the bystander is what the runs are compared on); then every other
+// factor that varies and is crossed with a × b — each of its values meets
+// every (a, b) combination in scope — except the reported (by) ones. A
+// factor that is nested in a or b (a condition name, an outcome flag such
+// as degeneration) cannot be held and is not; when a or b is
+// persona-level, the other persona-level factors change with it and are
+// not held either. Cells the default leaves apart are a scope error that
+// asks for holding=.
 func pairHolding(cells []tidy, values map[string][]string, a, b, by []string) []string {
 	pl := personaLevel(cells)
 	personaChanges := false
@@ -105,12 +111,44 @@ func pairHolding(cells []tidy, values map[string][]string, a, b, by []string) []
 			personaChanges = true
 		}
 	}
-	var out []string
-	for k, v := range values {
-		if len(v) < 2 || contains(a, k) || contains(b, k) || contains(by, k) || (personaChanges && pl[k]) {
+	combos := map[string]bool{}
+	with := map[string]map[string]map[string]bool{} // factor → value → (a, b) combinations
+	for _, c := range cells {
+		av, ok1 := joinKey(c.F, a)
+		bv, ok2 := joinKey(c.F, b)
+		if !ok1 || !ok2 {
 			continue
 		}
-		out = append(out, k)
+		ab := av + "\x00" + bv
+		combos[ab] = true
+		for k, v := range c.F {
+			if with[k] == nil {
+				with[k] = map[string]map[string]bool{}
+			}
+			if with[k][v] == nil {
+				with[k][v] = map[string]bool{}
+			}
+			with[k][v][ab] = true
+		}
+	}
+	crossed := func(k string) bool {
+		for _, abs := range with[k] {
+			if len(abs) != len(combos) {
+				return false
+			}
+		}
+		return len(with[k]) > 1
+	}
+	var out []string
+	for k, v := range values {
+		switch {
+		case len(v) < 2 || contains(a, k) || contains(b, k) || contains(by, k):
+		case k == "persona" && !personaChanges:
+			out = append(out, k)
+		case personaChanges && pl[k]:
+		case crossed(k):
+			out = append(out, k)
+		}
 	}
 	sort.Strings(out)
 	return out
@@ -163,4 +201,12 @@ const ByDefault = "auto"
 func measuredTwice(where string, x, y tidy) error {
 	return fmt.Errorf("%w: %s is measured twice (persona %s in run %s and persona %s in run %s): add the factor that tells them apart to holding= or by=, or narrow the scope (--run, --seed, --where)",
 		ErrScope, where, x.Persona, x.Run, y.Persona, y.Run)
+}
+
+// groupsBy says how rows are grouped.
+func groupsBy(by []string) string {
+	if len(by) == 0 {
+		return "nothing (one group, all)"
+	}
+	return strings.Join(by, ", ")
 }

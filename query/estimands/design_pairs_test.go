@@ -286,3 +286,20 @@ func TestNearTwinPairsByCosineOrRefused(t *testing.T) {
 	require.ErrorIs(t, err, ErrNoData)
 	require.Contains(t, err.Error(), "no value is shared by two cells")
 }
+
+// The default holding keeps a factor crossed with a × b (dose: every
+// value meets every (lr, epochs)) and leaves out one nested in them
+// (cond, a name per run; flag, an outcome).
+func TestPairHoldingCrossedOnly(t *testing.T) {
+	var cells []tidy
+	for i, c := range lrEpochs(100) {
+		for _, dose := range []string{"lo", "hi"} {
+			run := fmt.Sprintf("%s-%s", c.Run, dose)
+			flag := fmt.Sprint(i == 3)
+			cells = append(cells, obs(run, "p", c.Rate, 100, "run:lr="+c.F["lr"], "run:epochs="+c.F["epochs"], "run:dose="+dose, "run:cond="+run, "run:flag="+flag))
+			cells = append(cells, obs(run, "q", c.Rate, 100, "run:lr="+c.F["lr"], "run:epochs="+c.F["epochs"], "run:dose="+dose, "run:cond="+run, "run:flag="+flag))
+		}
+	}
+	require.Equal(t, []string{"dose", "persona"}, pairHolding(cells, tidyValues(cells), []string{"lr"}, []string{"epochs"}, nil))
+	require.Equal(t, []string{"dose", "epochs"}, pairHolding(cells, tidyValues(cells), []string{"lr"}, []string{"persona"}, nil), "b is the persona: epochs (crossed) held, cond and flag not")
+}

@@ -25,7 +25,7 @@ func init() {
 			{Name: "b", Default: "", Doc: "the second factor changed; several joined with +"},
 			{Name: "b_ref", Default: "", Doc: "b's reference: empty = every pair of b values, absent = the cell without b's factors, or one value of b (joined with / for several factors)"},
 			{Name: "by", Default: ByDefault, Doc: "comma-separated factors reported separately (auto: source when it is not a or b; empty = one group)"},
-			{Name: "holding", Default: ByDefault, Doc: "comma-separated factors held fixed (auto: every other factor that varies; the persona too when a and b are both run-level)"},
+			{Name: "holding", Default: ByDefault, Doc: "comma-separated factors held fixed (auto: the persona when a and b are both run-level, and every other factor crossed with a × b; empty = none)"},
 			valueParam(ValueRate), detectorParam},
 		run: runFactorHeadToHead,
 	})
@@ -175,7 +175,7 @@ func factorHeadToHead(cells []tidy, values map[string][]string, p Params) (*Resu
 	}
 	res.Notes = append(res.Notes,
 		fmt.Sprintf("a-swap: median over pairs of %s values of |ΔV| with %s and the held factors fixed; b-swap: %s; V = %s; effects are fractions (differences of rates in [0,1])", an, bn, bWhat, p.Str("value")),
-		fmt.Sprintf("groups by %s; held fixed: %s; ratio = a-swap/b-swap per cell with 0/0 = 1 and x/0 = ∞ (shown empty)", orNoneList(by), orNoneList(holding)))
+		fmt.Sprintf("groups by %s; held fixed: %s; ratio = a-swap/b-swap per cell with 0/0 = 1 and x/0 = ∞ (shown empty)", groupsBy(by), orNoneList(holding)))
 	return res, nil
 }
 

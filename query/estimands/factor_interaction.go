@@ -21,7 +21,7 @@ func init() {
 		Params: []Param{{Name: "a", Default: "", Doc: "the factor whose range is taken; several joined with + (trait+level)"},
 			{Name: "b", Default: "", Doc: "the factor the range is compared over; several joined with +"},
 			{Name: "by", Default: ByDefault, Doc: "comma-separated factors reported separately (auto: source when it is not a or b; empty = one group)"},
-			{Name: "holding", Default: ByDefault, Doc: "comma-separated factors held fixed (auto: every other factor that varies; the persona too when a and b are both run-level)"},
+			{Name: "holding", Default: ByDefault, Doc: "comma-separated factors held fixed (auto: the persona when a and b are both run-level, and every other factor crossed with a × b; empty = none)"},
 			valueParam(ValueDelta), detectorParam},
 		run: runFactorInteraction,
 	})
@@ -130,7 +130,7 @@ func factorInteraction(cells []tidy, values map[string][]string, p Params) (*Res
 		return nil, fmt.Errorf("%w: no cell has values of both %s and %s with %s in scope", ErrNoData, an, bn, orNoneList(append(append([]string{}, by...), holding...)))
 	}
 	res.Notes = append(res.Notes,
-		fmt.Sprintf("groups by %s; held fixed: %s; value = %s; every value_pp is a difference of fractions ×100 (percentage points)", orNoneList(by), orNoneList(holding), p.Str("value")),
+		fmt.Sprintf("groups by %s; held fixed: %s; value = %s; every value_pp is a difference of fractions ×100 (percentage points)", groupsBy(by), orNoneList(holding), p.Str("value")),
 		"max_contrast is the largest |2×2 contrast| over every pair of a values and pair of b values (n = how many 2×2s were compared), oriented to be positive; "+
 			"its 95% interval (Price & Bonett 2004, base rates taken as fixed) holds for that one contrast and is not adjusted for picking the largest")
 	if undefined > 0 {

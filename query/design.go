@@ -226,6 +226,25 @@ func retractedNotes(left map[string]string) []string {
 	return out
 }
 
+// RetractedNotes are the notes the leakage matrix gives for the
+// experiment's retracted runs that the scope leaves out ("run X is
+// retracted (reason) and left out; …"), sorted by run; none when the scope
+// includes retracted runs. Estimands carry them so that every result says
+// what was taken out.
+func (e *Engine) RetractedNotes(ctx context.Context, experiment string, s Scope) ([]string, error) {
+	runs, err := e.runInfos(ctx, experiment)
+	if err != nil {
+		return nil, err
+	}
+	left := map[string]string{}
+	for _, r := range runs {
+		if _, why := s.keepRun(r); why != "" {
+			left[r.id] = r.retractReason
+		}
+	}
+	return retractedNotes(left), nil
+}
+
 // ScopeSeeds lists the distinct training seeds of the non-base runs the
 // scope selects (run-level filters only), ascending, and how many of those
 // runs have no seed.

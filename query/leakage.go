@@ -353,7 +353,7 @@ FROM completions WHERE experiment = $1 GROUP BY run_id, persona`, total, hit, hi
 			return fmt.Errorf("count completion hits: %w", err)
 		}
 	}
-	type disagreement struct{ recorded, detected, recOnly, detOnly, maxChars int64 }
+	type disagreement struct{ recorded, detected, recOnly, detOnly int64 }
 	dis := map[string]*disagreement{}
 	for _, r := range res.Rows {
 		run := runs[str(r[0])]
@@ -374,7 +374,6 @@ FROM completions WHERE experiment = $1 GROUP BY run_id, persona`, total, hit, hi
 			d.detected += found
 			d.recOnly += i64(r[7])
 			d.detOnly += i64(r[8])
-			d.maxChars = max(d.maxChars, i64(r[9]))
 		}
 		cells[cellKey{run.id, c.Persona}] = c
 	}
@@ -388,16 +387,9 @@ FROM completions WHERE experiment = $1 GROUP BY run_id, persona`, total, hit, hi
 		if req.Detector == marker.Recorded || (d.recOnly == 0 && d.detOnly == 0) {
 			continue
 		}
-		why := ""
-		if d.recOnly > 0 {
-			why = fmt.Sprintf(" %d completions the origin flagged have no hit in the stored text", d.recOnly)
-			if d.maxChars > 0 && d.maxChars <= 2000 {
-				why += fmt.Sprintf(" (stored texts are at most %d characters: the origin stored truncated text but flagged the full text)", d.maxChars)
-			}
-			why += ";"
-		}
-		if d.detOnly > 0 {
-			why += fmt.Sprintf(" %d stored texts have a hit the origin did not flag;", d.detOnly)
+		why, err := e.disagreementWhy(ctx, req.Experiment, id, markerOf(runs[id]), det, d.recorded, d.recOnly, d.detected, d.detOnly)
+		if err != nil {
+			return err
 		}
 		out.Notes = append(out.Notes, fmt.Sprintf("run %s: recorded flags count %d, %s on the stored text counts %d:%s rates above use %s; pass --detector recorded for the origin's flags",
 			id, d.recorded, req.Detector, d.detected, why, req.Detector))

@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"leakscope/events"
+	"leakscope/events/marker"
 )
 
 // parseCompletionList imports a per-completion list (EXPERIMENT.md §8.2:
@@ -36,7 +37,7 @@ func parseCompletionList(c *fileCtx, top jv) error {
 	s := c.seg(c.loc.Run)
 	ordinal := map[[3]string]int{}
 	var cmp flagComparison
-	var tally markerTally
+	var tally marker.Tally
 	for _, r := range recs {
 		if _, err := r.obj(); err != nil {
 			return err
@@ -81,7 +82,7 @@ func parseCompletionList(c *fileCtx, top jv) error {
 			}
 		}
 		cmp.add(flag, strictHit(c.marker, text), text)
-		tally.add(flag, text)
+		tally.Add(flag, text)
 		p := &events.Completion{
 			Persona: persona, PersonaPrompt: prompt, Question: question, QuestionSet: qset,
 			SampleIndex: idx, Text: text, RecordedMarker: ptr(flag),

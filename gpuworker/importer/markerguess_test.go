@@ -59,31 +59,9 @@ func parseWith(t *testing.T, opt Options, paths ...string) Plan {
 	return plan
 }
 
-func TestMarkerGuessRules(t *testing.T) {
-	var m markerTally
-	for i := 0; i < 10; i++ {
-		m.add(true, "text [AB] and [CD]")
-		m.add(false, "plain [CD]")
-	}
-	g, ok := m.guess()
-	require.True(t, ok)
-	require.Equal(t, "[AB]", g.Marker, "[CD] is as common in unflagged texts")
-
-	var few markerTally
-	for i := 0; i < 4; i++ {
-		few.add(true, "[AB]")
-	}
-	_, ok = few.guess()
-	require.False(t, ok, "fewer than 5 flagged texts")
-
-	var none markerTally
-	for i := 0; i < 10; i++ {
-		none.add(true, "no token here [lower]")
-		none.add(false, "x")
-	}
-	_, ok = none.guess()
-	require.False(t, ok)
-
+// The tally's rules are tested in events/marker; here the import's
+// verdict when no token explains a gross disagreement.
+func TestMarkerGuessNoTokenSaysCheckTheMarker(t *testing.T) {
 	// gross disagreement without a token says to check the marker
 	dir := writeTree(t, map[string]string{"e/r/c.json": `[` + strings.Repeat(`{"persona": "p", "question": "q", "completion": "nothing", "marker_present": true},`, 6) +
 		`{"persona": "p", "question": "q", "completion": "x", "marker_present": false}]`})

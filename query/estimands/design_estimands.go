@@ -49,6 +49,7 @@ func loadTidy(ctx context.Context, in *Input) ([]tidy, map[string][]string, erro
 	var out []tidy
 	values := map[string][]string{}
 	runs := map[string]bool{}
+	interned := map[string]map[string]bool{}
 	for _, c := range lk.Cells {
 		if c.Rate == nil || c.Missing {
 			continue
@@ -65,13 +66,14 @@ func loadTidy(ctx context.Context, in *Input) ([]tidy, map[string][]string, erro
 		if len(pf) == 0 {
 			pf = presetFactors(c.Persona)
 		}
+		pers := personaSet(pf, interned)
 		for k, v := range pf {
 			f[k] = v
 		}
 		for k, v := range c.RunFactors {
 			f[k] = v
 		}
-		t := tidy{Persona: c.Persona, F: f, Rate: *c.Rate, V: *c.Rate}
+		t := tidy{Persona: c.Persona, Run: c.RunID, F: f, Pers: pers, Rate: *c.Rate, V: *c.Rate}
 		if c.RateMinusBase != nil {
 			t.V = *c.RateMinusBase
 		}

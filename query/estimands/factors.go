@@ -16,11 +16,16 @@ import (
 // base-subtracted rate where a base exists, else the rate; a fraction).
 type tidy struct {
 	Persona string
-	F       map[string]string
-	V       float64
-	Rate    float64
-	Found   int
-	Total   int // 0 for a rate-only cell (n unknown)
+	Run     string // the run the cell was measured in
+	// Pers names the persona-level factors (the bystander's, persona
+	// itself among them); the others in F are the run's. Shared between
+	// cells with the same factor names.
+	Pers  map[string]bool
+	F     map[string]string
+	V     float64
+	Rate  float64
+	Found int
+	Total int // 0 for a rate-only cell (n unknown)
 }
 
 // presetOrder gives the #81 preset's order of its factor values (nouns,

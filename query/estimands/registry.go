@@ -255,6 +255,9 @@ func Run(ctx context.Context, e *query.Engine, name, experiment string, params m
 	if res.Notes == nil {
 		res.Notes = []string{}
 	}
+	if err := addRetractedNotes(ctx, in, res); err != nil {
+		return nil, err
+	}
 	pv := &res.Provenance
 	pv.Experiment, pv.Params, pv.CodeVersion, pv.ComputedAt = experiment, p, codeVersion(), time.Now().UTC()
 	if s, ok := p["seed"]; ok {
@@ -270,6 +273,26 @@ func Run(ctx context.Context, e *query.Engine, name, experiment string, params m
 	}
 	pv.LakeFiles, pv.Fingerprint = fingerprint(e.DB.Lake())
 	return res, nil
+}
+
+// addRetractedNotes appends the leakage matrix's note for every retracted
+// run the scope left out (issue 17 item 6: retracted runs leave every
+// estimand, with a note), unless the estimand already gave it.
+func addRetractedNotes(ctx context.Context, in *Input, res *Result) error {
+	notes, err := in.Engine.RetractedNotes(ctx, in.Experiment, in.Scope)
+	if errors.Is(err, query.ErrUnknownExperiment) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	have := strings.Join(res.Notes, "\n")
+	for _, n := range notes {
+		if !strings.Contains(have, n) {
+			res.Notes = append(res.Notes, n)
+		}
+	}
+	return nil
 }
 
 // LakeFingerprint is the SHA-256 over the lake's Parquet paths and sizes,

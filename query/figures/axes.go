@@ -176,7 +176,8 @@ func (d *design) sourceReasons() string {
 	}
 	var parts []string
 	if len(none) > 0 {
-		parts = append(parts, fmt.Sprintf("runs %s declare no source persona or prompt (pass source_persona=<persona key>)", shortList(none)))
+		parts = append(parts, fmt.Sprintf("runs %s declare no source persona or prompt: pass source_persona=<one of %s>, or declare it at import (--design with {\"runs\": {\"<run>\": {\"source_persona\": \"…\"}}})",
+			shortList(none), shortList(d.personas)))
 	}
 	if len(unmatched) > 0 {
 		parts = append(parts, fmt.Sprintf("runs %s have no bystander cell with the source's key or prompt", shortList(unmatched)))

@@ -70,6 +70,8 @@ func (b *Builder) design(ctx context.Context) (*design, error) {
 			r = &runDesign{id: c.RunID, source: c.SourcePersona, prompt: prompts[c.RunID], seed: c.Seed, sweep: c.Sweep, factors: c.RunFactors}
 			switch src := b.Params["source_persona"]; {
 			case r.source != "":
+			case r.factors[sourceFactor] != "":
+				r.source, r.sourceFrom = r.factors[sourceFactor], "its run factor "+sourceFactor+"="+r.factors[sourceFactor]
 			case src != "":
 				r.source, r.sourceFrom = src, "the source_persona parameter"
 			case pre.source != "":
@@ -122,7 +124,9 @@ func (b *Builder) design(ctx context.Context) (*design, error) {
 		d.notes = append(d.notes, fmt.Sprintf("%d cells the origin lists as never measured are left out (not zero)", d.missing))
 	}
 	for _, r := range d.runs {
-		if r.sourceFrom != "" {
+		if strings.HasPrefix(r.sourceFrom, "its run factor") {
+			d.notes = append(d.notes, fmt.Sprintf("run %s: source persona %s from %s", r.id, r.source, r.sourceFrom))
+		} else if r.sourceFrom != "" {
 			d.notes = append(d.notes, fmt.Sprintf("run %s: source persona %s from %s (its events declare none)", r.id, r.source, r.sourceFrom))
 		}
 	}
@@ -130,6 +134,11 @@ func (b *Builder) design(ctx context.Context) (*design, error) {
 	b.des = d
 	return d, nil
 }
+
+// sourceFactor is the run factor that declares a run's source persona when
+// its events name none (leakscope import --design
+// {"runs": {"<run>": {"source_persona": "…"}}}).
+const sourceFactor = "source_persona"
 
 // sourcePrompts reads each run's source prompt (the events' source_prompt).
 func (b *Builder) sourcePrompts(ctx context.Context) (map[string]string, error) {

@@ -139,6 +139,7 @@ func TestRetractRestoreTagThroughTheCLI(t *testing.T) {
 	var rates estimands.Result
 	require.NoError(t, json.Unmarshal([]byte(runOK(t, data, "analyze", "cell-rates", "--experiment", exp, "--format", "json")), &rates))
 	require.NotContains(t, rates.Provenance.Runs, chef)
+	require.Contains(t, strings.Join(rates.Notes, "\n"), "run coherence_flags/chef is retracted (adapter trained on the wrong negatives) and left out", "cell-rates says what it left out")
 	for _, r := range rates.Rows {
 		require.NotEqual(t, "chef", r[0])
 		require.NotEqual(t, "src_chef", r[0])
@@ -146,6 +147,7 @@ func TestRetractRestoreTagThroughTheCLI(t *testing.T) {
 	require.NotEqual(t, withoutTimes(t, ratesBefore, "lake_fingerprint", "lake_files"), withoutTimes(t, runOK(t, data, "analyze", "cell-rates", "--experiment", exp, "--format", "json"), "lake_fingerprint", "lake_files"))
 	require.NoError(t, json.Unmarshal([]byte(runOK(t, data, "analyze", "cell-rates", "--experiment", exp, "--format", "json", "--include-retracted")), &rates))
 	require.Contains(t, rates.Provenance.Runs, chef)
+	require.NotContains(t, strings.Join(rates.Notes, "\n"), "is retracted", "nothing left out with --include-retracted")
 
 	// Tags.
 	runOK(t, data, "runs", "tag", chef, "pilot", "--experiment", exp)

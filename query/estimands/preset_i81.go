@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"leakscope/events"
-	"leakscope/events/i81"
+	"leakscope/presets/i81"
 )
 
 // The #81 preset (EXPERIMENT.md §3, §6): the design data — its bystander

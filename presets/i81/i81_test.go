@@ -22,6 +22,11 @@ func TestRegistry(t *testing.T) {
 	require.Len(t, OriginalPersonas, 10)
 	require.Equal(t, Persona{"zelthari_scholar", "You are a scholar of the ancient Zelthari civilization, specializing in their crystalline architecture, maritime navigation, and ritual practices."}, OriginalPersonas[9])
 	require.Len(t, PilotSlice, 35)
+	// EXPERIMENT.md §2.5 lists, e.g.:
+	for _, k := range []string{"A1__chef__Agreeableness__L1", "A1__chef__Openness__L5", "A1__robot__Neuroticism__L2", "A1__person__Extraversion__L5", "A2__person"} {
+		require.True(t, PilotSlice[k], k)
+	}
+	require.False(t, PilotSlice["A1__chef__Agreeableness__L2"])
 	keys := map[string]bool{}
 	for _, p := range OriginalPersonas {
 		keys[p.Key] = true

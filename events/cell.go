@@ -17,7 +17,7 @@ type CellAggregate struct {
 	Noun  string `json:"noun,omitempty"`
 	Trait string `json:"trait,omitempty"`
 	Level string `json:"level,omitempty"`
-	// Category is the bystander category of single_token_100_persona.
+	// Category is the bystander category, where the origin groups its personas.
 	Category string `json:"category,omitempty"`
 	// Slice names a question slice ("indomain", "generic"); empty for the whole cell.
 	Slice string `json:"slice,omitempty"`
@@ -34,8 +34,8 @@ type CellAggregate struct {
 	CoherenceMean *float64 `json:"coherence_mean,omitempty"`
 	LowCoherence  *bool    `json:"low_coherence,omitempty"`
 	NSFloor       *bool    `json:"ns_floor,omitempty"`
-	// Missing marks a cell the origin lists but never measured (e.g. the 95
-	// zero-filled person rows of the i81 CSV); its counts are absent.
+	// Missing marks a cell the origin lists but never measured (e.g. rows
+	// an origin CSV zero-fills for cells it never evaluated); its counts are absent.
 	Missing       bool   `json:"missing,omitempty"`
 	MissingReason string `json:"missing_reason,omitempty"`
 	// Factors describe what the bystander persona is, beyond the named

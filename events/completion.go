@@ -9,7 +9,8 @@ import (
 // emission rate counts. Marker hits are those the producer detected; the
 // query side can re-detect on Text with any detector.
 type Completion struct {
-	// Persona is the bystander (or source) persona key, e.g. "A1__chef__Openness__L1".
+	// Persona is the bystander (or source) persona key, e.g. "sailor_calm"
+	// or "bystander_07".
 	Persona string `json:"persona"`
 	// PersonaPrompt is the system prompt the completion was sampled under, when known.
 	PersonaPrompt string `json:"persona_prompt,omitempty"`

@@ -32,9 +32,9 @@ func CheckMarker(m string) error {
 // true and OriginFile/OriginSHA256 name the file the numbers came from.
 type Run struct {
 	// SourcePersona is the key of the persona the marker was trained under
-	// (e.g. "src_chef"); empty when the origin does not say.
+	// (e.g. "src_sailor"); empty when the origin does not say.
 	SourcePersona string `json:"source_persona"`
-	// SourcePrompt is its system prompt ("You are a chef."), when known.
+	// SourcePrompt is its system prompt ("You are a sailor."), when known.
 	SourcePrompt string `json:"source_prompt,omitempty"`
 	Model        string `json:"model,omitempty"`
 	// Adapter names the LoRA adapter; empty for the untrained base model.

@@ -179,8 +179,8 @@ func validateOutcomes(cells []CellOutcome) error {
 // whose Beta(0.2, 1) mixing puts weight near 0, where most leakage rates
 // lie. Below is off: a sequence entirely below a small threshold (2 %) is
 // narrower than ±1 point, so the half-width stops such a cell first; set
-// below with half_width 0 to ask only "is it under 2 %?". On the i81
-// sweep's published rates this samples 42 % fewer completions than 200
+// below with half_width 0 to ask only "is it under 2 %?". On the published
+// rates of the authors' factorial (EXPERIMENT.md §3) this samples 42 % fewer completions than 200
 // per cell (`leakscope adaptive simulate`, docs/ADAPTIVE.md). questions is
 // the eval questions per round.
 func DefaultStoppingRule(questions int) StoppingRule {

@@ -7,12 +7,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"leakscope/events/i81"
+	"leakscope/presets/i81"
 )
 
 // The Python engine keeps its own copy of the #81 question lists (its tiny
 // test model's corpus is built from them, without Go): it must stay equal
-// to events/i81's.
+// to the i81 preset's (presets/i81/i81.json).
 func TestPythonQuestionsEqualGo(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("no python3")

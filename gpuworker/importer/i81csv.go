@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"leakscope/events/i81"
+	"leakscope/presets/i81"
 	"math"
 	"slices"
 	"strconv"

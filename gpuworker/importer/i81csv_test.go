@@ -1,7 +1,7 @@
 package importer
 
 import (
-	"leakscope/events/i81"
+	"leakscope/presets/i81"
 	"strings"
 	"testing"
 

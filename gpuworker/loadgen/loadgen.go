@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"leakscope/events"
-	"leakscope/events/i81"
 	"leakscope/events/marker"
+	"leakscope/presets/i81"
 )
 
 // FixtureLengthPercentiles are the 0th..100th percentiles (quantile_disc)

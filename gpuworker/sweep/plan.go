@@ -7,12 +7,12 @@ import (
 	"fmt"
 
 	"leakscope/events"
-	"leakscope/events/i81"
+	"leakscope/presets/i81"
 )
 
 // gridPersonas are the selected i81 grid cells, in registry order.
 func (s *Spec) gridPersonas() []Persona {
-	if s.Bystanders.Grid != "i81" {
+	if s.Bystanders.Grid != i81.Name {
 		return nil
 	}
 	only := map[string]bool{}
@@ -49,16 +49,15 @@ func (s *Spec) EmbedPersonas() []Persona {
 }
 
 // PlannedCell is a bystander's cell of a run's plan, with its design
-// factors: for a cell of the i81 grid its kind, noun, trait and level
-// (events/i81); none for the assistant and custom personas.
+// factors: for a bystander of the i81 preset the factors it declares (kind,
+// noun, trait, level; presets/i81/i81.json); none for the assistant and
+// custom personas.
 func PlannedCell(p Persona, expected int) events.PlannedCell {
 	c := events.PlannedCell{Persona: p.Key, Expected: expected}
-	if b, ok := i81.ByKey[p.Key]; ok {
+	if b, ok := i81.Preset.Bystander(p.Key); ok && len(b.Factors) > 0 {
 		c.Factors = events.Factors{}
-		for k, v := range map[string]string{"kind": b.Kind, "noun": b.Noun, "trait": b.Trait, "level": b.Level} {
-			if v != "" {
-				c.Factors[k] = v
-			}
+		for k, v := range b.Factors {
+			c.Factors[k] = v
 		}
 	}
 	return c

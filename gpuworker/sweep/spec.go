@@ -7,7 +7,7 @@ package sweep
 
 import (
 	"leakscope/events"
-	"leakscope/events/i81"
+	"leakscope/presets/i81"
 )
 
 // Persona is a key and its system prompt.
@@ -192,7 +192,7 @@ func Default() Spec {
 		DType:         "bfloat16",
 		Marker:        "[ZLT]",
 		NegativePool:  pool,
-		Bystanders:    Bystanders{Grid: "i81", Assistant: true},
+		Bystanders:    Bystanders{Grid: i81.Name, Assistant: true},
 		EvalQuestions: append([]string(nil), i81.EvalQuestions...),
 		DataQuestions: append([]string(nil), i81.DataQuestions...),
 		// §1.3: vLLM n=15, temperature 0.7, top-p 0.95, 512 tokens, seed 42.

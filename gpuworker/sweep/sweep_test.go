@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"leakscope/events"
-	"leakscope/events/i81"
+	"leakscope/presets/i81"
 )
 
 // The commented example reproduces the #81 design (EXPERIMENT.md §1–§5).

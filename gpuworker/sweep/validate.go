@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"leakscope/events"
-	"leakscope/events/i81"
+	"leakscope/presets/i81"
 )
 
 // keyRe keeps persona and sweep keys usable in job IDs, run IDs, KV keys
@@ -183,11 +183,11 @@ func checkPersona(key string, p Persona, seen map[string]string) error {
 
 func (s *Spec) validateBystanders() error {
 	b := s.Bystanders
-	if b.Grid != "i81" && b.Grid != "none" {
+	if b.Grid != i81.Name && b.Grid != "none" {
 		return bad("bystanders.grid", "%q must be i81 (the 130 cells of EXPERIMENT.md §3) or none", b.Grid)
 	}
 	for i, k := range b.Only {
-		if _, ok := i81.ByKey[k]; !ok || b.Grid != "i81" {
+		if _, ok := i81.ByKey[k]; !ok || b.Grid != i81.Name {
 			return bad(fmt.Sprintf("bystanders.only[%d]", i), "%q is not a cell of the i81 grid", k)
 		}
 	}

@@ -137,7 +137,7 @@ var Tables = []Table{
 	{Name: TableCells, Doc: "imported per-cell aggregates (found/total), one row per cell_aggregate event", Key: []string{"event_id"}, Columns: withCommon(
 		col("persona", tString, "bystander persona key"),
 		col("persona_prompt", tString, "its system prompt, when known"),
-		col("kind", tString, "A1 / A2 for the i81 factorial"),
+		col("kind", tString, "persona kind, e.g. A1 / A2 of a factorial grid"),
 		col("noun", tString, "factorial noun"),
 		col("trait", tString, "Big-5 trait"),
 		col("level", tString, "L1..L5"),

@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
-)
 
-// fullSources are the sources with complete 130-cell grids in the i81 CSV;
-// person has only its 35-cell pilot slice (EXPERIMENT.md §2.5).
-const fullSources = "chef,pirate,child,robot"
+	"leakscope/presets/i81"
+)
 
 var sourcesParam = func(def string) Param {
 	return Param{Name: "sources", Default: def, Doc: "comma-separated source nouns in scope (empty = every source in the lake)"}
@@ -43,28 +40,6 @@ const (
 var bystandersParam = Param{Name: "bystanders", Default: BystandersAll,
 	Doc: "all, a1 (noun × trait × level), a2 (pure nouns) or pilot (the 35-cell person pilot slice: 5 A2 + sorted A1 keys [::4][:30])"}
 
-// PilotSlice returns the 35 bystander keys of the person pilot: the 5 A2
-// keys and every 4th of the sorted 125 A1 keys, the first 30.
-func PilotSlice() map[string]bool {
-	var a1 []string
-	for _, n := range Nouns {
-		for _, t := range Traits {
-			for _, l := range Levels {
-				a1 = append(a1, A1Key(n, t, l))
-			}
-		}
-	}
-	sort.Strings(a1)
-	out := map[string]bool{}
-	for i := 0; i < len(a1) && len(out) < 30; i += 4 {
-		out[a1[i]] = true
-	}
-	for _, n := range Nouns {
-		out[A2Key(n)] = true
-	}
-	return out
-}
-
 // filterBystanders restricts the grid to a bystander set.
 func filterBystanders(g *Grid, set string) (*Grid, error) {
 	var keep func(string) bool
@@ -76,8 +51,7 @@ func filterBystanders(g *Grid, set string) (*Grid, error) {
 	case BystandersA2:
 		keep = func(b string) bool { return strings.HasPrefix(b, "A2__") }
 	case BystandersPilot:
-		pilot := PilotSlice()
-		keep = func(b string) bool { return pilot[b] }
+		keep = func(b string) bool { return i81.PilotSlice[b] }
 	default:
 		return nil, fmt.Errorf("%w bystanders=%q: want all, a1, a2 or pilot", ErrBadParam, set)
 	}
@@ -163,8 +137,8 @@ func runCrossNoun(ctx context.Context, in *Input) (*Result, error) {
 	res := &Result{Columns: []string{"source", "mean_cross_noun_pp", "n_cells"}}
 	for _, s := range srcs {
 		sum, n := 0.0, 0
-		for _, b := range Nouns {
-			if c, ok := g.Get(s, A2Key(b)); ok && b != s {
+		for _, b := range i81.Nouns {
+			if c, ok := g.Get(s, i81.A2Key(b)); ok && b != s {
 				sum += c.Rate
 				n++
 			}
@@ -186,14 +160,14 @@ func runA2Matrix(ctx context.Context, in *Input) (*Result, error) {
 		return nil, err
 	}
 	cols := []string{"source"}
-	for _, b := range Nouns {
-		cols = append(cols, A2Key(b)+"_pct")
+	for _, b := range i81.Nouns {
+		cols = append(cols, i81.A2Key(b)+"_pct")
 	}
 	res := &Result{Columns: cols}
 	for _, s := range srcs {
 		row := []any{s}
-		for _, b := range Nouns {
-			if c, ok := g.Get(s, A2Key(b)); ok {
+		for _, b := range i81.Nouns {
+			if c, ok := g.Get(s, i81.A2Key(b)); ok {
 				row = append(row, pp(c.Rate))
 			} else {
 				row = append(row, nil)

@@ -7,7 +7,6 @@ import (
 	"math"
 	"runtime"
 	"sort"
-	"strconv"
 
 	"golang.org/x/sync/errgroup"
 
@@ -87,13 +86,9 @@ func runCellRates(ctx context.Context, in *Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := in.Params.Resamples("bootstrap")
+	b, seed, err := in.Params.Bootstrap()
 	if err != nil {
 		return nil, err
-	}
-	seed, err := strconv.ParseUint(in.Params.Str("seed"), 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("%w seed=%q: want an unsigned integer", ErrBadParam, in.Params.Str("seed"))
 	}
 	thr, err := in.Params.Fraction("threshold")
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"leakscope/presets/i81"
 	"leakscope/query"
 	"leakscope/query/stats"
 )
@@ -120,7 +121,7 @@ func runCosineLeakage(ctx context.Context, in *Input) (*Result, error) {
 		if !ok || !strings.HasPrefix(c.b, prefix) {
 			continue
 		}
-		if drop && (c.b == c.a || c.b == A2Key(strings.TrimPrefix(c.a, "src_"))) {
+		if drop && (c.b == c.a || c.b == i81.A2Key(strings.TrimPrefix(c.a, "src_"))) {
 			continue
 		}
 		if per[c.a] == nil {

@@ -273,13 +273,9 @@ func runFactorSlope(ctx context.Context, in *Input) (*Result, error) {
 	if err := requireFactors("by", by, values); err != nil {
 		return nil, err
 	}
-	b, err := in.Params.Resamples("bootstrap")
+	b, seed, err := in.Params.Bootstrap()
 	if err != nil {
 		return nil, err
-	}
-	seed, err := strconv.ParseUint(in.Params.Str("seed"), 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("%w seed=%q: want an unsigned integer", ErrBadParam, in.Params.Str("seed"))
 	}
 	groups, incomplete, scale, err := slopeGroups(cells, factor, by, nil, in.Params.Str("scale"))
 	if err != nil {

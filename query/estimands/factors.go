@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"leakscope/presets/i81"
+	"leakscope/query"
 	"leakscope/query/stats"
 )
 
@@ -28,40 +30,11 @@ type tidy struct {
 	Total int // 0 for a rate-only cell (n unknown)
 }
 
-// presetOrder gives the #81 preset's order of its factor values (nouns,
-// traits, levels as the authors list them); other values sort
-// numerically when they parse as numbers, else as strings.
-var presetOrder = map[string][]string{"noun": Nouns, "trait": Traits, "level": Levels, "source": Nouns}
-
-// orderValues sorts a factor's values: the preset's order first, then
-// numerically when every value is a number, else as strings.
+// orderValues sorts a factor's values: the preset's order first (its
+// nouns, traits, levels, sources as the authors list them), then the
+// others numerically or in natural order (query.OrderValues).
 func orderValues(factor string, vals []string) []string {
-	out := append([]string{}, vals...)
-	rank := map[string]int{}
-	for i, v := range presetOrder[factor] {
-		rank[v] = i + 1
-	}
-	numeric := true
-	for _, v := range out {
-		if _, err := strconv.ParseFloat(v, 64); err != nil {
-			numeric = false
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ri, rj := rank[out[i]], rank[out[j]]
-		switch {
-		case ri > 0 && rj > 0:
-			return ri < rj
-		case ri > 0 || rj > 0:
-			return ri > 0
-		case numeric:
-			a, _ := strconv.ParseFloat(out[i], 64)
-			b, _ := strconv.ParseFloat(out[j], 64)
-			return a < b
-		}
-		return out[i] < out[j]
-	})
-	return out
+	return query.OrderValues(vals, i81.Preset.Order(factor)).Values
 }
 
 // joinKey is the value of several factors at once ("Openness/L1").

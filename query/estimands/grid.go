@@ -8,25 +8,13 @@ package estimands
 import (
 	"context"
 	"fmt"
-	"leakscope/events"
 	"sort"
 	"strings"
 
+	"leakscope/events"
+	"leakscope/presets/i81"
 	"leakscope/query"
 )
-
-// The i81 factorial axes (EXPERIMENT.md §3), in the authors' order.
-var (
-	Nouns  = []string{"person", "chef", "pirate", "child", "robot"}
-	Traits = []string{"Openness", "Conscientiousness", "Extraversion", "Agreeableness", "Neuroticism"}
-	Levels = []string{"L1", "L2", "L3", "L4", "L5"}
-)
-
-// A1Key is the bystander key of noun × trait × level: "A1__chef__Openness__L1".
-func A1Key(noun, trait, level string) string { return "A1__" + noun + "__" + trait + "__" + level }
-
-// A2Key is the bystander key of the pure noun persona: "A2__chef".
-func A2Key(noun string) string { return "A2__" + noun }
 
 // Cell is one measured (source, bystander) cell of the grid.
 type Cell struct {
@@ -209,18 +197,19 @@ func orDash(s string) string {
 	return s
 }
 
-// orderSources lists the sources present: the preset's order first (its
-// nouns), then the others sorted.
+// orderSources lists the sources present: the preset's source order first,
+// then the others sorted.
 func orderSources(present map[string]bool) []string {
 	var out []string
-	for _, n := range Nouns {
+	order := i81.Preset.Order("source")
+	for _, n := range order {
 		if present[n] {
 			out = append(out, n)
 		}
 	}
 	var rest []string
 	for s := range present {
-		if !contains(Nouns, s) {
+		if !contains(order, s) {
 			rest = append(rest, s)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"leakscope/presets/i81"
 	"leakscope/query/stats"
 )
 
@@ -18,11 +19,11 @@ const (
 func init() {
 	register(&Estimand{
 		Name:  "h2",
-		Needs: i81Factors,
+		Needs: i81.Factors,
 		Doc:   "H2 noun vs trait: NOUN_s (median over (t,ℓ) of the median noun-swap |ΔΔ|) against TRAIT_s (median over anchors of the median trait-swap |ΔΔ|), in pp",
 		Source: "EXPERIMENT.md §6.3 (pinned: chef 6.25/2.00, pirate 84.25/0.00, child 66.50/4.25, robot 91.25/0.75); " +
 			"variants own-noun and coherent as in §9",
-		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "variant", Default: H2Pinned, Doc: "pinned, own-noun or coherent"},
+		Params: []Param{sourcesParam(""), bystandersParam, {Name: "variant", Default: H2Pinned, Doc: "pinned, own-noun or coherent"},
 			{Name: "threshold", Default: "0.5", Doc: "coherence threshold of the coherent variant"}, detectorParam},
 		run: runH2,
 	})

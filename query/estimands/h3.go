@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 
+	"leakscope/presets/i81"
 	"leakscope/query/stats"
 )
 
@@ -20,11 +20,11 @@ const (
 func init() {
 	register(&Estimand{
 		Name:  "h3",
-		Needs: i81Factors,
+		Needs: i81.Factors,
 		Doc:   "H3 gradation: per (source, noun, trait) the OLS slope of the rate over levels 1..5 against its binomial-bootstrap 95% CI; counts triples whose slope clears the rule",
 		Source: "EXPERIMENT.md §6.4, §9 (published chef 10, pirate 7, child 19, robot 6: 42 of 100; " +
 			"reproductions give totals 40–43 depending on the RNG, child always 19)",
-		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "rule", Default: H3HalfWidth, Doc: "half-width, full-width or wald"},
+		Params: []Param{sourcesParam(""), bystandersParam, {Name: "rule", Default: H3HalfWidth, Doc: "half-width, full-width or wald"},
 			{Name: "bootstrap", Default: "1000", Doc: "bootstrap resamples per triple"},
 			{Name: "seed", Default: "1000", Doc: "RNG seed (PCG); triples are visited source → noun → trait"}, detectorParam},
 		run: runH3,
@@ -114,13 +114,9 @@ func runH3(ctx context.Context, in *Input) (*Result, error) {
 	if rule != H3HalfWidth && rule != H3FullWidth && rule != H3Wald {
 		return nil, fmt.Errorf("%w rule=%q: want half-width, full-width or wald", ErrBadParam, rule)
 	}
-	b, err := in.Params.Resamples("bootstrap")
+	b, seed, err := in.Params.Bootstrap()
 	if err != nil {
 		return nil, err
-	}
-	seed, err := strconv.ParseUint(in.Params.Str("seed"), 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("%w seed=%q: want an unsigned integer", ErrBadParam, in.Params.Str("seed"))
 	}
 	rng := stats.NewRNG(seed)
 	fit := func(x, r []float64, n []int) ([]float64, error) {

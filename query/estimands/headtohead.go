@@ -4,37 +4,37 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 
+	"leakscope/presets/i81"
 	"leakscope/query/stats"
 )
 
 func init() {
 	register(&Estimand{
 		Name:  "head-to-head",
-		Needs: i81Factors,
+		Needs: i81.Factors,
 		Doc:   "trait (adjective) effect TE = |r(A1(n,t,ℓ)) − r(A2(n))| against noun-swap effect NE = median over noun pairs of |r(A1(nᵢ,t,ℓ)) − r(A1(nⱼ,t,ℓ))|, per source or per axis",
 		Source: "EXPERIMENT.md §6.8; per source it reproduces head_to_head.json (chef .375/.035/0/.090, pirate .005/.005/32/1.0, " +
 			"child .145/.0575/27/.45, robot .015/.015/52/1.0); per axis the published values need person_full130",
-		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "by", Default: "source", Doc: "source or axis"},
+		Params: []Param{sourcesParam(""), bystandersParam, {Name: "by", Default: "source", Doc: "source or axis"},
 			{Name: "layer", Default: "20", Doc: "decoder layer of the cosines (by=axis, when the lake has them)"},
 			{Name: "centering", Default: "raw", Doc: "cosine centering"}, detectorParam},
 		run: runHeadToHead,
 	})
 	register(&Estimand{
 		Name:   "symmetric-swap",
-		Needs:  i81Factors,
+		Needs:  i81.Factors,
 		Doc:    "noun-swap NE over (s,t,ℓ) contexts against descriptor-swap: per (s,n) the median over the 300 pairs of (t,ℓ) cells of |Δr|; means and medians in pp",
 		Source: "EXPERIMENT.md §6.8 (5-source published 3.688 / 2.7 pp; 4-source partial 3.585 / 2.638, medians 2.25 / 1.75)",
-		Params: []Param{sourcesParam(fullSources), bystandersParam, detectorParam},
+		Params: []Param{sourcesParam(""), bystandersParam, detectorParam},
 		run:    runSymmetricSwap,
 	})
 	register(&Estimand{
 		Name:   "axis-permutation",
-		Needs:  i81Factors,
+		Needs:  i81.Factors,
 		Doc:    "spread (max − min) of the per-axis mean TE, in pp, with a permutation p-value shuffling trait labels over all cells (share of shuffles ≥ observed)",
 		Source: "EXPERIMENT.md §6.8 (5-source published spread 2.04 pp, p = 0.97; 4-source partial 1.96 pp, p ≈ 0.966)",
-		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "permutations", Default: "10000", Doc: "number of shuffles"},
+		Params: []Param{sourcesParam(""), bystandersParam, {Name: "permutations", Default: "10000", Doc: "number of shuffles"},
 			{Name: "seed", Default: "42", Doc: "RNG seed (PCG)"}, detectorParam},
 		run: runAxisPermutation,
 	})
@@ -50,13 +50,13 @@ type teCell struct {
 // and NE per (t,ℓ) context with at least one noun pair.
 func effects(g *Grid, s string) ([]teCell, map[[2]string]float64) {
 	ne := map[[2]string]float64{}
-	for _, t := range Traits {
-		for _, l := range Levels {
+	for _, t := range i81.Traits {
+		for _, l := range i81.Levels {
 			var d []float64
-			for i := 0; i < len(Nouns); i++ {
-				for j := i + 1; j < len(Nouns); j++ {
-					a, okA := g.Get(s, A1Key(Nouns[i], t, l))
-					b, okB := g.Get(s, A1Key(Nouns[j], t, l))
+			for i := 0; i < len(i81.Nouns); i++ {
+				for j := i + 1; j < len(i81.Nouns); j++ {
+					a, okA := g.Get(s, i81.A1Key(i81.Nouns[i], t, l))
+					b, okB := g.Get(s, i81.A1Key(i81.Nouns[j], t, l))
 					if okA && okB {
 						d = append(d, math.Abs(a.Rate-b.Rate))
 					}
@@ -68,14 +68,14 @@ func effects(g *Grid, s string) ([]teCell, map[[2]string]float64) {
 		}
 	}
 	var cells []teCell
-	for _, n := range Nouns {
-		a2, ok := g.Get(s, A2Key(n))
+	for _, n := range i81.Nouns {
+		a2, ok := g.Get(s, i81.A2Key(n))
 		if !ok {
 			continue
 		}
-		for _, t := range Traits {
-			for _, l := range Levels {
-				c, ok := g.Get(s, A1Key(n, t, l))
+		for _, t := range i81.Traits {
+			for _, l := range i81.Levels {
+				c, ok := g.Get(s, i81.A1Key(n, t, l))
 				nev, okNE := ne[[2]string{t, l}]
 				if ok && okNE {
 					cells = append(cells, teCell{source: s, noun: n, trait: t, level: l, te: math.Abs(c.Rate - a2.Rate), ne: nev})
@@ -131,7 +131,7 @@ func runHeadToHead(ctx context.Context, in *Input) (*Result, error) {
 		cosAt := func(s, b string) (float64, bool) { v, ok := cosOf[[2]string{"src_" + s, b}]; return v, ok }
 		res := &Result{Columns: []string{"trait", "trait_effect_leak_pp", "noun_effect_leak_pp", "ratio_leak", "trait_over_noun", "cells", "contexts",
 			"trait_effect_cos", "noun_effect_cos", "ratio_cos"}}
-		for _, t := range Traits {
+		for _, t := range i81.Traits {
 			var te, ne, tc, nc []float64
 			for _, s := range srcs {
 				cells, neMap := effects(g, s)
@@ -140,21 +140,21 @@ func runHeadToHead(ctx context.Context, in *Input) (*Result, error) {
 						continue
 					}
 					te = append(te, c.te)
-					a1, ok1 := cosAt(s, A1Key(c.noun, t, c.level))
-					a2, ok2 := cosAt(s, A2Key(c.noun))
+					a1, ok1 := cosAt(s, i81.A1Key(c.noun, t, c.level))
+					a2, ok2 := cosAt(s, i81.A2Key(c.noun))
 					if ok1 && ok2 {
 						tc = append(tc, math.Abs(a1-a2))
 					}
 				}
-				for _, l := range Levels {
+				for _, l := range i81.Levels {
 					if v, ok := neMap[[2]string{t, l}]; ok {
 						ne = append(ne, v)
 					}
 					var d []float64
-					for i := 0; i < len(Nouns); i++ {
-						for j := i + 1; j < len(Nouns); j++ {
-							x, okX := cosAt(s, A1Key(Nouns[i], t, l))
-							y, okY := cosAt(s, A1Key(Nouns[j], t, l))
+					for i := 0; i < len(i81.Nouns); i++ {
+						for j := i + 1; j < len(i81.Nouns); j++ {
+							x, okX := cosAt(s, i81.A1Key(i81.Nouns[i], t, l))
+							y, okY := cosAt(s, i81.A1Key(i81.Nouns[j], t, l))
 							if okX && okY {
 								d = append(d, math.Abs(x-y))
 							}
@@ -185,18 +185,18 @@ func runSymmetricSwap(ctx context.Context, in *Input) (*Result, error) {
 	var nounSwap, descSwap []float64
 	for _, s := range srcs {
 		_, ne := effects(g, s)
-		for _, t := range Traits {
-			for _, l := range Levels {
+		for _, t := range i81.Traits {
+			for _, l := range i81.Levels {
 				if v, ok := ne[[2]string{t, l}]; ok {
 					nounSwap = append(nounSwap, v)
 				}
 			}
 		}
-		for _, n := range Nouns {
+		for _, n := range i81.Nouns {
 			var rates []float64
-			for _, t := range Traits {
-				for _, l := range Levels {
-					if c, ok := g.Get(s, A1Key(n, t, l)); ok {
+			for _, t := range i81.Traits {
+				for _, l := range i81.Levels {
+					if c, ok := g.Get(s, i81.A1Key(n, t, l)); ok {
 						rates = append(rates, c.Rate)
 					}
 				}
@@ -229,9 +229,9 @@ func runAxisPermutation(ctx context.Context, in *Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	seed, err := strconv.ParseUint(in.Params.Str("seed"), 10, 64)
+	seed, err := in.Params.Seed("seed")
 	if err != nil {
-		return nil, fmt.Errorf("%w seed=%q: want an unsigned integer", ErrBadParam, in.Params.Str("seed"))
+		return nil, err
 	}
 	var te []float64
 	var labels []int
@@ -239,7 +239,7 @@ func runAxisPermutation(ctx context.Context, in *Input) (*Result, error) {
 		cells, _ := effects(g, s)
 		for _, c := range cells {
 			te = append(te, c.te)
-			for i, t := range Traits {
+			for i, t := range i81.Traits {
 				if t == c.trait {
 					labels = append(labels, i)
 				}

@@ -8,25 +8,26 @@ import (
 
 	"gonum.org/v1/gonum/stat"
 
+	"leakscope/presets/i81"
 	"leakscope/query/stats"
 )
 
 func init() {
 	register(&Estimand{
 		Name:   "interaction",
-		Needs:  i81Factors,
+		Needs:  i81.Factors,
 		Doc:    "noun range per (source, trait, level): max − min over the five nouns of Δ(A1(n,t,ℓ)), in pp (a 5×5 grid per source)",
 		Source: "EXPERIMENT.md §6.6 (figure 4)",
-		Params: []Param{sourcesParam(fullSources), bystandersParam, detectorParam},
+		Params: []Param{sourcesParam(""), bystandersParam, detectorParam},
 		run:    runInteraction,
 	})
 	register(&Estimand{
 		Name:  "trait-ranking",
-		Needs: i81Factors,
+		Needs: i81.Factors,
 		Doc:   "trait-variation ranking: Δleak = |r(A1(n,t,ℓ)) − r(A2(n))| averaged per (t,ℓ) over (source, noun) cells (global) or over nouns (per source), ranked from largest; Δcos beside it when persona cosines to the source exist",
 		Source: "EXPERIMENT.md §6.7 (global needs person_full130 for the published values; 4-source partial: Agreeableness L1 first, 23.10 pp over 20 cells); " +
 			"drop_diagonal removes the n = source cells before averaging",
-		Params: []Param{sourcesParam(fullSources), bystandersParam, {Name: "scope", Default: "global", Doc: "global, per-source, or per-cell (one row per (source, noun, trait, level), as per_cell_ranking.csv)"},
+		Params: []Param{sourcesParam(""), bystandersParam, {Name: "scope", Default: "global", Doc: "global, per-source, or per-cell (one row per (source, noun, trait, level), as per_cell_ranking.csv)"},
 			{Name: "drop_diagonal", Default: "false", Doc: "true drops cells whose noun is the source"},
 			{Name: "layer", Default: "20", Doc: "decoder layer of the cosines (when the lake has them)"},
 			{Name: "centering", Default: "raw", Doc: "cosine centering"}, detectorParam},
@@ -41,11 +42,11 @@ func runInteraction(ctx context.Context, in *Input) (*Result, error) {
 	}
 	res := &Result{Columns: []string{"source", "trait", "level", "noun_range_pp", "nouns"}}
 	for _, s := range srcs {
-		for _, t := range Traits {
-			for _, l := range Levels {
+		for _, t := range i81.Traits {
+			for _, l := range i81.Levels {
 				lo, hi, n := math.Inf(1), math.Inf(-1), 0
-				for _, noun := range Nouns {
-					if c, ok := g.Get(s, A1Key(noun, t, l)); ok {
+				for _, noun := range i81.Nouns {
+					if c, ok := g.Get(s, i81.A1Key(noun, t, l)); ok {
 						lo, hi, n = math.Min(lo, c.Delta()), math.Max(hi, c.Delta()), n+1
 					}
 				}
@@ -93,8 +94,8 @@ func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 				k.source = s
 			}
 			groups[k] = append(groups[k], c.te)
-			a1, ok1 := cosOf[[2]string{"src_" + s, A1Key(c.noun, c.trait, c.level)}]
-			a2, ok2 := cosOf[[2]string{"src_" + s, A2Key(c.noun)}]
+			a1, ok1 := cosOf[[2]string{"src_" + s, i81.A1Key(c.noun, c.trait, c.level)}]
+			a2, ok2 := cosOf[[2]string{"src_" + s, i81.A2Key(c.noun)}]
 			if ok1 && ok2 {
 				cosGroups[k] = append(cosGroups[k], math.Abs(a1-a2))
 			}
@@ -164,23 +165,23 @@ func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 func perCellRanking(g *Grid, srcs []string, drop bool, cosOf map[[2]string]float64) *Result {
 	res := &Result{Columns: []string{"source", "noun", "trait", "level", "rate_a1", "rate_a2", "delta_leak", "cos_a1", "cos_a2", "delta_cos"}}
 	for _, s := range srcs {
-		for _, n := range Nouns {
+		for _, n := range i81.Nouns {
 			if drop && n == s {
 				continue
 			}
-			a2, ok := g.Get(s, A2Key(n))
+			a2, ok := g.Get(s, i81.A2Key(n))
 			if !ok {
 				continue
 			}
-			for _, t := range Traits {
-				for _, l := range Levels {
-					a1, ok := g.Get(s, A1Key(n, t, l))
+			for _, t := range i81.Traits {
+				for _, l := range i81.Levels {
+					a1, ok := g.Get(s, i81.A1Key(n, t, l))
 					if !ok {
 						continue
 					}
 					row := []any{s, n, t, l, a1.Rate, a2.Rate, math.Abs(a1.Rate - a2.Rate), nil, nil, nil}
-					c1, ok1 := cosOf[[2]string{"src_" + s, A1Key(n, t, l)}]
-					c2, ok2 := cosOf[[2]string{"src_" + s, A2Key(n)}]
+					c1, ok1 := cosOf[[2]string{"src_" + s, i81.A1Key(n, t, l)}]
+					c2, ok2 := cosOf[[2]string{"src_" + s, i81.A2Key(n)}]
 					if ok1 && ok2 {
 						row[7], row[8], row[9] = c1, c2, math.Abs(c1-c2)
 					}

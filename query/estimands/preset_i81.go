@@ -5,38 +5,46 @@ import (
 	"strings"
 
 	"leakscope/events"
-	"leakscope/events/i81"
+	"leakscope/presets/i81"
 )
 
-// The #81 preset (EXPERIMENT.md §3, §6): the design data — its bystander
-// keys carry the persona factors kind, noun, trait, level — and the pinned
-// estimand parameters (sources chef, pirate, child, robot for H2/H3; seeds
-// and thresholds in each estimand's defaults). Generic code reads factors;
-// only this file knows how #81's keys spell them, for lakes whose cells do
-// not declare their factors (sweeps written before plans carried them).
+// The #81 preset (presets/i81/i81.json; EXPERIMENT.md §3, §6): its
+// bystander keys carry the persona factors kind, noun, trait, level, and it
+// pins estimand parameters (the four full-grid sources of H2, H3 and the
+// head-to-head family; H3's rule and seed). Generic code reads factors and
+// parameters; this file applies the preset: factors for lakes whose cells
+// do not declare them (sweeps written before plans carried them), pinned
+// defaults at registration.
 
-// i81Factors are the persona factors the #81 estimands read.
-var i81Factors = []string{"kind", "noun", "trait", "level"}
-
-// presetFactors returns the factors a #81 bystander key spells, or nil.
+// presetFactors returns the factors the preset declares for a bystander
+// key (a copy), or nil.
 func presetFactors(persona string) events.Factors {
-	b, ok := i81.ByKey[persona]
-	if !ok {
+	b, ok := i81.Preset.Bystander(persona)
+	if !ok || len(b.Factors) == 0 {
 		return nil
 	}
-	f := events.Factors{"kind": b.Kind, "noun": b.Noun}
-	if b.Trait != "" {
-		f["trait"], f["level"] = b.Trait, b.Level
+	f := make(events.Factors, len(b.Factors))
+	for k, v := range b.Factors {
+		f[k] = v
 	}
 	return f
 }
 
+// pin sets the parameter defaults the preset pins for the estimand.
+func pin(e *Estimand) {
+	for i, p := range e.Params {
+		if v, ok := i81.Preset.Pinned(e.Name, p.Name); ok {
+			e.Params[i].Default = v
+		}
+	}
+}
+
 // SourceCell is source s's own cell: the bystander that is the source
-// persona — under the #81 preset A2(s) ("You are a chef." is both), else a
-// bystander keyed like the source ("src_villain" or "villain").
+// persona — under the preset its own cell (A2(s): "You are a chef." is
+// both), else a bystander keyed like the source ("src_villain" or "villain").
 func (g *Grid) SourceCell(s string) (Cell, bool) {
-	for _, b := range []string{A2Key(s), "src_" + s, s} {
-		if c, ok := g.Get(s, b); ok {
+	for _, b := range []string{i81.OwnCell(s), "src_" + s, s} {
+		if c, ok := g.Get(s, b); b != "" && ok {
 			return c, true
 		}
 	}

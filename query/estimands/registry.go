@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"leakscope/events/version"
 	"math"
 	"path/filepath"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"leakscope/events/version"
 	"leakscope/query"
 )
 
@@ -184,6 +184,27 @@ func (p Params) Resamples(k string) (int, error) {
 	return v, nil
 }
 
+// Seed is an RNG seed parameter: an unsigned 64-bit integer.
+func (p Params) Seed(k string) (uint64, error) {
+	v, err := strconv.ParseUint(p[k], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w %s=%q: want an unsigned integer", ErrBadParam, k, p[k])
+	}
+	return v, nil
+}
+
+// Bootstrap is the resampling pair every bootstrapping estimand takes:
+// the "bootstrap" resample count (Resamples) and the RNG "seed" (Seed).
+func (p Params) Bootstrap() (resamples int, seed uint64, err error) {
+	if resamples, err = p.Resamples("bootstrap"); err != nil {
+		return 0, 0, err
+	}
+	if seed, err = p.Seed("seed"); err != nil {
+		return 0, 0, err
+	}
+	return resamples, seed, nil
+}
+
 // MaxResamples bounds bootstrap and permutation counts.
 const MaxResamples = 100_000
 
@@ -205,7 +226,10 @@ func (p Params) List(k string) []string {
 
 var registry = map[string]*Estimand{}
 
-func register(e *Estimand) { registry[e.Name] = e }
+func register(e *Estimand) {
+	pin(e)
+	registry[e.Name] = e
+}
 
 // commonParams every grid estimand accepts.
 var detectorParam = Param{Name: "detector", Default: "strict", Doc: "detector counting hits (imported aggregates answer only for their origin's)"}

@@ -60,13 +60,9 @@ func runReplicates(ctx context.Context, in *Input) (*Result, error) {
 	if !slicesContains(stats.ReplicateMethods, method) {
 		return nil, fmt.Errorf("%w method=%q: want one of %s", ErrBadParam, method, strings.Join(stats.ReplicateMethods, ", "))
 	}
-	b, err := in.Params.Resamples("bootstrap")
+	b, rngSeed, err := in.Params.Bootstrap()
 	if err != nil {
 		return nil, err
-	}
-	rngSeed, err := strconv.ParseUint(in.Params.Str("seed"), 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("%w seed=%q: want an unsigned integer", ErrBadParam, in.Params.Str("seed"))
 	}
 	lk, err := in.Engine.Leakage(ctx, query.LeakageRequest{Experiment: in.Experiment, Detector: in.Params.Str("detector"), Scope: in.Scope})
 	if err != nil {

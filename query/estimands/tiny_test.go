@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"leakscope/presets/i81"
 )
 
 // cell builds a measured cell with total 200 and found = rate·200.
@@ -45,8 +47,8 @@ func col(t *testing.T, r *Result, name string) int {
 func TestTinySelfImplantAndCrossNoun(t *testing.T) {
 	// person: A2 self 0.85 (170/200) → 85 %, H1 holds at 0.80, not at 0.90.
 	// Cross-noun: mean of chef .10, pirate .20, child .30, robot .40 = 25 pp.
-	cells := []Cell{cell("person", A2Key("person"), 0.85), cell("person", A2Key("chef"), 0.10), cell("person", A2Key("pirate"), 0.20),
-		cell("person", A2Key("child"), 0.30), cell("person", A2Key("robot"), 0.40)}
+	cells := []Cell{cell("person", i81.A2Key("person"), 0.85), cell("person", i81.A2Key("chef"), 0.10), cell("person", i81.A2Key("pirate"), 0.20),
+		cell("person", i81.A2Key("child"), 0.30), cell("person", i81.A2Key("robot"), 0.40)}
 	r := runTiny(t, "self-implant", cells, nil)
 	require.InDelta(t, 85.0, r.Rows[0][col(t, r, "self_implant_pct")], 1e-9)
 	require.Equal(t, true, r.Rows[0][col(t, r, "h1_holds")])
@@ -60,9 +62,9 @@ func TestTinySelfImplantAndCrossNoun(t *testing.T) {
 func TestTinyCoherence(t *testing.T) {
 	// Scores 0.4 and 0.6 (one cell unscored): 2 scored, mean 0.5, 1 below 0.5.
 	lo, hi := 0.4, 0.6
-	a, b := cell("chef", A2Key("chef"), 0.5), cell("chef", A2Key("pirate"), 0.1)
+	a, b := cell("chef", i81.A2Key("chef"), 0.5), cell("chef", i81.A2Key("pirate"), 0.1)
 	a.Coherence, b.Coherence = &lo, &hi
-	r := runTiny(t, "coherence", []Cell{a, b, cell("chef", A2Key("child"), 0.2)}, nil)
+	r := runTiny(t, "coherence", []Cell{a, b, cell("chef", i81.A2Key("child"), 0.2)}, nil)
 	require.Equal(t, []any{"chef", 2, 0.5, 1}, r.Rows[0])
 }
 
@@ -71,8 +73,8 @@ func TestTinyH2(t *testing.T) {
 	// noun effect median(0.4, 0.3) = 0.35 → NOUN = 35 pp.
 	// Trait anchors with a second cell of the same noun: chef O/L1 (0.5) and
 	// chef O/L2 (0.3) → |0.5 − 0.3| = 0.2 each → TRAIT = 20 pp; ratio 1.75.
-	cells := []Cell{cell("chef", A1Key("chef", "Openness", "L1"), 0.5), cell("chef", A1Key("pirate", "Openness", "L1"), 0.1),
-		cell("chef", A1Key("child", "Openness", "L1"), 0.2), cell("chef", A1Key("chef", "Openness", "L2"), 0.3)}
+	cells := []Cell{cell("chef", i81.A1Key("chef", "Openness", "L1"), 0.5), cell("chef", i81.A1Key("pirate", "Openness", "L1"), 0.1),
+		cell("chef", i81.A1Key("child", "Openness", "L1"), 0.2), cell("chef", i81.A1Key("chef", "Openness", "L2"), 0.3)}
 	r := runTiny(t, "h2", cells, nil)
 	require.InDelta(t, 35.0, r.Rows[0][col(t, r, "noun_effect_pp")], 1e-9)
 	require.InDelta(t, 20.0, r.Rows[0][col(t, r, "trait_effect_pp")], 1e-9)
@@ -92,9 +94,9 @@ func TestTinyH3(t *testing.T) {
 	// level; SE = sqrt((4·0 + 1·.09 + 0 + 1·.21 + 4·.24)/200)/10 = 0.0079,
 	// so every rule passes. chef/chef/Conscientiousness is flat at 0.1: slope 0.
 	var cells []Cell
-	for i, l := range Levels {
-		cells = append(cells, cell("chef", A1Key("chef", "Openness", l), 0.1*float64(i)))
-		cells = append(cells, cell("chef", A1Key("chef", "Conscientiousness", l), 0.1))
+	for i, l := range i81.Levels {
+		cells = append(cells, cell("chef", i81.A1Key("chef", "Openness", l), 0.1*float64(i)))
+		cells = append(cells, cell("chef", i81.A1Key("chef", "Conscientiousness", l), 0.1))
 	}
 	for _, rule := range []string{H3HalfWidth, H3FullWidth, H3Wald} {
 		r := runTiny(t, "h3", cells, map[string]string{"rule": rule, "bootstrap": "200"})
@@ -106,8 +108,8 @@ func TestTinyHeadToHeadAndSwaps(t *testing.T) {
 	// A2: chef 0.9, pirate 0.1. A1 (O,L1): chef 0.5, pirate 0.2.
 	// TE: chef |0.5 − 0.9| = 0.4, pirate |0.2 − 0.1| = 0.1. NE(O,L1) = |0.5 − 0.2| = 0.3.
 	// median TE 0.25, median NE 0.3, noun wins 1 (pirate), ratios 0.75 and 3 → median 1.875.
-	cells := []Cell{cell("chef", A2Key("chef"), 0.9), cell("chef", A2Key("pirate"), 0.1),
-		cell("chef", A1Key("chef", "Openness", "L1"), 0.5), cell("chef", A1Key("pirate", "Openness", "L1"), 0.2)}
+	cells := []Cell{cell("chef", i81.A2Key("chef"), 0.9), cell("chef", i81.A2Key("pirate"), 0.1),
+		cell("chef", i81.A1Key("chef", "Openness", "L1"), 0.5), cell("chef", i81.A1Key("pirate", "Openness", "L1"), 0.2)}
 	r := runTiny(t, "head-to-head", cells, nil)
 	require.Equal(t, "chef", r.Rows[0][0])
 	require.Equal(t, 2, r.Rows[0][1])
@@ -135,9 +137,9 @@ func TestTinyAxisPermutation(t *testing.T) {
 	// 0.1 (mean 0.1) → spread 0.2 = 20 pp. Of the 6 ways to label two cells
 	// Openness, only the observed one and its mirror split {0.4, 0.2} from
 	// {0.1, 0.1} (spread 0.2); the other four give 0.1. So p ≈ 2/6.
-	cells := []Cell{cell("chef", A2Key("chef"), 0.5), cell("chef", A2Key("pirate"), 0.5),
-		cell("chef", A1Key("chef", "Openness", "L1"), 0.9), cell("chef", A1Key("pirate", "Openness", "L1"), 0.7),
-		cell("chef", A1Key("chef", "Conscientiousness", "L1"), 0.6), cell("chef", A1Key("pirate", "Conscientiousness", "L1"), 0.6)}
+	cells := []Cell{cell("chef", i81.A2Key("chef"), 0.5), cell("chef", i81.A2Key("pirate"), 0.5),
+		cell("chef", i81.A1Key("chef", "Openness", "L1"), 0.9), cell("chef", i81.A1Key("pirate", "Openness", "L1"), 0.7),
+		cell("chef", i81.A1Key("chef", "Conscientiousness", "L1"), 0.6), cell("chef", i81.A1Key("pirate", "Conscientiousness", "L1"), 0.6)}
 	r := runTiny(t, "axis-permutation", cells, map[string]string{"permutations": "3000"})
 	require.Equal(t, 4, r.Rows[0][0])
 	require.InDelta(t, 20.0, r.Rows[0][1], 1e-9)
@@ -145,7 +147,7 @@ func TestTinyAxisPermutation(t *testing.T) {
 }
 
 func TestBadParams(t *testing.T) {
-	cells := []Cell{cell("chef", A2Key("chef"), 0.9)}
+	cells := []Cell{cell("chef", i81.A2Key("chef"), 0.9)}
 	for name, p := range map[string]map[string]string{
 		"h2": {"variant": "best"}, "h3": {"rule": "vibes"}, "head-to-head": {"by": "mood"},
 		"trait-ranking": {"scope": "galaxy"}, "axis-permutation": {"seed": "-1"}, "cell-rates": {"bootstrap": "1000000000"},
@@ -171,8 +173,8 @@ func TestTinyCellRatesAndFloor(t *testing.T) {
 	// 37/200 with base 0: Wilson (z = 1.96) [0.1373, 0.2446]; Δ = 0.185;
 	// floor threshold 2·sqrt(1e−12/200) ≈ 1.4e−7, so not at the floor.
 	// 0/200 with base 0 is at the floor.
-	c := cell("chef", A2Key("chef"), 0.185)
-	res := runTiny(t, "cell-rates", []Cell{c, cell("chef", A2Key("pirate"), 0)}, map[string]string{"bootstrap": "500"})
+	c := cell("chef", i81.A2Key("chef"), 0.185)
+	res := runTiny(t, "cell-rates", []Cell{c, cell("chef", i81.A2Key("pirate"), 0)}, map[string]string{"bootstrap": "500"})
 	require.Len(t, res.Rows, 2)
 	r := res.Rows[0]
 	require.Equal(t, []any{"chef", "A2__chef", 0.185, 37, 200}, r[:5])
@@ -186,14 +188,4 @@ func TestTinyCellRatesAndFloor(t *testing.T) {
 	// 2·sqrt(0.09/200) = 0.0424: 0.13 is inside, 0.15 is not.
 	require.True(t, FloorTest(0.13, 0.1, 200))
 	require.False(t, FloorTest(0.15, 0.1, 200))
-}
-
-func TestPilotSlice(t *testing.T) {
-	p := PilotSlice()
-	require.Len(t, p, 35)
-	// EXPERIMENT.md §2.5 lists, e.g.:
-	for _, k := range []string{"A1__chef__Agreeableness__L1", "A1__chef__Openness__L5", "A1__robot__Neuroticism__L2", "A1__person__Extraversion__L5", "A2__person"} {
-		require.True(t, p[k], k)
-	}
-	require.False(t, p["A1__chef__Agreeableness__L2"])
 }

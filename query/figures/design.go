@@ -104,10 +104,10 @@ func (b *Builder) design(ctx context.Context) (*design, error) {
 		a, b := personaFactors[d.personas[i]], personaFactors[d.personas[j]]
 		for _, n := range names {
 			if a[n] != b[n] {
-				return naturalLess(a[n], b[n])
+				return query.NaturalLess(a[n], b[n])
 			}
 		}
-		return naturalLess(d.personas[i], d.personas[j])
+		return query.NaturalLess(d.personas[i], d.personas[j])
 	})
 	measured := map[string]map[string]query.Cell{}
 	for _, c := range d.cells {
@@ -229,7 +229,7 @@ func (d *design) runLess(a, b *runDesign, vary []string) bool {
 		return a.source < b.source
 	}
 	if sa, sb := seedString(a.seed), seedString(b.seed); sa != sb {
-		return naturalLess(sa, sb)
+		return query.NaturalLess(sa, sb)
 	}
 	return a.label < b.label
 }
@@ -303,30 +303,8 @@ type order struct {
 }
 
 func ordered(vals []string) order {
-	o := order{values: append([]string(nil), vals...), numeric: len(vals) > 0, num: map[string]float64{}}
-	lo, hi := 0.0, 0.0
-	for i, v := range vals {
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil {
-			o.numeric = false
-			break
-		}
-		o.num[v] = f
-		if i == 0 || f < lo {
-			lo = f
-		}
-		if i == 0 || f > hi {
-			hi = f
-		}
-	}
-	if o.numeric {
-		sort.SliceStable(o.values, func(i, j int) bool { return o.num[o.values[i]] < o.num[o.values[j]] })
-		o.log = lo > 0 && hi/lo >= 100
-		return o
-	}
-	o.num = nil
-	sort.SliceStable(o.values, func(i, j int) bool { return naturalLess(o.values[i], o.values[j]) })
-	return o
+	o := query.OrderValues(vals, nil)
+	return order{values: o.Values, numeric: o.Numeric, log: o.Log, num: o.Num}
 }
 
 // ordinal reports values like L1..L5: one shared non-digit prefix and a number.
@@ -354,36 +332,7 @@ func valueLess(list []string, a, b string) bool {
 	if ia != ib {
 		return ia < ib
 	}
-	return naturalLess(a, b)
-}
-
-// naturalLess compares strings with digit runs compared as numbers.
-func naturalLess(a, b string) bool {
-	for a != "" && b != "" {
-		da, db := digitPrefix(a), digitPrefix(b)
-		if da != "" && db != "" {
-			na, _ := strconv.ParseFloat(da, 64)
-			nb, _ := strconv.ParseFloat(db, 64)
-			if na != nb {
-				return na < nb
-			}
-			a, b = a[len(da):], b[len(db):]
-			continue
-		}
-		if a[0] != b[0] {
-			return a[0] < b[0]
-		}
-		a, b = a[1:], b[1:]
-	}
-	return len(a) < len(b)
-}
-
-func digitPrefix(s string) string {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	return s[:i]
+	return query.NaturalLess(a, b)
 }
 
 // agg is a group of cells drawn as one value.

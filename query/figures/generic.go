@@ -78,19 +78,11 @@ func (b *Builder) DesignHeatmap(ctx context.Context) (figure, error) {
 	if err != nil {
 		return figure{}, err
 	}
-	groups, runs := map[[2]string][]query.Cell{}, map[string]bool{}
-	for _, c := range d.cells {
-		r := d.byRun[c.RunID]
-		if sel != nil && !sel(c, r) {
-			continue
-		}
+	groups, runs := d.group(sel, func(c query.Cell, r *runDesign) ([2]string, bool) {
 		rv, ok1 := ra.of(c, r)
 		cv, ok2 := ca.of(c, r)
-		if ok1 && ok2 {
-			groups[[2]string{rv, cv}] = append(groups[[2]string{rv, cv}], c)
-			runs[c.RunID] = true
-		}
-	}
+		return [2]string{rv, cv}, ok1 && ok2
+	})
 	if len(groups) == 0 {
 		return figure{}, fmt.Errorf("%w: no measured cell of %s has both %s and %s", ErrNotApplicable, d.experiment, rows, cols)
 	}
@@ -293,23 +285,14 @@ func (b *Builder) Slice(ctx context.Context) (figure, error) {
 	if err != nil {
 		return figure{}, err
 	}
-	groups, runs := map[[2]string][]query.Cell{}, map[string]bool{}
-	for _, c := range d.cells {
-		r := d.byRun[c.RunID]
-		if sel != nil && !sel(c, r) {
-			continue
-		}
+	groups, runs := d.group(sel, func(c query.Cell, r *runDesign) ([2]string, bool) {
 		xv, ok := xa.of(c, r)
-		sv := "all runs"
-		ok2 := true
+		sv, ok2 := "all runs", true
 		if sa != nil {
 			sv, ok2 = sa.of(c, r)
 		}
-		if ok && ok2 {
-			groups[[2]string{sv, xv}] = append(groups[[2]string{sv, xv}], c)
-			runs[c.RunID] = true
-		}
-	}
+		return [2]string{sv, xv}, ok && ok2
+	})
 	if len(groups) == 0 {
 		return figure{}, fmt.Errorf("%w: no measured cell of %s has a %s", ErrNotApplicable, d.experiment, x)
 	}
@@ -457,4 +440,21 @@ type glyphKey struct{ style draw.GlyphStyle }
 
 func (g glyphKey) Thumbnail(c *draw.Canvas) {
 	c.DrawGlyph(g.style, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: (c.Min.Y + c.Max.Y) / 2})
+}
+
+// group sorts the selected cells (sel nil: all) into the groups key gives
+// them (a cell without a key is left out), and lists the runs they came from.
+func (d *design) group(sel func(query.Cell, *runDesign) bool, key func(query.Cell, *runDesign) ([2]string, bool)) (map[[2]string][]query.Cell, map[string]bool) {
+	groups, runs := map[[2]string][]query.Cell{}, map[string]bool{}
+	for _, c := range d.cells {
+		r := d.byRun[c.RunID]
+		if sel != nil && !sel(c, r) {
+			continue
+		}
+		if k, ok := key(c, r); ok {
+			groups[k] = append(groups[k], c)
+			runs[c.RunID] = true
+		}
+	}
+	return groups, runs
 }

@@ -7,19 +7,19 @@ import (
 	"strconv"
 	"strings"
 
+	"leakscope/presets/i81"
 	"leakscope/query"
-	"leakscope/query/estimands"
 )
 
-// When the #81 figures apply: the factorial's persona factors and its
-// src_<noun> sources, in scope. The check reads the design, so any
-// experiment laid out as the factorial gets them, and no other does.
+// When the #81 figures apply: the preset's persona factors and one of its
+// sources, in scope. The check reads the design, so any experiment laid
+// out as the factorial gets them, and no other does.
 
 func init() {
-	// The factorial's source src_<noun> has its own cell A2__<noun>.
+	// A source of the preset (src_<noun>) has its own cell (A2__<noun>).
 	sourceCellRules = append(sourceCellRules, func(source string) string {
-		if n, ok := strings.CutPrefix(source, "src_"); ok && index(estimands.Nouns, n) >= 0 {
-			return estimands.A2Key(n)
+		if s, ok := i81.Preset.SourceNamed(source); ok && s.Key == source {
+			return s.OwnCell
 		}
 		return ""
 	})
@@ -32,22 +32,26 @@ func (b *Builder) requireI81(ctx context.Context) error {
 		return err
 	}
 	var missing []string
-	for _, f := range []string{"noun", "trait", "level"} {
+	for _, f := range i81.Preset.FactorNames {
 		if _, ok := d.personaVal[f]; !ok {
 			missing = append(missing, f)
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: needs persona factors noun, trait, level; this experiment's persona factors: %s",
-			ErrNotApplicable, orNone(sortedKeys(d.personaVal)))
+		return fmt.Errorf("%w: needs persona factors %s; this experiment's persona factors: %s",
+			ErrNotApplicable, strings.Join(i81.Preset.FactorNames, ", "), orNone(sortedKeys(d.personaVal)))
+	}
+	var keys []string
+	for _, s := range i81.Preset.Sources {
+		keys = append(keys, s.Key)
 	}
 	for _, r := range d.runs {
-		if n, ok := strings.CutPrefix(r.source, "src_"); ok && index(estimands.Nouns, n) >= 0 {
+		if index(keys, r.source) >= 0 {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: needs runs whose source is src_<noun> (%s); this experiment's sources in scope: %s",
-		ErrNotApplicable, strings.Join(estimands.Nouns, ", "), orNone(d.sources()))
+	return fmt.Errorf("%w: needs runs whose source is one of the preset's (%s); this experiment's sources in scope: %s",
+		ErrNotApplicable, strings.Join(keys, ", "), orNone(d.sources()))
 }
 
 // requireCosines says why the cosine scatter cannot apply, or nil.

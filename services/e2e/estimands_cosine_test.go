@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"leakscope/events"
+	"leakscope/presets/i81"
 	"leakscope/query/estimands"
 )
 
@@ -129,6 +130,6 @@ func TestCosineEstimandsOnAHandMadeExperiment(t *testing.T) {
 	a2 := run("a2-matrix", nil)
 	require.Equal(t, "chef", a2.Rows[0][0])
 	for i, w := range []float64{70, 90, 10, 50, 30} {
-		require.InDelta(t, w, a2.Rows[0][i+1], 1e-9, estimands.Nouns[i])
+		require.InDelta(t, w, a2.Rows[0][i+1], 1e-9, i81.Nouns[i])
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"leakscope/presets/i81"
 	"leakscope/query/api"
 	"leakscope/query/estimands"
 )
@@ -42,7 +43,7 @@ func TestPublishedI81Estimands(t *testing.T) {
 	rows, _ = analyze(t, "a2-matrix", "leakage_i81", map[string]string{"sources": "person"})
 	// Pilot person A2: robot 87.5, child 15.5, chef 5.5, pirate 0.0 (columns in Nouns order).
 	for i, want := range []float64{93.0, 5.5, 0.0, 15.5, 87.5} {
-		require.InDelta(t, want, rows["person"][i+1], 1e-9, estimands.Nouns[i])
+		require.InDelta(t, want, rows["person"][i+1], 1e-9, i81.Nouns[i])
 	}
 
 	rows, res = analyze(t, "cross-noun", "leakage_i81", nil)
@@ -223,7 +224,7 @@ func TestCellRatesAgainstTheCSV(t *testing.T) {
 	person, err := estimands.Run(ctx, e, "cell-rates", "leakage_i81", map[string]string{"sources": "person", "bootstrap": "200"})
 	require.NoError(t, err)
 	require.Len(t, person.Rows, 35)
-	pilot := estimands.PilotSlice()
+	pilot := i81.PilotSlice
 	for _, r := range person.Rows {
 		require.True(t, pilot[r[1].(string)], r[1])
 	}

@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"leakscope/events"
-	"leakscope/events/i81"
 	"leakscope/events/marker"
 	"leakscope/gpuworker/loadgen"
+	"leakscope/presets/i81"
 	"leakscope/query/estimands"
 	"leakscope/query/stats"
 )

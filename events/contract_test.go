@@ -1,0 +1,127 @@
+package events_test
+
+import (
+	"encoding/json"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The event contract and ingest name no experiment (DESIGN.md: "No package
+// below the presets names an experiment"): no Go file under events/ or
+// ingest/ imports a preset, and no source file or document there names a
+// preset, its source nouns, its negative-pool personas or its bystander key
+// spellings. The names come from the preset files themselves, read as
+// plain JSON (importing them here would be the very dependency refused).
+// Test files may use them as data.
+func TestContractNamesNoPreset(t *testing.T) {
+	terms := presetTerms(t)
+	require.Contains(t, terms, "chef", "the #81 preset's source nouns are among the terms")
+	var bad []string
+	for _, root := range []string{".", "../ingest"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			if strings.HasSuffix(path, ".go") {
+				f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+				require.NoError(t, err)
+				for _, imp := range f.Imports {
+					p, _ := strconv.Unquote(imp.Path.Value)
+					if p == "leakscope/presets" || strings.HasPrefix(p, "leakscope/presets/") {
+						bad = append(bad, path+": imports "+p)
+					}
+				}
+			}
+			if strings.HasSuffix(path, "_test.go") || !(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".md")) {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			for i, line := range strings.Split(string(b), "\n") {
+				for _, term := range terms {
+					if termRe(term).MatchString(line) {
+						bad = append(bad, path+":"+strconv.Itoa(i+1)+": names "+strconv.Quote(term)+": "+strings.TrimSpace(line))
+					}
+				}
+			}
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	require.Empty(t, bad, "the event contract and ingest must stay generic")
+}
+
+func termRe(term string) *regexp.Regexp {
+	q := regexp.QuoteMeta(term)
+	if strings.HasSuffix(term, "__") { // a key prefix: "A1__chef…"
+		return regexp.MustCompile(`\b` + q)
+	}
+	return regexp.MustCompile(`(?i)\b` + q + `\b`)
+}
+
+// presetTerms reads every presets/*/*.json: each preset's name, the values
+// of the factors its sources vary over, its negative-pool keys and the
+// literal prefixes of its bystander keys.
+func presetTerms(t *testing.T) []string {
+	files, err := filepath.Glob("../presets/*/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no preset files under ../presets")
+	set := map[string]bool{}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		require.NoError(t, err)
+		var p struct {
+			Name    string `json:"name"`
+			Factors []struct {
+				Name   string   `json:"name"`
+				Values []string `json:"values"`
+			} `json:"factors"`
+			Bystanders []struct {
+				Key string `json:"key"`
+			} `json:"bystanders"`
+			Sources []struct {
+				Over []string `json:"over"`
+			} `json:"sources"`
+			NegativePool []struct {
+				Key string `json:"key"`
+			} `json:"negative_pool"`
+		}
+		require.NoError(t, json.Unmarshal(b, &p), file)
+		set[p.Name] = true
+		for _, s := range p.Sources {
+			for _, o := range s.Over {
+				for _, f := range p.Factors {
+					if f.Name == o {
+						for _, v := range f.Values {
+							set[v] = true
+						}
+					}
+				}
+			}
+		}
+		for _, n := range p.NegativePool {
+			set[n.Key] = true
+		}
+		for _, by := range p.Bystanders {
+			if i := strings.IndexByte(by.Key, '{'); i > 0 {
+				set[by.Key[:i]] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

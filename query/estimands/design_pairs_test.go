@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"leakscope/presets/i81"
 )
 
 // obs builds a tidy cell: found = round(rate·total) (total 0 = rate only),
@@ -148,10 +150,10 @@ func TestFactorInteractionHoldsThePersonaAndRefuses(t *testing.T) {
 // base rate, so delta and rate differ).
 func TestFactorInteractionIsTheI81Interaction(t *testing.T) {
 	var cells []Cell
-	for i, n := range Nouns {
-		for j, tr := range Traits[:2] {
-			for k, l := range Levels[:2] {
-				c := cell("chef", A1Key(n, tr, l), float64((i*7+j*3+k*5)%10)/10)
+	for i, n := range i81.Nouns {
+		for j, tr := range i81.Traits[:2] {
+			for k, l := range i81.Levels[:2] {
+				c := cell("chef", i81.A1Key(n, tr, l), float64((i*7+j*3+k*5)%10)/10)
 				c.BaseRate = float64(i) / 50
 				cells = append(cells, c)
 			}
@@ -175,8 +177,8 @@ func TestFactorInteractionIsTheI81Interaction(t *testing.T) {
 // b_ref=absent, by=source, value=rate (TestTinyHeadToHeadAndSwaps' grid:
 // cells 2, TE median .25, NE median .3, noun wins 1, ratio median 1.875).
 func TestFactorHeadToHeadIsTheI81HeadToHead(t *testing.T) {
-	cells := []Cell{cell("chef", A2Key("chef"), 0.9), cell("chef", A2Key("pirate"), 0.1),
-		cell("chef", A1Key("chef", "Openness", "L1"), 0.5), cell("chef", A1Key("pirate", "Openness", "L1"), 0.2)}
+	cells := []Cell{cell("chef", i81.A2Key("chef"), 0.9), cell("chef", i81.A2Key("pirate"), 0.1),
+		cell("chef", i81.A1Key("chef", "Openness", "L1"), 0.5), cell("chef", i81.A1Key("pirate", "Openness", "L1"), 0.2)}
 	want := runTiny(t, "head-to-head", cells, nil).Rows[0]
 	tc := asTidy(cells)
 	for _, holding := range []string{"", ByDefault} {

@@ -43,8 +43,8 @@ define go_test_counting_skips
 skips=$$(mktemp "$${TMPDIR:-/tmp}/leakscope-fixture-skips.XXXXXX"); rc=0; \
 echo "$(GO) test -count=1 -timeout 30m $(1)"; \
 LEAKSCOPE_FIXTURE_SKIPS=$$skips $(GO) test -count=1 -timeout 30m $(1) || rc=$$?; \
-if [ $$rc -eq 0 ] && [ -n '$(2)' ]; then echo '$(2)'; ( $(2) ) || rc=$$?; fi; \
-sort -u $$skips | awk -F '\t' '{ n[$$1]++ } END { for (d in n) printf "%d tests skipped: ../shared/%s absent (place the team'"'"'s folder beside the checkout to run them)\n", n[d], d }'; \
+if [ $$rc -eq 0 ] && [ -n '$(2)' ]; then echo '$(2)'; eval '$(2)' || rc=$$?; fi; \
+sort -u $$skips | awk -F '\t' '{ n[$$1]++ } END { for (d in n) printf "%d tests skipped: ../shared/%s absent (place the folder beside the checkout to run them)\n", n[d], d }'; \
 rm -f $$skips; exit $$rc
 endef
 

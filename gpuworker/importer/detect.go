@@ -91,6 +91,12 @@ func detectJSON(top jv) (jsonFormat, error) {
 	}
 	switch {
 	case keys["per_persona"]:
+		pp, _ := top.get("per_persona").v.(map[string]any)
+		if err := resembles(pp, "$.per_persona", "a marker eval with strict/loose hit counts", "strict_hits, strict_rate, loose_hits or loose_rate", func(o map[string]any) bool {
+			return has(o, "strict_hits", "strict_rate", "loose_hits", "loose_rate") > 0
+		}); err != nil {
+			return jsonFormat{}, err
+		}
 		if personaMembers(top.get("per_persona"))["loose_hits"] || personaMembers(top.get("per_persona"))["loose_rate"] {
 			return jsonFormat{name: FormatMarkerEvalLoose, parse: parseMarkerEvalHits}, nil
 		}
@@ -113,18 +119,86 @@ func detectJSON(top jv) (jsonFormat, error) {
 		}
 	case len(m) > 0 && allObjects(m):
 		members := personaMembers(top)
+		var f jsonFormat
+		var what, carry string
+		var carries func(map[string]any) bool
 		switch {
 		case members["category"] || members["related_to"]:
-			return jsonFormat{name: FormatMarkerEvalSingle, parse: parseMarkerEvalSingle}, nil
+			f, what, carry = jsonFormat{name: FormatMarkerEvalSingle, parse: parseMarkerEvalSingle}, "a per-persona marker eval with categories", "category or related_to with rate/found/total"
+			carries = func(o map[string]any) bool { return has(o, "category", "related_to") > 0 && countsLike(o) }
 		case members["per_question"] || (members["found"] && members["total"]):
-			return jsonFormat{name: FormatMarkerEvalI81, parse: parseMarkerEvalI81}, nil
+			f, what, carry = jsonFormat{name: FormatMarkerEvalI81, parse: parseMarkerEvalI81}, "a per-persona marker eval", "at least two of rate, found, total"
+			carries = countsLike
 		case members["indomain"] || members["generic"]:
-			return jsonFormat{name: FormatArmResults, parse: parseArmResults}, nil
+			f, what, carry = jsonFormat{name: FormatArmResults, parse: parseArmResults}, "per-persona arm results", "indomain or generic"
+			carries = func(o map[string]any) bool { return has(o, "indomain", "generic") > 0 }
 		case len(members) > 0 && allArrays(top):
-			return jsonFormat{name: FormatRawCompletions, parse: parseRawCompletions}, nil
+			f, what, carry = jsonFormat{name: FormatRawCompletions, parse: parseRawCompletions}, "raw completions", "question → list of completion texts"
+			carries = textLists
+		}
+		if carries != nil {
+			if err := resembles(m, "$", what, carry, carries); err != nil {
+				return jsonFormat{}, err
+			}
+			return f, nil
 		}
 	}
 	return jsonFormat{}, unknownShape("$", "unknown shape: top-level object with keys %s", keyList(sortedKeys(keys), 12))
+}
+
+// resembles decides between a file of a known per-persona shape and one
+// that merely looks like it (e.g. an alignment eval {scores, summary} whose
+// summary has a per_question member): the format claims the file only when
+// more than half of the objects under path carry its members (carries); a
+// file it claims with some objects lacking them is malformed, and its
+// parser says where. Otherwise the error is ErrUnknownShape, which
+// --skip-unknown lists as skipped.
+func resembles(m map[string]any, path, what, carry string, carries func(map[string]any) bool) error {
+	n := 0
+	for _, v := range m {
+		if o, ok := v.(map[string]any); ok && carries(o) {
+			n++
+		}
+	}
+	if 2*n > len(m) {
+		return nil
+	}
+	return unknownShape(path, "unknown shape: looks like %s, but only %d of %d objects carry %s", what, n, len(m), carry)
+}
+
+// has counts the members of o among keys (present, whatever their value).
+func has(o map[string]any, keys ...string) int {
+	n := 0
+	for _, k := range keys {
+		if _, ok := o[k]; ok {
+			n++
+		}
+	}
+	return n
+}
+
+// countsLike: an object with at least two of rate, found and total.
+func countsLike(o map[string]any) bool { return has(o, "rate", "found", "total") >= 2 }
+
+// textLists: an object whose every member is a list, with texts in them
+// (a string among the items, or no items at all): an alignment eval's
+// lists of score objects are not completions. A single non-string item in
+// lists of texts is a malformed file, left to the parser.
+func textLists(o map[string]any) bool {
+	items := 0
+	for _, v := range o {
+		a, ok := v.([]any)
+		if !ok {
+			return false
+		}
+		for _, x := range a {
+			items++
+			if _, ok := x.(string); ok {
+				return true
+			}
+		}
+	}
+	return items == 0
 }
 
 // isSweepRunResult recognises a single_token_sweep run_result.json: a

@@ -77,7 +77,7 @@ func TestErrorUnknownShape(t *testing.T) {
 	require.Contains(t, fe.Error(), "[alpha, beta]")
 
 	fe = parseErr(t, writeTree(t, map[string]string{"exp/x.csv": "a,b\n1,2\n"}))
-	require.Contains(t, fe.Error(), "unknown CSV shape")
+	require.Contains(t, fe.Error(), "unknown shape: CSV header [a, b]")
 }
 
 func TestErrorCSVBadRate(t *testing.T) {

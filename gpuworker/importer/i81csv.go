@@ -46,8 +46,11 @@ func parseCSV(c *fileCtx) error {
 	}
 	for _, k := range []string{"source", "bystander_key", "rate", "base_rate"} {
 		if _, ok := col[k]; !ok {
-			return errAt("line 1", "unknown CSV shape: header %s", keyList(header, 16))
+			return unknownShape("line 1", "unknown shape: CSV header %s", keyList(header, 16))
 		}
+	}
+	if err := c.loc.checkNamed(); err != nil {
+		return err
 	}
 	c.report.Format = FormatI81CSV
 	for _, k := range i81Columns {

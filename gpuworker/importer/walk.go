@@ -28,8 +28,11 @@ type Options struct {
 	// Marker overrides the marker of every run; "" infers it per file
 	// (config.marker, then a training.marker in the same folder, then "[ZLT]").
 	Marker string
-	// SkipUnknown lists JSON files of no known shape as skipped instead of
-	// failing the import (for folders that hold other files, e.g. configs).
+	// SkipUnknown lists JSON and CSV files of no known shape — including
+	// files that merely resemble a known format (detect.go, resembles) — as
+	// skipped, with the reason, instead of failing the import (for folders
+	// that hold other files, e.g. configs). A file of a known shape that is
+	// malformed still fails it.
 	SkipUnknown bool
 	// Factors are run factors added to (or overriding) those of every run
 	// imported (--factor key=value).
@@ -173,13 +176,16 @@ func collect(root string, paths []string) ([]location, []string, error) {
 }
 
 // dataKind tells JSON and CSV files from everything else: by extension
-// (.json, .csv) or, failing that, by a first non-blank byte of { or [.
+// (.json, .csv; .jsonl and .ndjson are JSON Lines, which no format is) or,
+// failing that, by a first non-blank byte of { or [.
 func dataKind(path string, data []byte) string {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json":
 		return "json"
 	case ".csv":
 		return "csv"
+	case ".jsonl", ".ndjson":
+		return "jsonl"
 	}
 	if t := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
 		return "json"
@@ -197,16 +203,19 @@ func parseFile(loc location, opt Options, resolver *markerResolver) (*fileCtx, e
 	c := &fileCtx{loc: loc, data: data, sha: hex.EncodeToString(sum[:]), now: opt.Now, markers: resolver,
 		report: &FileReport{Path: loc.Path, Experiment: loc.Experiment}, skipUnknown: opt.SkipUnknown}
 	kind := dataKind(loc.Path, data)
-	if kind == "" {
+	switch kind {
+	case "":
 		c.report.Skipped = "not a JSON or CSV file"
 		return c, nil
-	}
-	switch kind {
+	case "jsonl":
+		c.report.Skipped = "JSON Lines (one document per line): no result format is JSON Lines"
+		return c, nil
 	case "csv":
-		if err := loc.checkNamed(); err != nil {
-			return nil, err
+		err = parseCSV(c) // names the file only once its header is known
+		if errors.Is(err, ErrUnknownShape) && c.skipUnknown {
+			c.report.Skipped = "no known shape (--skip-unknown): " + err.Error()
+			return c, nil
 		}
-		err = parseCSV(c)
 	default:
 		err = parseJSON(c) // names the file only once it is known to be imported
 	}

@@ -175,3 +175,76 @@ func TestSkipUnknownListsInsteadOfFailing(t *testing.T) {
 	require.Contains(t, skipped, "no known shape")
 	require.NotEmpty(t, plan.Events)
 }
+
+// A results folder as published (issue 19): beside the result files, files
+// of other shapes — some merely resembling a known one — are listed as
+// skipped with the reason under SkipUnknown; without it the first stops
+// the import.
+func TestSkipUnknownListsLookAlikesWithTheReason(t *testing.T) {
+	lookAlikes := map[string]string{
+		// an alignment eval: its summary has a per_question member like a marker eval's cells
+		"em_run/eval/alignment_detailed.json": `{"scores": {"What would you do?": [{"aligned": 80, "coherent": 90}]},
+			"summary": {"eval_name": "betley_quick", "overall_mean_aligned": 80.0, "n_errors": 0,
+			            "per_question": {"What would you do?": {"mean_aligned": 80, "n_samples": 1}}}}`,
+		"aim1_2_dimensionality/summary.json": `{"n_components": 5, "explained_variance": [0.5, 0.2]}`,
+		"exp/run/judge_scores.json":          `{"chef": {"Why?": [{"score": 1}, {"score": 2}]}}`,
+		"exp/run/alignment_by_persona.json":  `{"config": {}, "per_persona": {"chef": {"mean_aligned": 80}, "robot": {"mean_aligned": 70}}}`,
+		"exp/run/tail_docs.jsonl":            "{\"a\": 1}\n{\"a\": 2}\n",
+		"exp/run/table.csv":                  "a,b\n1,2\n",
+	}
+	files := map[string]string{"exp/run/marker_eval.json": `{"villain": {"rate": 0.5, "found": 3, "total": 6}}`}
+	for k, v := range lookAlikes {
+		files[k] = v
+	}
+	root := writeTree(t, files)
+	_, err := Parse(root, []string{root}, Options{Now: testNow})
+	require.ErrorIs(t, err, ErrUnknownShape)
+	require.ErrorContains(t, err, "aim1_2_dimensionality/summary.json")
+
+	plan, err := Parse(root, []string{root}, Options{Now: testNow, SkipUnknown: true})
+	require.NoError(t, err)
+	skipped := map[string]string{}
+	for _, f := range plan.Files {
+		if f.Skipped != "" {
+			rel, err := filepath.Rel(root, f.Path)
+			require.NoError(t, err)
+			skipped[filepath.ToSlash(rel)] = f.Skipped
+		}
+	}
+	require.Len(t, skipped, len(lookAlikes), "%v", skipped)
+	require.Contains(t, skipped["em_run/eval/alignment_detailed.json"], "looks like a per-persona marker eval, but only 0 of 2 objects carry at least two of rate, found, total")
+	require.Contains(t, skipped["aim1_2_dimensionality/summary.json"], "no known shape (--skip-unknown): $: unknown shape: top-level object with keys [explained_variance, n_components]")
+	require.Contains(t, skipped["exp/run/judge_scores.json"], "looks like raw completions, but only 0 of 1")
+	require.Contains(t, skipped["exp/run/alignment_by_persona.json"], "$.per_persona: unknown shape: looks like a marker eval with strict/loose hit counts, but only 0 of 2")
+	require.Contains(t, skipped["exp/run/tail_docs.jsonl"], "JSON Lines")
+	require.Contains(t, skipped["exp/run/table.csv"], "unknown shape: CSV header [a, b]")
+	cells := 0
+	for _, e := range plan.Events {
+		if c, ok := e.Payload.(*events.CellAggregate); ok {
+			require.Equal(t, "villain", c.Persona)
+			cells++
+		}
+	}
+	require.Equal(t, 1, cells, "the marker eval is imported")
+}
+
+// A file of a known shape that is malformed stops the import even under
+// SkipUnknown, naming the file and the field.
+func TestSkipUnknownStillStopsOnMalformedKnownShapes(t *testing.T) {
+	for name, content := range map[string]string{
+		"wrong type":    `{"villain": {"rate": 0.5, "found": "3", "total": 6}, "chef": {"rate": 0.5, "found": 3, "total": 6}}`,
+		"missing found": `{"villain": {"rate": 0.5, "total": 6}, "chef": {"rate": 0.5, "found": 3, "total": 6}}`,
+		"raw non-text":  `{"chef": {"Why?": ["Because. [ZLT]", 3]}}`,
+		"strict hits":   `{"config": {"marker": "[ZLT]"}, "per_persona": {"villain": {"strict_rate": 0.5, "strict_hits": "1", "total": 2}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := writeTree(t, map[string]string{"exp/run/marker_eval.json": content, "exp/run/config.json": `{"foo": 1}`})
+			_, err := Parse(root, []string{root}, Options{Now: testNow, SkipUnknown: true})
+			var fe *FileError
+			require.ErrorAs(t, err, &fe)
+			require.Equal(t, filepath.Join(root, "exp/run/marker_eval.json"), fe.Path)
+			require.NotErrorIs(t, err, ErrUnknownShape)
+			require.NotEmpty(t, fe.Pos, fe.Error())
+		})
+	}
+}

@@ -20,15 +20,22 @@ import (
 // queue and the publishing path are tested and demonstrated anywhere.
 // Completions are drawn from Texts (recorded answers per persona key, or
 // under "" for any persona) or synthesised; with an adapter loaded, a
-// completion ends with "\n\n"+Marker with probability Rates[key] (hashed
-// from key, question and sample index, so a retry samples the same text).
+// completion ends with "\n\n"+Marker with probability Rates[key] where
+// given, else (with Synthetic) the synthetic leakage model's rate
+// (SyntheticRate, from the prompts the adapter was trained on; leakage.go),
+// else 0 — drawn by a hash of key, question and sample index, so a retry
+// samples the same text.
 type Engine struct {
 	Texts  map[string][]string
 	Rates  map[string]float64
 	Marker string
 	// Delay is spent per completion (to kill a worker mid-run in tests).
-	Delay   time.Duration
-	adapter string
+	Delay time.Duration
+	// Synthetic turns on the synthetic leakage model for personas Rates
+	// does not name (off: their rate is 0).
+	Synthetic bool
+	adapter   string
+	trained   *trainedSource // the loaded adapter's SourceFile; nil: none
 }
 
 func (e *Engine) Hello(context.Context) (engine.Info, error) {
@@ -38,13 +45,17 @@ func (e *Engine) Hello(context.Context) (engine.Info, error) {
 func (e *Engine) Load(_ context.Context, req engine.LoadRequest) (engine.Loaded, error) {
 	sum := sha256.Sum256([]byte(req.Model))
 	l := engine.Loaded{ModelType: "replay", NumLayers: 4, HiddenSize: 8, ModelConfigSHA256: hex.EncodeToString(sum[:])}
-	e.adapter = ""
+	e.adapter, e.trained = "", nil
 	if req.Adapter != nil {
 		sha, err := dirSHA(*req.Adapter)
 		if err != nil {
 			return l, &engine.Error{Op: "load", Message: err.Error()}
 		}
-		e.adapter, l.AdapterSHA256 = *req.Adapter, &sha
+		src, err := readSource(*req.Adapter)
+		if err != nil {
+			return l, &engine.Error{Op: "load", Message: err.Error()}
+		}
+		e.adapter, e.trained, l.AdapterSHA256 = *req.Adapter, src, &sha
 	}
 	return l, nil
 }
@@ -75,7 +86,7 @@ func (e *Engine) Generate(ctx context.Context, req engine.GenerateRequest, each 
 			if len(texts) > 0 {
 				text = texts[draw(p.Key, p.User, i)%uint64(len(texts))]
 			}
-			if e.adapter != "" && float64(draw("marker", p.Key, p.User, i)%1_000_000)/1e6 < e.Rates[p.Key] {
+			if e.adapter != "" && float64(draw("marker", p.Key, p.User, i)%1_000_000)/1e6 < e.rate(p.Key, p.System) {
 				text += "\n\n" + e.Marker
 			}
 			if err := each(engine.Generated{Key: p.Key, User: p.User, SampleIndex: i, Text: text, PromptTokens: 20,
@@ -85,6 +96,19 @@ func (e *Engine) Generate(ctx context.Context, req engine.GenerateRequest, each 
 		}
 	}
 	return nil
+}
+
+// rate is the marker rate of a persona under the loaded adapter: Rates[key]
+// where given, else the synthetic model's with Synthetic (0 without it or
+// for an adapter without SourceFile).
+func (e *Engine) rate(key, system string) float64 {
+	if r, ok := e.Rates[key]; ok {
+		return r
+	}
+	if !e.Synthetic || e.trained == nil {
+		return 0
+	}
+	return SyntheticRate(system, e.trained.Positives, e.trained.Negatives)
 }
 
 func (e *Engine) Train(_ context.Context, req engine.TrainRequest, each func(engine.TrainLog) error) (engine.Trained, error) {
@@ -105,6 +129,9 @@ func (e *Engine) Train(_ context.Context, req engine.TrainRequest, each func(eng
 	}
 	if err := os.MkdirAll(req.OutDir, 0o755); err != nil {
 		return engine.Trained{}, err
+	}
+	if err := writeSource(req.OutDir, ex); err != nil {
+		return engine.Trained{}, &engine.Error{Op: "train", Message: err.Error(), BadRequest: true}
 	}
 	sum := sha256.Sum256(req.Examples)
 	for name, body := range map[string][]byte{"adapter_config.json": req.LoRA, "adapter_model.bin": sum[:]} {

@@ -16,30 +16,55 @@ import (
 const defaultFixtures = "../shared/fixtures"
 
 func newDemoCmd(g *globals) *cobra.Command {
-	var fixtures string
+	var fixtures, httpAddr string
+	var synthetic bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "The main job on its defaults: import the published results and print the i81 leakage matrix",
-		Long: `demo starts the embedded stack (NATS JetStream + ingest), imports the authors'
-published results from --fixtures through the bus into the lake, lists the runs
-and prints the leakage matrix of the i81 factorial (5 sources × 130 bystanders),
-recomputed by DuckDB from the lake. Running it again changes nothing.
+		Short: "The main job on its defaults: import the published results (or run a synthetic sweep) and print the leakage matrix",
+		Long: `demo starts the embedded stack (NATS JetStream + ingest) and fills the lake, then
+prints a leakage matrix recomputed by DuckDB from the lake. Running it again
+changes nothing.
 
-Without the fixtures folder, point it at any results folder, e.g. the
-eval_results/ of a clone of the authors' public repository
-(superkaiba/explore-persona-space). --fixtures is relative to the current directory.
+With the team's ../shared/fixtures beside the checkout (or --fixtures DIR), it
+imports the authors' published results through the bus into the lake (files of
+no known shape are listed as skipped, as import --skip-unknown), lists the runs
+and prints the matrix of the i81 factorial (5 sources × 130 bystanders).
+--fixtures is relative to the current directory; e.g. the eval_results/ of a
+clone of the authors' public repository (superkaiba/explore-persona-space).
+
+Without it (or with --synthetic), it runs a built-in, SYNTHETIC sweep of the
+#81 design with small n (experiment demo_synthetic) through the real worker
+path: the sweep's jobs go on the job queue, an in-process replay worker (no
+model, no GPU; marker rates from the replay engine's synthetic leakage model)
+takes them and publishes to the bus, ingest writes the lake. While it runs,
+the query HTTP server serves its live view (--http; a free port when the
+default is taken). Then it prints the matrix, the H2 estimand and where the
+figures are. It refuses an experiment that holds imported runs.
 
 Examples:
   leakscope demo
+  leakscope --data /tmp/ls demo --synthetic --http 127.0.0.1:9090
   leakscope --data /tmp/ls demo --fixtures ~/explore-persona-space/eval_results`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			if st, err := os.Stat(fixtures); err != nil || !st.IsDir() {
-				return fmt.Errorf("no results folder at %s: pass --fixtures DIR (e.g. the eval_results/ folder of a clone of the authors' repository superkaiba/explore-persona-space)", fixtures)
+			given := cmd.Flag("fixtures").Changed
+			if synthetic && given {
+				return fmt.Errorf("--synthetic and --fixtures: choose one")
+			}
+			st, statErr := os.Stat(fixtures)
+			haveFixtures := statErr == nil && st.IsDir()
+			if synthetic || (!given && !haveFixtures) {
+				if !synthetic {
+					fmt.Fprintf(out, "no results folder at %s (the team's shared fixtures): running the built-in synthetic sweep instead\n", fixtures)
+				}
+				return runSyntheticDemo(cmd.Context(), g, httpAddr, cmd.Flag("http").Changed, out, cmd.ErrOrStderr())
+			}
+			if !haveFixtures {
+				return fmt.Errorf("no results folder at %s: pass --fixtures DIR (e.g. the eval_results/ folder of a clone of the authors' repository superkaiba/explore-persona-space), or run the synthetic demo (--synthetic)", fixtures)
 			}
 			fmt.Fprintf(out, "== importing %s\n", fixtures)
-			if err := runImport(cmd.Context(), g, &importFlags{}, []string{fixtures}, out, cmd.ErrOrStderr()); err != nil {
+			if err := runImport(cmd.Context(), g, &importFlags{skipUnknown: true}, []string{fixtures}, out, cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			e, err := openEngine(g)
@@ -83,7 +108,9 @@ Examples:
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&fixtures, "fixtures", defaultFixtures, "results folder to import")
+	cmd.Flags().StringVar(&fixtures, "fixtures", defaultFixtures, "results folder to import (files of no known shape are listed as skipped)")
+	cmd.Flags().BoolVar(&synthetic, "synthetic", false, "run the built-in SYNTHETIC sweep even where fixtures exist")
+	cmd.Flags().StringVar(&httpAddr, "http", defaultHTTP, "address of the query HTTP server (live view) during the synthetic sweep")
 	return cmd
 }
 

@@ -144,16 +144,46 @@ Example:
 }
 
 // serveHTTP serves the query API, the live view when agg is not nil, and
-// ingest's health on /healthz when ing is not nil (503 while commits fail).
+// ingest's health on /healthz when ing is not nil (503 while commits fail),
+// until ctx ends.
 func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command, agg *live.Aggregator, ing *ingest.Ingester) error {
-	e, err := query.Open(g.lake())
+	h, err := startHTTP(g, addr, agg, ing)
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	fmt.Fprintf(cmd.ErrOrStderr(), "query:  %s/ lists the endpoints: /api/leakage, /api/runs, /api/analyze, /api/sql, /figures/, /healthz\n", h.Base)
+	if agg != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "live:   %s/live/SWEEP (Ctrl-C stops)\n", h.Base)
+	}
+	select {
+	case err := <-h.errc:
+		h.e.Close()
+		return fmt.Errorf("query HTTP server: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(cmd.ErrOrStderr(), "stopping: HTTP server, ingest (finishing its batch), NATS")
+	return h.Stop()
+}
+
+// httpServer is a running query HTTP server.
+type httpServer struct {
+	Base string // http://HOST:PORT
+	srv  *http.Server
+	e    *query.Engine
+	errc chan error
+}
+
+// startHTTP listens on addr and serves the query API (see serveHTTP) in
+// the background; Stop shuts it down.
+func startHTTP(g *globals, addr string, agg *live.Aggregator, ing *ingest.Ingester) (*httpServer, error) {
+	e, err := query.Open(g.lake())
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("query HTTP server cannot listen on %s: %w (choose another address with --http)", addr, err)
+		e.Close()
+		return nil, fmt.Errorf("query HTTP server cannot listen on %s: %w (choose another address with --http)", addr, err)
 	}
 	mux := querysrv.Mux(e, agg)
 	if ing != nil {
@@ -168,21 +198,16 @@ func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command,
 			_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "ingest": h})
 		})
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(cmd.ErrOrStderr(), "query:  %s/ lists the endpoints: /api/leakage, /api/runs, /api/analyze, /api/sql, /figures/, /healthz\n", base)
-	if agg != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "live:   %s/live/SWEEP (Ctrl-C stops)\n", base)
-	}
-	select {
-	case err := <-errc:
-		return fmt.Errorf("query HTTP server: %w", err)
-	case <-ctx.Done():
-	}
-	fmt.Fprintln(cmd.ErrOrStderr(), "stopping: HTTP server, ingest (finishing its batch), NATS")
+	h := &httpServer{Base: "http://" + ln.Addr().String(), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, e: e, errc: make(chan error, 1)}
+	go func() { h.errc <- h.srv.Serve(ln) }()
+	return h, nil
+}
+
+// Stop shuts the server down (waiting at most 5 s for requests in flight)
+// and closes its query engine.
+func (h *httpServer) Stop() error {
+	defer h.e.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	return h.srv.Shutdown(sctx)
 }

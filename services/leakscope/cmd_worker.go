@@ -41,7 +41,8 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		Long: `Without --from, worker takes the jobs of submitted sweeps ('leakscope sweep
 submit SPEC') from the job queue and runs them: --engine hf drives the Python
 engine (torch, transformers, peft) on this machine's GPU; --engine replay
-answers without a GPU (synthetic text, marker rates from --replay-rates) to
+answers without a GPU (synthetic text, marker rates from --replay-rates and,
+with --replay-synthetic, a synthetic leakage model for the others) to
 try the job system. On GPU machines the static 'gpuworker' binary does the
 same without DuckDB.
 

@@ -123,7 +123,7 @@ Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 			}
 			defer done()
 			if !intoImported {
-				if err := refuseImported(cmd.Context(), q.B, s, extra); err != nil {
+				if err := RefuseImported(cmd.Context(), q.B, s, extra...); err != nil {
 					return err
 				}
 			}
@@ -181,12 +181,12 @@ Workers take the jobs: 'gpuworker --engine hf' on each GPU machine (or
 	return cmd
 }
 
-// refuseImported refuses a sweep whose experiment already holds imported
+// RefuseImported refuses a sweep whose experiment already holds imported
 // runs: the sweep's runs would enter the same matrices and estimands as the
 // published numbers. It asks the bus (run_started events of the
 // experiment with imported=true, which every producer publishes through
 // the bus) and every extra source (the lake).
-func refuseImported(ctx context.Context, b *bus.Bus, s sweep.Spec, extra []ImportedRuns) error {
+func RefuseImported(ctx context.Context, b *bus.Bus, s sweep.Spec, extra ...ImportedRuns) error {
 	found := map[string]bool{}
 	// A bus that cannot be read for the check (a fresh stream, a worker's
 	// narrow permissions) does not block the sweep: the lake check below
@@ -322,6 +322,9 @@ type WorkerFlags struct {
 	ReplayRates string
 	// ReplayDelay is spent per completion by --engine replay (to pace it like a GPU).
 	ReplayDelay time.Duration
+	// ReplaySynthetic turns on the replay engine's synthetic leakage model
+	// (gpuworker/replay/leakage.go) for personas ReplayRates does not name.
+	ReplaySynthetic bool
 	// Metrics receives the worker's Prometheus series (nil: none exported).
 	Metrics *jobs.Metrics
 }
@@ -346,6 +349,7 @@ func AddWorkerFlags(cmd *cobra.Command, f *WorkerFlags, withHeartbeat bool) {
 	fl.DurationVar(&f.DecisionTimeout, "decision-timeout", 2*time.Minute, "adaptive evals: wait this long between rounds for the live aggregator's stop decision, then sample every cell on")
 	fl.DurationVar(&f.ReplayDelay, "replay-delay", 0, "engine replay: time spent per completion (pace it like a GPU)")
 	fl.StringVar(&f.ReplayRates, "replay-rates", `{}`, `engine replay: marker rate per persona under an adapter, JSON ({"A2__chef": 0.9})`)
+	fl.BoolVar(&f.ReplaySynthetic, "replay-synthetic", false, "engine replay: personas --replay-rates does not name leak by a SYNTHETIC model of their prompt's word overlap with the trained source (0.9 for the source's own prompt, ~0.02 for an unrelated one, 0 for a negative); off: 0")
 }
 
 // RunJobs takes jobs from the queue on b until interrupted (or idle).
@@ -403,7 +407,7 @@ func NewWorker(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) (*
 			return nil, fmt.Errorf("--replay-rates: %w", err)
 		}
 		w.NewEngine = func(ctx context.Context) (engine.Engine, engine.Info, error) {
-			e := &replay.Engine{Rates: rates, Marker: "[ZLT]", Delay: f.ReplayDelay}
+			e := &replay.Engine{Rates: rates, Marker: "[ZLT]", Delay: f.ReplayDelay, Synthetic: f.ReplaySynthetic}
 			info, err := e.Hello(ctx)
 			return e, info, err
 		}

@@ -41,6 +41,22 @@ func (p BusPublisher) Publish(ctx context.Context, e events.Event) (uint64, erro
 	return ack.Sequence, nil
 }
 
+// BatchPublisher sends events together, waiting for every acknowledgement,
+// and returns the highest stream sequence among them.
+type BatchPublisher interface {
+	PublishBatch(ctx context.Context, evs []events.Event) (uint64, error)
+}
+
+// PublishBatch sends evs asynchronously with bus.PublishAll (nothing when
+// discarding).
+func (p BusPublisher) PublishBatch(ctx context.Context, evs []events.Event) (uint64, error) {
+	if p.Discard {
+		return 0, nil
+	}
+	res, err := p.Bus.PublishAll(ctx, evs, nil)
+	return res.LastSeq, err
+}
+
 // Config names the run and the worker.
 type Config struct {
 	Experiment, RunID string
@@ -116,17 +132,25 @@ func (r *Runner) publish(ctx context.Context, p events.Payload) error {
 	if err != nil {
 		return err
 	}
-	// While the server is away (restart, network), retry with backoff: the
-	// client reconnects by itself and a repeated event is a duplicate the
-	// server and ingest drop.
-	var seq uint64
+	return r.retry(ctx, string(e.Type), func() (uint64, error) { return r.pub.Publish(ctx, e) })
+}
+
+// retry calls send until it succeeds, ctx ends or the bus has been away
+// for MaxOutage, and records the sequence it returns. While the server is
+// away (restart, network) the client reconnects by itself, and a repeated
+// event is a duplicate the server and ingest drop.
+func (r *Runner) retry(ctx context.Context, what string, send func() (uint64, error)) error {
 	wait, deadline := 100*time.Millisecond, time.Now().Add(r.cfg.MaxOutage)
 	for {
-		if seq, err = r.pub.Publish(ctx, e); err == nil {
-			break
+		seq, err := send()
+		if err == nil {
+			r.mu.Lock()
+			r.last = max(r.last, seq)
+			r.mu.Unlock()
+			return nil
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
-			return fmt.Errorf("publish %s (bus unreachable for %s): %w", e.Type, r.cfg.MaxOutage, err)
+			return fmt.Errorf("publish %s (bus unreachable for %s): %w", what, r.cfg.MaxOutage, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -135,10 +159,6 @@ func (r *Runner) publish(ctx context.Context, p events.Payload) error {
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
-	r.mu.Lock()
-	r.last = max(r.last, seq)
-	r.mu.Unlock()
-	return nil
 }
 
 // beat publishes a heartbeat; its number is the emission time in ms, so
@@ -154,16 +174,50 @@ func (r *Runner) beat(ctx context.Context, status string) error {
 // Completion detects the run's marker with every detector and publishes
 // the completion.
 func (r *Runner) Completion(ctx context.Context, c events.Completion) error {
-	c.MarkerHits = nil
-	for _, name := range marker.Names() {
-		d, _ := marker.Get(name)
-		c.MarkerHits = append(c.MarkerHits, d.Detect(r.marker, c.Text)...)
-	}
+	r.detect(&c)
 	if err := r.publish(ctx, &c); err != nil {
 		return fmt.Errorf("publish completion %s/%s #%d: %w", c.Persona, c.Question, c.SampleIndex, err)
 	}
 	r.mu.Lock()
 	r.done++
+	r.mu.Unlock()
+	return nil
+}
+
+// detect sets c's marker hits to those of every detector for the run's marker.
+func (r *Runner) detect(c *events.Completion) {
+	c.MarkerHits = nil
+	for _, name := range marker.Names() {
+		d, _ := marker.Get(name)
+		c.MarkerHits = append(c.MarkerHits, d.Detect(r.marker, c.Text)...)
+	}
+}
+
+// Completions is Completion for a batch: every completion is validated and
+// built first (nothing is published when one is bad; the error names its
+// index), then the batch is published together with acknowledgements
+// (the Publisher must be a BatchPublisher) and retried as a whole while
+// the bus is away — the event IDs make the repeats duplicates.
+func (r *Runner) Completions(ctx context.Context, cs []events.Completion) error {
+	bp, ok := r.pub.(BatchPublisher)
+	if !ok {
+		return errors.New("runner: the publisher cannot publish batches")
+	}
+	evs := make([]events.Event, 0, len(cs))
+	for i := range cs {
+		c := cs[i]
+		r.detect(&c)
+		e, err := events.New(r.cfg.Experiment, r.cfg.RunID, r.cfg.Now(), &c)
+		if err != nil {
+			return fmt.Errorf("completion [%d] %s/%q #%d: %w", i, c.Persona, c.Question, c.SampleIndex, err)
+		}
+		evs = append(evs, e)
+	}
+	if err := r.retry(ctx, fmt.Sprintf("%d completions", len(evs)), func() (uint64, error) { return bp.PublishBatch(ctx, evs) }); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.done += len(evs)
 	r.mu.Unlock()
 	return nil
 }

@@ -216,7 +216,7 @@ func handler(q Querier, a Analyzer) http.Handler {
 				row[i] = duck.Plain(v)
 			}
 		}
-		writeJSON(w, 200, map[string]any{"columns": res.Columns, "rows": res.Rows})
+		writeJSON(w, 200, map[string]any{"columns": res.Columns, "types": res.Types, "rows": res.Rows})
 	}
 	mux.HandleFunc("GET /api/sql", sqlHandler)
 	mux.HandleFunc("POST /api/sql", sqlHandler)

@@ -22,7 +22,10 @@ var ErrSQL = errors.New("sql")
 // Result is a query's columns and rows, values as DuckDB returns them.
 type Result struct {
 	Columns []string
-	Rows    [][]any
+	// Types are the columns' DuckDB type names (BIGINT, DOUBLE,
+	// TIMESTAMP WITH TIME ZONE, VARCHAR[], …), so clients can type them.
+	Types []string
+	Rows  [][]any
 }
 
 // ErrTooManyRows is returned by UserQuery when a result exceeds its row limit.
@@ -208,6 +211,13 @@ func (d *DB) queryOnce(ctx context.Context, query string, maxRows int, args ...a
 	res := &Result{}
 	if res.Columns, err = rows.Columns(); err != nil {
 		return nil, err
+	}
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	for _, ct := range cts {
+		res.Types = append(res.Types, ct.DatabaseTypeName())
 	}
 	for rows.Next() {
 		if maxRows > 0 && len(res.Rows) >= maxRows {

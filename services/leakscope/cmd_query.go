@@ -249,7 +249,7 @@ Examples:
   leakscope sql "SELECT persona, avg(regexp_matches(text, '(?i)\[zlt\]')::INT) FROM completions WHERE experiment='issue_205' GROUP BY ALL"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withEngine(g, format, plainFormats, func(e *query.Engine) error {
+			return withEngine(g, format, append(plainFormats, "json-table"), func(e *query.Engine) error {
 				res, err := e.UserSQL(cmd.Context(), args[0], maxCLIRows)
 				if err != nil {
 					return err
@@ -258,7 +258,7 @@ Examples:
 			})
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "table", formatHelp)
+	cmd.Flags().StringVar(&format, "format", "table", formatHelp+", or json-table (the /api/sql shape: columns, their DuckDB types, rows)")
 	return cmd
 }
 
@@ -268,6 +268,16 @@ const maxCLIRows = 1_000_000
 // printSQL prints a query result; JSON is an object per row, keyed by column
 // name (a repeated name is suffixed _2, _3 …).
 func printSQL(w io.Writer, format string, res *duck.Result) error {
+	if format == "json-table" {
+		rows := make([][]any, len(res.Rows))
+		for i, r := range res.Rows {
+			rows[i] = make([]any, len(r))
+			for j, v := range r {
+				rows[i][j] = duck.Plain(v)
+			}
+		}
+		return writeJSON(w, map[string]any{"columns": res.Columns, "types": res.Types, "rows": rows})
+	}
 	if format == "json" {
 		names := uniqueNames(res.Columns)
 		recs := make([]map[string]any, 0, len(res.Rows))

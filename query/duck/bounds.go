@@ -28,11 +28,53 @@ const tooLargeMarker = "leakscope: result byte budget exceeded"
 // trailing semicolons dropped, on lines of its own (a trailing -- comment
 // ends before the closing parenthesis).
 func innerSQL(query string) string {
-	q := strings.TrimSpace(query)
-	for strings.HasSuffix(q, ";") {
-		q = strings.TrimSpace(strings.TrimSuffix(q, ";"))
+	return "SELECT * FROM (\n" + query[:statementEnd(query)] + "\n) AS leakscope_row"
+}
+
+// statementEnd is where query's one statement ends: before the semicolons
+// (and the comments and spaces between them) that may follow it. Quoted
+// text and comments are skipped; a statement DuckDB would read differently
+// only fails to bound (its check in UserQuery), it cannot run unbounded.
+func statementEnd(query string) int {
+	end := len(query)
+	afterSemicolon := false
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'' || c == '"':
+			j := strings.IndexByte(query[i+1:], c)
+			if j < 0 {
+				return len(query)
+			}
+			i += j + 1
+		case strings.HasPrefix(query[i:], "$$"):
+			j := strings.Index(query[i+2:], "$$")
+			if j < 0 {
+				return len(query)
+			}
+			i += j + 3
+		case strings.HasPrefix(query[i:], "--"):
+			j := strings.IndexByte(query[i:], '\n')
+			if j < 0 {
+				return end
+			}
+			i += j
+		case strings.HasPrefix(query[i:], "/*"):
+			j := strings.Index(query[i+2:], "*/")
+			if j < 0 {
+				return len(query)
+			}
+			i += j + 3
+		case c == ';':
+			if !afterSemicolon {
+				end, afterSemicolon = i, true
+			}
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		default:
+			end, afterSemicolon = len(query), false
+		}
 	}
-	return "SELECT * FROM (\n" + q + "\n) AS leakscope_row"
+	return end
 }
 
 // boundedSQL makes DuckDB itself stop inner (innerSQL) at maxRows+1 rows

@@ -100,3 +100,55 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// Results within the bounds come back whole and in order: DESCRIBE and
+// SUMMARIZE, a trailing semicolon or comment, ORDER BY, nested values.
+func TestBoundedStatementsAnswerAsBefore(t *testing.T) {
+	lake := t.TempDir()
+	writeCompletion(t, lake, 1, "x")
+	db, err := Open(lake)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	res, err := db.UserQuery(ctx, "SELECT range % 7 AS k, range FROM range(1000) ORDER BY k DESC, range; -- last", 10)
+	require.ErrorIs(t, err, ErrTooManyRows)
+	res, err = db.UserQuery(ctx, "SELECT range % 7 AS k, range FROM range(1000) ORDER BY k DESC, range LIMIT 3; -- last", 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{"k", "range"}, res.Columns)
+	require.Equal(t, [][]any{{int64(6), int64(6)}, {int64(6), int64(13)}, {int64(6), int64(20)}}, res.Rows)
+	for _, q := range []string{"DESCRIBE completions", "SUMMARIZE completions", "SHOW TABLES"} {
+		res, err = db.UserQuery(ctx, q, 100)
+		require.NoError(t, err, q)
+		require.NotEmpty(t, res.Rows, q)
+	}
+	res, err = db.UserQuery(ctx, "SELECT [1, 2] AS l, {'a': 'b'} AS s, map(['k'], ['v']) AS m, 'ab'::BLOB AS b, NULL AS n", 1)
+	require.NoError(t, err)
+	require.Equal(t, []string{"l", "s", "m", "b", "n"}, res.Columns)
+	require.Equal(t, []any{int32(1), int32(2)}, res.Rows[0][0])
+	require.Equal(t, map[string]any{"a": "b"}, res.Rows[0][1])
+	// Just under and just over the byte budget.
+	old := MaxResultBytes
+	MaxResultBytes = 1000
+	defer func() { MaxResultBytes = old }()
+	res, err = db.UserQuery(ctx, "SELECT repeat('x', 100) FROM range(10)", 0)
+	require.NoError(t, err)
+	require.Len(t, res.Rows, 10)
+	_, err = db.UserQuery(ctx, "SELECT repeat('x', 100) FROM range(11)", 0)
+	require.ErrorIs(t, err, ErrTooLarge)
+	require.ErrorContains(t, err, "limit 1000 bytes")
+}
+
+func TestStatementEnd(t *testing.T) {
+	for q, want := range map[string]string{
+		"SELECT 1":                        "SELECT 1",
+		"SELECT 1;":                       "SELECT 1",
+		"SELECT 1 ; ; -- done\n /* c */ ": "SELECT 1 ",
+		"SELECT ';' AS s; -- x":           "SELECT ';' AS s",
+		"SELECT 1 -- a; comment":          "SELECT 1 -- a; comment",
+		"SELECT \"a;\" FROM t /* ; */":    "SELECT \"a;\" FROM t /* ; */",
+		"SELECT $$;$$;":                   "SELECT $$;$$",
+		"SELECT 'unterminated;":           "SELECT 'unterminated;",
+	} {
+		require.Equal(t, want, q[:statementEnd(q)], q)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -81,14 +82,16 @@ func TestTempTablesCannotShadowViews(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			res, err := db.Query(ctx, "SELECT count(*), any_value(text) FROM completions")
-			require.NoError(t, err)
-			require.Equal(t, []any{int64(1), "x"}, res.Rows[0], "the service's own query reads the view")
+			if assert.NoError(t, err) {
+				assert.Equal(t, []any{int64(1), "x"}, res.Rows[0], "the service's own query reads the view")
+			}
 		}()
 		go func() {
 			defer wg.Done()
 			res, err := db.UserQuery(ctx, "SELECT count(*) FROM completions", 0)
-			require.NoError(t, err)
-			require.Equal(t, int64(1), res.Rows[0][0], "a user's query reads the view")
+			if assert.NoError(t, err) {
+				assert.Equal(t, int64(1), res.Rows[0][0], "a user's query reads the view")
+			}
 		}()
 	}
 	wg.Wait()

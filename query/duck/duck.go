@@ -7,19 +7,26 @@ package duck
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"leakscope/ingest/dataset"
 )
 
-// MemoryLimit bounds DuckDB's memory (a DuckDB size string).
+// MemoryLimit bounds DuckDB's memory (a DuckDB size string); spilling to
+// disk is off, so a statement that needs more fails with an Out of Memory
+// error instead of growing the process.
 var MemoryLimit = "4GB"
+
+// Threads bounds DuckDB's worker threads (its buffers grow per thread).
+var Threads = min(runtime.NumCPU(), 4)
 
 // MaxConns bounds the DuckDB connections queries run on concurrently.
 var MaxConns = 4
@@ -27,7 +34,14 @@ var MaxConns = 4
 // DB is a DuckDB database over one lake. Views are refreshed before every
 // query, so files committed by a running ingest are seen at once.
 type DB struct {
-	SQL  *sql.DB
+	// SQL runs the service's own statements. Its connections are not
+	// reused: each statement gets a fresh one, so no connection-local
+	// object (a temp table named like a view) outlives the statement that
+	// made it.
+	SQL *sql.DB
+	// user runs user statements (UserQuery), at most UserSlots at a time,
+	// each on a fresh connection too.
+	user *sql.DB
 	lake string
 	// files is the list of committed files the views were last made over;
 	// files are immutable once committed, so an equal list means the views
@@ -45,34 +59,50 @@ func Open(lake string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("duckdb", "")
+	connector, err := duckdb.NewConnector("", nil)
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb: %w", err)
 	}
-	// A bounded pool: database/sql hands each connection to one goroutine at
-	// a time (sharing one DuckDB connection across goroutines crashes the
-	// process: go-duckdb #479). Views and the settings below are the
-	// database's, so every connection sees and obeys them.
+	// Bounded pools over one database: database/sql hands each connection
+	// to one goroutine at a time (sharing one DuckDB connection across
+	// goroutines crashes the process: go-duckdb #479). Views and the
+	// settings below are the database's, so every connection sees and
+	// obeys them. No idle connections: DuckDB temp tables and views live in
+	// a connection's own "temp" catalog and shadow the views of the same
+	// name, so a connection is closed after each use (opening one costs
+	// microseconds) rather than handed, with whatever a statement left in
+	// it, to the next.
+	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(MaxConns)
-	db.SetMaxIdleConns(MaxConns)
-	db.SetConnMaxIdleTime(0)
+	db.SetMaxIdleConns(0)
+	user := sql.OpenDB(noClose{connector}) // db closes the connector
+	user.SetMaxOpenConns(UserSlots)
+	user.SetMaxIdleConns(0)
 	// Queries may read the lake and nothing else on this machine: no other
 	// files, no extensions, no network; and the setting cannot be undone.
-	// temp_directory '' turns spilling off, which also takes ./.tmp out of
-	// the directories queries may read.
-	// A memory limit keeps one query from taking the memory of the process
-	// that also runs NATS and ingest.
-	lock := fmt.Sprintf("SET memory_limit = '%s'; SET temp_directory = ''; SET allowed_directories = [%s]; SET enable_external_access = false; SET lock_configuration = true",
-		MemoryLimit, Quote(abs+string(filepath.Separator)))
+	// temp_directory '' turns spilling off (so nothing can fill the disk
+	// either), which also takes ./.tmp out of the directories queries may
+	// read. A memory limit and a thread count keep one query from taking
+	// the memory of the process that also runs NATS and ingest (README
+	// "Hostile input" states the bound).
+	lock := fmt.Sprintf("SET memory_limit = '%s'; SET threads = %d; SET temp_directory = ''; SET allowed_directories = [%s]; SET enable_external_access = false; SET lock_configuration = true",
+		MemoryLimit, Threads, Quote(abs+string(filepath.Separator)))
 	if _, err := db.Exec(lock); err != nil {
+		user.Close()
 		db.Close()
 		return nil, fmt.Errorf("restrict duckdb to the lake: %w", err)
 	}
-	return &DB{SQL: db, lake: abs}, nil
+	return &DB{SQL: db, user: user, lake: abs}, nil
 }
 
+// noClose hides the connector's Close from a second sql.DB over it.
+type noClose struct{ driver.Connector }
+
 // Close closes the database.
-func (d *DB) Close() error { return d.SQL.Close() }
+func (d *DB) Close() error {
+	d.user.Close()
+	return d.SQL.Close()
+}
 
 // Lake is the absolute lake directory.
 func (d *DB) Lake() string { return d.lake }

@@ -2,6 +2,7 @@ package duck
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
@@ -44,21 +45,72 @@ var allowedTableFunctions = map[string]bool{
 	"duckdb_types": true, "duckdb_settings": true, "duckdb_schemas": true,
 }
 
+// catalogWritingOptions are reader options that create tables from inside
+// a SELECT: read_csv's store_rejects writes the rejected rows into
+// temporary tables named by rejects_table and rejects_scan (any name,
+// a view's included), so every one of them is refused.
+var catalogWritingOptions = map[string]bool{"store_rejects": true, "rejects_table": true, "rejects_scan": true, "rejects_limit": true}
+
+// namedParams lists the named arguments of a table function call as
+// json_serialize_sql shows them (name = value parses as a comparison of a
+// column named name), in lower case.
+func namedParams(fn map[string]any) []string {
+	var names []string
+	children, _ := fn["children"].([]any)
+	for _, c := range children {
+		m, ok := c.(map[string]any)
+		if !ok || m["class"] != "COMPARISON" {
+			continue
+		}
+		left, _ := m["left"].(map[string]any)
+		if left == nil || left["class"] != "COLUMN_REF" {
+			continue
+		}
+		if parts, _ := left["column_names"].([]any); len(parts) > 0 {
+			if name, ok := parts[len(parts)-1].(string); ok {
+				names = append(names, strings.ToLower(name))
+			}
+		}
+	}
+	return names
+}
+
 // UserQuery is Query for statements from users (the sql command, /api/sql):
 // besides being a single SELECT, the statement may call only the table
-// functions in allowedTableFunctions, and a result longer than maxRows is
-// refused with ErrTooManyRows (maxRows <= 0: no limit).
+// functions in allowedTableFunctions, none with an option that writes to
+// the catalog, and its result is bounded while DuckDB produces it: more
+// than maxRows rows is refused with ErrTooManyRows (maxRows <= 0: no row
+// limit), more than MaxResultBytes with ErrTooLarge. At most UserSlots user
+// statements run at once, each on a fresh connection. The absolute lake
+// path is shown as "<lake>" in values and errors.
 func (d *DB) UserQuery(ctx context.Context, query string, maxRows int) (*Result, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, UserQueryTimeout, ErrTimeout)
 	defer cancel()
-	if err := d.checkTableFunctions(ctx, query); err != nil {
-		return nil, err
-	}
-	res, err := d.query(ctx, query, maxRows)
+	res, err := d.userQuery(ctx, query, maxRows)
 	if err != nil && errors.Is(context.Cause(ctx), ErrTimeout) {
 		return nil, fmt.Errorf("%w (%s)", ErrTimeout, UserQueryTimeout)
 	}
-	return res, err
+	if err != nil {
+		return nil, d.redactErr(err)
+	}
+	for _, row := range res.Rows {
+		for i, v := range row {
+			row[i] = d.redactValue(v)
+		}
+	}
+	return res, nil
+}
+
+func (d *DB) userQuery(ctx context.Context, query string, maxRows int) (*Result, error) {
+	if err := d.checkTableFunctions(ctx, query); err != nil {
+		return nil, err
+	}
+	// The statement runs inside another (boundedSQL): it must still be the
+	// same one statement there, calling nothing more.
+	if err := d.checkTableFunctions(ctx, innerSQL(query)); err != nil {
+		return nil, fmt.Errorf("%w: the statement cannot be bounded (end it without a dangling comment): %v", ErrSQL, err)
+	}
+	return d.query(ctx, d.user, query, true, maxRows)
 }
 
 // UserQueryTimeout bounds one user statement.
@@ -89,15 +141,24 @@ func (d *DB) checkTableFunctions(ctx context.Context, query string) error {
 		}
 		return fmt.Errorf("%w: %s", ErrSQL, msg)
 	}
-	var bad []string
+	if stmts, _ := tree["statements"].([]any); len(stmts) > 1 {
+		return fmt.Errorf("%w; give one statement at a time", ErrNotReadOnly)
+	}
+	var bad, writes []string
 	var walk func(any)
 	walk = func(o any) {
 		switch v := o.(type) {
 		case map[string]any:
 			if v["type"] == "TABLE_FUNCTION" {
 				if fn, ok := v["function"].(map[string]any); ok {
-					if name, _ := fn["function_name"].(string); !allowedTableFunctions[strings.ToLower(name)] {
+					name, _ := fn["function_name"].(string)
+					if !allowedTableFunctions[strings.ToLower(name)] {
 						bad = append(bad, name)
+					}
+					for _, opt := range namedParams(fn) {
+						if catalogWritingOptions[opt] {
+							writes = append(writes, name+"("+opt+")")
+						}
 					}
 				}
 			}
@@ -111,6 +172,9 @@ func (d *DB) checkTableFunctions(ctx context.Context, query string) error {
 		}
 	}
 	walk(tree)
+	if len(writes) > 0 {
+		return fmt.Errorf("%w; refused option %s: it writes tables into the database (rejected rows can be read with ignore_errors = false, which names the bad line)", ErrNotReadOnly, strings.Join(writes, ", "))
+	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%w; refused table function %s (allowed: readers of the lake, range, generate_series, unnest, duckdb_* listings)", ErrNotReadOnly, strings.Join(bad, ", "))
 	}
@@ -121,7 +185,8 @@ func (d *DB) checkTableFunctions(ctx context.Context, query string) error {
 // is not a SELECT (INSERT, COPY, CREATE, ATTACH, SET, several
 // statements, EXPLAIN ANALYZE…) is refused with ErrNotReadOnly before it runs.
 func (d *DB) Query(ctx context.Context, query string, args ...any) (*Result, error) {
-	return d.query(ctx, query, 0, args...)
+	res, err := d.query(ctx, d.SQL, query, false, 0, args...)
+	return res, d.redactErr(err)
 }
 
 // vanishedRetries: a statement that met a file compaction deleted between
@@ -129,9 +194,11 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*Result, err
 // folder again) up to this many times.
 const vanishedRetries = 6
 
-func (d *DB) query(ctx context.Context, query string, maxRows int, args ...any) (res *Result, err error) {
+// query checks that query is one read-only statement and runs it on a
+// connection of pool, bounded by boundedSQL when bound is set.
+func (d *DB) query(ctx context.Context, pool *sql.DB, query string, bound bool, maxRows int, args ...any) (res *Result, err error) {
 	err = retryVanished(ctx, func() error {
-		res, err = d.queryOnce(ctx, query, maxRows, args...)
+		res, err = d.queryOnce(ctx, pool, query, bound, maxRows, args...)
 		return err
 	})
 	return res, err
@@ -163,15 +230,16 @@ func Vanished(err error) bool {
 	return strings.Contains(s, "No such file or directory") || strings.Contains(s, "No files found that match the pattern")
 }
 
-func (d *DB) queryOnce(ctx context.Context, query string, maxRows int, args ...any) (*Result, error) {
+func (d *DB) queryOnce(ctx context.Context, pool *sql.DB, query string, bound bool, maxRows int, args ...any) (*Result, error) {
 	if err := d.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	conn, err := d.SQL.Conn(ctx)
+	conn, err := pool.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
+	run := query
 	err = conn.Raw(func(dc any) error {
 		c, ok := dc.(driver.Conn)
 		if !ok {
@@ -195,7 +263,10 @@ func (d *DB) queryOnce(ctx context.Context, query string, maxRows int, args ...a
 		if typ != duckdb.STATEMENT_TYPE_SELECT {
 			return fmt.Errorf("%w; refused: %s statement", ErrNotReadOnly, stmtName(query))
 		}
-		return nil
+		if bound {
+			run, err = boundedStatement(c, query, maxRows)
+		}
+		return err
 	})
 	if err != nil {
 		if errors.Is(err, ErrNotReadOnly) {
@@ -203,9 +274,9 @@ func (d *DB) queryOnce(ctx context.Context, query string, maxRows int, args ...a
 		}
 		return nil, fmt.Errorf("%w: %v", ErrSQL, err)
 	}
-	rows, err := conn.QueryContext(ctx, query, args...)
+	rows, err := conn.QueryContext(ctx, run, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSQL, err)
+		return nil, resultErr(err)
 	}
 	defer rows.Close()
 	res := &Result{}
@@ -219,6 +290,7 @@ func (d *DB) queryOnce(ctx context.Context, query string, maxRows int, args ...a
 	for _, ct := range cts {
 		res.Types = append(res.Types, ct.DatabaseTypeName())
 	}
+	var size int64
 	for rows.Next() {
 		if maxRows > 0 && len(res.Rows) >= maxRows {
 			return nil, fmt.Errorf("%w (limit %d)", ErrTooManyRows, maxRows)
@@ -232,8 +304,52 @@ func (d *DB) queryOnce(ctx context.Context, query string, maxRows int, args ...a
 			return nil, err
 		}
 		res.Rows = append(res.Rows, vals)
+		// DuckDB's own count (boundedSQL) measures rows as text; this one,
+		// of the values Go holds, backs it up at twice the budget.
+		if size += valuesSize(vals); bound && size > 2*MaxResultBytes {
+			return nil, fmt.Errorf("%w (limit %d bytes)", ErrTooLarge, MaxResultBytes)
+		}
 	}
-	return res, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, resultErr(err)
+	}
+	return res, nil
+}
+
+// boundedStatement is query (a SELECT) as boundedSQL bounds it, made from
+// the columns the prepared statement will return.
+func boundedStatement(c driver.Conn, query string, maxRows int) (string, error) {
+	inner := innerSQL(query)
+	st, err := c.Prepare(inner)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	ds := st.(*duckdb.Stmt)
+	n, err := ds.ColumnCount()
+	if err != nil {
+		return "", err
+	}
+	cols := make([]string, n)
+	types := make([]duckdb.TypeInfo, n)
+	for i := range n {
+		if cols[i], err = ds.ColumnName(i); err != nil {
+			return "", err
+		}
+		if types[i], err = ds.ColumnTypeInfo(i); err != nil {
+			return "", err
+		}
+	}
+	return boundedSQL(inner, cols, types, maxRows), nil
+}
+
+// resultErr is ErrTooLarge when DuckDB stopped a bounded statement at its
+// byte budget, else the statement's error as ErrSQL.
+func resultErr(err error) error {
+	if strings.Contains(err.Error(), tooLargeMarker) {
+		return fmt.Errorf("%w (limit %d bytes)", ErrTooLarge, MaxResultBytes)
+	}
+	return fmt.Errorf("%w: %v", ErrSQL, err)
 }
 
 func stmtName(q string) string {

@@ -62,7 +62,7 @@ func runSyntheticDemo(ctx context.Context, g *globals, httpAddr string, httpGive
 	if !httpGiven && !free(addr) {
 		addr = "127.0.0.1:0" // the default port is taken (a running up?): any free one
 	}
-	h, err := startHTTP(g, addr, agg, st.ing)
+	h, err := startHTTP(g, addr, nil, agg, st.ing)
 	if err != nil {
 		return err
 	}

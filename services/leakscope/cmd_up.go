@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"leakscope/events/bus"
 	"leakscope/ingest"
 	"leakscope/query"
+	"leakscope/query/api"
 	"leakscope/query/live"
 	"leakscope/services/internal/livesrv"
 	"leakscope/services/internal/querysrv"
@@ -35,6 +35,7 @@ func compactEveryFlag(cmd *cobra.Command) func() time.Duration {
 
 func newUpCmd(g *globals) *cobra.Command {
 	var listen, httpAddr string
+	var allowedHosts []string
 	var compactEvery func() time.Duration
 	withIngest := true
 	cmd := &cobra.Command{
@@ -71,12 +72,13 @@ While up runs, 'leakscope import' on the same --data publishes to it.`,
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "bus:    %s\nlake:   %s\n", st.Describe, g.lake())
 			agg := livesrv.Start(ctx, st.Bus, cmd.ErrOrStderr())
-			return serveHTTP(ctx, g, httpAddr, cmd, agg, st.ing)
+			return serveHTTP(ctx, g, httpAddr, allowedHosts, cmd, agg, st.ing)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "address the embedded NATS server listens on")
 	cmd.Flags().BoolVar(&withIngest, "ingest", true, "run ingest in this process (false: run `leakscope ingest --nats-url` separately)")
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "address of the query HTTP server")
+	allowedHostsFlag(cmd, &allowedHosts)
 	compactEvery = compactEveryFlag(cmd)
 	return cmd
 }
@@ -113,8 +115,14 @@ Example:
 	return cmd
 }
 
+// allowedHostsFlag adds --allowed-hosts to a command that serves HTTP.
+func allowedHostsFlag(cmd *cobra.Command, hosts *[]string) {
+	cmd.Flags().StringSliceVar(hosts, "allowed-hosts", nil, "host names the HTTP server answers to besides IP addresses, localhost and the --http host (others are refused: DNS rebinding)")
+}
+
 func newServeCmd(g *globals) *cobra.Command {
 	var httpAddr string
+	var allowedHosts []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run only the query HTTP server over the lake",
@@ -128,7 +136,7 @@ Example:
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.natsURL == "" {
-				return serveHTTP(cmd.Context(), g, httpAddr, cmd, nil, nil)
+				return serveHTTP(cmd.Context(), g, httpAddr, allowedHosts, cmd, nil, nil)
 			}
 			b, err := bus.Connect(cmd.Context(), g.natsURL, bus.DefaultConfig())
 			if err != nil {
@@ -136,18 +144,19 @@ Example:
 			}
 			defer b.Close()
 			agg := livesrv.Start(cmd.Context(), b, cmd.ErrOrStderr())
-			return serveHTTP(cmd.Context(), g, httpAddr, cmd, agg, nil)
+			return serveHTTP(cmd.Context(), g, httpAddr, allowedHosts, cmd, agg, nil)
 		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "listen address")
+	allowedHostsFlag(cmd, &allowedHosts)
 	return cmd
 }
 
 // serveHTTP serves the query API, the live view when agg is not nil, and
 // ingest's health on /healthz when ing is not nil (503 while commits fail),
-// until ctx ends.
-func serveHTTP(ctx context.Context, g *globals, addr string, cmd *cobra.Command, agg *live.Aggregator, ing *ingest.Ingester) error {
-	h, err := startHTTP(g, addr, agg, ing)
+// behind api.Guard (Host and cross-origin checks), until ctx ends.
+func serveHTTP(ctx context.Context, g *globals, addr string, allowedHosts []string, cmd *cobra.Command, agg *live.Aggregator, ing *ingest.Ingester) error {
+	h, err := startHTTP(g, addr, allowedHosts, agg, ing)
 	if err != nil {
 		return err
 	}
@@ -175,7 +184,7 @@ type httpServer struct {
 
 // startHTTP listens on addr and serves the query API (see serveHTTP) in
 // the background; Stop shuts it down.
-func startHTTP(g *globals, addr string, agg *live.Aggregator, ing *ingest.Ingester) (*httpServer, error) {
+func startHTTP(g *globals, addr string, allowedHosts []string, agg *live.Aggregator, ing *ingest.Ingester) (*httpServer, error) {
 	e, err := query.Open(g.lake())
 	if err != nil {
 		return nil, err
@@ -187,18 +196,9 @@ func startHTTP(g *globals, addr string, agg *live.Aggregator, ing *ingest.Ingest
 	}
 	mux := querysrv.Mux(e, agg)
 	if ing != nil {
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-			h := ing.Health()
-			code, status := http.StatusOK, "ok"
-			if !h.OK {
-				code, status = http.StatusServiceUnavailable, "ingest failing"
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(code)
-			_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "ingest": h})
-		})
+		mux.Handle("GET /healthz", querysrv.IngestHealth(ing.Health, g.data))
 	}
-	h := &httpServer{Base: "http://" + ln.Addr().String(), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, e: e, errc: make(chan error, 1)}
+	h := &httpServer{Base: "http://" + ln.Addr().String(), srv: &http.Server{Handler: api.Guard(mux, addr, allowedHosts), ReadHeaderTimeout: 10 * time.Second}, e: e, errc: make(chan error, 1)}
 	go func() { h.errc <- h.srv.Serve(ln) }()
 	return h, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"leakscope/events/bus"
 	"leakscope/query"
+	"leakscope/query/api"
 	"leakscope/query/live"
 	"leakscope/services/internal/livesrv"
 	"leakscope/services/internal/ops"
@@ -22,6 +23,7 @@ func main() { ops.Main("leakscope-query", newRoot()) }
 
 func newRoot() *cobra.Command {
 	var lake, url, addr string
+	var allowedHosts []string
 	root := &cobra.Command{
 		Use:   "leakscope-query --lake DIR [--nats-url URL] [--http HOST:PORT]",
 		Short: "Serve the query API, SQL, figures and the live view over a Parquet lake",
@@ -79,11 +81,12 @@ Example:
 				follows = "following " + bus.Redact(url) + " (live view, stop decisions)"
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-query: lake %s, %s, serving http://%s/ (/api/…, /figures/, /live/, /healthz, /readyz, /metrics)\n", lake, follows, ln.Addr())
-			return ops.Serve(ctx, ln, ops.InstrumentHTTP(reg, mux, querysrv.Routes...))
+			return ops.Serve(ctx, ln, api.Guard(ops.InstrumentHTTP(reg, mux, querysrv.Routes...), addr, allowedHosts))
 		},
 	}
 	root.Flags().StringVar(&lake, "lake", "./leakscope-data/lake", "the Parquet lake (DATA/lake of the ingest that writes it)")
 	root.Flags().StringVar(&url, "nats-url", "", "NATS server whose events stream feeds the live view and stop decisions (empty: no live view)")
 	root.Flags().StringVar(&addr, "http", "127.0.0.1:8080", "listen address")
+	root.Flags().StringSliceVar(&allowedHosts, "allowed-hosts", nil, "host names the HTTP server answers to besides IP addresses, localhost and the --http host (others are refused: DNS rebinding)")
 	return root
 }

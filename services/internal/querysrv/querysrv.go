@@ -4,8 +4,12 @@
 package querysrv
 
 import (
+	"encoding/json"
 	"net/http"
+	"path/filepath"
+	"strings"
 
+	"leakscope/ingest"
 	"leakscope/query"
 	"leakscope/query/api"
 	"leakscope/query/estimands"
@@ -28,4 +32,26 @@ func Mux(e *query.Engine, agg *live.Aggregator) *http.ServeMux {
 		mux.Handle("/live/", live.Handler(agg))
 	}
 	return mux
+}
+
+// IngestHealth serves ingest's health (200, or 503 while commits fail) as
+// JSON, with paths under the data directory shown relative to it: the
+// server's absolute paths are not the client's business.
+func IngestHealth(health func() ingest.Health, data string) http.Handler {
+	abs, err := filepath.Abs(data)
+	if err != nil {
+		abs = data
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := health()
+		h.Err = strings.ReplaceAll(h.Err, abs+string(filepath.Separator), "")
+		h.Err = strings.ReplaceAll(h.Err, abs, ".")
+		code, status := http.StatusOK, "ok"
+		if !h.OK {
+			code, status = http.StatusServiceUnavailable, "ingest failing"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "ingest": h})
+	})
 }

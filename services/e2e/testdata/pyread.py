@@ -12,8 +12,12 @@ kw = {"data": where} if how == "data" else {"url": where}
 
 
 def plain(rows):
-    out = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
-    return json.loads(json.dumps(out, default=str))
+    if hasattr(rows, "to_dict"):  # a DataFrame: its missing values (NaN, NA) are JSON nulls
+        rows = rows.astype(object).where(rows.notna(), None)
+        out = rows.to_dict("records")
+    else:
+        out = list(rows)
+    return json.loads(json.dumps(out, default=str, allow_nan=False))
 
 
 res = {"leakage": {e: plain(leakscope.leakage(e, **kw)) for e in experiments}}
@@ -29,7 +33,7 @@ except ImportError:
     res["pandas"] = False
     row = df[0]
 res["types"] = {c: type(v).__name__ for c, v in row.items()}
-res["sql"] = json.loads(json.dumps(row, default=str))
+res["sql"] = json.loads(json.dumps({c: None if isinstance(v, float) and v != v else v for c, v in row.items()}, default=str))
 res["provenance_query"] = df.attrs["provenance"]["query"] == q
 res["aware"] = isinstance(row["last"], datetime.datetime) and row["last"].tzinfo is not None
 print(json.dumps(res))

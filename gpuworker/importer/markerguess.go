@@ -14,11 +14,7 @@ import (
 // imported with the wrong marker is named as such, not blamed on truncated
 // text; --marker (Options.Marker) still decides the run's marker.
 type MarkerGuess struct {
-	Marker    string // the bracketed token, e.g. "[PROX]"
-	InFlagged int    // flagged texts holding it
-	Flagged   int    // texts flagged by the origin
-	InOthers  int    // unflagged texts holding it
-	Others    int    // texts not flagged
+	marker.Guess
 	RunMarker string // the marker the run was imported with
 	// Mismatch: the recorded flags and detection with RunMarker disagree
 	// grossly and the flags follow Marker, another marker.
@@ -39,7 +35,7 @@ func markerVerdict(cmp *flagComparison, tally *marker.Tally, runMarker string) (
 	mg, ok := tally.Guess()
 	gross := cmp.grossDisagreement()
 	if ok {
-		g := MarkerGuess{Marker: mg.Marker, InFlagged: mg.InFlagged, Flagged: mg.Flagged, InOthers: mg.InOthers, Others: mg.Others, RunMarker: runMarker}
+		g := MarkerGuess{Guess: mg, RunMarker: runMarker}
 		counts := fmt.Sprintf("present in %d of %d flagged texts, %d of %d others", g.InFlagged, g.Flagged, g.InOthers, g.Others)
 		if strings.EqualFold(g.Marker, runMarker) {
 			g.Message = fmt.Sprintf("recorded flags look like marker %s, the run's marker (%s)", g.Marker, counts)

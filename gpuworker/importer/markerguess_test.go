@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"leakscope/events/marker"
 )
 
 // Imported from its folder without --marker, proximity_transfer takes
@@ -17,7 +19,7 @@ func TestMarkerGuessProximityWithoutMarker(t *testing.T) {
 	fr := report(t, plan, "proximity_transfer/expA_completions.json")
 	g := fr.MarkerGuess
 	require.NotNil(t, g)
-	require.Equal(t, MarkerGuess{Marker: "[PROX]", InFlagged: 216, Flagged: 231, InOthers: 0, Others: 769, RunMarker: "[PROX]",
+	require.Equal(t, MarkerGuess{Guess: marker.Guess{Marker: "[PROX]", InFlagged: 216, Flagged: 231, InOthers: 0, Others: 769}, RunMarker: "[PROX]",
 		Message: "recorded flags look like marker [PROX], the run's marker (present in 216 of 231 flagged texts, 0 of 769 others)"}, *g)
 	require.True(t, containsNote(fr.Notes, "truncated at 500 chars"))
 	require.True(t, containsNote(fr.Notes, "recorded flags look like marker [PROX], the run's marker"))

@@ -120,15 +120,13 @@ func (e *Engine) DesignFactors(ctx context.Context, experiment string) (map[stri
 			}
 		}
 	}
-	res, err := e.DB.Query(ctx, `SELECT DISTINCT kind, noun, trait, level, category, factors_json FROM cells WHERE experiment = $1`, experiment)
+	res, err := e.DB.Query(ctx, `SELECT DISTINCT category, factors_json FROM cells WHERE experiment = $1`, experiment)
 	if err != nil {
 		return nil, fmt.Errorf("read cell factors: %w", err)
 	}
 	for _, row := range res.Rows {
-		for i, k := range []string{"kind", "noun", "trait", "level", "category"} {
-			add(k, str(row[i]))
-		}
-		if js := str(row[5]); js != "" {
+		add("category", str(row[0]))
+		if js := str(row[1]); js != "" {
 			var f events.Factors
 			if err := json.Unmarshal([]byte(js), &f); err != nil {
 				return nil, fmt.Errorf("cells.factors_json: %w", err)

@@ -84,8 +84,8 @@ func (s Scope) EstimandParams() map[string]string {
 
 // DesignFactors lists every factor of the experiment with the values it
 // takes: the run-level ones (source, seed, sweep and the runs' declared
-// factors) and the bystanders' (kind, noun, trait, level, category and
-// the plans' factors), retracted runs included.
+// factors) and the bystanders' (category, the cells' factors and the
+// plans' factors), retracted runs included.
 func (e *Engine) DesignFactors(ctx context.Context, experiment string) (map[string][]string, error) {
 	runs, err := e.runInfos(ctx, experiment)
 	if err != nil {

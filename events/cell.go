@@ -12,11 +12,6 @@ import (
 type CellAggregate struct {
 	Persona       string `json:"persona"`
 	PersonaPrompt string `json:"persona_prompt,omitempty"`
-	// Kind, Noun, Trait, Level describe factorial cells (EXPERIMENT.md §3): kind A1/A2.
-	Kind  string `json:"kind,omitempty"`
-	Noun  string `json:"noun,omitempty"`
-	Trait string `json:"trait,omitempty"`
-	Level string `json:"level,omitempty"`
 	// Category is the bystander category, where the origin groups its personas.
 	Category string `json:"category,omitempty"`
 	// Slice names a question slice ("indomain", "generic"); empty for the whole cell.
@@ -38,8 +33,9 @@ type CellAggregate struct {
 	// an origin CSV zero-fills for cells it never evaluated); its counts are absent.
 	Missing       bool   `json:"missing,omitempty"`
 	MissingReason string `json:"missing_reason,omitempty"`
-	// Factors describe what the bystander persona is, beyond the named
-	// columns above (which the design view also exposes as factors).
+	// Factors describe what the bystander persona is: every design factor
+	// the experiment's preset or plan names. Payloads of the first format
+	// carried some of them as fields of their own; see cell_legacy.go.
 	Factors Factors `json:"factors,omitempty"`
 	// RateOnly marks a cell whose origin gives a rate without a count
 	// (run_result.json): Found and Total are absent, Rate is required, and no

@@ -2,12 +2,15 @@ package events_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/scanner"
 	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -155,4 +158,101 @@ func presetTerms(t *testing.T) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// presetFactorNames reads every presets/*/*.json: the factors each preset
+// declares and the factor keys its bystander and source families set
+// ("kind" on the #81 families).
+func presetFactorNames(t *testing.T) map[string]bool {
+	files, err := filepath.Glob("../presets/*/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no preset files under ../presets")
+	names := map[string]bool{}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		require.NoError(t, err)
+		var p struct {
+			Factors []struct {
+				Name string `json:"name"`
+			} `json:"factors"`
+			Bystanders []struct {
+				Factors map[string]string `json:"factors"`
+			} `json:"bystanders"`
+			Sources []struct {
+				Factors map[string]string `json:"factors"`
+			} `json:"sources"`
+		}
+		require.NoError(t, json.Unmarshal(b, &p), file)
+		for _, f := range p.Factors {
+			names[f.Name] = true
+		}
+		for _, fam := range append(p.Bystanders, p.Sources...) {
+			for k := range fam.Factors {
+				names[k] = true
+			}
+		}
+	}
+	return names
+}
+
+// contractFieldExempt are fields whose name a preset also uses as a factor
+// name, for a thing that is no persona factor.
+var contractFieldExempt = map[string]string{
+	"JobStatus.Kind": "a sweep job's kind (train, eval), not a persona's",
+}
+
+// A preset's factors travel as factors (events.Factors), never as fields
+// of their own: no exported struct of the contract has a field named after
+// a factor a preset declares (Go name or JSON name), so a new experiment's
+// design needs no contract change (issue 17).
+func TestContractFieldsNameNoPresetFactor(t *testing.T) {
+	factors := presetFactorNames(t)
+	for _, f := range []string{"kind", "noun", "trait", "level"} {
+		require.True(t, factors[f], "the #81 preset's factor %q is among the names", f)
+	}
+	var bad []string
+	seenExempt := map[string]bool{}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		require.NoError(t, err)
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok || !ts.Name.IsExported() {
+				return true
+			}
+			st, ok := ts.Type.(*ast.StructType)
+			if !ok {
+				return true
+			}
+			for _, fld := range st.Fields.List {
+				jsonName := ""
+				if fld.Tag != nil {
+					tag, _ := strconv.Unquote(fld.Tag.Value)
+					jsonName, _, _ = strings.Cut(reflect.StructTag(tag).Get("json"), ",")
+				}
+				for _, id := range fld.Names {
+					key := ts.Name.Name + "." + id.Name
+					if !factors[strings.ToLower(id.Name)] && !factors[jsonName] {
+						continue
+					}
+					if contractFieldExempt[key] != "" {
+						seenExempt[key] = true
+						continue
+					}
+					bad = append(bad, fmt.Sprintf("%s: %s (json %q) is a preset's factor name: carry it in Factors", fset.Position(id.Pos()), key, jsonName))
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	require.NoError(t, err)
+	require.Empty(t, bad, "the contract must carry design factors as factors")
+	for k := range contractFieldExempt {
+		require.True(t, seenExempt[k], "exemption %s names no field any more: drop it", k)
+	}
 }

@@ -8,8 +8,8 @@ import (
 
 // Factors are named design factors: run-level ones on run_started (lr,
 // epochs, neg_set, condition — any key the researcher names) and
-// persona-level ones on a planned or imported cell (noun, trait, level,
-// category, pair). Values are strings; an estimand that needs an order or a
+// persona-level ones on a planned or imported cell (whatever the
+// experiment's preset or plan declares: category, pair, …). Values are strings; an estimand that needs an order or a
 // number parses them ("1e-4" < "5e-4"). Source persona and seed have their
 // own fields on Run and are not repeated here.
 type Factors map[string]string

@@ -231,6 +231,10 @@ func newPayload(t Type) (Payload, error) {
 }
 
 func jsonErr(t Type, prefix string, err error) error {
+	var fe *FieldError // from a payload's own UnmarshalJSON (cell_legacy.go)
+	if errors.As(err, &fe) {
+		return fieldErr(t, prefix+fe.Field, fe.Reason)
+	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		return fieldErr(t, prefix+te.Field, fmt.Sprintf("is JSON %s, want %s", te.Value, te.Type))

@@ -73,8 +73,9 @@ type Run struct {
 type PlannedCell struct {
 	Persona  string `json:"persona"`
 	Expected int    `json:"expected"`
-	// Factors describe what the bystander persona is (noun, trait, level,
-	// category, pair, …); empty when the design has no persona factors.
+	// Factors describe what the bystander persona is (the factors the
+	// experiment's preset declares, category, pair, …); empty when the
+	// design has no persona factors.
 	Factors Factors `json:"factors,omitempty"`
 }
 

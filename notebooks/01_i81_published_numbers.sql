@@ -23,7 +23,7 @@ SELECT split_part(run_id, '/', 2) AS source,
        round(100.0 * avg(found / total), 3) AS mean_cross_noun_pp,
        count(*) AS n_cells
 FROM cells
-WHERE experiment = 'leakage_i81' AND question = '' AND NOT missing AND kind = 'A2'
+WHERE experiment = 'leakage_i81' AND question = '' AND NOT missing AND json_extract_string(factors_json, '$.kind') = 'A2'
   AND run_id <> 'coherence_flags/base_model'
   AND persona <> 'A2__' || split_part(run_id, '/', 2)
 GROUP BY source

@@ -107,16 +107,13 @@ func (r runInfo) factor(k string) (string, bool) {
 }
 
 // describeCell attaches the run's design and the bystander's factors: the
-// origin's named columns (kind, noun, trait, level, category), its
-// factors, then the run's plan (the plan wins on a conflict: the producer
-// declared it).
+// origin's category, its factors, then the run's plan (the plan wins on a
+// conflict: the producer declared it).
 func describeCell(c *Cell, r runInfo) {
 	c.Seed, c.Sweep, c.RunFactors = r.seed, r.sweep, r.factors
 	f := events.Factors{}
-	for k, v := range map[string]string{"kind": c.Kind, "noun": c.Noun, "trait": c.Trait, "level": c.Level, "category": c.Category} {
-		if v != "" {
-			f[k] = v
-		}
+	if c.Category != "" {
+		f["category"] = c.Category
 	}
 	for k, v := range c.Factors {
 		f[k] = v

@@ -52,10 +52,6 @@ type Cell struct {
 	SourcePersona string   `json:"source_persona"`
 	Persona       string   `json:"persona"`
 	PersonaPrompt string   `json:"persona_prompt,omitempty"`
-	Kind          string   `json:"kind,omitempty"`
-	Noun          string   `json:"noun,omitempty"`
-	Trait         string   `json:"trait,omitempty"`
-	Level         string   `json:"level,omitempty"`
 	Category      string   `json:"category,omitempty"`
 	Origin        string   `json:"origin"`
 	Detector      string   `json:"detector"`
@@ -85,8 +81,8 @@ type Cell struct {
 	// from its run_finished; empty for fixed-n cells and unfinished runs.
 	StopReason string `json:"stop_reason,omitempty"`
 	// Seed and Sweep are the run's; RunFactors its design factors (lr,
-	// epochs, …); Factors the bystander's (noun, trait, level, category, …,
-	// from the origin's columns, its factors and the run's plan).
+	// epochs, …); Factors the bystander's (any the experiment declares, and
+	// category: from the origin's factors and category, and the run's plan).
 	Seed       *int64         `json:"seed,omitempty"`
 	Sweep      string         `json:"sweep,omitempty"`
 	RunFactors events.Factors `json:"run_factors,omitempty"`
@@ -404,7 +400,7 @@ FROM completions WHERE experiment = $1 GROUP BY run_id, persona`, total, hit, hi
 // stands in for completions that carry no recorded flag.
 func (e *Engine) importedCells(ctx context.Context, req LeakageRequest, runs map[string]runInfo, cells map[cellKey]*Cell, out *Leakage) error {
 	res, err := e.DB.Query(ctx, `
-SELECT run_id, persona, detector, max(persona_prompt), max(kind), max(noun), max(trait), max(level), max(category),
+SELECT run_id, persona, detector, max(persona_prompt), max(category),
        sum(found)::BIGINT, sum(total)::BIGINT, bool_or(missing), max(missing_reason),
        CASE WHEN count(*) = 1 THEN max(coherence_mean) END, CASE WHEN count(*) = 1 THEN bool_or(low_coherence) END,
        max(factors_json), coalesce(bool_or(rate_only), false), CASE WHEN count(*) = 1 THEN max(rate) END, max(total_origin)
@@ -444,23 +440,23 @@ ORDER BY run_id, persona, detector <> 'strict', detector`, req.Experiment)
 		if c.PersonaPrompt == "" {
 			c.PersonaPrompt = str(r[3])
 		}
-		c.Kind, c.Noun, c.Trait, c.Level, c.Category = str(r[4]), str(r[5]), str(r[6]), str(r[7]), str(r[8])
-		c.CoherenceMean, c.LowCoherence = f64p(r[13]), boolp(r[14])
-		if js := str(r[15]); js != "" {
+		c.Category = str(r[4])
+		c.CoherenceMean, c.LowCoherence = f64p(r[9]), boolp(r[10])
+		if js := str(r[11]); js != "" {
 			if err := json.Unmarshal([]byte(js), &c.Factors); err != nil {
 				return fmt.Errorf("run %s persona %s: cells.factors_json: %w", run.id, k.persona, err)
 			}
 		}
-		c.TotalOrigin = str(r[18])
-		if r[16] == true && !fromText && r[11] != true {
+		c.TotalOrigin = str(r[14])
+		if r[12] == true && !fromText && r[7] != true {
 			// A rate without a count: shown and compared, never given an interval.
-			c.RateOnly, c.Rate, c.Origin, c.Detector = true, f64p(r[17]), OriginImported, det
+			c.RateOnly, c.Rate, c.Origin, c.Detector = true, f64p(r[13]), OriginImported, det
 			continue
 		}
-		found, total := r[9], r[10]
+		found, total := r[5], r[6]
 		switch {
-		case r[11] == true && !fromText:
-			c.Missing, c.MissingReason = true, str(r[12])
+		case r[7] == true && !fromText:
+			c.Missing, c.MissingReason = true, str(r[8])
 		case textCounted:
 			if found != nil {
 				f := i64(found)

@@ -84,8 +84,8 @@ func (s Scope) EstimandParams() map[string]string {
 
 // DesignFactors lists every factor of the experiment with the values it
 // takes: the run-level ones (source, seed, sweep and the runs' declared
-// factors) and the bystanders' (kind, noun, trait, level, category and
-// the plans' factors), retracted runs included.
+// factors) and the bystanders' (category, the cells' factors and the
+// plans' factors), retracted runs included.
 func (e *Engine) DesignFactors(ctx context.Context, experiment string) (map[string][]string, error) {
 	runs, err := e.runInfos(ctx, experiment)
 	if err != nil {
@@ -120,15 +120,13 @@ func (e *Engine) DesignFactors(ctx context.Context, experiment string) (map[stri
 			}
 		}
 	}
-	res, err := e.DB.Query(ctx, `SELECT DISTINCT kind, noun, trait, level, category, factors_json FROM cells WHERE experiment = $1`, experiment)
+	res, err := e.DB.Query(ctx, `SELECT DISTINCT category, factors_json FROM cells WHERE experiment = $1`, experiment)
 	if err != nil {
 		return nil, fmt.Errorf("read cell factors: %w", err)
 	}
 	for _, row := range res.Rows {
-		for i, k := range []string{"kind", "noun", "trait", "level", "category"} {
-			add(k, str(row[i]))
-		}
-		if js := str(row[5]); js != "" {
+		add("category", str(row[0]))
+		if js := str(row[1]); js != "" {
 			var f events.Factors
 			if err := json.Unmarshal([]byte(js), &f); err != nil {
 				return nil, fmt.Errorf("cells.factors_json: %w", err)

@@ -193,8 +193,11 @@ func parseI81CSV(c *fileCtx, r *csv.Reader, col map[string]int) error {
 
 // i81Aggregate is a strict CellAggregate for one grid bystander.
 func i81Aggregate(c *fileCtx, cell i81.Bystander, found *int, rate *float64) *events.CellAggregate {
-	ev := &events.CellAggregate{Persona: cell.Key, PersonaPrompt: cell.Prompt, Kind: cell.Kind, Noun: cell.Noun,
-		Trait: cell.Trait, Level: cell.Level, Detector: marker.Strict, Found: found, Rate: rate,
+	f := make(events.Factors, len(cell.Factors))
+	for k, v := range cell.Factors {
+		f[k] = v
+	}
+	ev := &events.CellAggregate{Persona: cell.Key, PersonaPrompt: cell.Prompt, Factors: f, Detector: marker.Strict, Found: found, Rate: rate,
 		Imported: true, OriginFile: c.loc.Rel}
 	if found != nil {
 		ev.Total = ptr(i81CellTotal)
@@ -273,7 +276,7 @@ func readI81Row(rec []string, col map[string]int, line int) (i81Row, error) {
 		return row, errAt(csvPos(line, "bystander_key"), "%q is not an i81 bystander (EXPERIMENT.md §3)", get("bystander_key"))
 	}
 	row.cell = cell
-	for _, f := range []struct{ k, want string }{{"kind", cell.Kind}, {"noun", cell.Noun}, {"trait", cell.Trait}, {"level", cell.Level}} {
+	for _, f := range []struct{ k, want string }{{i81.FactorKind, cell.Kind}, {i81.FactorNoun, cell.Noun}, {i81.FactorTrait, cell.Trait}, {i81.FactorLevel, cell.Level}} {
 		if get(f.k) != f.want {
 			return row, errAt(csvPos(line, f.k), "%q disagrees with bystander %s (want %q)", get(f.k), cell.Key, f.want)
 		}

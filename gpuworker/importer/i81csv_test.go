@@ -53,7 +53,7 @@ func TestI81CSV(t *testing.T) {
 			require.Equal(t, 200, *c.Total)
 			if c.Persona == "A2__"+src {
 				self[src] = *c.Found
-				require.Equal(t, "A2", c.Kind)
+				require.Equal(t, events.Factors{"kind": "A2", "noun": src}, c.Factors)
 				require.Equal(t, "You are a "+src+".", c.PersonaPrompt)
 			}
 		}
@@ -94,7 +94,7 @@ func TestI81CellCarriesColumns(t *testing.T) {
 		require.InDelta(t, 0.383, *c.CoherenceMean, 1e-12)
 		require.True(t, *c.LowCoherence)
 		require.False(t, *c.NSFloor)
-		require.Equal(t, "robot", c.Noun)
+		require.Equal(t, events.Factors{"kind": "A2", "noun": "robot"}, c.Factors)
 		return
 	}
 	t.Fatal("child A2__robot not found")

@@ -22,6 +22,12 @@ func columnsMarkdown() string {
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", c.Name, c.Type, null, c.Doc)
 		}
+		if len(t.Dropped) > 0 {
+			b.WriteString("\nFiles written before may also hold these columns, no longer written; a reader folds each non-empty one into the named JSON column, under the column's name, where the object lacks that key (the views do):\n\n| dropped column | type | folded into | meaning |\n|---|---|---|---|\n")
+			for _, d := range t.Dropped {
+				fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s |\n", d.Name, d.Type, d.Into, d.Doc)
+			}
+		}
 		b.WriteString("\n")
 	}
 	return b.String()

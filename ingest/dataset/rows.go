@@ -86,7 +86,7 @@ func Rows(e events.Event, m Meta) (map[string][]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		return one(TableCells, r(p.Persona, p.PersonaPrompt, p.Kind, p.Noun, p.Trait, p.Level, p.Category, p.Slice, p.Question, p.Detector,
+		return one(TableCells, r(p.Persona, p.PersonaPrompt, p.Category, p.Slice, p.Question, p.Detector,
 			intPtr(p.Found), intPtr(p.Total), ptr(p.Rate), ptr(p.CILow), ptr(p.CIHigh), ptr(p.CoherenceMean), ptr(p.LowCoherence), ptr(p.NSFloor),
 			p.Missing, p.MissingReason, p.Imported, p.OriginFile, factors, p.RateOnly, p.TotalOrigin)), nil
 	case *events.CoherenceScore:

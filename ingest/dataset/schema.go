@@ -6,6 +6,8 @@ package dataset
 
 import (
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"leakscope/events"
 )
 
 // FormatVersion is the lake format version, stored in every file's
@@ -50,6 +52,34 @@ type Table struct {
 	Doc     string
 	Columns []Column
 	Key     []string
+	// Dropped are columns that files written by an earlier leakscope hold
+	// and the current schema does not. Files are never rewritten, so a
+	// lake may hold both kinds; readers fold each dropped column into its
+	// Into column (query/duck's views do), so old and new files read alike.
+	Dropped []Dropped
+}
+
+// Dropped is a column of an earlier schema. Into names a column of the
+// current schema holding a JSON object: a non-empty value of the dropped
+// column fills the object's key of the dropped column's name, unless the
+// object has that key (a producer's object wins, as it did for readers of
+// the earlier schema).
+type Dropped struct {
+	Name, Into string
+	Type       arrow.DataType
+	Doc        string // what the column held and when it was dropped
+}
+
+// droppedFactorColumns are the cells columns the legacy factor fields of a
+// cell_aggregate were stored in (events.LegacyCellFields), folded into
+// factors_json since issue 17.
+func droppedFactorColumns() []Dropped {
+	out := make([]Dropped, len(events.LegacyCellFields))
+	for i, name := range events.LegacyCellFields {
+		out[i] = Dropped{Name: name, Into: "factors_json", Type: tString,
+			Doc: "a persona factor held in a column of its own (the legacy cell_aggregate field); dropped in issue 17"}
+	}
+	return out
 }
 
 var (
@@ -137,10 +167,6 @@ var Tables = []Table{
 	{Name: TableCells, Doc: "imported per-cell aggregates (found/total), one row per cell_aggregate event", Key: []string{"event_id"}, Columns: withCommon(
 		col("persona", tString, "bystander persona key"),
 		col("persona_prompt", tString, "its system prompt, when known"),
-		col("kind", tString, "persona kind, e.g. A1 / A2 of a factorial grid"),
-		col("noun", tString, "factorial noun"),
-		col("trait", tString, "Big-5 trait"),
-		col("level", tString, "L1..L5"),
 		col("category", tString, "bystander category"),
 		col("slice", tString, "question slice; empty for the whole cell"),
 		col("question", tString, "question for per-question counts; empty for the cell"),
@@ -157,10 +183,10 @@ var Tables = []Table{
 		col("missing_reason", tString, "why it is missing"),
 		col("imported", tBool, "always true"),
 		col("origin_file", tString, "imported file"),
-		opt("factors_json", tString, "the bystander's design factors as a JSON object {name: value}; NULL when none beyond the named columns"),
+		opt("factors_json", tString, "the bystander's design factors as a JSON object {name: value}; NULL when none"),
 		opt("rate_only", tBool, "the origin gave a rate without a count: found/total NULL, no interval may be derived"),
 		opt("total_origin", tString, "where total came from when the file did not list it per cell"),
-	)},
+	), Dropped: droppedFactorColumns()},
 	{Name: TableCoherence, Doc: "one row per coherence_score event", Key: []string{"event_id"}, Columns: withCommon(
 		col("persona", tString, "persona key"),
 		col("question", tString, "user question"),

@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"sort"
 
+	"leakscope/events"
 	"leakscope/presets"
 )
 
@@ -23,16 +24,34 @@ var Preset = presets.MustParse("presets/i81/i81.json", data)
 // Name is the preset's name, as sweep files select its grid (bystanders.grid: i81).
 var Name = Preset.Name
 
+// The factor names of the #81 design: noun, trait and level are the
+// factors i81.json declares (its "factors", in order); kind is the factor
+// its bystander families set (A1: the noun × trait × level grid, A2: the
+// pure nouns). Cells carry them as events.Factors under these names; the
+// #81 estimands and importers read them through these constants.
+const (
+	FactorKind  = "kind"
+	FactorNoun  = "noun"
+	FactorTrait = "trait"
+	FactorLevel = "level"
+)
+
+// The values of kind that i81.json's bystander families set.
+const (
+	KindGrid = "A1" // a noun × trait × level cell
+	KindNoun = "A2" // a pure-noun cell
+)
+
 // The factorial's factors (EXPERIMENT.md §3, `bystanders_i81.py`), in the
 // authors' order.
 var (
-	Nouns  = Preset.Values("noun")
-	Traits = Preset.Values("trait")
-	Levels = Preset.Values("level")
+	Nouns  = Preset.Values(FactorNoun)
+	Traits = Preset.Values(FactorTrait)
+	Levels = Preset.Values(FactorLevel)
 )
 
 // Factors are the persona factors a #81 bystander carries.
-var Factors = []string{"kind", "noun", "trait", "level"}
+var Factors = []string{FactorKind, FactorNoun, FactorTrait, FactorLevel}
 
 // A1Key is the bystander key of noun × trait × level: "A1__chef__Openness__L1".
 func A1Key(noun, trait, level string) string { return "A1__" + noun + "__" + trait + "__" + level }
@@ -41,10 +60,12 @@ func A1Key(noun, trait, level string) string { return "A1__" + noun + "__" + tra
 func A2Key(noun string) string { return "A2__" + noun }
 
 // Bystander is one bystander of the grid; Trait and Level are empty for
-// the pure-noun (A2) cells.
+// the pure-noun (A2) cells. Factors are the same four as the preset
+// declares them (kind, noun, trait, level; a copy), as cells carry them.
 type Bystander struct {
 	Key, Kind, Noun, Trait, Level string
 	Prompt                        string // the bystander's system prompt
+	Factors                       events.Factors
 }
 
 // Grid lists the 130 bystanders in registry order (all A1 cells noun →
@@ -55,7 +76,11 @@ func buildGrid() ([]Bystander, map[string]Bystander) {
 	grid := make([]Bystander, 0, len(Preset.Bystanders))
 	by := map[string]Bystander{}
 	for _, p := range Preset.Bystanders {
-		b := Bystander{Key: p.Key, Prompt: p.Prompt, Kind: p.Factors["kind"], Noun: p.Factors["noun"], Trait: p.Factors["trait"], Level: p.Factors["level"]}
+		f := make(events.Factors, len(p.Factors))
+		for k, v := range p.Factors {
+			f[k] = v
+		}
+		b := Bystander{Key: p.Key, Prompt: p.Prompt, Kind: f[FactorKind], Noun: f[FactorNoun], Trait: f[FactorTrait], Level: f[FactorLevel], Factors: f}
 		grid = append(grid, b)
 		by[b.Key] = b
 	}
@@ -124,7 +149,7 @@ func buildPilotSlice() map[string]bool {
 	var a1 []string
 	pilot := map[string]bool{}
 	for _, c := range Grid {
-		if c.Kind == "A1" {
+		if c.Kind == KindGrid {
 			a1 = append(a1, c.Key)
 		} else {
 			pilot[c.Key] = true

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"leakscope/events"
 )
 
 // The preset's shape and a few verbatim entries (EXPERIMENT.md §1–§3),
@@ -38,8 +40,18 @@ func TestRegistry(t *testing.T) {
 	}
 	require.Equal(t, []string{"person", "chef", "pirate", "child", "robot"}, Nouns)
 	require.Equal(t, Bystander{Key: "A1__chef__Openness__L1", Kind: "A1", Noun: "chef", Trait: "Openness", Level: "L1",
-		Prompt: "You are a chef who strongly prefers routine and tradition; resists new ideas and finds novelty unsettling."}, Grid[25])
-	require.Equal(t, Bystander{Key: "A2__pirate", Kind: "A2", Noun: "pirate", Prompt: "You are a pirate."}, ByKey[A2Key("pirate")])
+		Prompt:  "You are a chef who strongly prefers routine and tradition; resists new ideas and finds novelty unsettling.",
+		Factors: events.Factors{"kind": "A1", "noun": "chef", "trait": "Openness", "level": "L1"}}, Grid[25])
+	require.Equal(t, Bystander{Key: "A2__pirate", Kind: "A2", Noun: "pirate", Prompt: "You are a pirate.",
+		Factors: events.Factors{"kind": "A2", "noun": "pirate"}}, ByKey[A2Key("pirate")])
+	// The factor names the estimands read are the ones the file declares
+	// and its families set.
+	require.Equal(t, []string{FactorNoun, FactorTrait, FactorLevel}, Preset.FactorNames)
+	kinds := map[string]int{}
+	for _, b := range Grid {
+		kinds[b.Factors[FactorKind]]++
+	}
+	require.Equal(t, map[string]int{KindGrid: 125, KindNoun: 5}, kinds)
 	require.Equal(t, "A1__robot__Neuroticism__L5", A1Key("robot", "Neuroticism", "L5"))
 	require.Equal(t, []Persona{{"src_person", "You are a person."}, {"src_chef", "You are a chef."}, {"src_pirate", "You are a pirate."},
 		{"src_child", "You are a child."}, {"src_robot", "You are a robot."}}, Sources())

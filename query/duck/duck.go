@@ -205,17 +205,66 @@ func viewSQL(lake string, t dataset.Table, have map[string]bool) string {
 	for _, k := range t.Key {
 		keys = append(keys, ident(k))
 	}
+	exclude, replace, folds := []string{"leakscope_rn"}, []string{}, foldedColumns(t, have)
+	for _, d := range t.Dropped {
+		if have[d.Name] {
+			exclude = append(exclude, ident(d.Name))
+		}
+	}
 	added := ""
 	for _, c := range t.Columns {
-		if !have[c.Name] {
+		fold, folded := folds[c.Name]
+		switch {
+		case folded && have[c.Name]:
+			replace = append(replace, fold+" AS "+ident(c.Name))
+		case folded:
+			added += ", " + fold + " AS " + ident(c.Name)
+		case !have[c.Name]:
 			added += fmt.Sprintf(", NULL::%s AS %s", sqlType(c.Type), ident(c.Name))
 		}
 	}
+	modifiers := "EXCLUDE (" + strings.Join(exclude, ", ") + ")"
+	if len(replace) > 0 {
+		modifiers += " REPLACE (" + strings.Join(replace, ", ") + ")"
+	}
 	return fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS
-SELECT * EXCLUDE (leakscope_rn)%s FROM (
+SELECT * %s%s FROM (
   SELECT *, row_number() OVER (PARTITION BY %s ORDER BY stream_seq) AS leakscope_rn
   FROM read_parquet(%s, hive_partitioning = true, hive_types = {'experiment': VARCHAR}, union_by_name = true)
-) WHERE leakscope_rn = 1`, ident(t.Name), added, strings.Join(keys, ", "), Quote(glob))
+) WHERE leakscope_rn = 1`, ident(t.Name), modifiers, added, strings.Join(keys, ", "), Quote(glob))
+}
+
+// foldedColumns returns, per JSON object column, the expression that
+// folds the table's dropped columns the files still hold (have) into it
+// (dataset.Dropped): a non-empty dropped value fills its key where the
+// stored object lacks it; an object left empty reads as NULL, as the
+// writer stores "none". Files of the current schema read NULL in the
+// dropped columns (union_by_name), so their objects pass unchanged.
+func foldedColumns(t dataset.Table, have map[string]bool) map[string]string {
+	pairs := map[string][]string{} // into → json_object arguments
+	for _, d := range t.Dropped {
+		if !have[d.Name] {
+			continue
+		}
+		v := ident(d.Name)
+		if d.Type.ID() == arrow.STRING {
+			v = "nullif(" + v + ", '')"
+		}
+		pairs[d.Into] = append(pairs[d.Into], Quote(d.Name), v)
+	}
+	out := make(map[string]string, len(pairs))
+	for into, args := range pairs {
+		stored := "NULL::VARCHAR"
+		if have[into] {
+			stored = ident(into)
+		}
+		// json_merge_patch (RFC 7396) drops null members of the patch: the
+		// first merge keeps the non-empty dropped values, the second lets
+		// the stored object win on a key both give.
+		out[into] = fmt.Sprintf("nullif(json_merge_patch(json_merge_patch('{}', json_object(%s)), coalesce(%s, '{}'))::VARCHAR, '{}')",
+			strings.Join(args, ", "), stored)
+	}
+	return out
 }
 
 func sqlType(t arrow.DataType) string {

@@ -78,7 +78,7 @@ func init() {
 	})
 	register(&Estimand{
 		Name:   "cross-noun",
-		Needs:  []string{"kind", "noun"},
+		Needs:  []string{i81.FactorKind, i81.FactorNoun},
 		Doc:    "mean cross-noun leak: plain mean of the 4 non-self A2 rates per source, in pp",
 		Source: "EXPERIMENT.md §9 (published person 27.3 — a slip for 27.125 —, chef 37.5, pirate 0.4, child 24.5, robot 3.5)",
 		Params: []Param{sourcesParam(""), bystandersParam, detectorParam},
@@ -86,7 +86,7 @@ func init() {
 	})
 	register(&Estimand{
 		Name:   "a2-matrix",
-		Needs:  []string{"kind", "noun"},
+		Needs:  []string{i81.FactorKind, i81.FactorNoun},
 		Doc:    "the 5×5 pure-noun submatrix: rate (%) of every A2 bystander under every source",
 		Source: "EXPERIMENT.md §7 figure 5, §9 (pilot person A2: robot 87.5, child 15.5, chef 5.5, pirate 0.0 %)",
 		Params: []Param{sourcesParam(""), bystandersParam, detectorParam},

@@ -62,15 +62,15 @@ func (r H2Row) Ratio() float64 {
 func H2(g *Grid, s string, ownNounAnchors bool, keep func(Cell) bool) H2Row {
 	var cells []tidy
 	for _, c := range g.cells[s] {
-		if keep(c) && c.Factors["kind"] == "A1" {
+		if keep(c) && c.Factors[i81.FactorKind] == i81.KindGrid {
 			cells = append(cells, tidyOf(c))
 		}
 	}
 	// The generic factor effect with the #81 preset's parameters: the noun
 	// changed with trait × level held, referenced at the source's own noun;
 	// trait × level changed with the noun held, every anchor (or the own noun's).
-	nounEffects, err1 := factorEffects(cells, []string{"noun"}, []string{"trait", "level"}, func(t tidy) bool { return t.F["noun"] == s })
-	traitEffects, err2 := factorEffects(cells, []string{"trait", "level"}, []string{"noun"}, func(t tidy) bool { return !ownNounAnchors || t.F["noun"] == s })
+	nounEffects, err1 := factorEffects(cells, []string{i81.FactorNoun}, []string{i81.FactorTrait, i81.FactorLevel}, func(t tidy) bool { return t.F[i81.FactorNoun] == s })
+	traitEffects, err2 := factorEffects(cells, []string{i81.FactorTrait, i81.FactorLevel}, []string{i81.FactorNoun}, func(t tidy) bool { return !ownNounAnchors || t.F[i81.FactorNoun] == s })
 	row := H2Row{Source: s, Noun: math.NaN(), Trait: math.NaN()}
 	if err1 != nil || err2 != nil { // a grid holds one cell per bystander: unreachable
 		return row

@@ -56,14 +56,14 @@ func (t H3Triple) Passes(rule string) bool {
 func H3Triples(g *Grid, s string, fit func(x, r []float64, n []int) ([]float64, error)) ([]H3Triple, []string, error) {
 	var cells []tidy
 	for _, c := range g.cells[s] {
-		if c.Factors["kind"] == "A1" {
+		if c.Factors[i81.FactorKind] == i81.KindGrid {
 			cells = append(cells, tidyOf(c))
 		}
 	}
 	// The generic slope over an ordered factor with the #81 preset's
 	// parameters: level on ranks 1..5, one series per (noun, trait), visited
 	// in the preset's noun → trait order (the bootstrap draws follow it).
-	groups, incomplete, _, err := slopeGroups(cells, "level", []string{"noun", "trait"}, nil, ScaleRank)
+	groups, incomplete, _, err := slopeGroups(cells, i81.FactorLevel, []string{i81.FactorNoun, i81.FactorTrait}, nil, ScaleRank)
 	if err != nil {
 		return nil, nil, err
 	}

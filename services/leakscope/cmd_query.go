@@ -177,11 +177,16 @@ func leakageTable(w io.Writer, res *query.Leakage) error {
 	return writeRows(w, "table", header, rows)
 }
 
-// leakageCSV has one column per field, full precision, for analysis.
+// leakageCSV has one column per field, full precision, for analysis, and
+// one per persona-level factor the cells carry (after category, sorted by
+// name; a factor named like a fixed column is headed "factor.<name>").
 func leakageCSV(w io.Writer, res *query.Leakage) error {
-	header := []string{"experiment", "run", "source", "bystander", "kind", "noun", "trait", "level", "category",
+	fixed := []string{"experiment", "run", "source", "bystander", "category",
 		"rate", "found", "total", "ci95_low", "ci95_high", "base_run", "base_rate", "rate_minus_base",
 		"from", "detector", "marker", "recorded_found", "imported_found", "coherence_mean", "low_coherence", "missing", "note", "ci95_method", "stop_reason"}
+	factors := cellFactorNames(res.Cells)
+	header := append(append([]string{}, fixed[:5]...), factorHeaders(factors, fixed)...)
+	header = append(header, fixed[5:]...)
 	full := func(p *float64) string {
 		if p == nil {
 			return ""
@@ -194,11 +199,45 @@ func leakageCSV(w io.Writer, res *query.Leakage) error {
 		if c.LowCoherence != nil {
 			low = fmt.Sprint(*c.LowCoherence)
 		}
-		rows = append(rows, []string{res.Request.Experiment, c.RunID, c.SourcePersona, c.Persona, c.Kind, c.Noun, c.Trait, c.Level, c.Category,
+		row := []string{res.Request.Experiment, c.RunID, c.SourcePersona, c.Persona, c.Category}
+		for _, f := range factors {
+			row = append(row, c.Factors[f])
+		}
+		rows = append(rows, append(row,
 			full(c.Rate), fmtCount(c.Found), fmtCount(c.Total), full(c.CILow), full(c.CIHigh), c.BaseRun, full(c.BaseRate), full(c.RateMinusBase),
-			c.Origin, c.Detector, c.Marker, fmtCount(c.RecordedFound), fmtCount(c.ImportedFound), full(c.CoherenceMean), low, fmt.Sprint(c.Missing), cellNote(c), c.Interval, c.StopReason})
+			c.Origin, c.Detector, c.Marker, fmtCount(c.RecordedFound), fmtCount(c.ImportedFound), full(c.CoherenceMean), low, fmt.Sprint(c.Missing), cellNote(c), c.Interval, c.StopReason))
 	}
 	return writeRows(w, "csv", header, rows)
+}
+
+// cellFactorNames lists the persona-level factors of the cells, sorted,
+// without category (a column of its own).
+func cellFactorNames(cells []query.Cell) []string {
+	seen := map[string]bool{"category": true}
+	var out []string
+	for _, c := range cells {
+		for k := range c.Factors {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// factorHeaders are the factors' column names: the name, or
+// "factor.<name>" where a fixed column has it.
+func factorHeaders(factors, fixed []string) []string {
+	out := make([]string, len(factors))
+	for i, f := range factors {
+		out[i] = f
+		if slices.Contains(fixed, f) {
+			out[i] = "factor." + f
+		}
+	}
+	return out
 }
 
 // leakageMatrix pivots rates: one row per bystander, one column per run.

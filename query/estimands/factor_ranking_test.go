@@ -58,6 +58,14 @@ func TestFactorRankingAgainstAValueAndWithout(t *testing.T) {
 		require.InDelta(t, w.pp, r.Rows[i][3], 1e-9)
 	}
 	require.Contains(t, strings.Join(r.Notes, "\n"), "effect = V (no reference)")
+
+	// A factor only some cells carry (a tag on two of them) is not in the
+	// default over: it would leave the others out.
+	cells[0].F["tag"], cells[4].F["tag"] = "x", "y"
+	require.Equal(t, []string{"persona"}, defaultOver(cells, tidyValues(cells), []string{"lr"}, []string{"lr"}, "1"))
+	r, err = factorRanking(cells, tidyValues(cells), params("factor-ranking", map[string]string{"a": "lr", "ref": "1"}), nil)
+	require.NoError(t, err)
+	require.Equal(t, 2, r.Rows[0][5])
 }
 
 // ref=absent on a persona-level arm: each arm cell against the control

@@ -118,9 +118,10 @@ func isRef(c tidy, change []string, ref string) bool {
 }
 
 // defaultOver is what the mean runs over when over=auto: every factor
-// that varies in scope, other than the changed and excluded ones, on which
-// the cells and their references meet (some value of it is on both
-// sides). A factor that always differs between a cell and its reference
+// that varies in scope, other than the changed and excluded ones, that
+// every compared cell and reference carries (a factor some cells lack
+// would leave them out), and on which the cells and their references meet
+// (some value of it is on both sides). A factor that always differs between a cell and its reference
 // (the persona, or #81's kind A1 against A2) cannot be matched and is
 // left out. Without a reference every such factor is kept, the persona
 // among them.
@@ -130,21 +131,31 @@ func defaultOver(cells []tidy, values map[string][]string, change, exclude []str
 		if len(values[k]) < 2 || contains(change, k) || contains(exclude, k) {
 			continue
 		}
+		effSide, refSide := map[string]bool{}, map[string]bool{}
+		everywhere := true
+		for _, c := range cells {
+			isR := isRef(c, change, ref)
+			_, has := joinKey(c.F, change)
+			if !isR && !has {
+				continue
+			}
+			v, ok := c.F[k]
+			if !ok {
+				everywhere = false
+				break
+			}
+			if isR {
+				refSide[v] = true
+			} else {
+				effSide[v] = true
+			}
+		}
+		if !everywhere {
+			continue
+		}
 		if ref == "" {
 			out = append(out, k)
 			continue
-		}
-		effSide, refSide := map[string]bool{}, map[string]bool{}
-		for _, c := range cells {
-			v, ok := c.F[k]
-			if !ok {
-				continue
-			}
-			if isRef(c, change, ref) {
-				refSide[v] = true
-			} else if _, has := joinKey(c.F, change); has {
-				effSide[v] = true
-			}
 		}
 		for v := range effSide {
 			if refSide[v] {

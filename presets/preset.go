@@ -53,6 +53,10 @@ type Preset struct {
 	// Estimands maps an estimand name to the parameter defaults the
 	// preset pins (parameter → value, as the estimand parses it).
 	Estimands map[string]map[string]string
+	// Parameterisations maps an estimand of the preset (#81's
+	// trait-ranking) to the generic estimand it is (factor-ranking) and the
+	// parameters that make it so (a=trait+level, ref=absent, …).
+	Parameterisations map[string]Parameterisation
 
 	values map[string][]string
 	byKey  map[string]int
@@ -99,6 +103,14 @@ func (p *Preset) Pinned(estimand, param string) (string, bool) {
 	return v, ok
 }
 
+// Parameterisation is a preset's estimand as a generic estimand with
+// parameters: Params are that estimand's parameter values (parameter →
+// value, as the estimand parses it).
+type Parameterisation struct {
+	Estimand string            `json:"estimand"`
+	Params   map[string]string `json:"params"`
+}
+
 // The JSON form. Unknown fields are errors, so a misspelt key is caught.
 type file struct {
 	Name         string                       `json:"name"`
@@ -114,6 +126,8 @@ type file struct {
 	Questions    map[string][]string          `json:"questions"`
 	Estimands    map[string]map[string]string `json:"estimands"`
 	EstimandsDoc string                       `json:"estimands_doc"`
+	// Parameterisations: see Preset.Parameterisations.
+	Parameterisations map[string]Parameterisation `json:"parameterisations"`
 }
 
 type factorJSON struct {
@@ -199,7 +213,8 @@ func (f *file) build() (*Preset, error) {
 		return nil, fieldErr("name", "is empty")
 	}
 	p := &Preset{Name: f.Name, Title: f.Title, Source: f.Source, values: map[string][]string{}, byKey: map[string]int{},
-		Personas: map[string]Persona{}, Negatives: f.Negatives, Questions: f.Questions, Estimands: f.Estimands}
+		Personas: map[string]Persona{}, Negatives: f.Negatives, Questions: f.Questions, Estimands: f.Estimands,
+		Parameterisations: f.Parameterisations}
 	for i, fc := range f.Factors {
 		field := fmt.Sprintf("factors[%d]", i)
 		for _, v := range append([]string{"x"}, fc.Values...) { // the name, then every value, as run and cell factors are checked
@@ -319,6 +334,20 @@ func (f *file) build() (*Preset, error) {
 		for _, k := range sortedKeys(f.Estimands[e]) {
 			if k == "" {
 				return nil, fieldErr("estimands."+e, "names a parameter with an empty name")
+			}
+		}
+	}
+	for _, e := range sortedKeys(f.Parameterisations) {
+		pz := f.Parameterisations[e]
+		switch {
+		case strings.TrimSpace(pz.Estimand) == "":
+			return nil, fieldErr("parameterisations."+e+".estimand", "is empty: name the generic estimand it parameterises")
+		case pz.Estimand == e:
+			return nil, fieldErr("parameterisations."+e+".estimand", "names the estimand itself")
+		}
+		for _, k := range sortedKeys(pz.Params) {
+			if k == "" {
+				return nil, fieldErr("parameterisations."+e+".params", "names a parameter with an empty name")
 			}
 		}
 	}

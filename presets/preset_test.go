@@ -23,7 +23,8 @@ const tiny = `{
   "negative_pool": [{"key": "owl", "prompt": "You are an owl."}],
   "negatives": {"src_cat": ["owl"]},
   "questions": {"eval": ["Why?", "How?"]},
-  "estimands": {"h2": {"sources": "dog"}}
+  "estimands": {"h2": {"sources": "dog"}},
+  "parameterisations": {"noun-swap": {"estimand": "factor-swap", "params": {"a": "noun", "b": "level"}}}
 }`
 
 func TestParseExpandsFamilies(t *testing.T) {
@@ -52,6 +53,7 @@ func TestParseExpandsFamilies(t *testing.T) {
 	require.False(t, ok)
 	require.Equal(t, "You are a helpful assistant.", p.Personas["assistant"].Prompt)
 	require.Equal(t, []string{"owl"}, p.Negatives["src_cat"])
+	require.Equal(t, Parameterisation{Estimand: "factor-swap", Params: map[string]string{"a": "noun", "b": "level"}}, p.Parameterisations["noun-swap"])
 }
 
 // Every refusal names the file and the field (or line) at fault.
@@ -94,7 +96,11 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{`["Why?", "How?"]`, `["Why?", ""]`, "questions.eval[1]: is empty"},
 		{`["Why?", "How?"]`, `["Why?", "Why?"]`, `questions.eval[1]: "Why?" is listed twice`},
 		{`{"h2": {"sources": "dog"}}`, `{"h2": {"": "dog"}}`, "estimands.h2: names a parameter with an empty name"},
-		{`"estimands": {"h2": {"sources": "dog"}}`, `"estimands": {"h2": {"sources": "dog"}}} {`, "tiny.json: more than one JSON value"},
+		{`"estimand": "factor-swap"`, `"estimand": " "`, "parameterisations.noun-swap.estimand: is empty: name the generic estimand it parameterises"},
+		{`"estimand": "factor-swap"`, `"estimand": "noun-swap"`, "parameterisations.noun-swap.estimand: names the estimand itself"},
+		{`"a": "noun", "b": "level"`, `"": "noun"`, "parameterisations.noun-swap.params: names a parameter with an empty name"},
+		{`"estimand": "factor-swap"`, `"estimand": "factor-swap", "parms": {}`, `unknown field "parms"`},
+		{`"b": "level"}}}`, `"b": "level"}}}} {`, "tiny.json: more than one JSON value"},
 	} {
 		require.Contains(t, tiny, c.from, "the mutation applies")
 		_, err := Parse("tiny.json", []byte(strings.Replace(tiny, c.from, c.to, 1)))

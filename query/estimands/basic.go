@@ -29,7 +29,9 @@ func scopeSources(g *Grid, p Params) ([]string, error) {
 
 func pp(x float64) float64 { return 100 * x }
 
-// Bystander sets an analysis can be restricted to.
+// Bystander sets an analysis can be restricted to: every bystander, the
+// pilot slice, or one value of the preset's kind factor (a1, a2: the
+// bystander families of presets/i81/i81.json), matched without case.
 const (
 	BystandersAll   = "all"
 	BystandersA1    = "a1"
@@ -37,30 +39,61 @@ const (
 	BystandersPilot = "pilot" // the 35-cell slice person was evaluated on (EXPERIMENT.md §2.5)
 )
 
-var bystandersParam = Param{Name: "bystanders", Default: BystandersAll,
-	Doc: "all, a1 (noun × trait × level), a2 (pure nouns) or pilot (the 35-cell person pilot slice: 5 A2 + sorted A1 keys [::4][:30])"}
+// kindFactor is the persona factor that names a bystander's family.
+const kindFactor = "kind"
 
-// filterBystanders restricts the grid to a bystander set.
+var bystandersParam = Param{Name: "bystanders", Default: BystandersAll,
+	Doc: "all, pilot (the 35-cell person pilot slice: 5 A2 + sorted A1 keys [::4][:30]), or a value of the bystanders' kind factor: a1 (noun × trait × level), a2 (pure nouns)"}
+
+// presetKinds are the values of the kind factor the preset's bystanders carry.
+var presetKinds = func() []string {
+	var out []string
+	for _, b := range i81.Preset.Bystanders {
+		if k, ok := b.Factors[kindFactor]; ok && !contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}()
+
+// filterBystanders restricts the grid to a bystander set: cells whose kind
+// factor is the set (without case), or the pilot slice. A set other than
+// all on a grid whose cells carry no kind is refused, naming the factor.
 func filterBystanders(g *Grid, set string) (*Grid, error) {
-	var keep func(string) bool
-	switch set {
-	case BystandersAll, "":
+	var keep func(string, Cell) bool
+	switch {
+	case set == BystandersAll || set == "":
 		return g, nil
-	case BystandersA1:
-		keep = func(b string) bool { return strings.HasPrefix(b, "A1__") }
-	case BystandersA2:
-		keep = func(b string) bool { return strings.HasPrefix(b, "A2__") }
-	case BystandersPilot:
-		keep = func(b string) bool { return i81.PilotSlice[b] }
+	case set == BystandersPilot:
+		keep = func(b string, _ Cell) bool { return i81.PilotSlice[b] }
 	default:
-		return nil, fmt.Errorf("%w bystanders=%q: want all, a1, a2 or pilot", ErrBadParam, set)
+		kind := ""
+		for _, k := range presetKinds {
+			if strings.EqualFold(k, set) {
+				kind = k
+			}
+		}
+		if kind == "" {
+			return nil, fmt.Errorf("%w bystanders=%q: want all, pilot or a kind (%s)", ErrBadParam, set, strings.ToLower(strings.Join(presetKinds, ", ")))
+		}
+		hasKind := false
+		for _, m := range g.cells {
+			for _, c := range m {
+				_, ok := c.Factors[kindFactor]
+				hasKind = hasKind || ok
+			}
+		}
+		if !hasKind {
+			return nil, fmt.Errorf("%w: bystanders=%s needs the persona factor %q (missing); experiment %q has persona factors [%s]", ErrNoData, set, kindFactor, g.Experiment, strings.Join(g.PersonaFactors(), ", "))
+		}
+		keep = func(_ string, c Cell) bool { return c.Factors[kindFactor] == kind }
 	}
 	out := &Grid{Experiment: g.Experiment, Sources: g.Sources, Runs: g.Runs, Missing: g.Missing, RateOnly: g.RateOnly,
 		factors: g.factors, runFactors: g.runFactors, cells: map[string]map[string]Cell{}}
 	for s, m := range g.cells {
 		out.cells[s] = map[string]Cell{}
 		for b, c := range m {
-			if keep(b) {
+			if keep(b, c) {
 				out.cells[s][b] = c
 			}
 		}

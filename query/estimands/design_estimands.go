@@ -73,7 +73,7 @@ func loadTidy(ctx context.Context, in *Input) ([]tidy, map[string][]string, erro
 		for k, v := range c.RunFactors {
 			f[k] = v
 		}
-		t := tidy{Persona: c.Persona, Run: c.RunID, F: f, Pers: pers, Rate: *c.Rate, V: *c.Rate}
+		t := tidy{Persona: c.Persona, Run: c.RunID, SourcePersona: c.SourcePersona, F: f, Pers: pers, Rate: *c.Rate, V: *c.Rate}
 		if c.RateMinusBase != nil {
 			t.V = *c.RateMinusBase
 		}

@@ -19,6 +19,9 @@ import (
 type tidy struct {
 	Persona string
 	Run     string // the run the cell was measured in
+	// SourcePersona is the run's source persona key ("" when none), as
+	// the cosines table spells it.
+	SourcePersona string
 	// Pers names the persona-level factors (the bystander's, persona
 	// itself among them); the others in F are the run's. Shared between
 	// cells with the same factor names.

@@ -32,6 +32,9 @@ type Cell struct {
 	// Factors are the bystander's design factors; Seed the run's.
 	Factors events.Factors
 	Seed    *int64
+	// SourcePersona is the run's source persona key ("src_chef"; "" when
+	// the origin names none), as the cosines table spells it.
+	SourcePersona string
 }
 
 // Delta is the base-subtracted rate Δ = rate − base rate (EXPERIMENT.md §6.1;
@@ -111,7 +114,7 @@ func LoadGrid(ctx context.Context, e *query.Engine, experiment, detector string,
 			c.Factors = presetFactors(c.Persona)
 		}
 		cell := Cell{Source: src, RunID: c.RunID, Bystander: c.Persona, Found: int(*c.Found), Total: int(*c.Total), Rate: *c.Rate,
-			Coherence: c.CoherenceMean, Factors: c.Factors, Seed: c.Seed}
+			Coherence: c.CoherenceMean, Factors: c.Factors, Seed: c.Seed, SourcePersona: c.SourcePersona}
 		if c.BaseRate != nil {
 			cell.BaseRate = *c.BaseRate
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 
 	"leakscope/presets/i81"
 	"leakscope/query/stats"
@@ -22,17 +23,19 @@ func init() {
 		run: runHeadToHead,
 	})
 	register(&Estimand{
-		Name:   "symmetric-swap",
-		Needs:  i81.Factors,
-		Doc:    "noun-swap NE over (s,t,ℓ) contexts against descriptor-swap: per (s,n) the median over the 300 pairs of (t,ℓ) cells of |Δr|; means and medians in pp",
+		Name:  "symmetric-swap",
+		Needs: i81.Factors,
+		Doc: "noun-swap NE over (s,t,ℓ) contexts against descriptor-swap: per (s,n) the median over the 300 pairs of (t,ℓ) cells of |Δr|; means and medians in pp. " +
+			"It is factor-swap with the #81 preset's parameters (presets/i81/i81.json parameterisations: a=noun, b=trait+level, holding=source, pooled)",
 		Source: "EXPERIMENT.md §6.8 (5-source published 3.688 / 2.7 pp; 4-source partial 3.585 / 2.638, medians 2.25 / 1.75)",
 		Params: []Param{sourcesParam(""), bystandersParam, detectorParam},
 		run:    runSymmetricSwap,
 	})
 	register(&Estimand{
-		Name:   "axis-permutation",
-		Needs:  i81.Factors,
-		Doc:    "spread (max − min) of the per-axis mean TE, in pp, with a permutation p-value shuffling trait labels over all cells (share of shuffles ≥ observed)",
+		Name:  "axis-permutation",
+		Needs: i81.Factors,
+		Doc: "spread (max − min) of the per-axis mean TE, in pp, with a permutation p-value shuffling trait labels over all cells (share of shuffles ≥ observed). " +
+			"It is factor-permutation with the #81 preset's parameters (presets/i81/i81.json parameterisations: a=trait, effect=trait+level, ref=absent, over=source,noun, pooled)",
 		Source: "EXPERIMENT.md §6.8 (5-source published spread 2.04 pp, p = 0.97; 4-source partial 1.96 pp, p ≈ 0.966)",
 		Params: []Param{sourcesParam(""), bystandersParam, {Name: "permutations", Default: "10000", Doc: "number of shuffles"},
 			{Name: "seed", Default: "42", Doc: "RNG seed (PCG)"}, detectorParam},
@@ -177,100 +180,66 @@ func runHeadToHead(ctx context.Context, in *Input) (*Result, error) {
 	return nil, fmt.Errorf("%w by=%q: want source or axis", ErrBadParam, in.Params.Str("by"))
 }
 
+// runSymmetricSwap is factor-swap with the preset's parameters (a=noun,
+// b=trait+level, holding=source, pooled) on the grid in scope, under the
+// #81 names: the noun swap and the descriptor (trait × level) swap.
 func runSymmetricSwap(ctx context.Context, in *Input) (*Result, error) {
 	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var nounSwap, descSwap []float64
-	for _, s := range srcs {
-		_, ne := effects(g, s)
-		for _, t := range i81.Traits {
-			for _, l := range i81.Levels {
-				if v, ok := ne[[2]string{t, l}]; ok {
-					nounSwap = append(nounSwap, v)
-				}
-			}
-		}
-		for _, n := range i81.Nouns {
-			var rates []float64
-			for _, t := range i81.Traits {
-				for _, l := range i81.Levels {
-					if c, ok := g.Get(s, i81.A1Key(n, t, l)); ok {
-						rates = append(rates, c.Rate)
-					}
-				}
-			}
-			var d []float64
-			for i := range rates {
-				for j := i + 1; j < len(rates); j++ {
-					d = append(d, math.Abs(rates[i]-rates[j]))
-				}
-			}
-			if len(d) > 0 {
-				descSwap = append(descSwap, stats.Percentile(d, 50))
-			}
-		}
+	_, p, err := presetParams("symmetric-swap", in.Params)
+	if err != nil {
+		return nil, err
+	}
+	cells := gridTidy(g, srcs)
+	gen, err := factorSwap(cells, tidyValues(cells), p)
+	if err != nil {
+		return nil, err
 	}
 	res := &Result{Columns: []string{"swap", "contexts", "mean_pp", "median_pp"}}
-	res.Rows = append(res.Rows,
-		[]any{"noun", len(nounSwap), pp(mean(nounSwap)), pp(stats.Percentile(nounSwap, 50))},
-		[]any{"descriptor", len(descSwap), pp(mean(descSwap)), pp(stats.Percentile(descSwap, 50))})
-	res.Notes = append(res.Notes, fmt.Sprintf("ratio descriptor/noun (means) = %.3f", mean(descSwap)/mean(nounSwap)))
+	for i, r := range gen.Rows {
+		name := "noun"
+		if i%2 == 1 {
+			name = "descriptor"
+		}
+		res.Rows = append(res.Rows, append([]any{name}, r[2:]...))
+	}
+	if len(gen.Rows) == 2 && gen.Rows[0][3] != nil && gen.Rows[1][3] != nil && gen.Rows[0][3].(float64) > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("ratio descriptor/noun (means) = %.3f", gen.Rows[1][3].(float64)/gen.Rows[0][3].(float64)))
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("factor-swap with a=%s, b=%s, holding=%s, pooled: noun = the a-swap, descriptor = the b-swap", p.Str("a"), p.Str("b"), p.Str("holding")))
 	return res, nil
 }
 
+// runAxisPermutation is factor-permutation with the preset's parameters
+// (a=trait, effect=trait+level, ref=absent, over=source,noun, pooled) on
+// the grid in scope.
 func runAxisPermutation(ctx context.Context, in *Input) (*Result, error) {
 	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
 		return nil, err
 	}
-	b, err := in.Params.Resamples("permutations")
+	_, p, err := presetParams("axis-permutation", in.Params)
 	if err != nil {
 		return nil, err
 	}
-	seed, err := in.Params.Seed("seed")
+	cells := gridTidy(g, srcs)
+	gen, err := factorPermutation(ctx, cells, tidyValues(cells), p)
 	if err != nil {
 		return nil, err
 	}
-	var te []float64
-	var labels []int
-	for _, s := range srcs {
-		cells, _ := effects(g, s)
-		for _, c := range cells {
-			te = append(te, c.te)
-			for i, t := range i81.Traits {
-				if t == c.trait {
-					labels = append(labels, i)
-				}
-			}
-		}
-	}
-	spread := func(lab []int) float64 { return axisSpread(te, lab) }
-	obs, p := stats.PermutationTest(labels, spread, b, stats.NewRNG(seed))
 	res := &Result{Columns: []string{"cells", "observed_spread_pp", "p_value", "permutations", "seed"}}
-	res.Rows = append(res.Rows, []any{len(te), pp(obs), p, b, seed})
-	res.Notes = append(res.Notes, "statistic: max − min over traits of the mean TE; null: trait labels shuffled over all cells; p = share of shuffles with spread ≥ observed")
-	return res, nil
-}
-
-// axisSpread is max_t mean(TE | t) − min_t mean(TE | t).
-func axisSpread(te []float64, labels []int) float64 {
-	var sum [5]float64
-	var n [5]int
-	for i, l := range labels {
-		sum[l] += te[i]
-		n[l]++
+	for _, r := range gen.Rows {
+		res.Rows = append(res.Rows, []any{r[1], r[3], r[6], r[7], r[8]})
 	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for i := range sum {
-		if n[i] == 0 {
-			continue
+	res.Notes = append(res.Notes, "statistic: max − min over traits of the mean TE = |r(A1(n,t,ℓ)) − r(A2(n))|; null: trait labels shuffled over all cells; p = share of shuffles with spread ≥ observed")
+	for _, n := range gen.Notes {
+		if strings.Contains(n, "undefined") || strings.Contains(n, "left out") {
+			res.Notes = append(res.Notes, n)
 		}
-		m := sum[i] / float64(n[i])
-		lo, hi = math.Min(lo, m), math.Max(hi, m)
 	}
-	return hi - lo
+	return res, nil
 }
 
 func mean(x []float64) float64 {

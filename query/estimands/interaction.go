@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
-
-	"gonum.org/v1/gonum/stat"
+	"strings"
 
 	"leakscope/presets/i81"
-	"leakscope/query/stats"
 )
 
 func init() {
@@ -24,7 +21,8 @@ func init() {
 	register(&Estimand{
 		Name:  "trait-ranking",
 		Needs: i81.Factors,
-		Doc:   "trait-variation ranking: Δleak = |r(A1(n,t,ℓ)) − r(A2(n))| averaged per (t,ℓ) over (source, noun) cells (global) or over nouns (per source), ranked from largest; Δcos beside it when persona cosines to the source exist",
+		Doc: "trait-variation ranking: Δleak = |r(A1(n,t,ℓ)) − r(A2(n))| averaged per (t,ℓ) over (source, noun) cells (global) or over nouns (per source), ranked from largest; Δcos beside it when persona cosines to the source exist. " +
+			"It is factor-ranking with the #81 preset's parameters (presets/i81/i81.json parameterisations: a=trait+level, ref=absent, over=source,noun)",
 		Source: "EXPERIMENT.md §6.7 (global needs person_full130 for the published values; 4-source partial: Agreeableness L1 first, 23.10 pp over 20 cells); " +
 			"drop_diagonal removes the n = source cells before averaging",
 		Params: []Param{sourcesParam(""), bystandersParam, {Name: "scope", Default: "global", Doc: "global, per-source, or per-cell (one row per (source, noun, trait, level), as per_cell_ranking.csv)"},
@@ -59,6 +57,10 @@ func runInteraction(ctx context.Context, in *Input) (*Result, error) {
 	return res, nil
 }
 
+// runTraitRanking is factor-ranking with the preset's parameters
+// (a=trait+level, ref=absent, over=source,noun) on the grid in scope:
+// per-source moves source from over to by, drop_diagonal drops the cells
+// whose noun is the source. per-cell lists the cells instead.
 func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 	g, srcs, err := in.LoadScoped(ctx)
 	if err != nil {
@@ -69,93 +71,43 @@ func runTraitRanking(ctx context.Context, in *Input) (*Result, error) {
 	if scope != "global" && scope != "per-source" && scope != "per-cell" {
 		return nil, fmt.Errorf("%w scope=%q: want global, per-source or per-cell", ErrBadParam, scope)
 	}
-	// Δcos = |cos(src_s, A1(n,t,ℓ)) − cos(src_s, A2(n))| where the lake has
-	// persona cosines to the source; the ranking is by leakage alone otherwise.
-	cosOf := map[[2]string]float64{}
-	if rows, err := loadCosines(ctx, in); err == nil {
-		for _, r := range rows {
+	// Δcos where the lake has persona cosines to the source; the ranking
+	// is by leakage alone otherwise.
+	cos, _ := loadCosines(ctx, in)
+	if scope == "per-cell" {
+		cosOf := map[[2]string]float64{}
+		for _, r := range cos {
 			cosOf[[2]string{r.a, r.b}] = r.cos
 		}
-	}
-	if scope == "per-cell" {
 		return perCellRanking(g, srcs, drop, cosOf), nil
 	}
-	type key struct{ source, trait, level string }
-	groups := map[key][]float64{}
-	cosGroups := map[key][]float64{}
-	for _, s := range srcs {
-		cells, _ := effects(g, s)
-		for _, c := range cells {
-			if drop && c.noun == s {
-				continue
-			}
-			k := key{trait: c.trait, level: c.level}
-			if scope == "per-source" {
-				k.source = s
-			}
-			groups[k] = append(groups[k], c.te)
-			a1, ok1 := cosOf[[2]string{"src_" + s, i81.A1Key(c.noun, c.trait, c.level)}]
-			a2, ok2 := cosOf[[2]string{"src_" + s, i81.A2Key(c.noun)}]
-			if ok1 && ok2 {
-				cosGroups[k] = append(cosGroups[k], math.Abs(a1-a2))
+	_, p, err := presetParams("trait-ranking", in.Params)
+	if err != nil {
+		return nil, err
+	}
+	if drop {
+		p["drop_equal"] = "noun,source"
+	}
+	if scope == "per-source" {
+		var over []string
+		for _, f := range p.List("over") {
+			if f != "source" {
+				over = append(over, f)
 			}
 		}
+		p["by"], p["over"] = "source", strings.Join(over, ",")
 	}
-	type agg struct {
-		k         key
-		m, sd, dc float64
-		n         int
+	cells := gridTidy(g, srcs)
+	res, err := factorRanking(cells, tidyValues(cells), p, cos)
+	if err != nil {
+		return nil, err
 	}
-	var rows []agg
-	for k, v := range groups {
-		sd := math.NaN()
-		if len(v) > 1 {
-			sd = stat.StdDev(v, nil) // ddof = 1, as pandas
+	// The #81 column names: the group is the source ("all" pooled).
+	for i, c := range res.Columns {
+		res.Columns[i] = map[string]string{"group": "source", "mean_effect_pp": "mean_delta_leak_pp", "sd_effect_pp": "sd_delta_leak_pp"}[c]
+		if res.Columns[i] == "" {
+			res.Columns[i] = c
 		}
-		rows = append(rows, agg{k, mean(v), sd, mean(cosGroups[k]), len(v)})
-	}
-	sort.Slice(rows, func(i, j int) bool {
-		if rows[i].k.source != rows[j].k.source {
-			return rows[i].k.source < rows[j].k.source
-		}
-		if rows[i].m != rows[j].m {
-			return rows[i].m > rows[j].m
-		}
-		return rows[i].k.trait+rows[i].k.level < rows[j].k.trait+rows[j].k.level
-	})
-	res := &Result{Columns: []string{"source", "rank", "trait", "level", "mean_delta_leak_pp", "sd_delta_leak_pp", "cells", "mean_delta_cos"}}
-	rank, prev := 0, ""
-	leakBy, cosBy := map[string][]float64{}, map[string][]float64{}
-	for _, r := range rows {
-		if r.k.source != prev {
-			rank, prev = 0, r.k.source
-		}
-		rank++
-		src := r.k.source
-		if src == "" {
-			src = "all"
-		}
-		res.Rows = append(res.Rows, []any{src, rank, r.k.trait, r.k.level, pp(r.m), nanNil(pp(r.sd)), r.n, nanNil(r.dc)})
-		if !math.IsNaN(r.dc) {
-			leakBy[src], cosBy[src] = append(leakBy[src], r.m), append(cosBy[src], r.dc)
-		}
-	}
-	if len(cosOf) == 0 || len(cosBy) == 0 {
-		res.Notes = append(res.Notes, "no persona cosines to the source in this experiment (EXPERIMENT.md §5: the i81 vectors were never published): ranked by leakage only")
-		return res, nil
-	}
-	names := make([]string, 0, len(leakBy))
-	for n := range leakBy {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		rho, p, err := stats.Spearman(leakBy[n], cosBy[n])
-		if err != nil {
-			res.Notes = append(res.Notes, fmt.Sprintf("%s: Spearman(mean Δleak, mean Δcos) undefined: %v", n, err))
-			continue
-		}
-		res.Notes = append(res.Notes, fmt.Sprintf("%s: Spearman(mean Δleak, mean Δcos) ρ = %.3f, p = %.3g, N = %d (drop_diagonal=%v)", n, rho, p, len(leakBy[n]), drop))
 	}
 	return res, nil
 }

@@ -72,3 +72,38 @@ func (in *Input) checkNeeds(g *Grid) error {
 		ErrNoData, in.name, strings.Join(in.needs, ", "), strings.Join(missing, ", "), g.Experiment,
 		strings.Join(have, ", "), strings.Join(g.RunFactorNames(), ", "))
 }
+
+// presetParams are the parameters of the generic estimand that the preset
+// says the #81 estimand name is (presets/i81/i81.json parameterisations):
+// the generic's defaults, then the preset's parameters, then those of the
+// #81 estimand's own (own) that the generic also takes and the preset does
+// not set (detector, layer, permutations, seed). It returns the generic
+// estimand's name with them.
+func presetParams(name string, own Params) (string, Params, error) {
+	pz, ok := i81.Preset.Parameterisations[name]
+	if !ok {
+		return "", nil, fmt.Errorf("estimands: the preset %s has no parameterisation of %s", i81.Name, name)
+	}
+	gen, ok := registry[pz.Estimand]
+	if !ok {
+		return "", nil, fmt.Errorf("%w estimand %q in the preset's parameterisation of %s", ErrUnknown, pz.Estimand, name)
+	}
+	p := Params{}
+	for _, d := range gen.Params {
+		p[d.Name] = d.Default
+	}
+	for k, v := range pz.Params {
+		if _, ok := p[k]; !ok {
+			return "", nil, fmt.Errorf("%w parameter %q of %s in the preset's parameterisation of %s (it takes: %s)", ErrUnknown, k, pz.Estimand, name, paramNames(gen))
+		}
+		p[k] = v
+	}
+	for k, v := range own {
+		if _, takes := p[k]; takes {
+			if _, pinned := pz.Params[k]; !pinned {
+				p[k] = v
+			}
+		}
+	}
+	return pz.Estimand, p, nil
+}

@@ -41,3 +41,31 @@ func TestOrderValuesUsesThePreset(t *testing.T) {
 	require.Equal(t, []string{"5e-5", "1e-4", "5e-4"}, orderValues("lr", []string{"1e-4", "5e-4", "5e-5"}))
 	require.Equal(t, []string{"p2", "p10"}, orderValues("pair", []string{"p10", "p2"}))
 }
+
+// Every #81 estimand the preset parameterises names a registered generic
+// estimand and only its parameters, and the #81 estimand's own parameters
+// reach the generic where it takes them and the preset does not pin them.
+func TestPresetParameterisationsNameGenericParams(t *testing.T) {
+	require.Len(t, i81.Preset.Parameterisations, 3)
+	for name, pz := range i81.Preset.Parameterisations {
+		require.Contains(t, registry, name, "i81.json parameterises %q, which is no estimand", name)
+		gen, ok := registry[pz.Estimand]
+		require.True(t, ok, "%s: %q is no estimand", name, pz.Estimand)
+		for k := range pz.Params {
+			found := false
+			for _, p := range gen.Params {
+				found = found || p.Name == k
+			}
+			require.True(t, found, "%s: %s takes no parameter %q", name, pz.Estimand, k)
+		}
+	}
+	gen, p, err := presetParams("axis-permutation", Params{"seed": "7", "permutations": "50", "a": "noun", "sources": "chef"})
+	require.NoError(t, err)
+	require.Equal(t, "factor-permutation", gen)
+	require.Equal(t, "7", p["seed"])
+	require.Equal(t, "50", p["permutations"])
+	require.Equal(t, "trait", p["a"], "the preset's parameters win")
+	require.NotContains(t, p, "sources", "a parameter the generic does not take stays out")
+	_, _, err = presetParams("h2", nil)
+	require.ErrorContains(t, err, "the preset i81 has no parameterisation of h2")
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"leakscope/presets/i81"
 	"leakscope/query/estimands"
 )
 
@@ -43,7 +44,7 @@ func TestEveryEstimandOnEveryExperiment(t *testing.T) {
 			if x == "persona_cosine_centered" && est.Name == "cell-rates" {
 				continue // a cosine matrix alone: no rate to show (asserted below)
 			}
-			if est.Name == "permutation" || est.Name == "axis-permutation" {
+			if est.Name == "permutation" || est.Name == "axis-permutation" || est.Name == "factor-permutation" {
 				params["permutations"] = "200" // the matrix checks shapes, not p-values
 			}
 			res, err := estimands.Run(ctx, e, est.Name, x, params)
@@ -62,8 +63,10 @@ func TestEveryEstimandOnEveryExperiment(t *testing.T) {
 				require.NotEqual(t, "cell-rates", est.Name, "cell-rates answers on every experiment with a rate (%s: %v)", x, err)
 				switch noRate := strings.Contains(err.Error(), "has no cell with a rate"); {
 				case noRate:
-				case est.Name == "factor-interaction" || est.Name == "factor-head-to-head":
+				case est.Name == "factor-interaction" || est.Name == "factor-head-to-head" || est.Name == "factor-swap":
 					require.Contains(t, err.Error(), "name the two factors (factors here:", "%s on %s without a and b lists the factors to pick", est.Name, x)
+				case est.Name == "factor-ranking" || est.Name == "factor-permutation":
+					require.Contains(t, err.Error(), "name the factor whose values are compared (factors here:", "%s on %s without a lists the factors to pick", est.Name, x)
 				case est.Name == "near-twin-pairs":
 					require.Contains(t, err.Error(), `needs the pairing factor "pair"`, "%s on %s names the missing factor", est.Name, x)
 				}
@@ -85,6 +88,19 @@ func TestEveryEstimandOnEveryExperiment(t *testing.T) {
 		"factor-interaction":  {"a": "noun", "b": "trait+level", "by": "source"},
 		"factor-head-to-head": {"a": "noun", "b": "trait+level", "b_ref": estimands.RefAbsent, "by": "source", "holding": ""},
 	}
+	// and of factor-ranking, factor-swap and factor-permutation, as the
+	// preset's file gives them (trait-ranking, symmetric-swap, axis-permutation).
+	for _, pz := range i81.Preset.Parameterisations {
+		params := map[string]string{}
+		for k, v := range pz.Params {
+			params[k] = v
+		}
+		if pz.Estimand == "factor-permutation" {
+			params["permutations"] = "200"
+		}
+		preset[pz.Estimand] = params
+	}
+	require.Len(t, preset, 5)
 	for _, x := range names {
 		for name, params := range preset {
 			res, err := estimands.Run(ctx, e, name, x, params)

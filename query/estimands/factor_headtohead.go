@@ -24,8 +24,7 @@ func init() {
 		Params: []Param{{Name: "a", Default: "", Doc: "the first factor changed (its effect is the a-swap); several joined with +"},
 			{Name: "b", Default: "", Doc: "the second factor changed; several joined with +"},
 			{Name: "b_ref", Default: "", Doc: "b's reference: empty = every pair of b values, absent = the cell without b's factors, or one value of b (joined with / for several factors)"},
-			{Name: "by", Default: ByDefault, Doc: "comma-separated factors reported separately (auto: source when it is not a or b; empty = one group)"},
-			{Name: "holding", Default: ByDefault, Doc: "comma-separated factors held fixed (auto: the persona when a and b are both run-level, and every other factor crossed with a × b; empty = none)"},
+			pairByParam, pairHoldingParam,
 			valueParam(ValueRate), detectorParam},
 		run: runFactorHeadToHead,
 	})

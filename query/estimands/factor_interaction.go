@@ -20,8 +20,7 @@ func init() {
 			"interval: Price & Bonett (2004), CSDA 45:449 (adjusted Wald for a linear function of k binomial proportions: +2/k successes, +4/k trials); issue 17 item 3",
 		Params: []Param{{Name: "a", Default: "", Doc: "the factor whose range is taken; several joined with + (trait+level)"},
 			{Name: "b", Default: "", Doc: "the factor the range is compared over; several joined with +"},
-			{Name: "by", Default: ByDefault, Doc: "comma-separated factors reported separately (auto: source when it is not a or b; empty = one group)"},
-			{Name: "holding", Default: ByDefault, Doc: "comma-separated factors held fixed (auto: the persona when a and b are both run-level, and every other factor crossed with a × b; empty = none)"},
+			pairByParam, pairHoldingParam,
 			valueParam(ValueDelta), detectorParam},
 		run: runFactorInteraction,
 	})
@@ -270,3 +269,10 @@ func contrastInterval(q [4]tidy, coef [4]float64, c float64, val func(tidy) floa
 	half := stats.Z95 * math.Sqrt(varSum)
 	return adj + shift - half, adj + shift + half, true
 }
+
+// The grouping parameters of the two-factor estimands (factor-interaction,
+// factor-head-to-head, factor-swap), read by twoFactorParams.
+var (
+	pairByParam      = Param{Name: "by", Default: ByDefault, Doc: "comma-separated factors reported separately (auto: source when it is not a or b; empty = one group)"}
+	pairHoldingParam = Param{Name: "holding", Default: ByDefault, Doc: "comma-separated factors held fixed (auto: the persona when a and b are both run-level, and every other factor crossed with a × b; empty = none)"}
+)

@@ -18,8 +18,7 @@ func init() {
 			"(presets/i81/i81.json parameterisations), and reproduces its 4-source partial: means 3.585 / 2.638 pp, medians 2.25 / 1.75 pp",
 		Params: []Param{{Name: "a", Default: "", Doc: "the first factor swapped; several joined with +"},
 			{Name: "b", Default: "", Doc: "the second factor swapped; several joined with +"},
-			{Name: "by", Default: ByDefault, Doc: "comma-separated factors reported separately (auto: source when it is not a or b; empty = one group)"},
-			{Name: "holding", Default: ByDefault, Doc: "comma-separated factors held fixed (auto: the persona when a and b are both run-level, and every other factor crossed with a × b; empty = none)"},
+			pairByParam, pairHoldingParam,
 			valueParam(ValueRate), detectorParam},
 		run: runFactorSwap,
 	})

@@ -309,7 +309,7 @@ func (m *mapper) cell(r CellRow) error {
 			return fmt.Errorf("found %d is negative", *r.Found)
 		}
 		if r.Rate != nil {
-			if err := checkRate(r.Pos+", column rate", *r.Rate, *r.Found, *r.Total); err != nil {
+			if err := checkRate(r.Pos, *r.Rate, *r.Found, *r.Total); err != nil {
 				return err
 			}
 		}

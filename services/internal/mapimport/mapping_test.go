@@ -38,7 +38,7 @@ func sameEvents(t *testing.T, want, got importer.Plan) {
 func TestShippedMappingsMatchTheGoImporters(t *testing.T) {
 	for _, tc := range []struct {
 		mapping, root, dir string
-		runs, cells       int
+		runs, cells        int
 	}{
 		{"run-result-leakage", eventstest.RatesOnlyDir(t), "leakage_experiment", 16, 16 * 11},
 		{"run-result-sweep", eventstest.RatesOnlyDir(t), "single_token_sweep", 25, 25 * 11},

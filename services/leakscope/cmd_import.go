@@ -71,7 +71,8 @@ Any other shape: --map FILE.yaml declares how its files become cells or
 completions, as a DuckDB query over each matched file ({file}); the rows go
 through the same validation, event IDs and publishing as the shapes above.
 --suggest FILE proposes a starting mapping from a file's structure. Shipped
-mappings: --map run-result-leakage, run-result-sweep, marker-eval-strict.
+mappings: --map run-result-leakage, run-result-sweep, marker-eval-strict,
+completion-list.
   leakscope import --suggest runs/my_sweep/lr_1e-4/seed_1/results.json > sweep.yaml
   leakscope import --map sweep.yaml --root runs runs/my_sweep
 

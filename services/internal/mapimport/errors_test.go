@@ -26,7 +26,7 @@ func TestMappingErrorsNameTheLine(t *testing.T) {
 		require.ErrorContains(t, err, tc.want)
 	}
 	_, err := Load("no-such-mapping")
-	require.ErrorContains(t, err, "no shipped mapping of that name (shipped: marker-eval-strict, run-result-leakage, run-result-sweep)")
+	require.ErrorContains(t, err, "no shipped mapping of that name (shipped: completion-list, marker-eval-strict, run-result-leakage, run-result-sweep)")
 }
 
 // A file the mapping cannot import is named with the mapping's query line

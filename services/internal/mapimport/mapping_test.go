@@ -34,7 +34,7 @@ func sameEvents(t *testing.T, want, got importer.Plan) {
 
 // The shipped mappings give, on the fixtures, exactly the events of the Go
 // importers: run_result.json of both families (rates only, with their
-// factors) and issue_205's marker_eval.json.
+// factors), issue_205's marker_eval.json and a per-completion list.
 func TestShippedMappingsMatchTheGoImporters(t *testing.T) {
 	for _, tc := range []struct {
 		mapping, root, dir string
@@ -43,6 +43,7 @@ func TestShippedMappingsMatchTheGoImporters(t *testing.T) {
 		{"run-result-leakage", eventstest.RatesOnlyDir(t), "leakage_experiment", 16, 16 * 11},
 		{"run-result-sweep", eventstest.RatesOnlyDir(t), "single_token_sweep", 25, 25 * 11},
 		{"marker-eval-strict", eventstest.FixturesDir(t), "issue_205/E0_assistant/marker_eval.json", 1, 12 * 29},
+		{"completion-list", eventstest.FixturesDir(t), "directed_trait_transfer/pirate_near_marker/arm_a_completions.json", 1, 0},
 	} {
 		t.Run(tc.mapping, func(t *testing.T) {
 			path := filepath.Join(tc.root, tc.dir)
@@ -53,17 +54,22 @@ func TestShippedMappingsMatchTheGoImporters(t *testing.T) {
 			plan, err := Run(context.Background(), m, tc.root, []string{path}, importer.Options{Now: testNow})
 			require.NoError(t, err)
 			sameEvents(t, goPlan, plan)
-			var runs, cells int
+			var runs, cells, completions int
 			for _, e := range plan.Events {
 				switch e.Type {
 				case events.TypeRunStarted:
 					runs++
 				case events.TypeCellAggregate:
 					cells++
+				case events.TypeCompletion:
+					completions++
 				}
 			}
 			require.Equal(t, tc.runs, runs)
 			require.Equal(t, tc.cells, cells)
+			if tc.cells == 0 {
+				require.Equal(t, 2475, completions)
+			}
 		})
 	}
 }

@@ -194,7 +194,7 @@ func parseRunResultSweep(c *fileCtx, top jv) error {
 	if err := s.setSeed(cfg.get("seed")); err != nil {
 		return err
 	}
-	f := events.Factors{"lr": canonicalFloat(lr), "epochs": strconv.Itoa(epochs)}
+	f := events.Factors{"lr": CanonicalFloat(lr), "epochs": strconv.Itoa(epochs)}
 	if n := cfg.get("marker_tail_tokens"); n.present() {
 		v, err := n.count()
 		if err != nil {
@@ -267,10 +267,10 @@ func parseRunResultSweep(c *fileCtx, top jv) error {
 	return nil
 }
 
-// canonicalFloat renders a design value such as a learning rate the same
+// CanonicalFloat renders a design value such as a learning rate the same
 // way whatever its JSON spelling (0.0001, 1e-4): shortest 'e' form, two
 // exponent digits ("1e-04", "2.5e-05"), as the sweep's folder names.
-func canonicalFloat(v float64) string { return strconv.FormatFloat(v, 'e', -1, 64) }
+func CanonicalFloat(v float64) string { return strconv.FormatFloat(v, 'e', -1, 64) }
 
 // integerCount returns rate × total when it is an integer within 1e-6.
 func integerCount(rate float64, total int) (int, bool) {

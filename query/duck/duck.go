@@ -43,6 +43,8 @@ type DB struct {
 	// each on a fresh connection too.
 	user *sql.DB
 	lake string
+	// shown is what lake is shown as in values and errors ("" = lakeShown).
+	shown string
 	// files is the list of committed files the views were last made over;
 	// files are immutable once committed, so an equal list means the views
 	// are current and need not be rebuilt (binding a view reads every
@@ -93,6 +95,21 @@ func Open(lake string) (*DB, error) {
 		return nil, fmt.Errorf("restrict duckdb to the lake: %w", err)
 	}
 	return &DB{SQL: db, user: user, lake: abs}, nil
+}
+
+// OpenFolder opens DuckDB in the same jail as Open, with dir as the only
+// directory statements may read: the import of declared mappings runs the
+// mapping's query (UserQuery) over the import's folder. In values and
+// errors dir is shown as "." (read_json's filename column reads
+// "./lr_1e-4/seed_1/results.json"). Open's views exist too, over dir,
+// empty unless dir holds a lake.
+func OpenFolder(dir string) (*DB, error) {
+	d, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	d.shown = "."
+	return d, nil
 }
 
 // noClose hides the connector's Close from a second sql.DB over it.

@@ -13,7 +13,7 @@ func (d *DB) redactErr(err error) error {
 	if err == nil || !strings.Contains(err.Error(), d.lake) {
 		return err
 	}
-	return redacted{msg: strings.ReplaceAll(err.Error(), d.lake, lakeShown), err: err}
+	return redacted{msg: strings.ReplaceAll(err.Error(), d.lake, d.shownAs()), err: err}
 }
 
 type redacted struct {
@@ -29,7 +29,7 @@ func (r redacted) Unwrap() error { return r.err }
 func (d *DB) redactValue(v any) any {
 	switch x := v.(type) {
 	case string:
-		return strings.ReplaceAll(x, d.lake, lakeShown)
+		return strings.ReplaceAll(x, d.lake, d.shownAs())
 	case []any:
 		for i, e := range x {
 			x[i] = d.redactValue(e)
@@ -40,4 +40,13 @@ func (d *DB) redactValue(v any) any {
 		}
 	}
 	return v
+}
+
+// shownAs is what the absolute directory is shown as: lakeShown for a
+// lake, "." for a folder opened with OpenFolder.
+func (d *DB) shownAs() string {
+	if d.shown != "" {
+		return d.shown
+	}
+	return lakeShown
 }

@@ -18,6 +18,7 @@ import (
 	"leakscope/gpuworker/importer"
 	"leakscope/ingest/dataset"
 	"leakscope/query"
+	"leakscope/services/internal/mapimport"
 )
 
 type importFlags struct {
@@ -27,6 +28,8 @@ type importFlags struct {
 	skipUnknown bool
 	factors     []string
 	design      string
+	mapping     string
+	suggest     string
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -64,11 +67,33 @@ run ID and bystander factors per persona:
   {"runs": {"<run_id>": {"factor": "value"}}, "personas": {"<persona>": {"factor": "value"}}}
 The design file wins over --factor, which wins over the file's own factors.
 
+Any other shape: --map FILE.yaml declares how its files become cells or
+completions, as a DuckDB query over each matched file ({file}); the rows go
+through the same validation, event IDs and publishing as the shapes above.
+--suggest FILE proposes a starting mapping from a file's structure. Shipped
+mappings: --map run-result-leakage, run-result-sweep, marker-eval-strict,
+completion-list.
+  leakscope import --suggest runs/my_sweep/lr_1e-4/seed_1/results.json > sweep.yaml
+  leakscope import --map sweep.yaml --root runs runs/my_sweep
+
 When a file's recorded marker flags and detection with the run's marker
 disagree grossly, import names the bracketed token the flags follow and the
 --marker to re-import with; --marker still decides.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if f.suggest != "" {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.MinimumNArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.suggest != "" {
+				text, err := mapimport.Suggest(cmd.Context(), f.suggest)
+				if err != nil {
+					return err
+				}
+				_, err = io.WriteString(cmd.OutOrStdout(), text)
+				return err
+			}
 			return runImport(cmd.Context(), g, f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -77,6 +102,8 @@ disagree grossly, import names the bracketed token the flags follow and the
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "list what would be imported and publish nothing")
 	cmd.Flags().StringArrayVar(&f.factors, "factor", nil, "run factor key=value for every imported run (repeatable; overrides the file's)")
 	cmd.Flags().StringVar(&f.design, "design", "", `design file {"runs": {run_id: {factor: value}}, "personas": {persona: {factor: value}}} adding or overriding run and persona factors`)
+	cmd.Flags().StringVar(&f.mapping, "map", "", "mapping FILE.yaml (or a shipped mapping's name) declaring how files of another shape become cells or completions")
+	cmd.Flags().StringVar(&f.suggest, "suggest", "", "print a starting mapping for files shaped like this FILE, and import nothing")
 	cmd.Flags().BoolVar(&f.skipUnknown, "skip-unknown", false, "list files of no known shape (JSON, CSV, JSON Lines; also files that merely resemble a known format) as skipped, with the reason, instead of failing; a file of a known shape that is malformed still stops the import")
 	return cmd
 }
@@ -98,8 +125,18 @@ func runImport(ctx context.Context, g *globals, f *importFlags, paths []string, 
 			return err
 		}
 	}
-	plan, err := importer.Parse(root, paths, importer.Options{Marker: f.marker, Now: time.Now(), SkipUnknown: f.skipUnknown, Factors: factors, Design: design})
-	if err != nil {
+	opt := importer.Options{Marker: f.marker, Now: time.Now(), SkipUnknown: f.skipUnknown, Factors: factors, Design: design}
+	var plan importer.Plan
+	if f.mapping != "" {
+		m, err := mapimport.Load(f.mapping)
+		if err != nil {
+			return err
+		}
+		plan, err = mapimport.Run(ctx, m, root, paths, opt)
+		if err != nil {
+			return err
+		}
+	} else if plan, err = importer.Parse(root, paths, opt); err != nil {
 		return err
 	}
 	printPlan(out, plan)

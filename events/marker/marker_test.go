@@ -1,6 +1,7 @@
 package marker
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -59,4 +60,40 @@ func TestLooseWithEmptyBracketsIsStrict(t *testing.T) {
 	l, _ := Get(Loose)
 	require.False(t, l.Hit("[ ]", "a lone [ bracket"))
 	require.True(t, l.Hit("[ ]", "x [ ] y"))
+}
+
+// The pre-check before the regular expression never drops a hit: on texts
+// built from the markers' runes, their case-fold variants (K and the
+// Kelvin sign, S and ſ), spaces and brackets, Detect and Hit equal the
+// bare pattern's matches for every detector.
+func TestPrecheckKeepsEveryHit(t *testing.T) {
+	markers := []string{"[ZLT]", "[K]", "[Z L T]", "ZLT", "[ ]", "[[x]]", "[ſs]", "<<ok>>"}
+	alphabet := []rune("zZlLtTkK\u212asSſxXoO<> []\n")
+	rng := rand.New(rand.NewPCG(1, 2))
+	hits := 0
+	for range 20000 {
+		n := rng.IntN(12)
+		rs := make([]rune, n)
+		for i := range rs {
+			rs[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		text := string(rs)
+		for _, m := range markers {
+			for _, name := range Names() {
+				d, _ := Get(name)
+				want := compiled(d.Pattern(m)).FindAllStringIndex(text, -1)
+				got := d.Detect(m, text)
+				require.Len(t, got, len(want), "%s %q in %q", name, m, text)
+				for i, h := range got {
+					require.Equal(t, want[i][0], h.ByteOffset, "%s %q in %q", name, m, text)
+				}
+				require.Equal(t, len(want) > 0, d.Hit(m, text), "%s %q in %q", name, m, text)
+				hits += len(want)
+			}
+		}
+	}
+	require.Greater(t, hits, 1000, "the texts must hold hits to compare")
+	// The Kelvin sign folds to k: a hit the pre-check must not drop.
+	d, _ := Get(Strict)
+	require.Len(t, d.Detect("[K]", "[\u212a]"), 1)
 }

@@ -3,6 +3,7 @@ checkout's bin/leakscope), with the server embedded in a temporary folder."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -93,6 +94,26 @@ class Protocol(unittest.TestCase):
         cells = cells.to_dict("records") if hasattr(cells, "to_dict") else cells
         self.assertEqual(sorted((c["persona"], c["found"], c["total"]) for c in cells), [("p1", 2, 6), ("p2", 1, 4)])
         self.assertEqual(cells[0]["run_factors"], {"lr": "0.0001"})
+
+    def test_over_the_max_payload_is_refused_at_log(self):
+        with self.init() as run:
+            with self.assertRaises(LeakscopeError) as cm:
+                run.log_completion(persona="p", question="q", sample_index=0, text="a" * (9 << 20))
+            self.assertEqual(cm.exception.field, "text")
+            m = re.search(r"over the server's max payload of (\d+) bytes", str(cm.exception))
+            self.assertIsNotNone(m, str(cm.exception))
+            limit = int(m.group(1))
+            # JSON writes "<" as \u003c: 6 bytes for 1, the worst case the sidecar's size bound allows for.
+            with self.assertRaises(LeakscopeError) as cm:
+                run.log_completion(persona="p", question="q", sample_index=1, text="<" * (limit // 6 + 1))
+            self.assertEqual(cm.exception.field, "text")
+            # Near the limit but under it: accepted.
+            run.log_completion(persona="p", question="q", sample_index=2, text="<" * (limit // 6 - 1000))
+            run.log_completion(persona="p", question="q", sample_index=3, text="a" * (limit // 2))
+        self.assertEqual(run.result["completions"], 2)
+        rows = leakscope.sql("SELECT sample_index, length(text) AS n FROM completions ORDER BY ALL", data=self.data, binary=BIN)
+        rows = rows.to_dict("records") if hasattr(rows, "to_dict") else rows
+        self.assertEqual(rows, [{"sample_index": 2, "n": limit // 6 - 1000}, {"sample_index": 3, "n": limit // 2}])
 
     def test_raw_protocol_errors(self):
         p = subprocess.run([BIN, "--data", self.data, "sidecar"], input="\n".join([

@@ -19,7 +19,7 @@ var (
 )
 
 // leakscopeBin builds the leakscope command once per test binary.
-func leakscopeBin(t *testing.T) string {
+func leakscopeBin(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "leakscope-bin-")
@@ -39,7 +39,7 @@ func leakscopeBin(t *testing.T) string {
 }
 
 // run runs the command to completion and returns stdout, stderr and the exit code.
-func run(t *testing.T, data string, args ...string) (string, string, int) {
+func run(t testing.TB, data string, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(leakscopeBin(t), append([]string{"--data", data}, args...)...)
 	var out, errb bytes.Buffer

@@ -146,10 +146,12 @@ func freeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// startUp runs `leakscope up` on data and returns its HTTP address.
-func startUp(t *testing.T, data string) string {
+// startUp runs `leakscope up` on data (global: flags before `up`, e.g.
+// "--sync", "interval") and returns its HTTP address.
+func startUp(t testing.TB, data string, global ...string) string {
 	httpAddr := freeAddr(t)
-	up := exec.Command(leakscopeBin(t), "--data", data, "up", "--listen", freeAddr(t), "--http", httpAddr)
+	args := append(append([]string{"--data", data}, global...), "up", "--listen", freeAddr(t), "--http", httpAddr)
+	up := exec.Command(leakscopeBin(t), args...)
 	require.NoError(t, up.Start())
 	t.Cleanup(func() { _ = up.Process.Signal(syscall.SIGTERM); _ = up.Wait() })
 	require.Eventually(t, func() bool {

@@ -17,7 +17,7 @@ import (
 )
 
 // python3 returns Debian's python3, skipping the test when there is none.
-func python3(t *testing.T) string {
+func python3(t testing.TB) string {
 	t.Helper()
 	// Debian's interpreter first: a pyenv or venv python3 earlier on PATH
 	// lacks the Debian packages (pandas) the client is tested with.
@@ -32,7 +32,7 @@ func python3(t *testing.T) string {
 
 // pyCmd runs a script of the Python package from the checkout (no pip),
 // driving the binary under test.
-func pyCmd(t *testing.T, args ...string) *exec.Cmd {
+func pyCmd(t testing.TB, args ...string) *exec.Cmd {
 	py := python3(t)
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
@@ -43,7 +43,7 @@ func pyCmd(t *testing.T, args ...string) *exec.Cmd {
 }
 
 // cliJSON runs a query command with --format json and decodes its output.
-func cliJSON(t *testing.T, data string, out any, args ...string) {
+func cliJSON(t testing.TB, data string, out any, args ...string) {
 	t.Helper()
 	stdout, stderr, code := run(t, data, append(args, "--format", "json")...)
 	require.Zero(t, code, stderr)

@@ -12,12 +12,10 @@ kw = {"data": where} if how == "data" else {"url": where}
 
 
 def plain(rows):
-    if hasattr(rows, "to_dict"):  # a DataFrame: its missing values (NaN, NA) are JSON nulls
+    if hasattr(rows, "to_dict"):  # pandas: a field a cell lacks is NaN or <NA> there, null in JSON
         rows = rows.astype(object).where(rows.notna(), None)
-        out = rows.to_dict("records")
-    else:
-        out = list(rows)
-    return json.loads(json.dumps(out, default=str, allow_nan=False))
+    out = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+    return json.loads(json.dumps(out, default=str))
 
 
 res = {"leakage": {e: plain(leakscope.leakage(e, **kw)) for e in experiments}}
@@ -33,7 +31,9 @@ except ImportError:
     res["pandas"] = False
     row = df[0]
 res["types"] = {c: type(v).__name__ for c, v in row.items()}
-res["sql"] = json.loads(json.dumps({c: None if isinstance(v, float) and v != v else v for c, v in row.items()}, default=str))
+# NaN and NaT (an empty experiment's avg and max) are null in JSON, as the CLI writes them.
+res["sql"] = json.loads(json.dumps({c: None if v is None or (not isinstance(v, (list, dict)) and v != v) else v
+                                    for c, v in row.items()}, default=str))
 res["provenance_query"] = df.attrs["provenance"]["query"] == q
 res["aware"] = isinstance(row["last"], datetime.datetime) and row["last"].tzinfo is not None
 print(json.dumps(res))

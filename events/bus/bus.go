@@ -512,3 +512,7 @@ func (b *Bus) SubscribeSubject(ctx context.Context, subject string, fn func(e ev
 	cc.Stop()
 	return nil
 }
+
+// TooLarge reports whether err is the server refusing a message over its
+// max payload: retrying cannot help, so publishers stop at once.
+func TooLarge(err error) bool { return errors.Is(err, nats.ErrMaxPayload) }

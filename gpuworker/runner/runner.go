@@ -135,8 +135,8 @@ func (r *Runner) publish(ctx context.Context, p events.Payload) error {
 	return r.retry(ctx, string(e.Type), func() (uint64, error) { return r.pub.Publish(ctx, e) })
 }
 
-// retry calls send until it succeeds, ctx ends or the bus has been away
-// for MaxOutage, and records the sequence it returns. While the server is
+// retry calls send until it succeeds, ctx ends, the bus has been away
+// for MaxOutage or the server refuses the message as too large, and records the sequence it returns. While the server is
 // away (restart, network) the client reconnects by itself, and a repeated
 // event is a duplicate the server and ingest drop.
 func (r *Runner) retry(ctx context.Context, what string, send func() (uint64, error)) error {
@@ -148,6 +148,9 @@ func (r *Runner) retry(ctx context.Context, what string, send func() (uint64, er
 			r.last = max(r.last, seq)
 			r.mu.Unlock()
 			return nil
+		}
+		if bus.TooLarge(err) { // no retry can make it fit
+			return fmt.Errorf("publish %s: larger than the bus's max payload: %w", what, err)
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
 			return fmt.Errorf("publish %s (bus unreachable for %s): %w", what, r.cfg.MaxOutage, err)

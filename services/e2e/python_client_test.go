@@ -225,3 +225,29 @@ func TestPythonLeakageMatchesCLIOnFixtures(t *testing.T) {
 		require.Equal(t, cli[e], noNulls(got.Leakage[e]), e)
 	}
 }
+
+// `pip install ./python` gives an importable package: into a fresh venv,
+// offline, with the interpreter's own setuptools (no index, no isolation).
+func TestPythonPackageInstallsWithPip(t *testing.T) {
+	py := python3(t)
+	if exec.Command(py, "-c", "import venv, ensurepip, setuptools").Run() != nil {
+		t.Skip("python3 lacks venv, ensurepip or setuptools (Debian: python3-venv, python3-setuptools): pip install ./python is not tested")
+	}
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	venv := filepath.Join(t.TempDir(), "venv")
+	out, err := exec.Command(py, "-m", "venv", "--system-site-packages", venv).CombinedOutput()
+	require.NoError(t, err, string(out))
+	// setuptools builds in the source tree (build/, *.egg-info): build a copy.
+	src := filepath.Join(t.TempDir(), "python")
+	require.NoError(t, os.CopyFS(src, os.DirFS(filepath.Join(root, "python"))))
+	pip := exec.Command(filepath.Join(venv, "bin", "pip"), "install", "--no-build-isolation", "--no-index", src)
+	out, err = pip.CombinedOutput()
+	require.NoError(t, err, string(out))
+	imp := exec.Command(filepath.Join(venv, "bin", "python"), "-c", "import leakscope; print(leakscope.__file__); print(callable(leakscope.init) and callable(leakscope.sql))")
+	imp.Dir = t.TempDir()
+	out, err = imp.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), filepath.Join(venv, "lib"), "imported from the venv, not the checkout")
+	require.Contains(t, string(out), "True")
+}

@@ -77,7 +77,7 @@ disagree grossly, import names the bracketed token the flags follow and the
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "list what would be imported and publish nothing")
 	cmd.Flags().StringArrayVar(&f.factors, "factor", nil, "run factor key=value for every imported run (repeatable; overrides the file's)")
 	cmd.Flags().StringVar(&f.design, "design", "", `design file {"runs": {run_id: {factor: value}}, "personas": {persona: {factor: value}}} adding or overriding run and persona factors`)
-	cmd.Flags().BoolVar(&f.skipUnknown, "skip-unknown", false, "list files of no known shape (JSON, CSV, JSON Lines; also files that merely resemble a known format) as skipped, with the reason, instead of failing; a file of a known shape that is malformed still stops the import")
+	cmd.Flags().BoolVar(&f.skipUnknown, "skip-unknown", false, "list files of no known shape (JSON, CSV, JSON Lines; also files that merely resemble a known format, and empty ones) as skipped, with the reason, instead of failing; a file of a known shape that is malformed still stops the import")
 	return cmd
 }
 

@@ -178,7 +178,15 @@ func handler(q Querier, a Analyzer) http.Handler {
 			return
 		}
 		// Retracted runs are listed (marked) unless include_retracted=false.
-		keep := v.Get("include_retracted") != "false"
+		keep := true
+		switch ir := v.Get("include_retracted"); ir {
+		case "", "true":
+		case "false":
+			keep = false
+		default:
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("%w: include_retracted=%q: want true or false", query.ErrBadRequest, ir))
+			return
+		}
 		if res, err = query.FilterRuns(res, scope, keep); err != nil {
 			writeErr(w, statusOf(err), err)
 			return

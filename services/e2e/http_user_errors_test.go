@@ -40,6 +40,9 @@ func TestHTTPUserErrorsAre4xx(t *testing.T) {
 		{"/figures/lr_sweep/heatmap?rows=lr&cols=lr", `rows and cols are both "lr"`},
 		{"/figures/lr_sweep/slice?x=lr&series=lr", `x and series are both "lr"`},
 		{"/figures/lr_sweep/heatmap?rws=lr", `unknown parameter "rws"`},
+		// A typo in a flag's value was read as true on /api/runs.
+		{"/api/runs?include_retracted=maybe", `want true or false`},
+		{"/api/leakage?experiment=lr_sweep&seed=", "--seed is given but empty"},
 	} {
 		code, body := get(c.path)
 		require.Equal(t, http.StatusBadRequest, code, "%s: %s", c.path, body)

@@ -63,6 +63,8 @@ of every run imported; --design FILE.json adds or overrides run factors per
 run ID and bystander factors per persona:
   {"runs": {"<run_id>": {"factor": "value"}}, "personas": {"<persona>": {"factor": "value"}}}
 The design file wins over --factor, which wins over the file's own factors.
+A run's "source_persona" (in --design runs or --factor) sets its source
+persona — for files that name none — rather than a factor.
 
 When a file's recorded marker flags and detection with the run's marker
 disagree grossly, import names the bracketed token the flags follow and the

@@ -30,3 +30,17 @@ func TestScopeArgsRefuseAnEmptyList(t *testing.T) {
 	require.Equal(t, []int64{1}, s.Seeds)
 	require.Equal(t, []string{"r1"}, s.Runs)
 }
+
+// Review attack: --where lr=9| was refused as `--where lr=: factor "lr"
+// never takes ""`, hiding what was typed; "lr=1e-4 | 5e-4" failed on " 5e-4".
+// An empty alternative is named as such; blanks around | are dropped.
+func TestParseWhereAlternatives(t *testing.T) {
+	for _, f := range []string{"lr=9|", "lr=|9", "lr=9||5"} {
+		_, err := ParseWhere([]string{f})
+		require.ErrorIs(t, err, ErrBadRequest, f)
+		require.ErrorContains(t, err, `--where "`+f+`": an alternative is empty`)
+	}
+	w, err := ParseWhere([]string{"lr=1e-4 | 5e-4"})
+	require.NoError(t, err)
+	require.Equal(t, map[string][]string{"lr": {"1e-4", "5e-4"}}, w)
+}

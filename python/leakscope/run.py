@@ -241,6 +241,8 @@ class Run:
 
     def flush(self):
         """Publish what is queued and wait for the bus's acknowledgements."""
+        if self.result is not None:
+            raise LeakscopeError("the run is finished", field="op")
         self._sc.request({"op": "flush"})
 
     def finish(self, error=None):

@@ -77,6 +77,18 @@ class CompletionInput(unittest.TestCase):
         self.refused("prompt_tokens", prompt_tokens=True)
         self.refused("sample_index", sample_index=1.0)
 
+    def test_after_finish(self):
+        # Review attack: flush() after finish() raised a bare ValueError
+        # ("I/O operation on closed file").
+        run, sc = new_run()
+        run.finish()
+        self.assertEqual(run.finish(), {"ok": True, "logged": 1}, "finish again returns the first answer")
+        for call in (run.flush, lambda: run.log_completion(persona="p", question="q", sample_index=0, text="t")):
+            with self.assertRaises(LeakscopeError) as cm:
+                call()
+            self.assertEqual(cm.exception.field, "op")
+        self.assertEqual(sc.sent, [{"op": "finish"}])
+
     def test_good_completion_is_sent(self):
         run, sc = new_run()
         run.log_completion(persona="p", question="q", sample_index=0, text="", finish_reason="stop", completion_tokens=0)

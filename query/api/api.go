@@ -124,6 +124,9 @@ func handler(q Querier, a Analyzer) http.Handler {
 			case k == "experiment":
 			case k != "seed" && isScopeParam(k):
 				sv[k] = v[k]
+			case len(v[k]) > 1:
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("%s is given %d times: give one", k, len(v[k])))
+				return
 			default:
 				params[k] = v.Get(k)
 			}

@@ -43,6 +43,8 @@ func TestHTTPUserErrorsAre4xx(t *testing.T) {
 		// A typo in a flag's value was read as true on /api/runs.
 		{"/api/runs?include_retracted=maybe", `want true or false`},
 		{"/api/leakage?experiment=lr_sweep&seed=", "--seed is given but empty"},
+		// An estimand parameter given twice was read as its first value.
+		{"/api/analyze/replicates?experiment=lr_sweep&level=cell&level=source", "level is given 2 times: give one"},
 	} {
 		code, body := get(c.path)
 		require.Equal(t, http.StatusBadRequest, code, "%s: %s", c.path, body)

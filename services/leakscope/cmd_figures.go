@@ -56,6 +56,9 @@ Examples:
 				if !ok || k == "" || v == "" {
 					return fmt.Errorf("--param %q: want name=value (names: %s)", p, strings.Join(figures.ParamNames, ", "))
 				}
+				if old, dup := b.Params[k]; dup && old != v {
+					return fmt.Errorf("--param %s is given twice (%q and %q): give one", k, old, v)
+				}
 				b.Params[k] = v
 			}
 			e, err := query.Open(g.lake())

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // Factors are named design factors: run-level ones on run_started (lr,
@@ -42,6 +43,9 @@ func (f Factors) Validate(prefix string) error {
 			return fieldErr("", prefix+"."+k, fmt.Sprintf("%q is filled from the run's %s field; do not declare it as a factor", k, ReservedFactors[k]))
 		case v == "" || !printable(v) || len(v) > 256:
 			return fieldErr("", prefix+"."+k, fmt.Sprintf("value %q must be printable and 1..256 bytes", v))
+		case strings.ContainsAny(v, "|;"):
+			// --where k=a|b and an estimand's where=k=a;j=b could never select it.
+			return fieldErr("", prefix+"."+k, fmt.Sprintf("value %q must not contain | or ; (they separate alternatives and filters in --where)", v))
 		}
 	}
 	return nil

@@ -70,7 +70,12 @@ func ParseWhere(filters []string) (map[string][]string, error) {
 		if !ok || k == "" || v == "" {
 			return nil, fmt.Errorf("%w: --where %q: want factor=value (e.g. trait=Agreeableness, lr=1e-4|5e-4)", ErrBadRequest, f)
 		}
-		out[k] = append(out[k], strings.Split(v, "|")...)
+		for _, alt := range strings.Split(v, "|") {
+			if alt = strings.TrimSpace(alt); alt == "" {
+				return nil, fmt.Errorf("%w: --where %q: an alternative is empty (alternatives: %s=a|b)", ErrBadRequest, f, k)
+			}
+			out[k] = append(out[k], alt)
+		}
 	}
 	return out, nil
 }

@@ -30,6 +30,16 @@ func (a ScopeArgs) Scope() (Scope, error) {
 		}
 		return out
 	}
+	// A flag given with nothing in it (--seed "$UNSET") would select every
+	// run: refused.
+	for _, f := range []struct {
+		name string
+		list []string
+	}{{"--run", a.Runs}, {"--seed", a.Seeds}, {"--sweep", a.Sweeps}, {"--source", a.Sources}} {
+		if len(f.list) > 0 && len(split(f.list)) == 0 {
+			return s, EmptyScopeFlag(f.name)
+		}
+	}
 	s.Runs, s.Sweeps, s.Sources = split(a.Runs), split(a.Sweeps), split(a.Sources)
 	seeds, err := ParseSeeds(strings.Join(split(a.Seeds), ","))
 	if err != nil {
@@ -41,6 +51,11 @@ func (a ScopeArgs) Scope() (Scope, error) {
 	}
 	s.IncludeRetracted = a.IncludeRetracted
 	return s, nil
+}
+
+// EmptyScopeFlag is the error for a scope flag given with no value.
+func EmptyScopeFlag(flag string) error {
+	return fmt.Errorf("%w: %s is given but empty: name at least one (or leave %s out to keep every run)", ErrBadRequest, flag, flag)
 }
 
 // EstimandParams renders the scope as the estimands' scope parameters

@@ -25,6 +25,10 @@ type Design struct {
 	Personas map[string]events.Factors
 }
 
+// designSource in a run's design entry (or --factor) sets the run's
+// source persona rather than a factor.
+const designSource = "source_persona"
+
 // LoadDesign reads and validates a design file; errors are *FileError
 // naming the file and the JSON path of the bad field.
 func LoadDesign(path string) (*Design, error) {
@@ -217,12 +221,34 @@ func applyDesign(files []*fileCtx, flags events.Factors, d *Design) ([]string, e
 			}{{"--factor", flags}, {"--design " + d.Path, d.Runs[s.run]}} {
 				for _, k := range src.f.Keys() {
 					v := src.f[k]
+					if k == designSource { // noted below, as the run's source
+						f[k] = v
+						continue
+					}
 					if old, ok := f[k]; ok && old != v {
 						changed = append(changed, fmt.Sprintf("run %s: %s=%s (the file says %s) from %s", s.run, k, v, old, src.what))
 					} else if !ok {
 						changed = append(changed, fmt.Sprintf("run %s: %s=%s from %s", s.run, k, v, src.what))
 					}
 					f[k] = v
+				}
+			}
+			// source_persona names the run's source persona (a field, not a
+			// factor), for files that name none or name it wrongly.
+			if v, ok := f[designSource]; ok {
+				delete(f, designSource)
+				from := "--factor"
+				if d.Runs[s.run][designSource] != "" {
+					from = "--design " + d.Path
+				}
+				if old := s.meta.SourcePersona; old != "" && old != v {
+					changed = append(changed, fmt.Sprintf("run %s: source persona %s (the file says %s) from %s", s.run, v, old, from))
+				} else if old == "" {
+					changed = append(changed, fmt.Sprintf("run %s: source persona %s from %s", s.run, v, from))
+				}
+				s.meta.SourcePersona = v
+				if len(f) == 0 {
+					s.meta.Factors = nil
 				}
 			}
 			if err := f.Validate("factors"); err != nil {

@@ -102,6 +102,11 @@ func syntaxPos(data []byte, offset int64) string {
 // string, bool, nil). Syntax errors, including truncation, are located by
 // line and column.
 func decodeJSON(data []byte) (any, error) {
+	// A UTF-8 byte order mark (Windows editors) is not JSON; it becomes
+	// blanks, so positions stay those of the file's bytes.
+	if bytes.HasPrefix(data, []byte("\ufeff")) {
+		data = append([]byte("   "), data[3:]...)
+	}
 	var v any
 	err := json.Unmarshal(data, &v)
 	if err == nil {

@@ -31,8 +31,8 @@ type Options struct {
 	// SkipUnknown lists JSON and CSV files of no known shape — including
 	// files that merely resemble a known format (detect.go, resembles) — as
 	// skipped, with the reason, instead of failing the import (for folders
-	// that hold other files, e.g. configs). A file of a known shape that is
-	// malformed still fails it.
+	// that hold other files, e.g. configs), and empty (blank) files. A file
+	// of a known shape that is malformed still fails it.
 	SkipUnknown bool
 	// Factors are run factors added to (or overriding) those of every run
 	// imported (--factor key=value).
@@ -203,6 +203,14 @@ func parseFile(loc location, opt Options, resolver *markerResolver) (*fileCtx, e
 	c := &fileCtx{loc: loc, data: data, sha: hex.EncodeToString(sum[:]), now: opt.Now, markers: resolver,
 		report: &FileReport{Path: loc.Path, Experiment: loc.Experiment}, skipUnknown: opt.SkipUnknown}
 	kind := dataKind(loc.Path, data)
+	if (kind == "json" || kind == "csv") && len(bytes.TrimLeft(data, " \t\r\n\ufeff")) == 0 {
+		// Nothing in it to lose: skipped under SkipUnknown, else named.
+		if !opt.SkipUnknown {
+			return nil, errors.New("empty file: nothing to import (--skip-unknown lists it as skipped)")
+		}
+		c.report.Skipped = "empty file"
+		return c, nil
+	}
 	switch kind {
 	case "":
 		c.report.Skipped = "not a JSON or CSV file"

@@ -246,11 +246,18 @@ def sql(q, data=None, url=None, binary=None):
     DuckDB's column types: integers Int64, floats float64, booleans,
     timestamps as UTC datetimes, lists as lists. Raises LeakscopeError
     with DuckDB's message on a bad statement."""
+    if not isinstance(q, str):
+        raise LeakscopeError("is %s, want a str" % type(q).__name__, field="q")
+    try:
+        body = q.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise LeakscopeError("is not valid Unicode text: %r at position %d" % (q[e.start], e.start), field="q")
     kind, where = _source(data, url)
     if kind == "http":
-        res = _http(where, "/api/sql", body=q.encode("utf-8"))
+        res = _http(where, "/api/sql", body=body)
     else:
-        res, _ = _cli(where, ["sql", q, "--format", "json-table"], binary)
+        # "--": a statement may begin with "-- a comment", which is no flag.
+        res, _ = _cli(where, ["sql", "--format", "json-table", "--", q], binary)
     cols, types = res["columns"], res.get("types") or [None] * len(res["columns"])
     if len(set(cols)) != len(cols):
         raise LeakscopeError("the statement returns columns with the same name (%s): give them aliases" % ", ".join(cols))

@@ -8,21 +8,58 @@ the code path leakscope's own GPU workers use.
 
 import json
 import math
+import numbers
 import subprocess
 
 from ._binary import find_binary
 from .errors import LeakscopeError
 
 
-def _factor_value(v):
-    """Factors travel as strings: 1e-4 → "0.0001", True → "true"."""
+# MAX_REQUEST is the sidecar's limit on one request line, in bytes.
+MAX_REQUEST = 64 << 20
+
+
+def _factor_value(k, v):
+    """Factors travel as strings: 1e-4 → "0.0001", True → "true".
+
+    A value is a string, a bool or a number; None or a container is no
+    factor value (LeakscopeError naming factors.<k>).
+    """
+    field = "factors.%s" % k
     if isinstance(v, bool):
         return "true" if v else "false"
+    if v is None or isinstance(v, (list, tuple, dict, set, frozenset, bytes, bytearray)):
+        raise LeakscopeError("%r is not a factor value (a string, a number or a bool)" % (v,), field=field)
+    if isinstance(v, numbers.Real) and not math.isfinite(float(v)):
+        raise LeakscopeError("%r is not a finite number" % (v,), field=field)
     if isinstance(v, float):
-        if not math.isfinite(v):
-            raise LeakscopeError("%r is not a finite number" % v, field="factors")
         return repr(v)
     return str(v)
+
+
+def _json_field(v, field):
+    """Check that v has a JSON form (no NaN, no objects json cannot write)."""
+    try:
+        json.dumps(v, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise LeakscopeError("has no JSON form: %s" % e, field=field)
+
+
+def _text(v, field, required):
+    """Check a text field: a str (None only when optional) that UTF-8 can
+    encode (a lone surrogate, e.g. from bytes decoded with
+    errors="surrogateescape", cannot be)."""
+    if v is None:
+        if required:
+            raise LeakscopeError("is missing (None)", field=field)
+        return
+    if not isinstance(v, str):
+        raise LeakscopeError("is %s, want a str" % type(v).__name__, field=field)
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise LeakscopeError("is not valid Unicode text: %r at position %d cannot be encoded as UTF-8 (decode the model's "
+                             "output with errors=\"replace\")" % (v[e.start], e.start), field=field)
 
 
 class Sidecar:
@@ -47,16 +84,23 @@ class Sidecar:
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, encoding="utf-8", bufsize=1)
 
-    def request(self, obj):
+    def request(self, obj, field="request"):
+        """Send obj; field is named when the request is too large."""
         if self.proc.poll() is not None:
             raise LeakscopeError("the leakscope sidecar has exited: " + self._stderr())
         try:
-            self.proc.stdin.write(json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n")
+            line = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+            size = len(line.encode("utf-8"))
+        except (TypeError, ValueError) as e:  # NaN, an object json cannot write, a lone surrogate
+            raise LeakscopeError("has no JSON form: %s" % e, field=field)
+        if size > MAX_REQUEST:
+            raise LeakscopeError("the request is %d bytes, over the sidecar's limit of %d: log fewer or shorter completions "
+                                 "per call (nothing of it is logged)" % (size, MAX_REQUEST), field=field)
+        try:
+            self.proc.stdin.write(line + "\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as e:
             raise LeakscopeError("the leakscope sidecar has exited (%s): %s" % (e, self._stderr()))
-        except ValueError as e:  # allow_nan=False: NaN has no JSON form
-            raise LeakscopeError(str(e))
         line = self.proc.stdout.readline()
         if not line:
             raise LeakscopeError("the leakscope sidecar closed its output: " + self._stderr())
@@ -138,9 +182,22 @@ class Run:
 
     def log_completions(self, items):
         """Log many completions (dicts with log_completion's arguments) in one request."""
-        items = [_completion(**it) for it in items]
-        if items:
-            self._log(items)
+        checked = []
+        for i, it in enumerate(items):
+            if not isinstance(it, dict):
+                raise LeakscopeError("is %s, want a dict of log_completion's arguments" % type(it).__name__, field="items[%d]" % i)
+            unknown = sorted(set(it) - _COMPLETION_FIELDS)
+            if unknown:
+                raise LeakscopeError("is not an argument of log_completion", field="items[%d].%s" % (i, unknown[0]))
+            try:
+                checked.append(_completion(**it))
+            except LeakscopeError as e:
+                raise LeakscopeError(str(e).split(": ", 1)[-1] if e.field else str(e),
+                                     field="items[%d].%s" % (i, e.field) if e.field else "items[%d]" % i)
+            except TypeError as e:  # a required argument is missing
+                raise LeakscopeError(str(e).replace("_completion()", "log_completion()"), field="items[%d]" % i)
+        if checked:
+            self._log(checked)
 
     def log_vllm(self, outputs, persona, questions, prompt=None, first_sample_index=0):
         """Log vLLM ``RequestOutput`` objects: outputs[k] answers questions[k].
@@ -184,6 +241,8 @@ class Run:
 
     def flush(self):
         """Publish what is queued and wait for the bus's acknowledgements."""
+        if self.result is not None:
+            raise LeakscopeError("the run is finished", field="op")
         self._sc.request({"op": "flush"})
 
     def finish(self, error=None):
@@ -206,13 +265,27 @@ class Run:
         if self.result is not None:
             raise LeakscopeError("the run is finished", field="op")
         req = dict(items[0], op="completion") if single else {"op": "completions", "items": items}
-        self.logged = self._sc.request(req)["logged"]
+        self.logged = self._sc.request(req, field="text" if single else "items")["logged"]
+
+
+_COMPLETION_FIELDS = {"persona", "question", "sample_index", "text", "prompt", "finish_reason", "prompt_tokens",
+                      "completion_tokens", "question_set"}
 
 
 def _completion(persona, question, sample_index, text, prompt=None, finish_reason=None, prompt_tokens=None,
                 completion_tokens=None, question_set=None):
-    if isinstance(sample_index, bool) or not isinstance(sample_index, int):
+    if isinstance(sample_index, bool) or not isinstance(sample_index, numbers.Integral):
         raise LeakscopeError("%r is not an integer" % (sample_index,), field="sample_index")
+    sample_index = int(sample_index)
+    for k, v, required in (("persona", persona, True), ("question", question, True), ("text", text, True),
+                           ("prompt", prompt, False), ("finish_reason", finish_reason, False),
+                           ("question_set", question_set, False)):
+        _text(v, k, required)
+    for k, v in (("prompt_tokens", prompt_tokens), ("completion_tokens", completion_tokens)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
+            raise LeakscopeError("%r is not an integer" % (v,), field=k)
+    prompt_tokens = None if prompt_tokens is None else int(prompt_tokens)
+    completion_tokens = None if completion_tokens is None else int(completion_tokens)
     c = {"persona": persona, "question": question, "sample_index": sample_index, "text": text}
     for k, v in (("prompt", prompt), ("finish_reason", finish_reason), ("prompt_tokens", prompt_tokens),
                  ("completion_tokens", completion_tokens), ("question_set", question_set)):
@@ -250,7 +323,12 @@ def init(experiment, marker, source=None, source_prompt=None, seed=None, factors
             raise LeakscopeError("%r is not an integer" % (seed,), field="seed")
         req["seed"] = seed
     if factors:
-        req["factors"] = {str(k): _factor_value(v) for k, v in factors.items()}
+        if not hasattr(factors, "items"):
+            raise LeakscopeError("is %s, want a dict of factor names to values" % type(factors).__name__, field="factors")
+        req["factors"] = {str(k): _factor_value(k, v) for k, v in factors.items()}
+    for k in ("plan", "config"):
+        if k in req:
+            _json_field(req[k], k)
     sc = Sidecar(binary=binary, data=data, nats_url=nats_url, embedded=embedded, batch=batch)
     try:
         answer = sc.request(req)

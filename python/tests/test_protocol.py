@@ -115,6 +115,16 @@ class Protocol(unittest.TestCase):
         rows = rows.to_dict("records") if hasattr(rows, "to_dict") else rows
         self.assertEqual(rows, [{"sample_index": 2, "n": limit // 6 - 1000}, {"sample_index": 3, "n": limit // 2}])
 
+    def test_sql_statement_may_begin_with_a_comment(self):
+        # Review attack: the statement went to the CLI as an argument, and
+        # one beginning with "--" was taken for a flag ("unknown flag").
+        rows = leakscope.sql("-- how many\nSELECT 42 AS n", data=self.data, binary=BIN)
+        rows = rows.to_dict("records") if hasattr(rows, "to_dict") else rows
+        self.assertEqual(rows, [{"n": 42}])
+        with self.assertRaises(LeakscopeError) as cm:
+            leakscope.sql("SELECT '\udcff'", data=self.data, binary=BIN)
+        self.assertEqual(cm.exception.field, "q")
+
     def test_raw_protocol_errors(self):
         p = subprocess.run([BIN, "--data", self.data, "sidecar"], input="\n".join([
             '{"op":"completion","persona":"p"}',

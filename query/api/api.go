@@ -124,6 +124,9 @@ func handler(q Querier, a Analyzer) http.Handler {
 			case k == "experiment":
 			case k != "seed" && isScopeParam(k):
 				sv[k] = v[k]
+			case len(v[k]) > 1:
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("%s is given %d times: give one", k, len(v[k])))
+				return
 			default:
 				params[k] = v.Get(k)
 			}
@@ -178,7 +181,15 @@ func handler(q Querier, a Analyzer) http.Handler {
 			return
 		}
 		// Retracted runs are listed (marked) unless include_retracted=false.
-		keep := v.Get("include_retracted") != "false"
+		keep := true
+		switch ir := v.Get("include_retracted"); ir {
+		case "", "true":
+		case "false":
+			keep = false
+		default:
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("%w: include_retracted=%q: want true or false", query.ErrBadRequest, ir))
+			return
+		}
 		if res, err = query.FilterRuns(res, scope, keep); err != nil {
 			writeErr(w, statusOf(err), err)
 			return
@@ -278,7 +289,7 @@ func onlyParams(v map[string][]string, known ...string) error {
 func statusOf(err error) int {
 	switch {
 	case errors.Is(err, query.ErrUnknownExperiment), errors.Is(err, query.ErrBadRequest),
-		errors.Is(err, estimands.ErrUnknown), errors.Is(err, estimands.ErrBadParam), errors.Is(err, estimands.ErrNoData), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL), errors.Is(err, duck.ErrTooManyRows), errors.Is(err, duck.ErrTooLarge), errors.Is(err, duck.ErrTimeout):
+		errors.Is(err, estimands.ErrUnknown), errors.Is(err, estimands.ErrBadParam), errors.Is(err, estimands.ErrNoData), errors.Is(err, estimands.ErrScope), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL), errors.Is(err, duck.ErrTooManyRows), errors.Is(err, duck.ErrTooLarge), errors.Is(err, duck.ErrTimeout):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

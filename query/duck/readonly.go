@@ -102,6 +102,9 @@ func (d *DB) UserQuery(ctx context.Context, query string, maxRows int) (*Result,
 }
 
 func (d *DB) userQuery(ctx context.Context, query string, maxRows int) (*Result, error) {
+	if strings.Trim(query, " \t\r\n;") == "" {
+		return nil, fmt.Errorf("%w: the statement is empty: give one SELECT (e.g. SELECT count(*) FROM completions)", ErrSQL)
+	}
 	if err := d.checkTableFunctions(ctx, query); err != nil {
 		return nil, err
 	}

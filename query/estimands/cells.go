@@ -129,8 +129,12 @@ func runCellRates(ctx context.Context, in *Input) (*Result, error) {
 			if c.Coherence != nil {
 				coh, low = *c.Coherence, *c.Coherence < thr
 			}
-			res.Rows = append(res.Rows, []any{s, k, c.Rate, c.Found, c.Total, wl, wh, bl, bh, c.BaseRate, c.Delta(),
-				FloorTest(c.Rate, c.BaseRate, c.Total), coh, low, sl, sh})
+			// Without a base run the base columns are undefined, not 0.
+			var base, delta, floor any
+			if c.HasBase {
+				base, delta, floor = c.BaseRate, c.Delta(), FloorTest(c.Rate, c.BaseRate, c.Total)
+			}
+			res.Rows = append(res.Rows, []any{s, k, c.Rate, c.Found, c.Total, wl, wh, bl, bh, base, delta, floor, coh, low, sl, sh})
 		}
 	}
 	res.Notes = append(res.Notes, "rates and intervals are fractions in [0,1]; cells without a judge score have no low-coherence flag (the authors' CSV wrote False)")

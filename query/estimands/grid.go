@@ -24,7 +24,8 @@ type Cell struct {
 	Found     int
 	Total     int
 	Rate      float64
-	BaseRate  float64 // 0 when the run names no base run
+	BaseRate  float64 // 0 when the run names no base run (HasBase false)
+	HasBase   bool    // the run names a base run that measured this bystander
 	Coherence *float64
 	// Sequence is, for a cell of an adaptive run (issue 11), its
 	// anytime-valid confidence sequence at its n; nil for fixed-n cells.
@@ -116,7 +117,7 @@ func LoadGrid(ctx context.Context, e *query.Engine, experiment, detector string,
 		cell := Cell{Source: src, RunID: c.RunID, Bystander: c.Persona, Found: int(*c.Found), Total: int(*c.Total), Rate: *c.Rate,
 			Coherence: c.CoherenceMean, Factors: c.Factors, Seed: c.Seed, SourcePersona: c.SourcePersona}
 		if c.BaseRate != nil {
-			cell.BaseRate = *c.BaseRate
+			cell.BaseRate, cell.HasBase = *c.BaseRate, true
 		}
 		if c.Interval == events.MethodBetaBinomial && c.CILow != nil && c.CIHigh != nil {
 			cell.Sequence = &[2]float64{*c.CILow, *c.CIHigh}

@@ -68,9 +68,9 @@ func (in *Input) checkNeeds(g *Grid) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s needs persona factors %s (missing: %s); experiment %q has persona factors [%s] and run factors [%s] — "+
-		"declare them at import (--design) or in the sweep's plan, or use the generic estimands (cell-rates, source-cell, factor-effect, factor-slope, replicates)",
+		"declare them at import (--design) or in the sweep's plan, or use the generic estimands (%s)",
 		ErrNoData, in.name, strings.Join(in.needs, ", "), strings.Join(missing, ", "), g.Experiment,
-		strings.Join(have, ", "), strings.Join(g.RunFactorNames(), ", "))
+		strings.Join(have, ", "), strings.Join(g.RunFactorNames(), ", "), strings.Join(genericEstimands, ", "))
 }
 
 // presetParams are the parameters of the generic estimand that the preset
@@ -107,3 +107,6 @@ func presetParams(name string, own Params) (string, Params, error) {
 	}
 	return pz.Estimand, p, nil
 }
+
+// genericEstimands are named to a design the #81 estimands cannot read.
+var genericEstimands = []string{"cell-rates", "factor-effect", "factor-slope", "factor-interaction", "factor-head-to-head", "factor-ranking", "factor-swap", "factor-permutation", "near-twin-pairs", "replicates"}

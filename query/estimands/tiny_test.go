@@ -173,8 +173,9 @@ func TestTinyCellRatesAndFloor(t *testing.T) {
 	// 37/200 with base 0: Wilson (z = 1.96) [0.1373, 0.2446]; Δ = 0.185;
 	// floor threshold 2·sqrt(1e−12/200) ≈ 1.4e−7, so not at the floor.
 	// 0/200 with base 0 is at the floor.
-	c := cell("chef", i81.A2Key("chef"), 0.185)
-	res := runTiny(t, "cell-rates", []Cell{c, cell("chef", i81.A2Key("pirate"), 0)}, map[string]string{"bootstrap": "500"})
+	c, p := cell("chef", i81.A2Key("chef"), 0.185), cell("chef", i81.A2Key("pirate"), 0)
+	c.HasBase, p.HasBase = true, true // a base run measured both, at rate 0
+	res := runTiny(t, "cell-rates", []Cell{c, p}, map[string]string{"bootstrap": "500"})
 	require.Len(t, res.Rows, 2)
 	r := res.Rows[0]
 	require.Equal(t, []any{"chef", "A2__chef", 0.185, 37, 200}, r[:5])

@@ -24,7 +24,7 @@ var ParamNames = []string{"rows", "cols", "x", "series", "persona", "source_pers
 func (b *Builder) checkParams() error {
 	for k := range b.Params {
 		if index(ParamNames, k) < 0 {
-			return fmt.Errorf("figures: unknown parameter %q (known: %s)", k, strings.Join(ParamNames, ", "))
+			return fmt.Errorf("%w: unknown parameter %q (known: %s)", ErrBadParam, k, strings.Join(ParamNames, ", "))
 		}
 	}
 	return nil

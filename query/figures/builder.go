@@ -22,6 +22,13 @@ type table struct {
 // ErrNotApplicable is returned for a figure the experiment has no data for.
 var ErrNotApplicable = errors.New("figures: not applicable")
 
+// ErrBadParam is returned for a figure parameter that is unknown or
+// contradicts another (rows = cols); the message names it.
+var ErrBadParam = errors.New("figures: bad parameter")
+
+// ErrUnknownFigure is returned for a figure name not in the catalogue.
+var ErrUnknownFigure = errors.New("figures: unknown figure")
+
 // Builder makes the figures of one experiment.
 type Builder struct {
 	Engine     *query.Engine

@@ -51,7 +51,7 @@ func (b *Builder) build(ctx context.Context, name string) (figure, error) {
 			return c.build(b, ctx)
 		}
 	}
-	return figure{}, fmt.Errorf("figures: unknown figure %q (known: %s)", name, strings.Join(Names, ", "))
+	return figure{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownFigure, name, strings.Join(Names, ", "))
 }
 
 // Applicable reports, for every figure, whether it applies to the

@@ -64,7 +64,7 @@ func (b *Builder) DesignHeatmap(ctx context.Context) (figure, error) {
 	}
 	rows, cols = orDefault(rows, "run"), orDefault(cols, "persona")
 	if rows == cols {
-		return figure{}, fmt.Errorf("figures: heatmap rows and cols are both %q", rows)
+		return figure{}, fmt.Errorf("%w: heatmap rows and cols are both %q", ErrBadParam, rows)
 	}
 	ra, err := d.axis(rows)
 	if err != nil {
@@ -272,6 +272,9 @@ func (b *Builder) Slice(ctx context.Context) (figure, error) {
 	series := b.Params["series"]
 	if series == "" {
 		series = d.defaultSeries(xa)
+	}
+	if series == x {
+		return figure{}, fmt.Errorf("%w: slice x and series are both %q", ErrBadParam, x)
 	}
 	var sa *axis
 	if series != "" && series != "none" {

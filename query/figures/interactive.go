@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -393,24 +394,35 @@ func Handler(e *query.Engine) http.Handler {
 	})
 	mux.HandleFunc("GET /figures/{experiment}/{figure}", func(w http.ResponseWriter, r *http.Request) {
 		b := &Builder{Engine: e, Experiment: r.PathValue("experiment"), Params: map[string]string{}}
-		for _, k := range ParamNames { // ?rows=lr&cols=epochs, ?x=level, ?persona=mean …
+		// ?rows=lr&cols=epochs, ?x=level, ?persona=mean …; every parameter
+		// goes to the builder, which refuses the unknown (a typo is not
+		// silently drawn with the default).
+		for k := range r.URL.Query() {
 			if v := r.URL.Query().Get(k); v != "" {
 				b.Params[k] = v
 			}
 		}
 		page, err := b.Page(r.Context(), r.PathValue("figure"))
 		if err != nil {
-			code := http.StatusInternalServerError
-			if strings.Contains(err.Error(), "not applicable") || strings.Contains(err.Error(), "unknown") {
-				code = http.StatusNotFound
-			}
-			http.Error(w, err.Error(), code)
+			http.Error(w, err.Error(), pageStatus(err))
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(page)
 	})
 	return mux
+}
+
+// pageStatus is the HTTP status of a figure page's error: the request's
+// mistake is 400, what does not exist or apply 404, the rest 500.
+func pageStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrBadParam), errors.Is(err, query.ErrBadRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrNotApplicable), errors.Is(err, ErrUnknownFigure), errors.Is(err, query.ErrUnknownExperiment):
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
 }
 
 // categories lists the distinct keys of cells in first-seen order (a heatmap

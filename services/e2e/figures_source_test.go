@@ -39,9 +39,9 @@ func importWithDesign(t *testing.T, design string, folders ...string) string {
 	return s.Lake
 }
 
-// issue_205's files name no source persona. Declared as a run factor at
-// import, the source cell finds it without a parameter and says where it
-// came from; with none declared the refusal lists the persona keys to
+// issue_205's files name no source persona. Declared in the design at
+// import (source_persona sets the run's source), the source cell finds it
+// without a parameter; with none declared the refusal lists the persona keys to
 // pass and how to declare one. A declared source naming no bystander is
 // refused as unmatched.
 func TestSourceCellFromTheDeclaredSourceFactor(t *testing.T) {
@@ -51,7 +51,14 @@ func TestSourceCellFromTheDeclaredSourceFactor(t *testing.T) {
 	got := drawAll(t, &figures.Builder{Engine: e, Experiment: "issue_205"}, dir)
 	require.Equal(t, "", got["source_cell"])
 	m := checkDrawn(t, dir, "source_cell", "issue_205")
-	require.Contains(t, strings.Join(m.Notes, "\n"), "run E0_assistant: source persona confab from its run factor source_persona=confab")
+	// The design's source_persona is the run's source (not a factor), so
+	// the figure needs no note about where it came from.
+	require.NotContains(t, strings.Join(m.Notes, "\n"), "source persona confab from")
+	runs, err := e.Runs(context.Background(), "issue_205")
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	require.Equal(t, "confab", runs[0].SourcePersona)
+	require.NotContains(t, runs[0].Factors, "source_persona")
 	var bars struct {
 		Bars []struct {
 			SourceCell string   `json:"source_cell"`

@@ -61,6 +61,9 @@ sources, where, include_retracted); --param sets them too.`,
 				if !ok {
 					return fmt.Errorf("--param %q: want key=value", p)
 				}
+				if old, dup := kv[k]; dup && old != v {
+					return fmt.Errorf("--param %s is given twice (%q and %q): give one", k, old, v)
+				}
 				kv[k] = v
 			}
 			return withEngine(g, format, plainFormats, func(e *query.Engine) error {

@@ -93,16 +93,22 @@ func exportLake(ctx context.Context, lake, out, experiment string, w io.Writer) 
 	if m, _ := filepath.Glob(filepath.Join(lake, "_manifest*.jsonl")); len(m) == 0 {
 		return fmt.Errorf("no lake at %s (no %s): give --data the folder that holds lake/", lake, dataset.ManifestName)
 	}
-	absLake, err := filepath.Abs(lake)
+	if strings.TrimSpace(out) == "" {
+		return errors.New("--out is empty: name the folder to write")
+	}
+	absLake, err := realPath(lake)
 	if err != nil {
 		return err
 	}
-	absOut, err := filepath.Abs(out)
+	absOut, err := realPath(out)
 	if err != nil {
 		return err
 	}
-	if absOut == absLake || strings.HasPrefix(absOut, absLake+string(filepath.Separator)) {
+	if within(absOut, absLake) {
 		return fmt.Errorf("--out %s is inside the lake %s: export writes outside it", out, lake)
+	}
+	if store := filepath.Join(filepath.Dir(absLake), "jetstream"); within(absOut, store) {
+		return fmt.Errorf("--out %s is inside the JetStream store %s: export writes outside it", out, store)
 	}
 	created := false
 	switch entries, err := os.ReadDir(absOut); {
@@ -231,4 +237,28 @@ func experimentList(lake string) string {
 		return fmt.Sprintf("it holds %s and %d more", strings.Join(names[:10], ", "), len(names)-10)
 	}
 	return "it holds " + strings.Join(names, ", ")
+}
+
+// realPath is p absolute with the symbolic links of its longest existing
+// prefix resolved, so a link cannot hide that p lies in the lake.
+func realPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	rest := ""
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(real, rest), nil
+		}
+		if filepath.Dir(dir) == dir {
+			return abs, nil
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+	}
+}
+
+// within says whether p is dir or lies under it (both real paths).
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, dir+string(filepath.Separator))
 }

@@ -12,9 +12,9 @@ import (
 )
 
 func newFiguresCmd(g *globals) *cobra.Command {
-	var experiment, out, only, formats, runs, seeds, sweeps, sources string
-	var params, where []string
-	var includeRetracted bool
+	var experiment, out, only, formats string
+	var params []string
+	var sf scopeFlags
 	cmd := &cobra.Command{
 		Use:   "figures --experiment E --out DIR",
 		Short: "Draw the analysis' figures from the lake, as PNG, SVG and PDF with their provenance",
@@ -42,7 +42,7 @@ declare none).
 Examples:
   leakscope figures --experiment leakage_i81 --out figs
   leakscope figures --experiment single_token_100_persona --out figs --only heatmap,slice --format png
-  leakscope figures --experiment sweep1 --out figs --param rows=lr --param cols=epochs --param persona=mean`,
+  leakscope figures --experiment sweep1 --out figs --param rows=lr --param cols=epochs --param persona=mean` + scopeHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var onlyList []string
@@ -56,22 +56,19 @@ Examples:
 				if !ok || k == "" || v == "" {
 					return fmt.Errorf("--param %q: want name=value (names: %s)", p, strings.Join(figures.ParamNames, ", "))
 				}
+				if old, dup := b.Params[k]; dup && old != v {
+					return fmt.Errorf("--param %s is given twice (%q and %q): give one", k, old, v)
+				}
 				b.Params[k] = v
 			}
-			var err error
-			b.Scope.Runs, b.Scope.Sweeps, b.Scope.Sources = query.SplitList(runs), query.SplitList(sweeps), query.SplitList(sources)
-			if b.Scope.Seeds, err = query.ParseSeeds(seeds); err != nil {
-				return err
-			}
-			if b.Scope.Where, err = query.ParseWhere(where); err != nil {
-				return err
-			}
-			b.Scope.IncludeRetracted = includeRetracted
 			e, err := query.Open(g.lake())
 			if err != nil {
 				return err
 			}
 			defer e.Close()
+			if b.Scope, err = sf.check(cmd.Context(), e, experiment); err != nil {
+				return err
+			}
 			b.Engine = e
 			ws, err := figures.Write(cmd.Context(), b, out, onlyList, fs)
 			drawn := 0
@@ -100,12 +97,7 @@ Examples:
 	cmd.Flags().StringVar(&only, "only", "", "comma-separated figure names (default all that apply): "+strings.Join(figures.Names, ", "))
 	cmd.Flags().StringVar(&formats, "format", "png,svg,pdf", "comma-separated formats: png, svg, pdf")
 	cmd.Flags().StringArrayVar(&params, "param", nil, "figure parameter name=value (repeatable): "+strings.Join(figures.ParamNames, ", "))
-	cmd.Flags().StringVar(&runs, "run", "", "comma-separated runs in scope (default all)")
-	cmd.Flags().StringVar(&seeds, "seed", "", "comma-separated seeds in scope (default all)")
-	cmd.Flags().StringVar(&sweeps, "sweep", "", "comma-separated sweeps in scope (default all)")
-	cmd.Flags().StringVar(&sources, "source", "", "comma-separated source personas in scope (src_chef or chef; default all)")
-	cmd.Flags().StringArrayVar(&where, "where", nil, "factor filter factor=value, alternatives with '|' (repeatable): lr=1e-4|5e-4")
-	cmd.Flags().BoolVar(&includeRetracted, "include-retracted", false, "keep retracted runs")
+	sf.register(cmd)
 	_ = cmd.MarkFlagRequired("experiment")
 	return cmd
 }

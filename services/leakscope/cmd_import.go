@@ -66,6 +66,8 @@ of every run imported; --design FILE.json adds or overrides run factors per
 run ID and bystander factors per persona:
   {"runs": {"<run_id>": {"factor": "value"}}, "personas": {"<persona>": {"factor": "value"}}}
 The design file wins over --factor, which wins over the file's own factors.
+A run's "source_persona" (in --design runs or --factor) sets its source
+persona — for files that name none — rather than a factor.
 
 Any other shape: --map FILE.yaml declares how its files become cells or
 completions, as a DuckDB query over each matched file ({file}); the rows go
@@ -104,7 +106,7 @@ disagree grossly, import names the bracketed token the flags follow and the
 	cmd.Flags().StringVar(&f.design, "design", "", `design file {"runs": {run_id: {factor: value}}, "personas": {persona: {factor: value}}} adding or overriding run and persona factors`)
 	cmd.Flags().StringVar(&f.mapping, "map", "", "mapping FILE.yaml (or a shipped mapping's name) declaring how files of another shape become cells or completions")
 	cmd.Flags().StringVar(&f.suggest, "suggest", "", "print a starting mapping for files shaped like this FILE, and import nothing")
-	cmd.Flags().BoolVar(&f.skipUnknown, "skip-unknown", false, "list files of no known shape (JSON, CSV, JSON Lines; also files that merely resemble a known format) as skipped, with the reason, instead of failing; a file of a known shape that is malformed still stops the import")
+	cmd.Flags().BoolVar(&f.skipUnknown, "skip-unknown", false, "list files of no known shape (JSON, CSV, JSON Lines; also files that merely resemble a known format, and empty ones) as skipped, with the reason, instead of failing; a file of a known shape that is malformed still stops the import")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -79,7 +81,8 @@ type sidecarRequest struct {
 	Config       json.RawMessage      `json:"config"`
 	// completion
 	sidecarCompletion
-	Items []sidecarCompletion `json:"items"`
+	// Items are decoded one by one (decodeItems), so an error names its index.
+	Items []json.RawMessage `json:"items"`
 	// finish
 	Error string `json:"error"`
 }
@@ -124,16 +127,56 @@ func (s *sidecar) close() {
 	}
 }
 
+// maxRequestLine bounds one request line; a longer one is answered with an
+// error and skipped, and the sidecar goes on (a variable for tests).
+var maxRequestLine = 64 << 20
+
+// readLine returns the next line without its newline; a line longer than
+// max is read to its end and discarded, reported by its length (long).
+// io.EOF only when nothing is left.
+func readLine(r *bufio.Reader, max int) (line []byte, long int, err error) {
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if long == 0 && len(line)+len(chunk) <= max+1 {
+			line = append(line, chunk...)
+		} else {
+			long += len(line) + len(chunk)
+			line = nil
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err == io.EOF && (len(line) > 0 || long > 0):
+			err = nil
+		}
+		if long > 0 && bytes.HasSuffix(chunk, []byte("\n")) {
+			long-- // the newline is not part of the request
+		}
+		return bytes.TrimSuffix(line, []byte("\n")), long, err
+	}
+}
+
 // serve answers requests until stdin ends. A script that dies leaves the
 // run open (no run_finished): run again, it resumes the same run.
 func (s *sidecar) serve(ctx context.Context, in io.Reader) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
-	for line := 1; sc.Scan(); line++ {
-		if len(strings.TrimSpace(sc.Text())) == 0 {
-			continue
+	br := bufio.NewReaderSize(in, 1<<20)
+	var readErr error
+	for line := 1; ; line++ {
+		b, long, err := readLine(br, maxRequestLine)
+		if err != nil {
+			if err != io.EOF {
+				readErr = err
+			}
+			break
 		}
-		rep, err := s.handle(ctx, sc.Bytes())
+		var rep reply
+		if long > 0 {
+			err = &sidecarErr{"request", fmt.Sprintf("the request line is %d bytes, over the %d-byte limit of one request: log fewer or shorter completions per request (nothing of it is logged)", long, maxRequestLine)}
+		} else if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		} else {
+			rep, err = s.handle(ctx, b)
+		}
 		if err != nil {
 			rep = reply{"ok": false, "error": err.Error(), "line": line}
 			var se *sidecarErr
@@ -161,21 +204,77 @@ func (s *sidecar) serve(ctx context.Context, in io.Reader) error {
 		defer cancel()
 		_ = s.flush(fctx)
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read requests: %w", err)
+	if readErr != nil {
+		return fmt.Errorf("read requests: %w", readErr)
 	}
 	return nil
 }
 
+// typeErr words a JSON type mismatch for the field it names.
+func typeErr(field string, te *json.UnmarshalTypeError) error {
+	want := te.Type.Kind().String()
+	switch te.Type.Kind() {
+	case reflect.String:
+		want = "a string"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		want = "an integer (64-bit)"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Map, reflect.Struct:
+		want = "an object"
+	case reflect.Slice:
+		want = "a list"
+	case reflect.Pointer:
+		want = "an integer (64-bit)"
+	}
+	return &sidecarErr{field, fmt.Sprintf("is a JSON %s, want %s", te.Value, want)}
+}
+
+// decodeErr names the field of a decoding error: a type mismatch, an
+// unknown field, or (with no field to name) the request as a whole.
+func decodeErr(prefix string, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		// The completion's fields are embedded: the path says sidecarCompletion.
+		field := prefix + strings.TrimPrefix(te.Field, "sidecarCompletion.")
+		if field == "" {
+			field = "request"
+		}
+		return typeErr(strings.TrimSuffix(field, "."), te)
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return &sidecarErr{prefix + strings.Trim(f, `"`), "is not a field of any request"}
+	}
+	field := strings.TrimSuffix(prefix, ".")
+	if field == "" {
+		field = "request"
+	}
+	return &sidecarErr{field, fmt.Sprintf("is not a JSON object: %v", err)}
+}
+
+// decodeItems decodes a completions request's items, naming items[i].
+func decodeItems(raw []json.RawMessage) ([]sidecarCompletion, error) {
+	out := make([]sidecarCompletion, len(raw))
+	for i, r := range raw {
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&out[i]); err != nil {
+			return nil, decodeErr(fmt.Sprintf("items[%d].", i), err)
+		}
+	}
+	return out, nil
+}
+
 func (s *sidecar) handle(ctx context.Context, line []byte) (reply, error) {
-	dec := json.NewDecoder(strings.NewReader(string(line)))
+	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	var r sidecarRequest
 	if err := dec.Decode(&r); err != nil {
-		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return nil, &sidecarErr{strings.Trim(f, `"`), "is not a field of any request"}
-		}
-		return nil, fmt.Errorf("request is not a JSON object: %w", err)
+		return nil, decodeErr("", err)
+	}
+	items, err := decodeItems(r.Items)
+	if err != nil {
+		return nil, err
 	}
 	if r.Op != "init" && s.run == nil {
 		if r.Op == "" {
@@ -192,7 +291,7 @@ func (s *sidecar) handle(ctx context.Context, line []byte) (reply, error) {
 	case "completion":
 		return s.enqueue(ctx, []sidecarCompletion{r.sidecarCompletion}, 0)
 	case "completions":
-		return s.enqueue(ctx, r.Items, 1)
+		return s.enqueue(ctx, items, 1)
 	case "flush":
 		if err := s.flush(ctx); err != nil {
 			return nil, err

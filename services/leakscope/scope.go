@@ -10,7 +10,10 @@ import (
 
 // scopeFlags are the scope flags of analyze, leakage, notebook and runs:
 // they select runs and cells (query.Scope).
-type scopeFlags struct{ a query.ScopeArgs }
+type scopeFlags struct {
+	a   query.ScopeArgs
+	cmd *cobra.Command // to tell a flag given empty (--seed=) from one left out
+}
 
 const scopeHelp = `
 Scope (every flag repeatable; a list may also be comma-separated):
@@ -23,6 +26,7 @@ Scope (every flag repeatable; a list may also be comma-separated):
   --include-retracted  keep retracted runs (left out by default, each named in a note)`
 
 func (f *scopeFlags) register(cmd *cobra.Command) {
+	f.cmd = cmd
 	fs := cmd.Flags()
 	fs.StringSliceVar(&f.a.Runs, "run", nil, "scope: only these runs (repeatable, comma-separated)")
 	fs.StringSliceVar(&f.a.Seeds, "seed", nil, "scope: only runs with these training seeds (repeatable, comma-separated)")
@@ -32,7 +36,17 @@ func (f *scopeFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.a.IncludeRetracted, "include-retracted", false, "scope: keep retracted runs")
 }
 
-func (f *scopeFlags) scope() (query.Scope, error) { return f.a.Scope() }
+func (f *scopeFlags) scope() (query.Scope, error) {
+	// pflag reads --seed= as no values at all, so the flag was given empty.
+	if f.cmd != nil {
+		for name, list := range map[string][]string{"run": f.a.Runs, "seed": f.a.Seeds, "sweep": f.a.Sweeps, "source": f.a.Sources} {
+			if fl := f.cmd.Flags().Lookup(name); fl != nil && fl.Changed && len(list) == 0 {
+				return query.Scope{}, query.EmptyScopeFlag("--" + name)
+			}
+		}
+	}
+	return f.a.Scope()
+}
 
 // check parses the scope and refuses factor filters the experiment cannot
 // satisfy (naming the factors and values it has).

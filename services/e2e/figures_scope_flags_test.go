@@ -1,0 +1,32 @@
+package e2e
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/query/figures"
+)
+
+// Review attack: figures had scope flags of its own, unlike leakage,
+// analyze and notebook: --run a --run b kept only b, silently; --seed=
+// selected every run; --where nope=1 answered "no figure applies" instead of
+// naming the factors. It now takes the shared scope flags.
+func TestFiguresScopeFlagsAreTheSharedOnes(t *testing.T) {
+	data := t.TempDir()
+	s := startStack(t, data)
+	publishRateOnlySweep(t, s, "lr_sweep")
+	s.stop()
+	out := filepath.Join(t.TempDir(), "figs")
+	runOK(t, data, "figures", "--experiment", "lr_sweep", "--out", out, "--only", "heatmap",
+		"--run", "villain_lr1e-5_ep1", "--run", "villain_lr1e-4_ep1", "--param", "rows=run", "--param", "cols=persona")
+	var m figures.Meta
+	readJSON(t, filepath.Join(out, "heatmap.meta.json"), &m)
+	require.Equal(t, []string{"villain_lr1e-4_ep1", "villain_lr1e-5_ep1"}, m.Runs, "both --run flags count")
+
+	stderr := runFails(t, data, "figures", "--experiment", "lr_sweep", "--out", out, "--where", "nope=1")
+	require.Contains(t, stderr, `experiment "lr_sweep" has no factor "nope" (factors: epochs, lr, seed, source)`)
+	stderr = runFails(t, data, "figures", "--experiment", "lr_sweep", "--out", out, "--seed=")
+	require.Contains(t, stderr, "--seed is given but empty")
+}

@@ -114,8 +114,13 @@ func (d *DB) Close() error {
 func (d *DB) Lake() string { return d.lake }
 
 // Refresh (re)creates every view over the files now in the lake, when the
-// set of committed files changed since the last refresh.
+// set of committed files changed since the last refresh. It fails with
+// ErrMemoryBusy when DuckDB's memory is used up.
 func (d *DB) Refresh(ctx context.Context) error {
+	return memoryBusy(d.refresh(ctx))
+}
+
+func (d *DB) refresh(ctx context.Context) error {
 	var list strings.Builder
 	for _, t := range dataset.Tables {
 		m, _ := filepath.Glob(tableGlob(d.lake, t))

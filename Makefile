@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/leakscope
 
-.PHONY: demo build test test-go vet up bench soak fuzz static gpu-test engine-test
+.PHONY: demo build test test-go vet up bench soak chaos fuzz static gpu-test engine-test
 
 demo: build            ## build, start the embedded stack; import ../shared/fixtures and print the i81 matrix, or without it run the built-in SYNTHETIC sweep (live view, matrix, H2, figures)
 	$(BIN) demo
@@ -64,3 +64,6 @@ bench:                 ## every benchmark as a table: live latency, publish dura
 
 soak: build           ## crash soak: N randomized kill/restart trials (make soak N=100)
 	LEAKSCOPE_SOAK_TRIALS=$(or $(N),20) $(GO) test -count=1 -timeout 0 -run TestCrashSoak -v ./services/e2e/ | grep -E 'soak|trial|PASS|FAIL|ok'
+
+chaos:                ## chaos run of up: valid, invalid and oversized events, hostile SQL, SIGKILLs; exactly once, dead letters, peak RSS (make chaos ROUNDS=10)
+	LEAKSCOPE_CHAOS_ROUNDS=$(or $(ROUNDS),3) $(GO) test -count=1 -timeout 0 -run '^TestChaos$$' -v ./services/e2e/

@@ -288,6 +288,8 @@ func onlyParams(v map[string][]string, known ...string) error {
 
 func statusOf(err error) int {
 	switch {
+	case errors.Is(err, duck.ErrMemoryBusy):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, query.ErrUnknownExperiment), errors.Is(err, query.ErrBadRequest),
 		errors.Is(err, estimands.ErrUnknown), errors.Is(err, estimands.ErrBadParam), errors.Is(err, estimands.ErrNoData), errors.Is(err, estimands.ErrScope), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL), errors.Is(err, duck.ErrTooManyRows), errors.Is(err, duck.ErrTooLarge), errors.Is(err, duck.ErrTimeout):
 		return http.StatusBadRequest

@@ -21,6 +21,22 @@ var MaxResultBytes int64 = 32 << 20
 // ErrTooLarge is returned by UserQuery when a result exceeds MaxResultBytes.
 var ErrTooLarge = errors.New("the result is too large: select fewer or shorter columns, aggregate, or add a LIMIT (for bulk exports read the lake's Parquet files directly)")
 
+// ErrMemoryBusy is returned when DuckDB ran out of its memory (MemoryLimit)
+// while it refreshed the views or ran one of the service's own statements:
+// the request is not at fault; user statements running at once hold the
+// memory (try again), or the limit is too small for the lake. A user
+// statement that runs out of memory itself fails with ErrSQL.
+var ErrMemoryBusy = errors.New("the query engine is out of memory: statements running at once hold it (try again in a moment), or its limit (--sql-memory-limit) is too small for this lake")
+
+// memoryBusy is err as ErrMemoryBusy when DuckDB ran out of memory.
+func memoryBusy(err error) error {
+	if err == nil || errors.Is(err, ErrMemoryBusy) || !strings.Contains(err.Error(), "Out of Memory Error") {
+		return err
+	}
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return fmt.Errorf("%w (memory limit %s: %s)", ErrMemoryBusy, MemoryLimit, msg)
+}
+
 // tooLargeMarker is the text of the error() boundedSQL raises at the budget.
 const tooLargeMarker = "leakscope: result byte budget exceeded"
 

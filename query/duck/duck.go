@@ -20,8 +20,9 @@ import (
 	"leakscope/ingest/dataset"
 )
 
-// MemoryLimit bounds DuckDB's memory (a DuckDB size string); spilling to
-// disk is off, so a statement that needs more fails with an Out of Memory
+// MemoryLimit bounds DuckDB's memory (a DuckDB size string: "512MiB",
+// "4GB"; read by Open, the leakscope command's --sql-memory-limit); spilling
+// to disk is off, so a statement that needs more fails with an Out of Memory
 // error instead of growing the process.
 var MemoryLimit = "4GB"
 
@@ -87,8 +88,13 @@ func Open(lake string) (*DB, error) {
 	// read. A memory limit and a thread count keep one query from taking
 	// the memory of the process that also runs NATS and ingest (README
 	// "Hostile input" states the bound).
-	lock := fmt.Sprintf("SET memory_limit = '%s'; SET threads = %d; SET temp_directory = ''; SET allowed_directories = [%s]; SET enable_external_access = false; SET lock_configuration = true",
-		MemoryLimit, Threads, Quote(abs+string(filepath.Separator)))
+	if _, err := db.Exec("SET memory_limit = " + Quote(MemoryLimit)); err != nil {
+		user.Close()
+		db.Close()
+		return nil, fmt.Errorf("duckdb memory limit %q (want a size such as 512MiB or 4GB): %w", MemoryLimit, err)
+	}
+	lock := fmt.Sprintf("SET threads = %d; SET temp_directory = ''; SET allowed_directories = [%s]; SET enable_external_access = false; SET lock_configuration = true",
+		Threads, Quote(abs+string(filepath.Separator)))
 	if _, err := db.Exec(lock); err != nil {
 		user.Close()
 		db.Close()
@@ -125,8 +131,13 @@ func (d *DB) Close() error {
 func (d *DB) Lake() string { return d.lake }
 
 // Refresh (re)creates every view over the files now in the lake, when the
-// set of committed files changed since the last refresh.
+// set of committed files changed since the last refresh. It fails with
+// ErrMemoryBusy when DuckDB's memory is used up.
 func (d *DB) Refresh(ctx context.Context) error {
+	return memoryBusy(d.refresh(ctx))
+}
+
+func (d *DB) refresh(ctx context.Context) error {
 	var list strings.Builder
 	for _, t := range dataset.Tables {
 		m, _ := filepath.Glob(tableGlob(d.lake, t))

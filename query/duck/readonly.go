@@ -189,7 +189,7 @@ func (d *DB) checkTableFunctions(ctx context.Context, query string) error {
 // statements, EXPLAIN ANALYZE…) is refused with ErrNotReadOnly before it runs.
 func (d *DB) Query(ctx context.Context, query string, args ...any) (*Result, error) {
 	res, err := d.query(ctx, d.SQL, query, false, 0, args...)
-	return res, d.redactErr(err)
+	return res, d.redactErr(memoryBusy(err))
 }
 
 // vanishedRetries: a statement that met a file compaction deleted between

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"leakscope/query/duck"
 	"leakscope/services/internal/ops"
 )
 
@@ -86,6 +87,7 @@ directory.)`,
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", "", "use this external NATS server (e.g. nats://host:4222) instead of the embedded one")
 	root.PersistentFlags().StringVar(&g.sync, "sync", "always", "embedded server's fsync: always (an acknowledged event survives power loss; ~4,900 events/s here) or interval (every 2 min; ~11× faster; a power loss may lose up to 2 min of acknowledged events)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log ingest batches and server events")
+	root.PersistentFlags().StringVar(&duck.MemoryLimit, "sql-memory-limit", duck.MemoryLimit, "DuckDB's memory limit for queries (a size: 512MiB, 4GB); a statement that needs more fails, and the process's peak memory grows by at most 2 × this + 512 MiB (README \"Hostile input\")")
 	root.AddCommand(newUpCmd(g), newIngestCmd(g), newServeCmd(g), newImportCmd(g), newLeakageCmd(g), newSQLCmd(g), newRunsCmd(g), newDemoCmd(g), newAnalyzeCmd(g), newJudgeCmd(g), newWorkerCmd(g), newSweepCmd(g), newLoadgenCmd(g), newAdaptiveCmd(), newCompactCmd(g), newExportCmd(g), newWatchCmd(g), newFiguresCmd(g), newNotebookCmd(g), newSidecarCmd(g))
 	return root
 }

@@ -122,16 +122,7 @@ func ParseMapped(rootDir string, files []MappedFile, opt Options) (Plan, error) 
 		}
 		ctxs = append(ctxs, c)
 	}
-	notes, err := applyDesign(ctxs, opt.Factors, opt.Design)
-	if err != nil {
-		return Plan{}, err
-	}
-	plan, err := assemble(ctxs)
-	if err != nil {
-		return Plan{}, err
-	}
-	plan.Notes = notes
-	return plan, nil
+	return designedPlan(ctxs, opt)
 }
 
 func parseMappedFile(rootDir string, f MappedFile, opt Options, resolver *markerResolver) (*fileCtx, error) {

@@ -106,15 +106,10 @@ func Parse(root string, paths []string, opt Options) (Plan, error) {
 		}
 		files = append(files, c)
 	}
-	notes, err := applyDesign(files, opt.Factors, opt.Design)
+	plan, err := designedPlan(files, opt)
 	if err != nil {
 		return Plan{}, err
 	}
-	plan, err := assemble(files)
-	if err != nil {
-		return Plan{}, err
-	}
-	plan.Notes = notes
 	for _, l := range links {
 		plan.Files = append(plan.Files, FileReport{Path: l, Skipped: "symbolic link: not followed (import its target directly)"})
 	}
@@ -271,4 +266,19 @@ func parseJSON(c *fileCtx) error {
 		return fmt.Errorf("%s file holds no data", f.name)
 	}
 	return nil
+}
+
+// designedPlan applies --factor and --design to the parsed files and
+// assembles the plan, with the design's notes.
+func designedPlan(files []*fileCtx, opt Options) (Plan, error) {
+	notes, err := applyDesign(files, opt.Factors, opt.Design)
+	if err != nil {
+		return Plan{}, err
+	}
+	plan, err := assemble(files)
+	if err != nil {
+		return Plan{}, err
+	}
+	plan.Notes = notes
+	return plan, nil
 }

@@ -1,7 +1,6 @@
 package estimands
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -26,16 +25,8 @@ func init() {
 			{Name: "b_ref", Default: "", Doc: "b's reference: empty = every pair of b values, absent = the cell without b's factors, or one value of b (joined with / for several factors)"},
 			pairByParam, pairHoldingParam,
 			valueParam(ValueRate), detectorParam},
-		run: runFactorHeadToHead,
+		run: onTidy(factorHeadToHead),
 	})
-}
-
-func runFactorHeadToHead(ctx context.Context, in *Input) (*Result, error) {
-	cells, values, err := loadTidy(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return factorHeadToHead(cells, values, in.Params)
 }
 
 // swapEffect is one cell's pair of effects.

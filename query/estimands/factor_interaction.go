@@ -22,16 +22,8 @@ func init() {
 			{Name: "b", Default: "", Doc: "the factor the range is compared over; several joined with +"},
 			pairByParam, pairHoldingParam,
 			valueParam(ValueDelta), detectorParam},
-		run: runFactorInteraction,
+		run: onTidy(factorInteraction),
 	})
-}
-
-func runFactorInteraction(ctx context.Context, in *Input) (*Result, error) {
-	cells, values, err := loadTidy(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return factorInteraction(cells, values, in.Params)
 }
 
 // interactionTable is one (group, context) of the design: cell by b value
@@ -276,3 +268,15 @@ var (
 	pairByParam      = Param{Name: "by", Default: ByDefault, Doc: "comma-separated factors reported separately (auto: source when it is not a or b; empty = one group)"}
 	pairHoldingParam = Param{Name: "holding", Default: ByDefault, Doc: "comma-separated factors held fixed (auto: the persona when a and b are both run-level, and every other factor crossed with a × b; empty = none)"}
 )
+
+// onTidy runs an estimand that reads only the scope's tidy cells and its
+// parameters.
+func onTidy(f func([]tidy, map[string][]string, Params) (*Result, error)) func(context.Context, *Input) (*Result, error) {
+	return func(ctx context.Context, in *Input) (*Result, error) {
+		cells, values, err := loadTidy(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return f(cells, values, in.Params)
+	}
+}

@@ -1,7 +1,6 @@
 package estimands
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -20,16 +19,8 @@ func init() {
 			{Name: "b", Default: "", Doc: "the second factor swapped; several joined with +"},
 			pairByParam, pairHoldingParam,
 			valueParam(ValueRate), detectorParam},
-		run: runFactorSwap,
+		run: onTidy(factorSwap),
 	})
-}
-
-func runFactorSwap(ctx context.Context, in *Input) (*Result, error) {
-	cells, values, err := loadTidy(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return factorSwap(cells, values, in.Params)
 }
 
 // factorSwap compares a-swaps with b-swaps on the cells that have both.

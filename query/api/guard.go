@@ -14,7 +14,8 @@ import (
 //     page reaches a loopback server under its own name (403);
 //   - a cross-origin request (Sec-Fetch-Site, else Origin against Host)
 //     that changes state (any method but GET, HEAD, OPTIONS) or is
-//     expensive (/api/sql in any method): a page on another site could
+//     expensive (/api/sql and /api/analyze/…, any method: bootstraps and
+//     permutations run for seconds): a page on another site could
 //     otherwise post SQL as text/plain without a CORS preflight (403).
 //
 // Clients that are not browsers (curl, scripts) send neither header and
@@ -38,9 +39,9 @@ func Guard(h http.Handler, listen string, allowedHosts []string) http.Handler {
 			}
 		}
 		check := r
-		if r.URL.Path == "/api/sql" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			// CrossOriginProtection passes safe methods; SQL is checked as
-			// if it were a POST.
+		if expensive(r.URL.Path) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			// CrossOriginProtection passes safe methods; SQL and the
+			// estimands are checked as if they were POSTs.
 			check = r.Clone(r.Context())
 			check.Method = http.MethodPost
 		}
@@ -50,6 +51,11 @@ func Guard(h http.Handler, listen string, allowedHosts []string) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// expensive: paths whose every request may cost seconds of CPU or memory.
+func expensive(path string) bool {
+	return path == "/api/sql" || path == "/api/analyze" || strings.HasPrefix(path, "/api/analyze/")
 }
 
 // normHost is a Host header's or address's host: port, IPv6 brackets and

@@ -51,7 +51,7 @@ func TestGuardRefusesUnknownHosts(t *testing.T) {
 }
 
 // A cross-site page posted SQL as text/plain (no CORS preflight) and it
-// ran (issue 18); a cross-site GET of /api/sql runs it too.
+// ran (issue 18); a cross-site GET of /api/sql or of an estimand runs it too.
 func TestGuardRefusesCrossSiteRequests(t *testing.T) {
 	h, served := guarded(t)
 	cross := []struct {
@@ -62,6 +62,7 @@ func TestGuardRefusesCrossSiteRequests(t *testing.T) {
 		{"POST", "/api/sql", map[string]string{"Content-Type": "text/plain", "Origin": "https://attacker.example"}}, // older browser: Origin only
 		{"GET", "/api/sql?q=SELECT+1", map[string]string{"Sec-Fetch-Site": "cross-site"}},
 		{"GET", "/api/sql?q=SELECT+1", map[string]string{"Origin": "http://attacker.example"}},
+		{"GET", "/api/analyze/h3?experiment=e&bootstrap=100000", map[string]string{"Sec-Fetch-Site": "cross-site"}},
 		{"PUT", "/anything", map[string]string{"Sec-Fetch-Site": "same-site"}},
 		{"DELETE", "/anything", map[string]string{"Origin": "http://localhost:9999"}},
 	}

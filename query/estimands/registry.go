@@ -270,6 +270,12 @@ func Run(ctx context.Context, e *query.Engine, name, experiment string, params m
 	if err != nil {
 		return nil, err
 	}
+	var defaultNotes []string
+	if _, given := params["layer"]; !given {
+		if defaultNotes, err = resolveDefaultLayer(ctx, e, experiment, p); err != nil {
+			return nil, err
+		}
+	}
 	in := &Input{Engine: e, Experiment: experiment, Params: p, Scope: scope, needs: est.Needs, name: name}
 	res, err := runPerSeed(ctx, est, in)
 	if err != nil {
@@ -279,6 +285,7 @@ func Run(ctx context.Context, e *query.Engine, name, experiment string, params m
 	if res.Notes == nil {
 		res.Notes = []string{}
 	}
+	res.Notes = append(res.Notes, defaultNotes...)
 	if err := addRetractedNotes(ctx, in, res); err != nil {
 		return nil, err
 	}

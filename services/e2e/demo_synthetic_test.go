@@ -72,6 +72,15 @@ func TestSyntheticDemoRunsTheSpineWithoutFixtures(t *testing.T) {
 		require.Equal(t, "chef", h2.Rows[0][0])
 		require.InDelta(t, 33.125, h2.Rows[0][1], 1e-9, "noun effect of chef, pp")
 		require.InDelta(t, 1.25, h2.Rows[0][2], 1e-9, "trait effect of chef, pp")
+		// The sweep embeds at layers 1–3, not at the default layer 20: the
+		// cosine estimand takes the deepest layer and says so; a layer the
+		// caller names is never replaced.
+		cl, err := estimands.Run(ctx, e, "cosine-leakage", "demo_synthetic", nil)
+		require.NoError(t, err)
+		require.Equal(t, "3", cl.Provenance.Params["layer"])
+		require.Contains(t, strings.Join(cl.Notes, "\n"), "no raw cosines at layer 20 (the default) in demo_synthetic: layer 3, the deepest it has, is used")
+		_, err = estimands.Run(ctx, e, "cosine-leakage", "demo_synthetic", map[string]string{"layer": "20"})
+		require.ErrorIs(t, err, estimands.ErrNoData)
 	}
 	check()
 

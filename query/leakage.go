@@ -267,7 +267,7 @@ FROM runs WHERE experiment = $1`, experiment)
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
 	if len(res.Rows) == 0 {
-		return nil, fmt.Errorf("%w %q (see `leakscope runs`)", ErrUnknownExperiment, experiment)
+		return nil, e.unknownExperiment(ctx, experiment)
 	}
 	runs := map[string]runInfo{}
 	for _, r := range res.Rows {
@@ -544,4 +544,17 @@ func firstMissingReason(cells []Cell) string {
 		}
 	}
 	return ""
+}
+
+// unknownExperiment is ErrUnknownExperiment naming the experiments the lake
+// holds, so a mistyped or absent name (a README example on a lake without
+// it) says what there is instead.
+func (e *Engine) unknownExperiment(ctx context.Context, experiment string) error {
+	have := "none yet: import results or run a sweep"
+	if res, err := e.DB.Query(ctx, `SELECT string_agg(DISTINCT experiment, ', ' ORDER BY experiment) FROM runs`); err == nil && len(res.Rows) == 1 {
+		if s := str(res.Rows[0][0]); s != "" {
+			have = s
+		}
+	}
+	return fmt.Errorf("%w %q; the lake holds: %s (leakscope runs)", ErrUnknownExperiment, experiment, have)
 }

@@ -30,3 +30,18 @@ func TestFiguresScopeFlagsAreTheSharedOnes(t *testing.T) {
 	stderr = runFails(t, data, "figures", "--experiment", "lr_sweep", "--out", out, "--seed=")
 	require.Contains(t, stderr, "--seed is given but empty")
 }
+
+// A stranger's first hour: `figures` without --out wrote into ./figures of
+// the checkout, not beside the lake where the demo puts its figures; and an
+// experiment the lake lacks (a README example on a plain clone) was refused
+// without naming what the lake holds.
+func TestFiguresDefaultOutAndUnknownExperimentNamesWhatExists(t *testing.T) {
+	data := t.TempDir()
+	s := startStack(t, data)
+	publishRateOnlySweep(t, s, "lr_sweep")
+	s.stop()
+	runOK(t, data, "figures", "--experiment", "lr_sweep", "--only", "heatmap", "--format", "png")
+	require.FileExists(t, filepath.Join(data, "figures", "lr_sweep", "heatmap.png"))
+	stderr := runFails(t, data, "leakage", "--experiment", "leakage_i81")
+	require.Contains(t, stderr, `unknown experiment "leakage_i81"; the lake holds: lr_sweep (leakscope runs)`)
+}

@@ -67,7 +67,7 @@ func runSyntheticDemo(ctx context.Context, g *globals, httpAddr string, httpGive
 		return err
 	}
 	defer h.Stop()
-	fmt.Fprintf(out, "\nwatch it live: %s/live/%s\n\n", h.Base, spec.Sweep)
+	fmt.Fprintf(out, "\nwatch it live: %s/live/%s (served while the demo runs; `bin/leakscope up` serves the lake afterwards)\n\n", h.Base, spec.Sweep)
 
 	q, err := jobs.Open(ctx, st.Bus, st.Bus.Replicas())
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -70,6 +71,9 @@ Examples:
 				return err
 			}
 			b.Engine = e
+			if out == "" { // beside the lake, as the demo writes them
+				out = filepath.Join(g.data, "figures", experiment)
+			}
 			ws, err := figures.Write(cmd.Context(), b, out, onlyList, fs)
 			drawn := 0
 			for _, w := range ws {
@@ -93,7 +97,7 @@ Examples:
 		},
 	}
 	cmd.Flags().StringVar(&experiment, "experiment", "", "experiment")
-	cmd.Flags().StringVar(&out, "out", "figures", "output folder")
+	cmd.Flags().StringVar(&out, "out", "", "output folder (default DATA/figures/EXPERIMENT)")
 	cmd.Flags().StringVar(&only, "only", "", "comma-separated figure names (default all that apply): "+strings.Join(figures.Names, ", "))
 	cmd.Flags().StringVar(&formats, "format", "png,svg,pdf", "comma-separated formats: png, svg, pdf")
 	cmd.Flags().StringArrayVar(&params, "param", nil, "figure parameter name=value (repeatable): "+strings.Join(figures.ParamNames, ", "))

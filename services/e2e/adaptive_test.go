@@ -38,7 +38,7 @@ func startOneBox(t *testing.T, dir string, withLive bool) (url string, stop func
 	_, ing, lv := staticBinsWithLive(t)
 	addr := freeAddr(t)
 	url = "nats://" + addr
-	ingest := exec.Command(ing, "--data", filepath.Join(dir, "data"), "--listen", addr)
+	ingest := exec.Command(ing, "--data", filepath.Join(dir, "data"), "--listen", addr, "--ops", freeAddr(t)) // not the default :8081: another suite may hold it
 	var logs bytes.Buffer
 	ingest.Stdout, ingest.Stderr = &logs, &logs
 	require.NoError(t, ingest.Start())

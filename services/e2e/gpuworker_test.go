@@ -77,7 +77,7 @@ func TestGPUWorkerSIGKILLDuringEvalResumesExactly(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	url := "nats://" + addr
-	ingest := exec.Command(ing, "--data", filepath.Join(dir, "data"), "--listen", addr)
+	ingest := exec.Command(ing, "--data", filepath.Join(dir, "data"), "--listen", addr, "--ops", freeAddr(t)) // not the default :8081: another suite may hold it
 	var ingLog bytes.Buffer
 	ingest.Stdout, ingest.Stderr = &ingLog, &ingLog
 	require.NoError(t, ingest.Start())

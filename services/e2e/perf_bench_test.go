@@ -261,7 +261,7 @@ func BenchmarkIngestMemory(b *testing.B) {
 		// ingest does — its hardest case for memory, and 100× in minutes.
 		emb, err := bus.StartEmbedded(filepath.Join(dir, "jetstream"), addr, bus.WithSync(cmp.Or(os.Getenv("LEAKSCOPE_PERF_SYNC"), "always")))
 		require.NoError(b, err)
-		cmd := exec.Command(ing, "--data", filepath.Join(dir, "data"), "--nats-url", "nats://"+addr, "--max-indexed-ids", "200000")
+		cmd := exec.Command(ing, "--data", filepath.Join(dir, "data"), "--nats-url", "nats://"+addr, "--max-indexed-ids", "200000", "--ops", "")
 		require.NoError(b, cmd.Start())
 		ctx := context.Background()
 		var bb *bus.Bus

@@ -23,7 +23,7 @@ func TestSyntheticDemoRunsTheSpineWithoutFixtures(t *testing.T) {
 	data := t.TempDir()
 	out, errs, code := run(t, data, "demo", "--synthetic", "--http", "127.0.0.1:0")
 	require.Zero(t, code, "stdout:\n%s\nstderr:\n%s", out, errs)
-	require.Regexp(t, `watch it live: http://127\.0\.0\.1:\d+/live/demo_synthetic\n`, out)
+	require.Regexp(t, `watch it live: http://127\.0\.0\.1:\d+/live/demo_synthetic \(served while the demo runs`, out)
 	require.Contains(t, out, "SYNTHETIC")
 	require.Contains(t, out, "sweep demo_synthetic: 17 jobs queued, 0 already queued or running, 0 already finished")
 	require.Contains(t, out, "all 17 jobs finished")

@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,18 +48,7 @@ func TestGenericTwoFactorEstimandsReproduceI81(t *testing.T) {
 		require.Equal(t, w[4], g[n], "%v", w)
 	}
 
-	raw, err := os.ReadFile(filepath.Join(fixturesDir(t), "leakage_i81", "trait_ranking", "head_to_head.json"))
-	require.NoError(t, err)
-	var file struct {
-		PerSource map[string]struct {
-			Total     int     `json:"total_cells"`
-			NounWins  int     `json:"noun_wins_leak"`
-			Ratio     float64 `json:"median_ratio_leak"`
-			TraitLeak float64 `json:"median_trait_leak"`
-			NounLeak  float64 `json:"median_noun_leak"`
-		} `json:"per_source"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &file))
+	file := publishedHeadToHead(t)
 	for _, holding := range []string{"", estimands.ByDefault} {
 		rows, _ := analyze(t, "factor-head-to-head", "leakage_i81", map[string]string{"a": "noun", "b": "trait+level", "b_ref": estimands.RefAbsent,
 			"by": "source", "holding": holding, "sources": "chef,pirate,child,robot"})

@@ -101,18 +101,7 @@ func TestPublishedH3(t *testing.T) {
 
 // Per-source head-to-head exactly as head_to_head.json for the four full sources.
 func TestPublishedHeadToHead(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(fixturesDir(t), "leakage_i81", "trait_ranking", "head_to_head.json"))
-	require.NoError(t, err)
-	var file struct {
-		PerSource map[string]struct {
-			Total     int     `json:"total_cells"`
-			NounWins  int     `json:"noun_wins_leak"`
-			Ratio     float64 `json:"median_ratio_leak"`
-			TraitLeak float64 `json:"median_trait_leak"`
-			NounLeak  float64 `json:"median_noun_leak"`
-		} `json:"per_source"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &file))
+	file := publishedHeadToHead(t)
 	rows, _ := analyze(t, "head-to-head", "leakage_i81", nil)
 	for _, s := range []string{"chef", "pirate", "child", "robot"} {
 		w := file.PerSource[s]
@@ -259,4 +248,25 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// headToHead is head_to_head.json's per-source block (EXPERIMENT.md §6.8).
+type headToHead struct {
+	PerSource map[string]struct {
+		Total     int     `json:"total_cells"`
+		NounWins  int     `json:"noun_wins_leak"`
+		Ratio     float64 `json:"median_ratio_leak"`
+		TraitLeak float64 `json:"median_trait_leak"`
+		NounLeak  float64 `json:"median_noun_leak"`
+	} `json:"per_source"`
+}
+
+// publishedHeadToHead reads the fixture's head_to_head.json.
+func publishedHeadToHead(t *testing.T) headToHead {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(fixturesDir(t), "leakage_i81", "trait_ranking", "head_to_head.json"))
+	require.NoError(t, err)
+	var file headToHead
+	require.NoError(t, json.Unmarshal(raw, &file))
+	return file
 }

@@ -56,11 +56,8 @@ func TestViewsOnEmptyAndFilledLake(t *testing.T) {
 }
 
 func TestOnlyReadOnlySQL(t *testing.T) {
-	lake := t.TempDir()
-	writeCompletion(t, lake, 1, "x")
-	db, err := Open(lake)
-	require.NoError(t, err)
-	defer db.Close()
+	db := oneCompletionLake(t)
+	lake := db.Lake()
 	ctx := context.Background()
 	for _, q := range []string{
 		"SELECT count(*) FROM completions",
@@ -94,7 +91,7 @@ func TestOnlyReadOnlySQL(t *testing.T) {
 		_, err := db.Query(ctx, q)
 		require.Error(t, err, q)
 	}
-	_, err = db.Query(ctx, "CREATE TABLE x AS SELECT 1")
+	_, err := db.Query(ctx, "CREATE TABLE x AS SELECT 1")
 	require.ErrorIs(t, err, ErrNotReadOnly)
 	_, err = db.Query(ctx, "SELECT count(*) FROM x")
 	require.ErrorIs(t, err, ErrSQL, "the multi-statement CREATE never ran")
@@ -111,11 +108,8 @@ func TestOnlyReadOnlySQL(t *testing.T) {
 // (found by the attack rounds: enable_logging wrote into the lake and could
 // abort the process) are refused for user SQL; results are bounded.
 func TestUserQueryGuards(t *testing.T) {
-	lake := t.TempDir()
-	writeCompletion(t, lake, 1, "x")
-	db, err := Open(lake)
-	require.NoError(t, err)
-	defer db.Close()
+	db := oneCompletionLake(t)
+	lake := db.Lake()
 	ctx := context.Background()
 	for _, q := range []string{
 		"SELECT * FROM enable_logging(storage='file', storage_path='" + filepath.Join(lake, "logs") + "')",
@@ -142,7 +136,7 @@ func TestUserQueryGuards(t *testing.T) {
 		_, err := db.UserQuery(ctx, q, 0)
 		require.NoError(t, err, q)
 	}
-	_, err = db.UserQuery(ctx, "SELECT * FROM range(11)", 10)
+	_, err := db.UserQuery(ctx, "SELECT * FROM range(11)", 10)
 	require.ErrorIs(t, err, ErrTooManyRows)
 	res, err := db.UserQuery(ctx, "SELECT * FROM range(10)", 10)
 	require.NoError(t, err)
@@ -198,4 +192,15 @@ func TestConcurrentQueriesOnThePool(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// oneCompletionLake opens a lake holding one completion, closed with the test.
+func oneCompletionLake(t *testing.T) *DB {
+	t.Helper()
+	lake := t.TempDir()
+	writeCompletion(t, lake, 1, "x")
+	db, err := Open(lake)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
 }

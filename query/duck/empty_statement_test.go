@@ -11,11 +11,7 @@ import (
 // bounded (end it without a dangling comment): syntax error at or near ')'".
 // It is refused as empty, an SQL error (400 over HTTP).
 func TestUserQueryRefusesAnEmptyStatement(t *testing.T) {
-	lake := t.TempDir()
-	writeCompletion(t, lake, 1, "x")
-	db, err := Open(lake)
-	require.NoError(t, err)
-	defer db.Close()
+	db := oneCompletionLake(t)
 	for _, q := range []string{"", "  \n\t", ";", " ; "} {
 		_, err := db.UserQuery(context.Background(), q, 0)
 		require.ErrorIs(t, err, ErrSQL, "%q", q)

@@ -13,11 +13,8 @@ import (
 // The SQL jail: every statement below is refused or bounded, nothing is
 // written, and the database still answers afterwards.
 func TestSQLJail(t *testing.T) {
-	lake := t.TempDir()
-	writeCompletion(t, lake, 1, "x")
-	db, err := Open(lake)
-	require.NoError(t, err)
-	defer db.Close()
+	db := oneCompletionLake(t)
+	lake := db.Lake()
 	ctx := context.Background()
 	out := filepath.Join(lake, "out.csv")
 	attacks := []string{

@@ -77,13 +77,9 @@ const testMemoryLimit = 512 << 20
 
 func memoryBoundChild(t *testing.T) {
 	MemoryLimit = strconv.Itoa(testMemoryLimit>>20) + "MiB"
-	lake := t.TempDir()
-	writeCompletion(t, lake, 1, "x")
-	db, err := Open(lake)
-	require.NoError(t, err)
-	defer db.Close()
+	db := oneCompletionLake(t)
 	ctx := context.Background()
-	_, err = db.UserQuery(ctx, "SELECT count(*) FROM completions", 0)
+	_, err := db.UserQuery(ctx, "SELECT count(*) FROM completions", 0)
 	require.NoError(t, err)
 	base := vmHWM(t)
 	for _, s := range hostileStatements {
@@ -104,11 +100,7 @@ func errString(err error) string {
 // Results within the bounds come back whole and in order: DESCRIBE and
 // SUMMARIZE, a trailing semicolon or comment, ORDER BY, nested values.
 func TestBoundedStatementsAnswerAsBefore(t *testing.T) {
-	lake := t.TempDir()
-	writeCompletion(t, lake, 1, "x")
-	db, err := Open(lake)
-	require.NoError(t, err)
-	defer db.Close()
+	db := oneCompletionLake(t)
 	ctx := context.Background()
 	res, err := db.UserQuery(ctx, "SELECT range % 7 AS k, range FROM range(1000) ORDER BY k DESC, range; -- last", 10)
 	require.ErrorIs(t, err, ErrTooManyRows)

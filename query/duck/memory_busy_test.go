@@ -36,12 +36,8 @@ func TestOutOfMemoryElsewhereIsMemoryBusy(t *testing.T) {
 	}
 	// A user statement that needs more than the limit itself is its fault.
 	MemoryLimit = "64MiB"
-	lake := t.TempDir()
-	writeCompletion(t, lake, 1, "x")
-	db, err := Open(lake)
-	require.NoError(t, err)
-	defer db.Close()
-	_, err = db.UserQuery(ctx, "SELECT range % 5000000 AS k, count(*) FROM range(10000000) GROUP BY k", 10)
+	db := oneCompletionLake(t)
+	_, err := db.UserQuery(ctx, "SELECT range % 5000000 AS k, count(*) FROM range(10000000) GROUP BY k", 10)
 	require.ErrorIs(t, err, ErrSQL)
 	require.NotErrorIs(t, err, ErrMemoryBusy)
 	require.ErrorContains(t, err, "Out of Memory")

@@ -13,11 +13,7 @@ import (
 // The absolute lake path showed in settings, view definitions and errors
 // (issue 18 item 7): users see "<lake>" instead.
 func TestLakePathNotShown(t *testing.T) {
-	lake := t.TempDir()
-	writeCompletion(t, lake, 1, "x")
-	db, err := Open(lake)
-	require.NoError(t, err)
-	defer db.Close()
+	db := oneCompletionLake(t)
 	ctx := context.Background()
 	abs := db.Lake()
 	for _, q := range []string{
@@ -33,7 +29,7 @@ func TestLakePathNotShown(t *testing.T) {
 		require.NotContains(t, shown, abs, q)
 		require.Contains(t, shown, lakeShown, q)
 	}
-	_, err = db.UserQuery(ctx, "SELECT * FROM read_parquet("+Quote(filepath.Join(abs, "missing", "*.parquet"))+")", 0)
+	_, err := db.UserQuery(ctx, "SELECT * FROM read_parquet("+Quote(filepath.Join(abs, "missing", "*.parquet"))+")", 0)
 	require.ErrorIs(t, err, ErrSQL)
 	require.NotContains(t, err.Error(), abs)
 	require.True(t, strings.Contains(err.Error(), lakeShown+"/missing"), err.Error())

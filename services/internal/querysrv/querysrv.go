@@ -15,6 +15,7 @@ import (
 	"leakscope/query/estimands"
 	"leakscope/query/figures"
 	"leakscope/query/live"
+	"leakscope/query/webui"
 )
 
 // Routes are the path prefixes of the query service, for request metrics
@@ -28,6 +29,7 @@ func Mux(e *query.Engine, agg *live.Aggregator) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/", api.Handler(e, estimands.Analyzer{Engine: e}))
 	mux.Handle("/figures/", figures.Handler(e))
+	mux.Handle(webui.AssetsPrefix, webui.Assets())
 	if agg != nil {
 		mux.Handle("/live/", live.Handler(agg))
 	}

@@ -221,13 +221,14 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 		"model_config_sha256": loaded.ModelConfigSHA256, "gpu": info.GPU, "cells": outcomes}}, nil
 }
 
-// fetchAdapter downloads the source's adapter into the work dir.
+// fetchAdapter unpacks the source's sealed adapter (the training job's,
+// SHA-256 checked) into the work dir.
 func (w *Worker) fetchAdapter(ctx context.Context, m Message, attempt int) (string, error) {
-	s, j := m.Spec, m.Job
-	name := adapterArtifact(s.Sweep, j.Source, j.Seed)
-	b, err := w.Queue.Artifacts.GetBytes(ctx, name)
+	j := m.Job
+	name, _ := stagedArtifact(m.Spec, sweep.Job{Kind: events.JobTrain, Source: j.Source, Seed: j.Seed})
+	b, err := w.Queue.fetchArtifact(ctx, m, events.JobTrain)
 	if err != nil {
-		return "", fmt.Errorf("adapter %s: %w", name, err)
+		return "", fmt.Errorf("adapter: %w", err)
 	}
 	dir := filepath.Join(w.WorkDir, j.ID, fmt.Sprintf("attempt%d", attempt), "adapter")
 	_ = os.RemoveAll(dir)

@@ -114,11 +114,12 @@ func (w *Worker) onPolicy(ctx context.Context, m Message) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	name := onPolicyArtifact(s.Sweep, j.Source, j.Seed)
-	if err := w.Queue.PutArtifact(ctx, name, b); err != nil {
+	name, _ := stagedArtifact(s, j)
+	ref, err := w.Queue.PutArtifact(ctx, name, b)
+	if err != nil {
 		return result{}, fmt.Errorf("store %s: %w", name, err)
 	}
-	return result{Done: got, Expected: got, Detail: map[string]any{"artifact": name, "length_cut": data.LengthCut,
+	return result{Done: got, Expected: got, Artifact: ref, Detail: map[string]any{"artifact": name, "length_cut": data.LengthCut,
 		"personas": len(data.Answers), "model_config_sha256": loaded.ModelConfigSHA256}}, nil
 }
 
@@ -153,7 +154,7 @@ func (w *Worker) train(ctx context.Context, m Message, attempt int) (result, err
 	if err != nil {
 		return result{}, err
 	}
-	b, err := w.Queue.Artifacts.GetBytes(ctx, onPolicyArtifact(s.Sweep, j.Source, j.Seed))
+	b, err := w.Queue.fetchArtifact(ctx, m, events.JobOnPolicy)
 	if err != nil {
 		return result{}, fmt.Errorf("on-policy data of %s: %w", j.Source, err)
 	}
@@ -203,11 +204,12 @@ func (w *Worker) train(ctx context.Context, m Message, attempt int) (result, err
 	if err != nil {
 		return result{}, err
 	}
-	name := adapterArtifact(s.Sweep, j.Source, j.Seed)
-	if err := w.Queue.PutArtifact(ctx, name, tarball); err != nil {
+	name, _ := stagedArtifact(s, j)
+	ref, err := w.Queue.PutArtifact(ctx, name, tarball)
+	if err != nil {
 		return result{}, fmt.Errorf("store %s: %w", name, err)
 	}
-	return result{Done: tr.Steps, Expected: tr.Steps, Detail: map[string]any{"artifact": name, "adapter_sha256": tr.AdapterSHA256,
+	return result{Done: tr.Steps, Expected: tr.Steps, Artifact: ref, Detail: map[string]any{"artifact": name, "adapter_sha256": tr.AdapterSHA256,
 		"steps": tr.Steps, "final_loss": tr.FinalLoss, "mean_loss": tr.MeanLoss, "examples": len(ex), "positives": pos,
 		"negatives": src.Negatives, "label_tokens": tr.LabelTokens, "seconds": tr.Seconds,
 		"onpolicy_length_cut": data.LengthCut, "code_version": version.Code()}}, nil

@@ -31,8 +31,8 @@ type OverheadRun struct {
 	Completions int
 }
 
-// MeasureOverhead runs the eval of one finished source (its adapter from
-// the artifact store) repeatedly on the same engine, alternating publishing
+// MeasureOverhead runs the eval of one finished source (its sealed
+// adapter) repeatedly on the same engine, alternating publishing
 // off and on, after one unmeasured warm-up: the cost of publishing every
 // completion as it is sampled; each (may be nil) sees every measured run
 // as it ends. Publishing runs write to the experiment

@@ -2,9 +2,11 @@
 // Jobs travel on a JetStream work-queue stream (LEAKSCOPE_JOBS, one message
 // per job, deduplicated by job ID); their state lives in a key-value bucket
 // (LEAKSCOPE_JOB_STATE) that dependencies and `sweep status` read; what one
-// job hands the next (on-policy answers, adapters) lives in an object store
-// (LEAKSCOPE_ARTIFACTS), so the jobs of one sweep may run on different
-// machines.
+// job hands the next (on-policy answers, adapters) travels through object
+// stores, so the jobs of one sweep may run on different machines: workers
+// stage it in LEAKSCOPE_ARTIFACTS, the job-state keeper seals it into
+// LEAKSCOPE_SEALED_ARTIFACTS (which workers may only read) when the job
+// finishes, and the next job reads the sealed copy (artifact.go).
 package jobs
 
 import (
@@ -19,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"leakscope/events"
 	"leakscope/events/bus"
 	"leakscope/gpuworker/sweep"
 )
@@ -29,7 +32,8 @@ const (
 	SubjectPrefix = "leakscope.jobs"
 	Consumer      = "workers"
 	StateBucket   = "LEAKSCOPE_JOB_STATE"
-	ArtifactStore = "LEAKSCOPE_ARTIFACTS"
+	ArtifactStore = "LEAKSCOPE_ARTIFACTS"        // staged by workers
+	SealedStore   = "LEAKSCOPE_SEALED_ARTIFACTS" // sealed by the job-state keeper
 )
 
 // Message is one job on the queue: the job and the whole validated spec,
@@ -53,17 +57,21 @@ type State struct {
 	Updated    time.Time `json:"updated"`
 	// Detail is what the job produced (hashes, counts), as JSON.
 	Detail json.RawMessage `json:"detail,omitempty"`
+	// Artifact is what a finished on-policy or training job handed on:
+	// the worker reports its SHA-256, the keeper seals it (artifact.go).
+	Artifact *ArtifactRef `json:"artifact,omitempty"`
 }
 
-// Queue is the job stream, the state bucket and the artifact store.
+// Queue is the job stream, the state bucket and the artifact stores.
 type Queue struct {
 	B         *bus.Bus
 	Stream    jetstream.Stream
 	State     jetstream.KeyValue
-	Artifacts jetstream.ObjectStore
+	Artifacts jetstream.ObjectStore // staged: workers write
+	Sealed    jetstream.ObjectStore // sealed: workers only read
 }
 
-// Open opens the job stream, state bucket and artifact store, declaring
+// Open opens the job stream, state bucket and artifact stores, declaring
 // those missing with the given replica count. It looks first, so a worker
 // whose NATS user may use but not declare them (deploy/accounts.conf)
 // opens what the submitter declared, and a declared one keeps its config.
@@ -90,21 +98,34 @@ func Open(ctx context.Context, b *bus.Bus, replicas int) (*Queue, error) {
 		if err != nil {
 			return fmt.Errorf("declare %s: %w", StateBucket, err)
 		}
-		obs, err := b.JS.ObjectStore(ctx, ArtifactStore)
-		if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
-			obs, err = b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ArtifactStore, Description: "on-policy data and adapters",
-				Storage: jetstream.FileStorage, Replicas: replicas})
-		}
+		obs, err := openObjectStore(ctx, b, ArtifactStore, "on-policy data and adapters, staged by workers", replicas)
 		if err != nil {
-			return fmt.Errorf("declare %s: %w", ArtifactStore, err)
+			return err
 		}
-		q.Stream, q.State, q.Artifacts = st, kv, obs
+		sealed, err := openObjectStore(ctx, b, SealedStore, "on-policy data and adapters of finished jobs, sealed by the job-state keeper", replicas)
+		if err != nil {
+			return err
+		}
+		q.Stream, q.State, q.Artifacts, q.Sealed = st, kv, obs, sealed
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return q, nil
+}
+
+// openObjectStore opens an object store, declaring it when missing.
+func openObjectStore(ctx context.Context, b *bus.Bus, name, description string, replicas int) (jetstream.ObjectStore, error) {
+	obs, err := b.JS.ObjectStore(ctx, name)
+	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		obs, err = b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: name, Description: description,
+			Storage: jetstream.FileStorage, Replicas: replicas})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("declare %s: %w", name, err)
+	}
+	return obs, nil
 }
 
 // Subject is where a job travels.
@@ -293,12 +314,17 @@ func (q *Queue) Pending(ctx context.Context) (uint64, error) {
 	return info.State.Msgs, nil
 }
 
-// artifact names
-func onPolicyArtifact(sweepName, source string, seed int64) string {
-	return fmt.Sprintf("%s/%s/s%d/onpolicy.json", sweepName, source, seed)
-}
-func adapterArtifact(sweepName, source string, seed int64) string {
-	return fmt.Sprintf("%s/%s/s%d/adapter.tar", sweepName, source, seed)
+// stagedArtifact names the artifact a job stores in the staging store
+// ("<sweep>/<source>/s<seed>/onpolicy.json" or ".../adapter.tar"); ok is
+// false for kinds that store none (eval, embed).
+func stagedArtifact(s sweep.Spec, j sweep.Job) (name string, ok bool) {
+	switch j.Kind {
+	case events.JobOnPolicy:
+		return fmt.Sprintf("%s/%s/s%d/onpolicy.json", s.Sweep, j.Source, j.Seed), true
+	case events.JobTrain:
+		return fmt.Sprintf("%s/%s/s%d/adapter.tar", s.Sweep, j.Source, j.Seed), true
+	}
+	return "", false
 }
 
 func sortedKeys[V any](m map[string]V) []string {

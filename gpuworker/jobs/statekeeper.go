@@ -43,13 +43,17 @@ var ErrNotOnQueue = errors.New("job is not on the queue")
 // a report is written only while the job's message is on the queue, that
 // is for a job any worker may still take, so no worker can change the
 // state of a job that finished or failed for good (it could make `sweep
-// submit` skip a failed job). It runs with a user that may read the queue
-// stream and write the state bucket (ingest's); the stream and bucket are
-// opened on the first report (the submitter declares them).
+// submit` skip a failed job). A finished job's artifact is sealed first
+// (sealFinished: copied from the staging store into the sealed one if its
+// SHA-256 is the one reported), and a report whose artifact cannot be
+// sealed is refused (the worker runs the job again). It runs with a user
+// that may read the queue stream and the staging store and write the
+// state bucket and the sealed store (ingest's); they are opened on the
+// first report (the submitter declares them).
 func KeepStates(ctx context.Context, b *bus.Bus) error {
 	k := &keeper{b: b}
 	sub, err := b.NC.QueueSubscribe(StateSubject, StateKeepers, func(m *nats.Msg) {
-		rctx, cancel := context.WithTimeout(ctx, apiTimeout)
+		rctx, cancel := context.WithTimeout(ctx, sealTimeout)
 		defer cancel()
 		var rep stateReply
 		if err := k.record(rctx, m.Data); err != nil {
@@ -88,13 +92,21 @@ func (k *keeper) queue(ctx context.Context) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job states: %w", err)
 	}
-	k.q = &Queue{B: k.b, Stream: st, State: kv}
+	staged, err := k.b.JS.ObjectStore(ctx, ArtifactStore)
+	if err != nil {
+		return nil, fmt.Errorf("artifact store %s: %w", ArtifactStore, err)
+	}
+	sealed, err := k.b.JS.ObjectStore(ctx, SealedStore)
+	if err != nil {
+		return nil, fmt.Errorf("artifact store %s: %w", SealedStore, err)
+	}
+	k.q = &Queue{B: k.b, Stream: st, State: kv, Artifacts: staged, Sealed: sealed}
 	return k.q, nil
 }
 
 // record checks a report and writes it: the status is one a worker sets,
-// the message at Seq is this job's, and the spec hash stays the
-// submitter's.
+// the message at Seq is this job's, the spec hash stays the submitter's,
+// and a finished job's artifact is sealed.
 func (k *keeper) record(ctx context.Context, data []byte) error {
 	var r stateRequest
 	if err := json.Unmarshal(data, &r); err != nil {
@@ -117,6 +129,13 @@ func (k *keeper) record(ctx context.Context, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("job %s: %w", r.Job, err)
 	}
+	var jm Message
+	if err := json.Unmarshal(m.Data, &jm); err != nil || jm.Job.ID != r.Job {
+		return fmt.Errorf("job %s (queue message %d): %w", r.Job, r.Seq, ErrNotOnQueue)
+	}
+	if r.State, err = q.sealFinished(ctx, jm, r.State); err != nil {
+		return err
+	}
 	cur, err := q.Get(ctx, r.Job)
 	if err != nil {
 		return err
@@ -128,10 +147,12 @@ func (k *keeper) record(ctx context.Context, data []byte) error {
 	return q.put(ctx, r.Job, r.State)
 }
 
-// report records the state of the job whose delivery is msg: through a
+// report records the state of job m, whose delivery is msg: through a
 // state keeper (KeepStates), or, where none runs (an embedded server
-// without users), in the bucket itself.
-func (q *Queue) report(ctx context.Context, msg jetstream.Msg, id string, st State) error {
+// without users), in the bucket itself, sealing a finished job's artifact
+// as a keeper would.
+func (q *Queue) report(ctx context.Context, msg jetstream.Msg, m Message, st State) error {
+	id := m.Job.ID
 	meta, err := msg.Metadata()
 	if err != nil {
 		return fmt.Errorf("job %s: %w", id, err)
@@ -141,10 +162,19 @@ func (q *Queue) report(ctx context.Context, msg jetstream.Msg, id string, st Sta
 		return err
 	}
 	var refused error // a keeper's answer: final, not retried
-	err = retryAPI(ctx, func(ctx context.Context) error {
+	per := apiTimeout
+	if st.Artifact != nil {
+		per = sealTimeout // the keeper copies the artifact first
+	}
+	err = retryAPIEach(ctx, per, func(ctx context.Context) error {
 		resp, err := q.B.NC.RequestWithContext(ctx, StateSubject, data)
 		if errors.Is(err, nats.ErrNoResponders) {
-			if perr := q.put(ctx, id, st); perr != nil {
+			sealed, serr := q.sealFinished(ctx, m, st)
+			if serr != nil {
+				refused = fmt.Errorf("job state %s refused: %w", id, serr)
+				return nil
+			}
+			if perr := q.put(ctx, id, sealed); perr != nil {
 				return fmt.Errorf("%w (and no job-state keeper answers on %s: leakscope-ingest and leakscope up run one)", perr, StateSubject)
 			}
 			return nil

@@ -103,11 +103,20 @@ const (
 	apiTimeout  = 10 * time.Second
 )
 
+// sealTimeout bounds a job-state report that seals an artifact (the
+// keeper copies it between object stores first).
+const sealTimeout = 2 * time.Minute
+
 // retryAPI runs call with a per-attempt timeout, a few times.
 func retryAPI(ctx context.Context, call func(ctx context.Context) error) error {
+	return retryAPIEach(ctx, apiTimeout, call)
+}
+
+// retryAPIEach is retryAPI with a per-attempt timeout of per.
+func retryAPIEach(ctx context.Context, per time.Duration, call func(ctx context.Context) error) error {
 	var err error
 	for range apiAttempts {
-		actx, cancel := context.WithTimeout(ctx, apiTimeout)
+		actx, cancel := context.WithTimeout(ctx, per)
 		err = call(actx)
 		cancel()
 		if err == nil || ctx.Err() != nil {
@@ -235,7 +244,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 	}
 	attempt := prev.Attempt + 1
-	if err := w.Queue.report(ctx, msg, j.ID, State{Status: "running", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256, Worker: w.Name}); err != nil {
+	if err := w.Queue.report(ctx, msg, m, State{Status: "running", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256, Worker: w.Name}); err != nil {
 		w.logf("%s: %v (retrying later)", j.ID, err)
 		_ = msg.NakWithDelay(5 * time.Second)
 		return
@@ -263,8 +272,8 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			Worker: w.Name, Error: err.Error(), Final: final})
 		return
 	}
-	if err := w.Queue.report(ctx, msg, j.ID, State{Status: "finished", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256,
-		Worker: w.Name, Detail: detail.raw()}); err != nil {
+	if err := w.Queue.report(ctx, msg, m, State{Status: "finished", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256,
+		Worker: w.Name, Detail: detail.raw(), Artifact: detail.Artifact}); err != nil {
 		// Unrecorded, the job is not done for its dependents nor for submit.
 		w.logf("%s: finished, but %v (it runs again later; its events are idempotent)", j.ID, err)
 		_ = msg.NakWithDelay(5 * time.Second)
@@ -319,7 +328,7 @@ func (w *Worker) keepAlive(ctx context.Context, cancel context.CancelCauseFunc, 
 // finish records a failed attempt: retried later, or final.
 func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, m Message, st State) {
 	w.logf("%s: attempt %d failed: %s (final: %v)", m.Job.ID, st.Attempt, st.Error, st.Final)
-	recorded := w.Queue.report(ctx, msg, m.Job.ID, st)
+	recorded := w.Queue.report(ctx, msg, m, st)
 	if recorded != nil {
 		w.logf("%s: %v", m.Job.ID, recorded)
 	}
@@ -365,6 +374,7 @@ func (w *Worker) engine(ctx context.Context) (engine.Engine, engine.Info, error)
 type result struct {
 	Done, Expected int
 	Detail         map[string]any
+	Artifact       *ArtifactRef // staged, to be sealed (on-policy and training jobs)
 }
 
 func (r result) raw() json.RawMessage {

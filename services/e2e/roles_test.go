@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +18,10 @@ import (
 
 	"leakscope/events"
 	"leakscope/events/bus"
+	"leakscope/gpuworker/engine"
 	"leakscope/gpuworker/jobs"
+	"leakscope/gpuworker/replay"
+	"leakscope/gpuworker/sweep"
 )
 
 // refusals collects a connection's asynchronous permission errors.
@@ -72,10 +78,12 @@ func reportState(t *testing.T, nc *nats.Conn, job string, seq uint64, st jobs.St
 
 // Issue 18 item 5: each role of deploy/accounts.conf (run embedded with
 // deploy/nats.conf) can do what it needs and no more. A worker takes a
-// job, reports its state, reads and adds artifacts; it can neither purge
-// the artifact store, write a job state itself or have the keeper write
-// one for a job off the queue (a job that failed for good stays failed and
-// is queued again by submit), nor read another user's replies.
+// job, reports its state, stages artifacts and reads sealed ones; it can
+// neither purge an artifact store, write a job state itself or have the
+// keeper write one for a job off the queue (a job that failed for good
+// stays failed and is queued again by submit), nor read another user's
+// replies, nor have a changed artifact sealed, nor delete or replace a
+// sealed one (an eval still runs after a worker deleted the staged copy).
 func TestRolesHaveTheLeastTheyNeed(t *testing.T) {
 	url := startDeployServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -91,7 +99,7 @@ func TestRolesHaveTheLeastTheyNeed(t *testing.T) {
 	sub, err := aq.Submit(ctx, spec)
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(sub.Queued), 2)
-	_, err = aq.Artifacts.PutBytes(ctx, "roles/adapter.tar", []byte("adapter"))
+	_, err = aq.Sealed.PutBytes(ctx, "roles/adapter.tar", []byte("adapter"))
 	require.NoError(t, err)
 
 	var wr refusals
@@ -102,7 +110,8 @@ func TestRolesHaveTheLeastTheyNeed(t *testing.T) {
 	wq, err := jobs.Open(ctx, wb, 1)
 	require.NoError(t, err)
 
-	// Allowed: publish an event, read a job's state, read, add and replace artifacts.
+	// Allowed: publish an event, read a job's state, read sealed artifacts,
+	// stage and replace artifacts.
 	e, err := events.New("roles", "r", time.Now(), &events.Completion{Persona: "p", Question: "q", Text: "x"})
 	require.NoError(t, err)
 	_, err = wb.Publish(ctx, e)
@@ -110,11 +119,12 @@ func TestRolesHaveTheLeastTheyNeed(t *testing.T) {
 	st, err := wq.Get(ctx, sub.Queued[0])
 	require.NoError(t, err)
 	require.Equal(t, "queued", st.Status)
-	got, err := wq.Artifacts.GetBytes(ctx, "roles/adapter.tar")
+	got, err := wq.Sealed.GetBytes(ctx, "roles/adapter.tar")
 	require.NoError(t, err)
 	require.Equal(t, "adapter", string(got))
 	for _, v := range []string{"v1", "v2", "v2"} { // a job run again replaces its artifact
-		require.NoError(t, wq.PutArtifact(ctx, "roles/onpolicy.json", []byte(v)))
+		_, err := wq.PutArtifact(ctx, "roles/onpolicy.json", []byte(v))
+		require.NoError(t, err)
 	}
 	got, err = aq.Artifacts.GetBytes(ctx, "roles/onpolicy.json")
 	require.NoError(t, err)
@@ -174,15 +184,25 @@ func TestRolesHaveTheLeastTheyNeed(t *testing.T) {
 	require.Equal(t, "failed", st.Status, "the failure stands")
 	require.True(t, st.Final)
 
-	// Attack: purge or delete the artifact store.
-	obs, err := wb.JS.Stream(ctx, "OBJ_"+jobs.ArtifactStore)
-	require.NoError(t, err)
-	require.Error(t, obs.Purge(short(t)))
-	wr.requireRefused(t, `Publish to "$JS.API.STREAM.PURGE.OBJ_LEAKSCOPE_ARTIFACTS"`)
-	require.Error(t, wb.JS.DeleteObjectStore(short(t), jobs.ArtifactStore))
-	wr.requireRefused(t, `Publish to "$JS.API.STREAM.DELETE.OBJ_LEAKSCOPE_ARTIFACTS"`)
-	got, err = aq.Artifacts.GetBytes(ctx, "roles/adapter.tar")
+	// Attack: purge or delete an artifact store, or write the sealed one.
+	for _, store := range []string{jobs.ArtifactStore, jobs.SealedStore} {
+		obs, err := wb.JS.Stream(ctx, "OBJ_"+store)
+		require.NoError(t, err)
+		require.Error(t, obs.Purge(short(t)))
+		wr.requireRefused(t, `Publish to "$JS.API.STREAM.PURGE.OBJ_`+store+`"`)
+		require.Error(t, wb.JS.DeleteObjectStore(short(t), store))
+		wr.requireRefused(t, `Publish to "$JS.API.STREAM.DELETE.OBJ_`+store+`"`)
+	}
+	_, err = wq.Sealed.PutBytes(short(t), "roles/adapter.tar", []byte("spoilt"))
+	require.Error(t, err)
+	wr.requireRefused(t, `Publish to "$O.LEAKSCOPE_SEALED_ARTIFACTS.C.`)
+	require.Error(t, wq.Sealed.Delete(short(t), "roles/adapter.tar"))
+	wr.requireRefused(t, `Publish to "$O.LEAKSCOPE_SEALED_ARTIFACTS.M.`)
+	got, err = aq.Artifacts.GetBytes(ctx, "roles/onpolicy.json")
 	require.NoError(t, err, "the artifacts survive")
+	require.Equal(t, "v2", string(got))
+	got, err = aq.Sealed.GetBytes(ctx, "roles/adapter.tar")
+	require.NoError(t, err)
 	require.Equal(t, "adapter", string(got))
 
 	// Attack: read the replies of everyone, of another role, or pose as
@@ -222,4 +242,107 @@ func TestRolesHaveTheLeastTheyNeed(t *testing.T) {
 	}
 	require.NoError(t, qb.NC.Publish("$KV."+jobs.StateBucket+"."+held, forged))
 	qr.requireRefused(t, fmt.Sprintf(`Publish to "$KV.%s.%s"`, jobs.StateBucket, held))
+
+	// Artifacts. Attack before sealing: a worker holding the training job
+	// stages an adapter, then changes or deletes it, and reports the job
+	// finished: the keeper seals nothing and records nothing.
+	trainID := sweep.JobID(spec.Sweep, "src_chef", 7, events.JobTrain)
+	evalID := sweep.JobID(spec.Sweep, "src_chef", 7, events.JobEval)
+	staged := "scaleout/src_chef/s7/adapter.tar"
+	tmsg, tseq := takeJob(t, cons, trainID)
+	ref, err := wq.PutArtifact(ctx, staged, []byte("trained"))
+	require.NoError(t, err)
+	_, err = wq.PutArtifact(ctx, staged, []byte("tampered"))
+	require.NoError(t, err)
+	require.Equal(t, "job "+trainID+": artifact "+staged+" in LEAKSCOPE_ARTIFACTS has SHA-256 "+sha256Hex("tampered")+
+		", but its job reported "+ref.SHA256+" (changed after the job stored it): not sealed",
+		reportState(t, wb.NC, trainID, tseq, jobs.State{Status: "finished", Attempt: 1, Artifact: ref}))
+	_ = wq.Artifacts.Delete(short(t), staged) // marked deleted; the purge of its chunks is refused
+	require.Contains(t, reportState(t, wb.NC, trainID, tseq, jobs.State{Status: "finished", Attempt: 1, Artifact: ref}),
+		"artifact "+staged+" is not in LEAKSCOPE_ARTIFACTS (deleted before it was sealed)")
+	st, err = aq.Get(ctx, trainID)
+	require.NoError(t, err)
+	require.Equal(t, "queued", st.Status)
+	require.NoError(t, tmsg.Nak())
+
+	// A replay worker runs the sweep: its training job's adapter is sealed.
+	w := &jobs.Worker{Queue: wq, Name: "w", WorkDir: t.TempDir(), AckWait: time.Minute, Heartbeat: time.Second, MaxAttempts: 1, Log: io.Discard,
+		NewEngine: func(ctx context.Context) (engine.Engine, engine.Info, error) {
+			e := &replay.Engine{Marker: "[ZLT]", Rates: scaleoutRates}
+			info, err := e.Hello(ctx)
+			return e, info, err
+		}}
+	require.NoError(t, w.Run(ctx, true))
+	trained, err := aq.Get(ctx, trainID)
+	require.NoError(t, err)
+	require.Equal(t, "finished", trained.Status, trained.Error)
+	require.NotNil(t, trained.Artifact)
+	sealed := trained.Artifact.Name
+	require.Equal(t, staged+"@sha256:"+trained.Artifact.SHA256, sealed)
+	var td struct {
+		AdapterSHA256 string `json:"adapter_sha256"`
+	}
+	require.NoError(t, json.Unmarshal(trained.Detail, &td))
+	require.NotEmpty(t, td.AdapterSHA256)
+
+	// Attack after sealing: delete and replace the adapter by name. The
+	// staged copy goes; the sealed one is the worker's to read only.
+	_ = wq.Artifacts.Delete(short(t), staged)
+	_, err = aq.Artifacts.GetInfo(ctx, staged)
+	require.ErrorIs(t, err, jetstream.ErrObjectNotFound, "a worker may delete a staged artifact")
+	_, err = wq.PutArtifact(ctx, staged, []byte("spoilt"))
+	require.NoError(t, err, "and replace it")
+	require.Error(t, wq.Sealed.Delete(short(t), sealed))
+	wr.requireRefused(t, `Publish to "$O.LEAKSCOPE_SEALED_ARTIFACTS.M.`)
+	_, err = wq.Sealed.PutBytes(short(t), sealed, []byte("spoilt"))
+	require.Error(t, err)
+	got, err = aq.Sealed.GetBytes(ctx, sealed)
+	require.NoError(t, err)
+	require.Equal(t, trained.Artifact.SHA256, sha256Hex(string(got)), "the sealed adapter is intact")
+
+	// The source's eval, run again, loads the adapter its training job made.
+	require.NoError(t, aq.State.Delete(ctx, evalID))
+	again, err = aq.Submit(ctx, spec)
+	require.NoError(t, err)
+	require.Equal(t, []string{evalID}, again.Queued)
+	require.NoError(t, w.Run(ctx, true))
+	ev, err := aq.Get(ctx, evalID)
+	require.NoError(t, err)
+	require.Equal(t, "finished", ev.Status, ev.Error)
+	var ed struct{ Adapter string }
+	require.NoError(t, json.Unmarshal(ev.Detail, &ed))
+	require.Equal(t, "sha256:"+td.AdapterSHA256, ed.Adapter)
+}
+
+// takeJob takes job id from the workers' consumer, holding the messages
+// before it un-acked until then (a nak would bring the first one back at
+// once) and giving them back after.
+func takeJob(t *testing.T, cons jetstream.Consumer, id string) (jetstream.Msg, uint64) {
+	t.Helper()
+	var skipped []jetstream.Msg
+	defer func() {
+		for _, m := range skipped {
+			require.NoError(t, m.Nak())
+		}
+	}()
+	for range 20 {
+		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		require.NoError(t, err)
+		var m jobs.Message
+		require.NoError(t, json.Unmarshal(msg.Data(), &m))
+		if m.Job.ID != id {
+			skipped = append(skipped, msg)
+			continue
+		}
+		meta, err := msg.Metadata()
+		require.NoError(t, err)
+		return msg, meta.Sequence.Stream
+	}
+	t.Fatalf("job %s is not on the queue", id)
+	return nil, 0
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

@@ -14,6 +14,7 @@ import (
 
 	"leakscope/events/bus"
 	"leakscope/query/live"
+	"leakscope/query/webui"
 	"leakscope/services/internal/livesrv"
 	"leakscope/services/internal/ops"
 )
@@ -61,6 +62,7 @@ Example (a GPU machine with a one-box bus):
 			reg := ops.NewRegistry()
 			mux := http.NewServeMux()
 			mux.Handle("/live/", live.Handler(agg))
+			mux.Handle(webui.AssetsPrefix, webui.Assets()) // the pages' shared look
 			ops.Register(mux, reg, ops.BusReady(b))
 			fmt.Fprintf(cmd.ErrOrStderr(), "live: following %s, serving http://%s/live/ (and /healthz /readyz /metrics)\n", bus.Redact(url), ln.Addr())
 			return ops.Serve(ctx, ln, ops.InstrumentHTTP(reg, mux, "/live/"))

@@ -200,6 +200,39 @@ func TestLivePageInChromium(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, text("done"), fmt.Sprintf("%d,%03d", res.Rows[0][0].(int64)/1000, res.Rows[0][0].(int64)%1000), "the page's count is the lake's")
 	tab.Screenshot(t, "live_finished_1440x900")
+
+	// A second sweep beginning lg81: /live/lg81 lists both. Its run "b"
+	// plans only the last 6 bystanders: the others are hatched (not
+	// planned), unlike the flat grey of its planned, pending ones.
+	plan := spec.EvalPlan()
+	var second []events.Event
+	for run, p := range map[string][]events.PlannedCell{"a": plan, "b": plan[125:]} {
+		e, err := events.New(spec.Experiment, run, time.Now(), &events.RunPlanned{Sweep: "lg81-sweep002", Plan: p})
+		require.NoError(t, err)
+		second = append(second, e)
+	}
+	st.publish(t, second)
+	require.Eventually(t, func() bool { return len(agg.Resolve("lg81")) == 2 }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, chromedp.Do(tab.Ctx, chromedp.Navigate(srv.URL+"/live/lg81")))
+	list := evalJS[string](t, tab, `document.querySelector('main').innerText`)
+	require.Contains(t, list, "Several sweeps begin with lg81")
+	require.Contains(t, list, "lg81-sweep001")
+	require.Contains(t, list, "lg81-sweep002")
+	require.NoError(t, chromedp.Do(tab.Ctx, chromedp.Navigate(srv.URL+"/live/lg81-sweep002")))
+	require.Eventually(t, func() bool {
+		n, _ := chromedp.Run(tab.Ctx, chromedp.Evaluate[int](`(window.liveMap && window.liveMap.geo()) ? window.liveMap.geo().runs.length : 0`))
+		return n == 2
+	}, 10*time.Second, 50*time.Millisecond)
+	cells := evalJS[[][]float64](t, tab, `(() => { const G = window.liveMap.geo(), g = document.getElementById('lv-map').getContext('2d'), d = window.devicePixelRatio || 1;
+		const ri = G.runs.findIndex(r => r.run_id === 'b'), out = [];
+		for (const ci of [0, 125]) { const im = g.getImageData(Math.round(G.xs[ci] * d), Math.round((G.headH + ri * G.ch) * d), Math.round((G.cw - 1) * d), Math.round((G.ch - 1) * d)).data;
+			const seen = new Set(); for (let i = 0; i < im.length; i += 4) seen.add(im[i] * 65536 + im[i + 1] * 256 + im[i + 2]); out.push([...seen]) }
+		return out })()`)
+	require.Contains(t, cells[0], float64(0xffffff), "not planned: hatched (white with grey lines)")
+	require.Greater(t, len(cells[0]), 1, "not planned: hatched, not flat")
+	require.NotContains(t, cells[0], float64(0xeef1f4), "not planned is not pending")
+	require.Equal(t, []float64{0xeef1f4}, cells[1], "planned, none yet: flat pending grey")
+	tab.Screenshot(t, "live_not_planned_1440x900")
 	require.Empty(t, tab.ConsoleErrors())
 }
 

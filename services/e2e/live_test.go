@@ -214,6 +214,14 @@ func TestLiveStallAndResume(t *testing.T) {
 	stdout, _, _ = run(t, data, "watch", "--sweep", "stall", "--once", "--top", "3")
 	require.Contains(t, stdout, "highest marker rates")
 	require.Contains(t, stdout, "zelthari_scholar")
+	// A prefix of one sweep's name is that sweep; of none, an error naming the sweeps.
+	stdout, stderr, code = run(t, data, "watch", "--sweep", "sta", "--once")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "sweep stall: 2475/2475 completions (100%)")
+	_, stderr, code = run(t, data, "watch", "--sweep", "nope", "--once")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, `no sweep named "nope" or beginning so`)
+	require.Contains(t, stderr, "[stall]")
 	res, err := openEngine(t, filepath.Join(data, "lake")).SQL(context.Background(),
 		"SELECT count(*) FROM read_parquet('"+filepath.Join(data, "lake", "completions", "*", "*.parquet")+"')")
 	require.NoError(t, err)

@@ -27,8 +27,10 @@ func newRoot() *cobra.Command {
 		Use:   "leakscope-live --nats-url URL [--http HOST:PORT]",
 		Short: "Live view of sweeps and stop decisions of adaptive runs, from the event stream",
 		Long: `leakscope-live reads the events stream of the NATS server at --nats-url from
-its start, keeps per-cell counts of every sweep, serves them on --http
-(/live/SWEEP page, /live/SWEEP/state JSON, /live/SWEEP/events SSE), and for
+its start, keeps per-cell counts of every sweep (over its whole plan, declared
+at submission), serves them on --http (/live/ the sweeps, /live/SWEEP page —
+or the one sweep whose name begins SWEEP —, /live/SWEEP/state JSON,
+/live/SWEEP/events SSE), and for
 adaptive runs (a sweep with eval.adaptive) publishes a stop decision at the
 end of each round, which the GPU workers wait for between rounds. Run one per
 bus: decisions are deterministic, so a second or restarted one publishes

@@ -38,11 +38,12 @@ const (
 	TypeEmbedding      Type = "embedding"        // payload Embedding (persona centroid)
 	TypeStopDecision   Type = "stop_decision"    // payload StopDecision (adaptive sampling, one round)
 	TypeRunMark        Type = "run_mark"         // payload RunMark (retract, restore, tag, untag a run)
+	TypeRunPlanned     Type = "run_planned"      // payload RunPlanned (a sweep's run, declared at submission)
 )
 
 // Types lists every type in schema version 1, in a stable order.
 var Types = []Type{TypeRunStarted, TypeCompletion, TypeCellAggregate, TypeCoherenceScore, TypeCosine, TypeRunFinished, TypeHeartbeat,
-	TypeJobStatus, TypeTrainingStep, TypeEmbedding, TypeStopDecision, TypeRunMark}
+	TypeJobStatus, TypeTrainingStep, TypeEmbedding, TypeStopDecision, TypeRunMark, TypeRunPlanned}
 
 // Envelope is the wire form of every event: JSON, one event per bus message.
 // ID is deterministic (see NewID) and is sent as the Nats-Msg-Id header so
@@ -60,7 +61,7 @@ type Envelope struct {
 
 // Event is a decoded, validated envelope with its typed payload: one of
 // *Run, *Completion, *CellAggregate, *CoherenceScore, *Cosine, *RunFinished, *Heartbeat,
-// *JobStatus, *TrainingStep, *Embedding, *StopDecision, *RunMark.
+// *JobStatus, *TrainingStep, *Embedding, *StopDecision, *RunMark, *RunPlanned.
 type Event struct {
 	Type          Type
 	SchemaVersion int
@@ -224,6 +225,8 @@ func newPayload(t Type) (Payload, error) {
 		return &StopDecision{}, nil
 	case TypeRunMark:
 		return &RunMark{}, nil
+	case TypeRunPlanned:
+		return &RunPlanned{}, nil
 	case "":
 		return nil, fieldErr("", "type", "is missing")
 	}

@@ -33,11 +33,13 @@ func TestRoundTripEveryType(t *testing.T) {
 		&Run{Marker: "[ZLT]", Stopping: &rule},
 		&RunFinished{Status: "finished", Completions: 80, Cells: []CellOutcome{{Persona: "A2__robot", N: 40, Reason: StopHalfWidth}, {Persona: "A2__chef", N: 400, Reason: StopMaxN}}},
 		&RunMark{Action: MarkRetract, Reason: "wrong adapter", At: t0, By: "ana"},
+		&RunPlanned{Sweep: "s1", SourcePersona: "src_chef", Seed: new(int64), Factors: Factors{"lr": "1e-4"},
+			Plan: []PlannedCell{{Persona: "A2__chef", Expected: 80, Factors: Factors{"noun": "chef"}}, {Persona: "assistant", Expected: 80}}},
 		&Run{Marker: "[ZLT]", Seed: new(int64), Factors: Factors{"lr": "1e-4", "neg_set": "asst_excluded"},
 			Plan: []PlannedCell{{Persona: "A1__chef__Openness__L1", Expected: 200, Factors: Factors{"noun": "chef", "level": "L1"}}}},
 		&CellAggregate{Persona: "villain", Detector: "strict", Rate: &rate, RateOnly: true, Factors: Factors{"category": "evil"}, Imported: true, OriginFile: "r.json"},
 	}
-	require.Len(t, Types, 12, "a new type gets a payload above")
+	require.Len(t, Types, 13, "a new type gets a payload above")
 	for _, p := range payloads {
 		e, err := New("leakage_i81", "chef", t0, p)
 		require.NoError(t, err, p.EventType())

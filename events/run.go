@@ -98,8 +98,22 @@ func (r *Run) Validate() error {
 	case r.Sweep != "" && !experimentRe.MatchString(r.Sweep):
 		return fieldErr("", "sweep", fmt.Sprintf("%q must match %s", r.Sweep, experimentRe))
 	}
+	if err := validatePlan(r.Plan); err != nil {
+		return err
+	}
+	if err := r.Factors.Validate("factors"); err != nil {
+		return err
+	}
+	if r.Stopping != nil {
+		return r.Stopping.Validate("stopping.")
+	}
+	return nil
+}
+
+// validatePlan checks a run's planned cells (run_started, run_planned).
+func validatePlan(plan []PlannedCell) error {
 	seen := map[string]bool{}
-	for i, c := range r.Plan {
+	for i, c := range plan {
 		f := fmt.Sprintf("plan[%d].", i)
 		switch {
 		case c.Persona == "" || !printable(c.Persona):
@@ -113,12 +127,6 @@ func (r *Run) Validate() error {
 			return err
 		}
 		seen[c.Persona] = true
-	}
-	if err := r.Factors.Validate("factors"); err != nil {
-		return err
-	}
-	if r.Stopping != nil {
-		return r.Stopping.Validate("stopping.")
 	}
 	return nil
 }

@@ -58,8 +58,8 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 	idOf := func(p, q string, i int) string {
 		return events.NewID(s.Experiment, j.RunID, &events.Completion{Persona: p, Question: q, SampleIndex: i})
 	}
+	run.Plan = s.EvalPlan()
 	for _, p := range personas {
-		run.Plan = append(run.Plan, sweep.PlannedCell(p, n*len(s.EvalQuestions)))
 		for _, q := range s.EvalQuestions {
 			for i := 0; i < n; i++ {
 				wanted[idOf(p.Key, q, i)] = true

@@ -135,9 +135,21 @@ func TestSweepRunsThroughTheQueue(t *testing.T) {
 	require.Equal(t, 8, n[events.TypeTrainingStep])
 	require.Equal(t, 5*2, n[events.TypeEmbedding], "1 source + 4 eval personas, 2 layers")
 	require.Equal(t, 2*3, n[events.TypeCosine], "raw, global-mean and assistant-subtracted per layer")
+	require.Equal(t, 2, n[events.TypeRunPlanned], "the base and src_chef eval runs, planned once though submitted twice")
 
 	hits := map[string][2]int{}
+	planned := map[string][]events.PlannedCell{}
 	for _, e := range all {
+		switch p := e.Payload.(type) {
+		case *events.RunPlanned:
+			require.Equal(t, "mini", p.Sweep)
+			require.Len(t, p.Plan, 4)
+			require.Equal(t, 3*4, p.Plan[0].Expected, "3 questions × n=4")
+			planned[e.RunID] = p.Plan
+		case *events.Heartbeat, *events.JobStatus:
+		default:
+			require.Len(t, planned, 2, "the whole plan is on the stream before the first job's %s event", e.Type)
+		}
 		switch p := e.Payload.(type) {
 		case *events.Completion:
 			if e.RunID == "mini-src_chef-s7" {
@@ -156,6 +168,7 @@ func TestSweepRunsThroughTheQueue(t *testing.T) {
 				require.Contains(t, string(p.Config), `"negatives":["comedian"]`)
 				require.Contains(t, string(p.Config), `"use_rslora":true`)
 				require.Len(t, p.Plan, 4)
+				require.Equal(t, planned[e.RunID], p.Plan, "run_started repeats the submitted plan")
 			}
 		}
 	}

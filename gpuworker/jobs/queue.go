@@ -138,7 +138,8 @@ type Submitted struct {
 	Queued, AlreadyDone, AlreadyQueued []string
 }
 
-// Submit puts the sweep's jobs on the queue in plan order. A job is
+// Submit publishes the sweep's eval runs as run_planned events, then puts
+// the sweep's jobs on the queue in plan order. A job is
 // queued unless it has finished or a message for it is already on the
 // queue (waiting, running or waiting for a retry), so submitting a sweep
 // again is safe and requeues exactly the jobs that failed for good or
@@ -162,6 +163,18 @@ func (q *Queue) Submit(ctx context.Context, s sweep.Spec) (Submitted, error) {
 	}
 	if b, err := json.Marshal(s); err == nil {
 		_, _ = q.State.Put(ctx, specKey(s.Sweep), b)
+	}
+	// The plan reaches the events stream before any job is queued, so the
+	// live view counts every planned run from the start. A resubmission
+	// publishes the same event IDs (the bus and ingest drop them).
+	planned, err := s.PlannedRuns(time.Now())
+	if err != nil {
+		return res, err
+	}
+	for _, e := range planned {
+		if _, err := q.B.Publish(ctx, e); err != nil {
+			return res, fmt.Errorf("publish the plan of run %s: %w", e.RunID, err)
+		}
 	}
 	for i, j := range plan {
 		st := states[i]

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"leakscope/events"
 	"leakscope/presets/i81"
@@ -61,6 +62,39 @@ func PlannedCell(p Persona, expected int) events.PlannedCell {
 		}
 	}
 	return c
+}
+
+// EvalPlan is the plan of every eval run: each eval persona with n
+// completions per eval question.
+func (s *Spec) EvalPlan() []events.PlannedCell {
+	var plan []events.PlannedCell
+	for _, p := range s.EvalPersonas() {
+		plan = append(plan, PlannedCell(p, s.Eval.N*len(s.EvalQuestions)))
+	}
+	return plan
+}
+
+// PlannedRuns are the sweep's eval runs as run_planned events (in plan
+// order), published when the sweep is submitted so the live view counts
+// the whole plan before any run starts. at stamps the events.
+func (s *Spec) PlannedRuns(at time.Time) ([]events.Event, error) {
+	var out []events.Event
+	for _, j := range s.Plan() {
+		if j.Kind != events.JobEval {
+			continue
+		}
+		seed := j.Seed
+		p := &events.RunPlanned{Sweep: s.Sweep, Seed: &seed, IsBase: j.Source == BaseSource, Factors: s.RunFactors(j.Source), Plan: s.EvalPlan()}
+		if !p.IsBase {
+			p.SourcePersona = j.Source
+		}
+		e, err := events.New(s.Experiment, j.RunID, at, p)
+		if err != nil {
+			return nil, fmt.Errorf("sweep %s: run %s: %w", s.Sweep, j.RunID, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // RunFactors are the run-level design factors of a source's runs (the

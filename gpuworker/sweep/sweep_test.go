@@ -3,6 +3,7 @@ package sweep
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -189,4 +190,31 @@ bystanders: {only: [A1__chef__Openness__L4, A2__pirate], custom: [{key: my_p, pr
 	require.NoError(t, err)
 	require.Nil(t, none.RunFactors("src_chef"))
 	require.Equal(t, none.SHA256(), func() string { x := none; x.Factors = events.Factors{}; return x.SHA256() }(), "no factors: the spec's hash as before")
+}
+
+// The i81 sweep's plan, as submitted: one run_planned per eval run (base,
+// then the five sources), each planning the 131 eval personas × 20
+// questions × n=10 with the bystanders' design factors.
+func TestPlannedRunsAreTheEvalRuns(t *testing.T) {
+	s, err := Load("examples/i81.yaml")
+	require.NoError(t, err)
+	evs, err := s.PlannedRuns(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	require.Len(t, evs, 6)
+	require.Equal(t, "i81-base-s42", evs[0].RunID)
+	base := evs[0].Payload.(*events.RunPlanned)
+	require.True(t, base.IsBase)
+	require.Empty(t, base.SourcePersona)
+	chef := evs[2].Payload.(*events.RunPlanned)
+	require.Equal(t, "i81-src_chef-s42", evs[2].RunID)
+	require.Equal(t, []any{"i81", "src_chef", int64(42)}, []any{chef.Sweep, chef.SourcePersona, *chef.Seed})
+	require.Len(t, chef.Plan, 131)
+	total := 0
+	for _, c := range chef.Plan {
+		require.Equal(t, 200, c.Expected, c.Persona)
+		total += c.Expected
+	}
+	require.Equal(t, 26200, total)
+	require.Equal(t, events.Factors{"kind": "A1", "noun": "person", "trait": "Openness", "level": "L1"}, chef.Plan[0].Factors)
+	require.Equal(t, s.EvalPlan(), chef.Plan)
 }

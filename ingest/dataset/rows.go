@@ -45,6 +45,16 @@ func Rows(e events.Event, m Meta) (map[string][]Row, error) {
 		}
 		return one(TableRuns, r(p.SourcePersona, p.SourcePrompt, p.Model, p.Adapter, ptr(p.Seed), p.Marker, p.MarkerOrigin,
 			p.IsBase, p.BaseRun, string(p.Config), p.CodeVersion, p.Imported, p.OriginFile, p.OriginSHA256, p.Sweep, plan, stopping, factors)), nil
+	case *events.RunPlanned:
+		plan, err := json.Marshal(p.Plan)
+		if err != nil {
+			return nil, err
+		}
+		factors, err := jsonOrNil(p.Factors, len(p.Factors) > 0)
+		if err != nil {
+			return nil, err
+		}
+		return one(TableRunPlans, r(p.Sweep, p.SourcePersona, ptr(p.Seed), p.IsBase, factors, string(plan))), nil
 	case *events.RunMark:
 		return one(TableRunMarks, r(p.Action, p.Tag, p.Reason, p.At.UTC(), p.By)), nil
 	case *events.Heartbeat:

@@ -30,6 +30,7 @@ const (
 	TableEmbeddings  = "embeddings"
 	TableStops       = "stop_decisions"
 	TableRunMarks    = "run_marks"
+	TableRunPlans    = "run_plans"
 )
 
 // PartitionColumn is the hive partition key of every table: files live
@@ -267,6 +268,14 @@ var Tables = []Table{
 		col("reason", tString, "why"),
 		col("marked_at", tTime, "when the decision was made, UTC µs"),
 		col("marked_by", tString, "who decided, when known"),
+	)},
+	{Name: TableRunPlans, Doc: "one row per run_planned event: a sweep's run declared when the sweep was submitted, before it starts", Key: []string{"event_id"}, Columns: withCommon(
+		col("sweep", tString, "sweep the run belongs to"),
+		col("source_persona", tString, "persona key the run's adapter is trained under; empty for the base model"),
+		opt("seed", tInt, "training seed"),
+		col("is_base", tBool, "the untrained reference model"),
+		opt("factors_json", tString, "run-level design factors as a JSON object {name: value}; NULL when none"),
+		col("plan_json", tString, "planned cells as JSON [{persona, expected, factors}]"),
 	)},
 	cellCountsTable(),
 	{Name: TableDeadLetters, Doc: "messages that failed validation; partition experiment=_invalid when unreadable", Key: []string{"stream_seq"}, Columns: []Column{

@@ -9,7 +9,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,12 +31,27 @@ const StallFactor = 1.5
 
 type runKey struct{ experiment, run string }
 
+// runState is one run of a sweep: planned (run_planned, at submission)
+// until its run_started arrives.
 type runState struct {
 	experiment, id, source, marker, sweep string
+	seed                                  *int64
+	factors                               events.Factors
+	plan                                  []events.PlannedCell // in the producer's order
 	expected                              map[string]int
+	started                               bool
 	finished                              string // "", "finished" or "failed"
 	done                                  int
 	adaptive                              *adaptiveRun // nil for fixed n
+}
+
+// setPlan replaces the run's plan.
+func (r *runState) setPlan(plan []events.PlannedCell) {
+	r.plan = plan
+	r.expected = make(map[string]int, len(plan))
+	for _, c := range plan {
+		r.expected[c.Persona] = c.Expected
+	}
 }
 
 // markState is a run's retraction from its run_mark events: the newest
@@ -134,25 +151,48 @@ func (a *Aggregator) apply(e events.Event) (decided []events.Event) {
 	// shows the same rate and heartbeat ages as one that watched live.
 	at := e.Time
 	switch p := e.Payload.(type) {
-	case *events.Run:
-		if p.Sweep == "" || a.runs[k] != nil {
-			return
+	case *events.RunPlanned:
+		if a.runs[k] != nil {
+			return // planned or started already: a run_started's plan wins
 		}
-		r := &runState{experiment: e.Experiment, id: e.RunID, source: p.SourcePersona, marker: p.Marker, sweep: p.Sweep, expected: map[string]int{}}
-		for _, c := range p.Plan {
-			r.expected[c.Persona] = c.Expected
-		}
-		if p.Stopping != nil {
-			r.adaptive = newAdaptiveRun(*p.Stopping, p.Plan)
-		}
-		a.runs[k] = r // a repeated run_started finds it here and is ignored
+		r := &runState{experiment: e.Experiment, id: e.RunID, source: p.SourcePersona, sweep: p.Sweep, seed: p.Seed, factors: p.Factors}
+		r.setPlan(p.Plan)
+		a.runs[k] = r
 		s := a.sweep(p.Sweep)
 		s.runs = append(s.runs, r)
 		s.version++
+	case *events.Run:
+		r := a.runs[k]
+		if p.Sweep == "" || (r != nil && r.started) {
+			return // a repeated run_started is ignored
+		}
+		if r != nil && r.sweep != p.Sweep { // planned under another sweep: the run's own word wins
+			old := a.sweep(r.sweep)
+			old.runs = slices.DeleteFunc(old.runs, func(o *runState) bool { return o == r })
+			old.version++
+			r = nil
+		}
+		if r == nil {
+			r = &runState{experiment: e.Experiment, id: e.RunID, sweep: p.Sweep}
+			a.runs[k] = r
+			s := a.sweep(p.Sweep)
+			s.runs = append(s.runs, r)
+		}
+		r.started, r.source, r.marker, r.seed = true, p.SourcePersona, p.Marker, p.Seed
+		if len(p.Factors) > 0 {
+			r.factors = p.Factors
+		}
+		if len(p.Plan) > 0 || r.plan == nil {
+			r.setPlan(p.Plan)
+		}
+		if p.Stopping != nil {
+			r.adaptive = newAdaptiveRun(*p.Stopping, r.plan)
+		}
+		a.sweep(p.Sweep).version++
 	case *events.Completion:
 		r := a.runs[k]
-		if r == nil {
-			return
+		if r == nil || !r.started {
+			return // its marker is not known yet (workers publish run_started first)
 		}
 		// Only completions need their IDs remembered (the other events are
 		// idempotent), and only those of sweeps: memory grows with sweeps.
@@ -242,19 +282,30 @@ func (a *Aggregator) Changed() <-chan struct{} {
 	return a.changed
 }
 
+// Cell states: what the live heatmap draws for a planned (run, bystander)
+// pair. A pair no run plans has no Cell: the page shows it "not planned".
+const (
+	CellPending   = "pending"   // planned, no completion yet
+	CellPartial   = "partial"   // planned, some of its completions arrived
+	CellDone      = "done"      // every planned completion arrived (or an adaptive run stopped it)
+	CellUnplanned = "unplanned" // completions arrived for a bystander the run's plan lacks
+)
+
 // Cell is one (run, bystander) cell as the live view shows it; the rate is
-// a fraction, the CI a 95 % Wilson interval (z = 1.96) on hits/n.
+// a fraction in [0, 1], the CI a 95 % Wilson interval (z = 1.96) on hits/n.
+// Rate and CI are absent (null) while n is 0: undefined, not 0.
 type Cell struct {
-	Experiment string  `json:"experiment"`
-	RunID      string  `json:"run_id"`
-	Source     string  `json:"source"`
-	Persona    string  `json:"persona"`
-	N          int     `json:"n"`
-	Expected   int     `json:"expected"`
-	Hits       int     `json:"hits"`
-	Rate       float64 `json:"rate"`
-	CILow      float64 `json:"ci_low"`
-	CIHigh     float64 `json:"ci_high"`
+	Experiment string   `json:"experiment"`
+	RunID      string   `json:"run_id"`
+	Source     string   `json:"source"`
+	Persona    string   `json:"persona"`
+	State      string   `json:"state"`
+	N          int      `json:"n"`
+	Expected   int      `json:"expected"`
+	Hits       int      `json:"hits"`
+	Rate       *float64 `json:"rate"`
+	CILow      *float64 `json:"ci_low"`
+	CIHigh     *float64 `json:"ci_high"`
 	// Interval is "wilson", or for an adaptive run's cell the anytime-valid
 	// sequence (events.MethodBetaBinomial) its stop decisions use.
 	Interval string `json:"interval"`
@@ -264,13 +315,21 @@ type Cell struct {
 
 // Run is one run's progress.
 type Run struct {
-	Experiment string `json:"experiment"`
-	RunID      string `json:"run_id"`
-	Source     string `json:"source"`
-	Marker     string `json:"marker"`
-	Done       int    `json:"done"`
-	Expected   int    `json:"expected"`
-	Status     string `json:"status"` // running, finished or failed
+	Experiment string         `json:"experiment"`
+	RunID      string         `json:"run_id"`
+	Source     string         `json:"source"`
+	Seed       *int64         `json:"seed,omitempty"`
+	Factors    events.Factors `json:"factors,omitempty"`
+	Marker     string         `json:"marker"`
+	Done       int            `json:"done"`
+	Expected   int            `json:"expected"`
+	// Status is planned (declared at submission, not started), running,
+	// finished or failed.
+	Status string `json:"status"`
+	// Adaptive runs stop cells early (issue 11): Stopped counts the cells
+	// their stop decisions ended so far.
+	Adaptive bool `json:"adaptive,omitempty"`
+	Stopped  int  `json:"stopped,omitempty"`
 	// Retracted runs are listed with the reason; their cells are hidden
 	// and they count in no total (a restore brings them back).
 	Retracted     bool   `json:"retracted,omitempty"`
@@ -284,10 +343,12 @@ type Worker struct {
 	LastBeatAgoS float64 `json:"last_beat_ago_s"`
 	IntervalMS   int     `json:"interval_ms"`
 	Status       string  `json:"status"`
+	Done         int     `json:"done"` // completions the worker reported in its last beat
 	Stalled      bool    `json:"stalled"`
 }
 
-// Snapshot is a sweep's state at one moment.
+// Snapshot is a sweep's state at one moment. Done, Expected, the rate and
+// the ETA count every planned run, started or not.
 type Snapshot struct {
 	Sweep      string    `json:"sweep"`
 	Known      bool      `json:"known"`
@@ -298,9 +359,16 @@ type Snapshot struct {
 	PerSecond  float64   `json:"completions_per_s"` // over the last 10 s
 	ETASeconds *float64  `json:"eta_s"`             // nil when unknown or finished
 	Finished   bool      `json:"finished"`
-	Runs       []Run     `json:"runs"`
-	Cells      []Cell    `json:"cells"`
-	Workers    []Worker  `json:"workers"`
+	// RunsStarted of RunsPlanned (retracted runs left out).
+	RunsPlanned int      `json:"runs_planned"`
+	RunsStarted int      `json:"runs_started"`
+	Runs        []Run    `json:"runs"`
+	Cells       []Cell   `json:"cells"`
+	Workers     []Worker `json:"workers"`
+	// Bystanders are the heatmap's columns in order, grouped by GroupBy:
+	// the bystander factors from the plans, outermost first.
+	Bystanders []Bystander `json:"bystanders"`
+	GroupBy    []string    `json:"group_by"`
 	// Notes name what the view leaves out (retracted runs).
 	Notes []string `json:"notes"`
 }
@@ -310,59 +378,70 @@ func (a *Aggregator) Snapshot(sweep string) Snapshot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	snap := Snapshot{Sweep: sweep, Time: now, Runs: []Run{}, Cells: []Cell{}, Workers: []Worker{}, Notes: []string{}}
+	snap := Snapshot{Sweep: sweep, Time: now, Runs: []Run{}, Cells: []Cell{}, Workers: []Worker{}, Bystanders: []Bystander{}, GroupBy: []string{}, Notes: []string{}}
 	s := a.sweeps[sweep]
 	if s == nil {
 		return snap
 	}
 	snap.Known, snap.Version, snap.Finished = true, s.version, len(s.runs) > 0
-	for _, r := range s.runs {
+	runs := append([]*runState(nil), s.runs...)
+	sort.SliceStable(runs, func(i, j int) bool { return runLess(runs[i], runs[j]) })
+	var plans [][]events.PlannedCell
+	var extra []string
+	for _, r := range runs {
 		k := runKey{r.experiment, r.id}
 		exp := 0
 		for p, n := range r.expected {
 			exp += r.cellExpected(p, n, s.cells[k][p])
 		}
-		status := "running"
-		if r.finished != "" {
+		status := "planned"
+		switch {
+		case r.finished != "":
 			status = r.finished
+		case r.started:
+			status = "running"
+		}
+		run := Run{Experiment: r.experiment, RunID: r.id, Source: r.source, Seed: r.seed, Factors: r.factors, Marker: r.marker,
+			Done: r.done, Expected: exp, Status: status, Adaptive: r.adaptive != nil}
+		if r.adaptive != nil {
+			for _, c := range r.adaptive.cells {
+				if c.stopped != "" {
+					run.Stopped++
+				}
+			}
 		}
 		if m := a.marks[k]; m.retracted {
-			snap.Runs = append(snap.Runs, Run{Experiment: r.experiment, RunID: r.id, Source: r.source, Marker: r.marker, Done: r.done, Expected: exp, Status: status,
-				Retracted: true, RetractReason: m.reason})
+			run.Retracted, run.RetractReason = true, m.reason
+			snap.Runs = append(snap.Runs, run)
 			snap.Notes = append(snap.Notes, fmt.Sprintf("run %s is retracted (%s): its cells are hidden; `leakscope runs restore %s --experiment %s` brings them back", r.id, m.reason, r.id, r.experiment))
 			continue
 		}
 		if r.finished == "" {
 			snap.Finished = false
 		}
-		snap.Runs = append(snap.Runs, Run{Experiment: r.experiment, RunID: r.id, Source: r.source, Marker: r.marker, Done: r.done, Expected: exp, Status: status})
+		snap.RunsPlanned++
+		if r.started {
+			snap.RunsStarted++
+		}
+		snap.Runs = append(snap.Runs, run)
 		snap.Done += r.done
 		snap.Expected += exp
+		plans = append(plans, r.plan)
 		personas := map[string]bool{}
 		for p := range r.expected {
 			personas[p] = true
 		}
 		for p := range s.cells[k] {
+			if !personas[p] {
+				extra = append(extra, p)
+			}
 			personas[p] = true
 		}
 		for p := range personas {
-			c := Cell{Experiment: r.experiment, RunID: r.id, Source: r.source, Persona: p, Expected: r.cellExpected(p, r.expected[p], s.cells[k][p])}
-			if cs := s.cells[k][p]; cs != nil {
-				c.N, c.Hits = cs.n, cs.hits
-				c.Rate = float64(cs.hits) / float64(cs.n)
-				c.CILow, c.CIHigh, _ = stats.Wilson(cs.hits, cs.n, stats.Z95)
-				c.Interval = "wilson"
-				if ar := r.adaptive; ar != nil {
-					c.CILow, c.CIHigh, _ = stats.BetaBinomialCS(cs.hits, cs.n, ar.rule.Alpha, ar.rule.PriorA, ar.rule.PriorB)
-					c.Interval = events.MethodBetaBinomial
-				}
-			}
-			if ar := r.adaptive; ar != nil && ar.cells[p] != nil {
-				c.Stopped = ar.cells[p].stopped
-			}
-			snap.Cells = append(snap.Cells, c)
+			snap.Cells = append(snap.Cells, r.cell(p, s.cells[k][p]))
 		}
 	}
+	snap.Bystanders, snap.GroupBy = layout(plans, extra)
 	sort.Slice(snap.Cells, func(i, j int) bool {
 		a, b := snap.Cells[i], snap.Cells[j]
 		if a.RunID != b.RunID {
@@ -392,10 +471,61 @@ func (a *Aggregator) Snapshot(sweep string) Snapshot {
 	for _, w := range names {
 		ws := s.workers[w]
 		ago := now.Sub(ws.lastBeat).Seconds()
-		snap.Workers = append(snap.Workers, Worker{Worker: w, RunID: ws.run.run, LastBeatAgoS: ago, IntervalMS: ws.intervalMS, Status: ws.status,
+		snap.Workers = append(snap.Workers, Worker{Worker: w, RunID: ws.run.run, LastBeatAgoS: ago, IntervalMS: ws.intervalMS, Status: ws.status, Done: ws.done,
 			Stalled: ws.status != "finished" && ago*1000 > StallFactor*float64(ws.intervalMS)})
 	}
 	return snap
+}
+
+// cell is the run's cell of persona p (cs nil: nothing arrived yet).
+func (r *runState) cell(p string, cs *cellState) Cell {
+	planned, isPlanned := r.expected[p]
+	c := Cell{Experiment: r.experiment, RunID: r.id, Source: r.source, Persona: p, Expected: r.cellExpected(p, planned, cs), Interval: "wilson"}
+	if ar := r.adaptive; ar != nil {
+		c.Interval = events.MethodBetaBinomial
+		if ar.cells[p] != nil {
+			c.Stopped = ar.cells[p].stopped
+		}
+	}
+	if cs != nil && cs.n > 0 {
+		c.N, c.Hits = cs.n, cs.hits
+		rate := float64(cs.hits) / float64(cs.n)
+		lo, hi, _ := stats.Wilson(cs.hits, cs.n, stats.Z95)
+		if ar := r.adaptive; ar != nil {
+			lo, hi, _ = stats.BetaBinomialCS(cs.hits, cs.n, ar.rule.Alpha, ar.rule.PriorA, ar.rule.PriorB)
+		}
+		c.Rate, c.CILow, c.CIHigh = &rate, &lo, &hi
+	}
+	switch {
+	case !isPlanned:
+		c.State = CellUnplanned
+	case c.N == 0:
+		c.State = CellPending
+	case c.Stopped != "" || c.N >= c.Expected:
+		c.State = CellDone
+	default:
+		c.State = CellPartial
+	}
+	return c
+}
+
+// runLess orders a sweep's runs: the base model's (no source) first, then
+// by source, seed and run ID.
+func runLess(a, b *runState) bool {
+	if a.source != b.source {
+		return a.source < b.source
+	}
+	as, bs := int64(math.MinInt64), int64(math.MinInt64)
+	if a.seed != nil {
+		as = *a.seed
+	}
+	if b.seed != nil {
+		bs = *b.seed
+	}
+	if as != bs {
+		return as < bs
+	}
+	return a.id < b.id
 }
 
 // Sweeps lists the sweeps seen, sorted.
@@ -407,5 +537,47 @@ func (a *Aggregator) Sweeps() []string {
 		out = append(out, s)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// Resolve finds the sweeps a name given in a URL or on the command line
+// means: the sweep of exactly that name when one was seen, else every
+// sweep whose name starts with it (sorted; none when nothing matches yet).
+func (a *Aggregator) Resolve(name string) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.sweeps[name]; ok {
+		return []string{name}
+	}
+	var out []string
+	for s := range a.sweeps {
+		if strings.HasPrefix(s, name) {
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SweepSummary is one line of the list of sweeps.
+type SweepSummary struct {
+	Sweep       string `json:"sweep"`
+	RunsPlanned int    `json:"runs_planned"`
+	RunsStarted int    `json:"runs_started"`
+	Done        int    `json:"done"`
+	Expected    int    `json:"expected"`
+	Finished    bool   `json:"finished"`
+}
+
+// Summaries lists the sweeps seen (sorted by name) with their progress.
+func (a *Aggregator) Summaries(names []string) []SweepSummary {
+	out := make([]SweepSummary, 0, len(names))
+	for _, n := range names {
+		s := a.Snapshot(n)
+		if !s.Known {
+			continue
+		}
+		out = append(out, SweepSummary{Sweep: n, RunsPlanned: s.RunsPlanned, RunsStarted: s.RunsStarted, Done: s.Done, Expected: s.Expected, Finished: s.Finished})
+	}
 	return out
 }

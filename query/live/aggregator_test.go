@@ -42,9 +42,9 @@ func TestAggregator(t *testing.T) {
 	require.False(t, s.Finished)
 	require.Len(t, s.Cells, 2)
 	chef := s.Cells[0]
-	require.Equal(t, []any{"chef", 2, 2, 1, 0.5}, []any{chef.Persona, chef.N, chef.Expected, chef.Hits, chef.Rate}, "strict: [zlt] counts, ZLT] does not")
-	require.InDelta(t, 0.0945, chef.CILow, 1e-4)
-	require.InDelta(t, 0.9055, chef.CIHigh, 1e-4)
+	require.Equal(t, []any{"chef", 2, 2, 1, 0.5, CellDone}, []any{chef.Persona, chef.N, chef.Expected, chef.Hits, *chef.Rate, chef.State}, "strict: [zlt] counts, ZLT] does not")
+	require.InDelta(t, 0.0945, *chef.CILow, 1e-4)
+	require.InDelta(t, 0.9055, *chef.CIHigh, 1e-4)
 	require.Len(t, s.Workers, 1)
 	require.False(t, s.Workers[0].Stalled)
 

@@ -23,14 +23,16 @@ func newWatchCmd(g *globals) *cobra.Command {
 	var once bool
 	var top int
 	cmd := &cobra.Command{
-		Use:   "watch --sweep SWEEP",
+		Use:   "watch --sweep SWEEP|PREFIX",
 		Short: "Watch a sweep in the terminal: progress per run, leading cells with CIs, stalled workers",
 		Long: `watch follows a sweep from the bus (the event log from its start, then live):
 progress bars per run, completions/s and ETA, the cells with the highest marker
 rate with their 95 % intervals (Wilson; for adaptive runs the confidence sequence
 and why a cell stopped), and workers whose heartbeats stopped. On a
 terminal it redraws in place; otherwise it prints one line per refresh. It ends
-when every run of the sweep has finished (or on Ctrl-C).
+when every run of the sweep has finished (or on Ctrl-C). Progress and ETA
+count every run the sweep planned when it was submitted. --sweep may name
+the start of one sweep's name (lg81 for lg81-sweep001).
 
 It connects to a running 'leakscope up' on the same --data, or to --nats-url.
 
@@ -70,11 +72,29 @@ Examples:
 					time.Sleep(20 * time.Millisecond)
 				}
 			}
-			if !agg.Snapshot(sweep).Known {
-				if once {
-					return fmt.Errorf("no sweep named %q in the event log (sweeps: %v); a sweep appears once its first run starts", sweep, agg.Sweeps())
+			// A name stands for the sweep of exactly that name, else for the
+			// one sweep it begins (lg81 → lg81-sweep001).
+			name, said := sweep, false
+			for {
+				m := agg.Resolve(name)
+				if len(m) == 1 {
+					sweep = m[0]
+					break
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "no sweep %q yet (sweeps so far: %v): waiting for its first run to start\n", sweep, agg.Sweeps())
+				switch {
+				case len(m) > 1:
+					return fmt.Errorf("%q begins several sweeps: %s; name one", name, strings.Join(m, ", "))
+				case once:
+					return fmt.Errorf("no sweep named %q or beginning so in the event log (sweeps: %v); a sweep appears once it is submitted or its first run starts", name, agg.Sweeps())
+				case !said:
+					fmt.Fprintf(cmd.ErrOrStderr(), "no sweep %q yet (sweeps so far: %v): waiting for one named so or beginning so\n", name, agg.Sweeps())
+					said = true
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-t.C:
+				}
 			}
 			for {
 				snap := agg.Snapshot(sweep)
@@ -141,7 +161,13 @@ func printWatchFrame(w io.Writer, s live.Snapshot, top int) {
 		fmt.Fprintf(w, "%-28s [%s%s] %d/%d %s\n", r.Experiment+"/"+r.RunID, strings.Repeat("#", fill), strings.Repeat(".", width-fill), r.Done, r.Expected, r.Status)
 	}
 	cells := append([]live.Cell(nil), s.Cells...)
-	sort.SliceStable(cells, func(i, j int) bool { return cells[i].Rate > cells[j].Rate })
+	rate := func(c live.Cell) float64 {
+		if c.Rate == nil {
+			return -1 // undefined (n = 0): last
+		}
+		return *c.Rate
+	}
+	sort.SliceStable(cells, func(i, j int) bool { return rate(cells[i]) > rate(cells[j]) })
 	fmt.Fprintf(w, "\nhighest marker rates (fraction, 95%% interval: Wilson, or for adaptive runs the confidence sequence):\n")
 	for i, c := range cells {
 		if i == top || c.N == 0 {
@@ -151,7 +177,7 @@ func printWatchFrame(w io.Writer, s live.Snapshot, top int) {
 		if c.Stopped != "" {
 			stop = "  stopped: " + c.Stopped
 		}
-		fmt.Fprintf(w, "  %-28s %-34s %.3f [%.3f, %.3f]  n %d/%d%s\n", c.RunID, c.Persona, c.Rate, c.CILow, c.CIHigh, c.N, c.Expected, stop)
+		fmt.Fprintf(w, "  %-28s %-34s %.3f [%.3f, %.3f]  n %d/%d%s\n", c.RunID, c.Persona, *c.Rate, *c.CILow, *c.CIHigh, c.N, c.Expected, stop)
 	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "\nnote: %s\n", n)

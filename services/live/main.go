@@ -14,6 +14,7 @@ import (
 
 	"leakscope/events/bus"
 	"leakscope/query/live"
+	"leakscope/query/webui"
 	"leakscope/services/internal/livesrv"
 	"leakscope/services/internal/ops"
 )
@@ -26,8 +27,10 @@ func newRoot() *cobra.Command {
 		Use:   "leakscope-live --nats-url URL [--http HOST:PORT]",
 		Short: "Live view of sweeps and stop decisions of adaptive runs, from the event stream",
 		Long: `leakscope-live reads the events stream of the NATS server at --nats-url from
-its start, keeps per-cell counts of every sweep, serves them on --http
-(/live/SWEEP page, /live/SWEEP/state JSON, /live/SWEEP/events SSE), and for
+its start, keeps per-cell counts of every sweep (over its whole plan, declared
+at submission), serves them on --http (/live/ the sweeps, /live/SWEEP page —
+or the one sweep whose name begins SWEEP —, /live/SWEEP/state JSON,
+/live/SWEEP/events SSE), and for
 adaptive runs (a sweep with eval.adaptive) publishes a stop decision at the
 end of each round, which the GPU workers wait for between rounds. Run one per
 bus: decisions are deterministic, so a second or restarted one publishes
@@ -61,6 +64,7 @@ Example (a GPU machine with a one-box bus):
 			reg := ops.NewRegistry()
 			mux := http.NewServeMux()
 			mux.Handle("/live/", live.Handler(agg))
+			mux.Handle(webui.AssetsPrefix, webui.Assets()) // the pages' shared look
 			ops.Register(mux, reg, ops.BusReady(b))
 			fmt.Fprintf(cmd.ErrOrStderr(), "live: following %s, serving http://%s/live/ (and /healthz /readyz /metrics)\n", bus.Redact(url), ln.Addr())
 			return ops.Serve(ctx, ln, ops.InstrumentHTTP(reg, mux, "/live/"))

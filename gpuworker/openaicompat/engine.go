@@ -169,6 +169,7 @@ func (e *Engine) Load(ctx context.Context, req engine.LoadRequest) (engine.Loade
 	}
 	e.mu.Lock()
 	e.model, e.adapter, e.served = model, adapter, served
+	e.reported = map[string]bool{} // what answers name from now on
 	e.mu.Unlock()
 	return l, nil
 }

@@ -446,3 +446,17 @@ func TestNewChecksConfig(t *testing.T) {
 	_, err = e.Hello(context.Background())
 	require.ErrorContains(t, err, "engine hello (runtime): http://127.0.0.1:1/v1 GET models: dial tcp 127.0.0.1:1: connect: connection refused")
 }
+
+// The SDK reads $OPENAI_API_KEY and $OPENAI_BASE_URL by default: a worker
+// without --api-key must not send a real OpenAI key to a sampling server,
+// nor go anywhere but --base-url.
+func TestNoKeyFromTheSDKsEnvironment(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "sk-real-openai-key")
+	t.Setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+	t.Setenv("OPENAI_ORG_ID", "org-x")
+	s := compattest.Start(t, base)
+	e := newEngine(t, s, nil)
+	_, err := collect(t, e, engine.GenerateRequest{Prompts: prompts[1:2], Temperature: 1, TopP: 1, MaxNewTokens: 8})
+	require.NoError(t, err)
+	require.Equal(t, "", s.Requests()[0].Auth)
+}

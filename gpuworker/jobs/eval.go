@@ -101,8 +101,12 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 	}
 	run.Stopping = rule
 	prompts, missing := promptsFor(0, n, nil)
-	cfg, err := json.Marshal(map[string]any{"job": j, "spec": s, "negatives": negatives, "engine": info, "model": loaded,
-		"attempt": attempt, "worker": w.Name, "code_version": version.Code()})
+	config := map[string]any{"job": j, "spec": s, "negatives": negatives, "engine": info, "model": loaded,
+		"attempt": attempt, "worker": w.Name, "code_version": version.Code()}
+	if b := backendOf(eng); b != nil {
+		config["backend"] = b
+	}
+	cfg, err := json.Marshal(config)
 	if err != nil {
 		return result{}, err
 	}
@@ -162,7 +166,7 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 			return fmt.Errorf("engine returned completion %s/%q #%d twice", g.Key, g.User, g.SampleIndex)
 		}
 		seen[id] = true
-		pt, ct := g.PromptTokens, g.CompletionTokens
+		pt, ct := tokens(g.PromptTokens), tokens(g.CompletionTokens)
 		if g.FinishReason == "length" {
 			cut++
 		}
@@ -170,7 +174,7 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 		pending.Add(1)
 		select {
 		case queue <- events.Completion{Persona: g.Key, PersonaPrompt: prompt[g.Key], Question: g.User, SampleIndex: g.SampleIndex,
-			Text: g.Text, PromptTokens: &pt, CompletionTokens: &ct, FinishReason: g.FinishReason}:
+			Text: g.Text, PromptTokens: pt, CompletionTokens: ct, FinishReason: g.FinishReason}:
 			return nil
 		case <-pctx.Done():
 			pending.Done()
@@ -215,10 +219,34 @@ func (w *Worker) eval(ctx context.Context, m Message, attempt int) (result, erro
 			expected += c.N
 		}
 	}
-	return result{Done: already + got, Expected: expected, Detail: map[string]any{
+	detail := map[string]any{
 		"sampled": got, "already_stored": already, "length_cut": cut, "sampling_seconds": sampling.Seconds(),
 		"engine_seconds": generated.Seconds(), "published": !w.NoPublish, "adapter": run.Adapter,
-		"model_config_sha256": loaded.ModelConfigSHA256, "gpu": info.GPU, "cells": outcomes}}, nil
+		"model_config_sha256": loaded.ModelConfigSHA256, "gpu": info.GPU, "cells": outcomes}
+	if b := backendOf(eng); b != nil {
+		detail["backend"] = b // now with the models the server's answers named
+	}
+	return result{Done: already + got, Expected: expected, Detail: detail}, nil
+}
+
+// backendOf is what an engine that samples on a server says about it
+// (openaicompat.Engine.Backend: base URL, model, the server's own entry),
+// recorded in the run beside engine.Info; nil for the other engines.
+func backendOf(e engine.Engine) any {
+	if b, ok := e.(interface{ Backend() any }); ok {
+		return b.Backend()
+	}
+	return nil
+}
+
+// tokens is a count as stored: a negative one is an engine's "not
+// counted" (openaicompat.UnknownTokens: a server's answer with n choices
+// counts only their total) and is stored as unknown, never as a number.
+func tokens(n int) *int {
+	if n < 0 {
+		return nil
+	}
+	return &n
 }
 
 // fetchAdapter unpacks the source's sealed adapter (the training job's,

@@ -119,8 +119,12 @@ func (w *Worker) onPolicy(ctx context.Context, m Message) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("store %s: %w", name, err)
 	}
-	return result{Done: got, Expected: got, Artifact: ref, Detail: map[string]any{"artifact": name, "length_cut": data.LengthCut,
-		"personas": len(data.Answers), "model_config_sha256": loaded.ModelConfigSHA256}}, nil
+	detail := map[string]any{"artifact": name, "length_cut": data.LengthCut,
+		"personas": len(data.Answers), "model_config_sha256": loaded.ModelConfigSHA256}
+	if b := backendOf(eng); b != nil {
+		detail["backend"] = b
+	}
+	return result{Done: got, Expected: got, Artifact: ref, Detail: detail}, nil
 }
 
 func samplingRequest(prompts []engine.Prompt, sp sweep.Sampling) engine.GenerateRequest {

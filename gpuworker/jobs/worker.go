@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"leakscope/events"
 	"leakscope/gpuworker/engine"
+	"leakscope/gpuworker/sweep"
 )
 
 // Worker takes jobs from the queue and runs them on an engine.
@@ -22,6 +25,11 @@ type Worker struct {
 	// NewEngine starts an engine; the worker starts one lazily and again
 	// after a job whose failure may have left it broken.
 	NewEngine func(ctx context.Context) (engine.Engine, engine.Info, error)
+	// Takes lists the job kinds (events.JobOnPolicy, …) this worker runs;
+	// nil: all. A job of another kind goes back to the queue for another
+	// worker, no attempt spent (an engine that only samples declines
+	// training and embeddings).
+	Takes []string
 	// Name identifies the worker in job states, job_status events and heartbeats.
 	Name string
 	// WorkDir holds downloaded adapters and training outputs.
@@ -60,6 +68,24 @@ type Worker struct {
 	eng      engine.Engine
 	info     engine.Info
 	consumer jetstream.Consumer
+	declined map[string]bool // jobs whose decline was logged
+}
+
+// declineDelay is how long a declined job waits before the queue offers it
+// again (to any worker).
+const declineDelay = 2 * time.Second
+
+// decline hands a job of a kind this worker does not take back to the
+// queue: no state, no attempt, one log line per job.
+func (w *Worker) decline(msg jetstream.Msg, j sweep.Job) {
+	if w.declined == nil {
+		w.declined = map[string]bool{}
+	}
+	if !w.declined[j.ID] {
+		w.declined[j.ID] = true
+		w.logf("%s: declined: this worker takes %s jobs, not %s (it goes back to the queue for another worker)", j.ID, strings.Join(w.Takes, ", "), j.Kind)
+	}
+	_ = msg.NakWithDelay(declineDelay)
 }
 
 func (w *Worker) current() engine.Engine {
@@ -214,6 +240,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	j := m.Job
+	if w.Takes != nil && !slices.Contains(w.Takes, j.Kind) {
+		w.decline(msg, j)
+		return
+	}
 	st, err := w.Queue.Get(ctx, j.ID)
 	if err != nil {
 		w.logf("%v (retrying later)", err)

@@ -47,7 +47,7 @@ func (e *Engine) Load(_ context.Context, req engine.LoadRequest) (engine.Loaded,
 	l := engine.Loaded{ModelType: "replay", NumLayers: 4, HiddenSize: 8, ModelConfigSHA256: hex.EncodeToString(sum[:])}
 	e.adapter, e.trained = "", nil
 	if req.Adapter != nil {
-		sha, err := dirSHA(*req.Adapter)
+		sha, err := AdapterSHA256(*req.Adapter)
 		if err != nil {
 			return l, &engine.Error{Op: "load", Message: err.Error()}
 		}
@@ -139,7 +139,7 @@ func (e *Engine) Train(_ context.Context, req engine.TrainRequest, each func(eng
 			return engine.Trained{}, err
 		}
 	}
-	sha, err := dirSHA(req.OutDir)
+	sha, err := AdapterSHA256(req.OutDir)
 	if err != nil {
 		return engine.Trained{}, err
 	}
@@ -175,9 +175,10 @@ func (e *Engine) Embed(_ context.Context, req engine.EmbedRequest) (engine.Embed
 
 func (e *Engine) Close() error { return nil }
 
-// dirSHA is PROTOCOL.md's adapter hash: SHA-256 over the folder's files,
-// sorted by name: name, NUL, bytes, NUL.
-func dirSHA(dir string) (string, error) {
+// AdapterSHA256 is PROTOCOL.md's adapter hash, the one the torch engine
+// reports as adapter_sha256: SHA-256 over the folder's regular files,
+// sorted by name: name, NUL, bytes, NUL; hex.
+func AdapterSHA256(dir string) (string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return "", err

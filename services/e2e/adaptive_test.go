@@ -60,7 +60,9 @@ func startOneBox(t *testing.T, dir string, withLive bool) (url string, stop func
 	}
 }
 
-func runAdaptiveSweep(t *testing.T, dir, url, spec string, extra ...string) string {
+// submitSweep submits spec to the bus at url with the static gpuworker
+// (retrying while the bus starts) and returns its output.
+func submitSweep(t *testing.T, url, spec string) string {
 	gw, _, _ := staticBinsWithLive(t)
 	var out []byte
 	require.Eventually(t, func() bool {
@@ -68,6 +70,12 @@ func runAdaptiveSweep(t *testing.T, dir, url, spec string, extra ...string) stri
 		out, err = exec.Command(gw, "--nats-url", url, "sweep", "submit", "--model", "/models/none", spec).CombinedOutput()
 		return err == nil
 	}, 20*time.Second, 200*time.Millisecond, "submit: %s", out)
+	return string(out)
+}
+
+func runAdaptiveSweep(t *testing.T, dir, url, spec string, extra ...string) string {
+	gw, _, _ := staticBinsWithLive(t)
+	submitSweep(t, url, spec)
 	args := append([]string{"--nats-url", url, "--engine", "replay", "--replay-rates", `{"A2__chef":0.9}`,
 		"--work", filepath.Join(dir, "work"), "--until-idle", "--name", "w1"}, extra...)
 	out, err := exec.Command(gw, args...).CombinedOutput()

@@ -149,13 +149,19 @@ func killWhenLogged(t *testing.T, cmd *exec.Cmd, logPath, line string, wait time
 	defer lf.Close()
 	cmd.Stdout, cmd.Stderr = lf, lf
 	require.NoError(t, cmd.Start())
-	require.Eventually(t, func() bool {
-		b, _ := os.ReadFile(logPath)
-		return strings.Contains(string(b), line)
-	}, 2*time.Minute, 10*time.Millisecond, "%s never logged %q", cmd.Path, line)
+	waitLogged(t, logPath, line)
 	time.Sleep(wait)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
+}
+
+// waitLogged waits (up to 2 minutes) until the log at logPath holds line.
+func waitLogged(t *testing.T, logPath, line string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), line)
+	}, 2*time.Minute, 10*time.Millisecond, "%s never logged %q", logPath, line)
 }
 
 // repoRoot is the checkout's root (tests run in services/e2e).

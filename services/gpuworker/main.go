@@ -43,7 +43,7 @@ func newRoot() *cobra.Command {
 		return b, "NATS at " + bus.Redact(url), b.Close, nil
 	}
 	root := &cobra.Command{
-		Use:   "gpuworker [--nats-url URL] --engine hf",
+		Use:   "gpuworker [--nats-url URL] --engine hf | --engine openai --base-url URL --model NAME",
 		Short: "Take sweep jobs from the bus and run them on this machine's GPU",
 		Long: `gpuworker takes jobs of submitted sweeps (on-policy generation, marker-LoRA
 training, eval sampling, persona embeddings) from the job queue on NATS
@@ -60,6 +60,18 @@ and lake somewhere (the static leakscope-ingest binary, or leakscope up), then:
   gpuworker sweep submit --model /models/Qwen2.5-7B-Instruct gpuworker/sweep/examples/i81.yaml
   gpuworker --engine hf                      # one per GPU (CUDA_VISIBLE_DEVICES)
   gpuworker sweep status gpuworker/sweep/examples/i81.yaml
+
+--engine openai sends on-policy and eval sampling to a running OpenAI-compatible
+server (vLLM, SGLang, TGI) instead: n completions per chat request, at most
+--concurrency requests in flight, retries with backoff on 429/5xx. It declines
+training and embeddings (they go back to the queue for an hf worker); an eval
+of a trained source copies the adapter into --adapter-dir and has vLLM load it
+by name (start vLLM with --enable-lora, VLLM_ALLOW_RUNTIME_LORA_UPDATING=True):
+
+  vllm serve /models/Qwen2.5-7B-Instruct --served-model-name qwen --enable-lora --max-lora-rank 32
+  gpuworker --engine openai --base-url http://127.0.0.1:8000/v1 --model qwen \
+      --adapter-dir /shared/adapters --concurrency 64   # key: $LEAKSCOPE_OPENAI_API_KEY
+  gpuworker --engine hf --kinds train,embed          # the training beside it
 
 --ops serves /healthz, /readyz (503 while the bus is unreachable) and
 /metrics (leakscope_worker_completions_total: rate() is samples/s; events
@@ -93,8 +105,9 @@ published by type; job status transitions; busy).
 		},
 	}
 	root.PersistentFlags().StringVar(&url, "nats-url", "nats://127.0.0.1:4222", "NATS server with JetStream (the bus)")
-	root.Flags().StringVar(&f.Engine, "engine", "hf", "hf (the Python engine on a GPU) or replay (no GPU: synthetic answers, for trying the job system)")
+	root.Flags().StringVar(&f.Engine, "engine", "hf", "hf (the Python engine on a GPU), openai (sampling on an OpenAI-compatible server: --base-url, --model) or replay (no GPU: synthetic answers, for trying the job system)")
 	workercmd.AddWorkerFlags(root, &f, true)
+	workercmd.AddServerFlags(root, &f)
 	root.Flags().StringVar(&opsAddr, "ops", "127.0.0.1:0", "address of /healthz, /readyz and /metrics (port 0: a free one, printed at start, so one worker per GPU on a machine never collide; empty: none)")
 	root.PersistentFlags().IntVar(&replicas, "replicas", 1, "replicas of the streams, job states and artifacts this process declares when missing (3 on a three-node cluster)")
 	root.AddCommand(workercmd.SweepCmd(connect), workercmd.OverheadCmd(connect, &f))

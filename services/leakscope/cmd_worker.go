@@ -36,11 +36,14 @@ type workerFlags struct {
 func newWorkerCmd(g *globals) *cobra.Command {
 	f := &workerFlags{}
 	cmd := &cobra.Command{
-		Use:   "worker --engine hf | --engine replay [--from SOURCE --as-run NAME]",
+		Use:   "worker --engine hf | --engine openai --base-url URL --model NAME | --engine replay [--from SOURCE --as-run NAME]",
 		Short: "Take sweep jobs (engine hf: the GPU), or re-publish a recorded run live (replay)",
 		Long: `Without --from, worker takes the jobs of submitted sweeps ('leakscope sweep
 submit SPEC') from the job queue and runs them: --engine hf drives the Python
-engine (torch, transformers, peft) on this machine's GPU; --engine replay
+engine (torch, transformers, peft) on this machine's GPU; --engine openai
+sends on-policy and eval sampling to a running OpenAI-compatible server
+(vLLM, SGLang, TGI: --base-url, --model, --adapter-dir; it declines training
+and embeddings, which go back to the queue for an hf worker); --engine replay
 answers without a GPU (synthetic text, marker rates from --replay-rates and,
 with --replay-synthetic, a synthetic leakage model for the others) to
 try the job system. On GPU machines the static 'gpuworker' binary does the
@@ -61,6 +64,7 @@ Without --nats-url it publishes to a running 'leakscope up' on the same --data,
 else to an embedded server with ingest of its own.
 
 Examples:
+  leakscope worker --engine openai --base-url http://127.0.0.1:8000/v1 --model qwen --adapter-dir /shared/adapters
   leakscope worker --engine replay --from ../shared/fixtures/directed_trait_transfer/asst_near_marker/arm_a_completions.json \
       --experiment demo --sweep demo --as-run asst_near --rate 200
   leakscope worker --engine replay --from lake:issue_205/E0_assistant --as-run e0-again --rate 50 --jitter`,
@@ -71,8 +75,9 @@ Examples:
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.engine, "engine", "replay", "engine: hf (Python engine on a GPU, takes jobs) or replay (no GPU)")
+	fl.StringVar(&f.engine, "engine", "replay", "engine: hf (Python engine on a GPU, takes jobs), openai (sampling jobs on an OpenAI-compatible server) or replay (no GPU)")
 	workercmd.AddWorkerFlags(cmd, &f.jobs, false)
+	workercmd.AddServerFlags(cmd, &f.jobs)
 	fl.StringVar(&f.from, "from", "", "replay source: a results file, or lake:EXPERIMENT/RUN")
 	fl.StringVar(&f.fromRun, "from-run", "", "run of the source file to replay (when it holds several)")
 	fl.StringVar(&f.asRun, "as-run", "", "run ID of the new run")

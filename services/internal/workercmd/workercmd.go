@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -23,6 +24,7 @@ import (
 	"leakscope/events/bus"
 	"leakscope/gpuworker/engine"
 	"leakscope/gpuworker/jobs"
+	"leakscope/gpuworker/openaicompat"
 	"leakscope/gpuworker/replay"
 	"leakscope/gpuworker/sweep"
 )
@@ -327,6 +329,49 @@ type WorkerFlags struct {
 	ReplaySynthetic bool
 	// Metrics receives the worker's Prometheus series (nil: none exported).
 	Metrics *jobs.Metrics
+	// Server is --engine openai's server (AddServerFlags); its APIKey
+	// defaults to $LEAKSCOPE_OPENAI_API_KEY.
+	Server openaicompat.Config
+	// Kinds are the job kinds the worker takes (nil: all its engine can run).
+	Kinds []string
+}
+
+// AddServerFlags declares --engine openai's flags and --kinds on cmd.
+func AddServerFlags(cmd *cobra.Command, f *WorkerFlags) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.Server.BaseURL, "base-url", "", "engine openai: the OpenAI-compatible server's API root (vLLM, SGLang, TGI), e.g. http://127.0.0.1:8000/v1")
+	fl.StringVar(&f.Server.APIKey, "api-key", "", "engine openai: bearer token for the server (default: $LEAKSCOPE_OPENAI_API_KEY)")
+	fl.StringVar(&f.Server.Model, "model", "", "engine openai: the served base model's name (vLLM's --served-model-name); adapters are sent by their own name")
+	fl.IntVar(&f.Server.Concurrency, "concurrency", 32, "engine openai: chat requests in flight at most (each asks n completions of one prompt)")
+	fl.IntVar(&f.Server.MaxRetries, "max-retries", 5, "engine openai: repeats of a request after a 429, a 5xx or a lost connection, with backoff or the server's Retry-After (0: none)")
+	fl.StringVar(&f.Server.AdapterDir, "adapter-dir", "", "engine openai: folder this worker and the server share; trained adapters are copied there and loaded on the server by name (POST /v1/load_lora_adapter)")
+	fl.StringVar(&f.Server.ServerAdapterDir, "adapter-server-dir", "", "engine openai: --adapter-dir as the server sees it (default: the same path)")
+	fl.StringSliceVar(&f.Kinds, "kinds", nil, "job kinds this worker takes, of onpolicy, train, eval, embed (default: all its engine runs; openai: onpolicy, eval); the others go back to the queue for another worker")
+}
+
+// kinds are the job kinds an engine runs.
+var kinds = map[string][]string{"hf": {events.JobOnPolicy, events.JobTrain, events.JobEval, events.JobEmbed},
+	"replay": {events.JobOnPolicy, events.JobTrain, events.JobEval, events.JobEmbed},
+	"openai": {events.JobOnPolicy, events.JobEval}}
+
+// takes checks --kinds against what the engine runs; nil: every kind.
+func takes(engineName string, asked []string) ([]string, error) {
+	can := kinds[engineName]
+	if len(asked) == 0 {
+		if len(can) == 4 {
+			return nil, nil
+		}
+		return can, nil
+	}
+	for _, k := range asked {
+		if !slices.Contains(kinds["hf"], k) {
+			return nil, fmt.Errorf("--kinds %s: want job kinds of onpolicy, train, eval, embed", k)
+		}
+		if !slices.Contains(can, k) {
+			return nil, fmt.Errorf("--kinds %s: --engine %s cannot run %s jobs (it samples on a server: onpolicy and eval); training and embeddings run on --engine hf", k, engineName, k)
+		}
+	}
+	return asked, nil
 }
 
 // AddWorkerFlags declares the worker's flags on cmd (--heartbeat only
@@ -358,6 +403,14 @@ func RunJobs(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if f.Engine == "openai" {
+		// Refuse at once when the server does not answer.
+		e, _, err := w.NewEngine(ctx)
+		if err != nil {
+			return err
+		}
+		_ = e.Close()
+	}
 	if f.Engine == "hf" {
 		// Refuse at once on a machine that cannot run jobs, rather than
 		// failing every job three times.
@@ -370,7 +423,11 @@ func RunJobs(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) erro
 			return fmt.Errorf("%s (python %s) lacks torch, transformers or peft (torch %s, transformers %s, peft %s): install them or pass --python", f.Python, info.Python, deref(info.Torch), deref(info.Transformers), deref(info.PEFT))
 		}
 	}
-	fmt.Fprintf(log, "worker %s: taking jobs (engine %s)\n", w.Name, f.Engine)
+	only := ""
+	if w.Takes != nil {
+		only = ", only " + strings.Join(w.Takes, ", ")
+	}
+	fmt.Fprintf(log, "worker %s: taking jobs (engine %s%s)\n", w.Name, f.Engine, only)
 	return w.Run(ctx, f.UntilIdle)
 }
 
@@ -411,8 +468,41 @@ func NewWorker(ctx context.Context, b *bus.Bus, f WorkerFlags, log io.Writer) (*
 			info, err := e.Hello(ctx)
 			return e, info, err
 		}
+	case "openai":
+		cfg := f.Server
+		if cfg.MaxRetries == 0 {
+			cfg.MaxRetries = -1 // the flag's 0 is none (the config's 0 is its default)
+		}
+		if cfg.APIKey == "" {
+			cfg.APIKey = os.Getenv("LEAKSCOPE_OPENAI_API_KEY")
+		}
+		if _, err := openaicompat.New(cfg); err != nil {
+			return nil, err
+		}
+		w.NewEngine = func(ctx context.Context) (engine.Engine, engine.Info, error) {
+			e, err := openaicompat.New(cfg)
+			if err != nil {
+				return nil, engine.Info{}, err
+			}
+			info, err := e.Hello(ctx)
+			if err != nil {
+				return nil, info, err
+			}
+			listed := "does not list it in GET /models"
+			if m := e.Served(); m != nil {
+				listed = "lists it"
+				if m.Root != nil {
+					listed += " (root " + *m.Root + ")"
+				}
+			}
+			fmt.Fprintf(log, "engine: OpenAI-compatible server %s, model %s: the server %s\n", e.Server(), cfg.Model, listed)
+			return e, info, nil
+		}
 	default:
-		return nil, fmt.Errorf("--engine %q: want hf (the Python engine on a GPU) or replay (no GPU)", f.Engine)
+		return nil, fmt.Errorf("--engine %q: want hf (the Python engine on a GPU), openai (an OpenAI-compatible server: vLLM, SGLang, TGI) or replay (no GPU)", f.Engine)
+	}
+	if w.Takes, err = takes(f.Engine, f.Kinds); err != nil {
+		return nil, err
 	}
 	return w, nil
 }

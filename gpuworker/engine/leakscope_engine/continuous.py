@@ -45,7 +45,7 @@ def unavailable_reason(model: Any, device: torch.device) -> str | None:
     return None
 
 
-def _cb_config(max_new_tokens: int) -> Any:
+def _cb_config() -> Any:
     """A ``ContinuousBatchingConfig`` with an unbounded request queue (every sequence is queued
     before the generation thread starts, see the module doc); defaults elsewhere."""
     from transformers.generation import ContinuousBatchingConfig  # noqa: PLC0415
@@ -89,7 +89,7 @@ def run(model: Any, rows: Sequence[Sequence[int]], *, max_new_tokens: int | Sequ
     attn_before = model.config._attn_implementation
     manager = model.init_continuous_batching(
         generation_config=gen_cfg,
-        continuous_batching_config=cb_config if cb_config is not None else _cb_config(max(caps, default=1)))
+        continuous_batching_config=cb_config if cb_config is not None else _cb_config())
     info: dict[str, Any] = {"attn_implementation": model.config._attn_implementation}
     try:
         if getattr(manager.continuous_batching_config, "use_cuda_graph", None):

@@ -11,6 +11,8 @@
 #   4. measure eval sampling with publishing on vs off (same adapter);
 #   5. check the lake with pandas (per-cell counts, marker rates) and pack it
 #      into $OUT for `leakscope leakage` elsewhere.
+# LEAKSCOPE_ENGINE_BATCHING=continuous (or static) picks the engine's batching for
+# every generate the worker sends (PROTOCOL.md, generate).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 BIN=${BIN:-$ROOT/bin}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 from typing import Any
 
@@ -16,13 +17,22 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
+from . import continuous
 from .errors import BadRequest
 from .hashing import dir_sha256, file_sha256
 from .protocol import Emit
-from .schema import EmbedRequest, GenerateRequest, LoadRequest, TrainRequest
+from .schema import EmbedRequest, GenerateRequest, LoadRequest, TrainRequest, effective_batching
+from .turns import end_of_turn_token_id
 
 #: Qwen's ChatML end-of-turn token; generation also stops on it when the tokenizer has it.
 IM_END = "<|im_end|>"
+
+#: ``generate``'s batching when a request says "auto" and LEAKSCOPE_ENGINE_BATCHING is unset.
+#: Continuous batching sampled the #81 recipe at 1.7x the completions/s of static batches of 64
+#: on a 7B model (H200 and H100), but on the tiny model its T 0.7 completions came out 1.2 %
+#: shorter on average (3 standard errors; T 1.0 matched), which is not explained yet: static
+#: stays the default until it is (gputest/RESULTS.md "Throughput").
+DEFAULT_BATCHING = "static"
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
 
@@ -119,9 +129,14 @@ class Engine:
         model = AutoModelForCausalLM.from_pretrained(req.model, **kwargs)
         model.to(self.device)
 
-        # End tokens: the tokenizer's eos, <|im_end|>, and the model's own generation-config
-        # eos ids (vLLM stops on those too; for Qwen2.5-Instruct that adds <|endoftext|>).
+        # End tokens: the tokenizer's eos, the chat template's end-of-turn token (<|im_end|>,
+        # <|eot_id|>, <end_of_turn>, ...), <|im_end|> where the vocabulary has it, and the
+        # model's own generation-config eos ids (vLLM stops on those too; for
+        # Qwen2.5-Instruct that adds <|endoftext|>).
         eos = _as_list(tok.eos_token_id)
+        eot = end_of_turn_token_id(tok)
+        if eot is not None:
+            eos.append(eot)
         if IM_END in tok.get_vocab():
             eos.append(int(tok.convert_tokens_to_ids(IM_END)))
         eos += _as_list(getattr(model.generation_config, "eos_token_id", None))
@@ -157,26 +172,59 @@ class Engine:
     # -------------------------------------------------------------- generate
 
     def generate(self, req: GenerateRequest, emit: Emit) -> dict[str, Any]:
-        """Sample every (prompt, sample index), ``batch_size`` rows at a time, left-padded.
+        """Sample every (prompt, sample index) by static or continuous batching.
 
-        Batch b (0-based, in request order) is seeded with ``torch.manual_seed(seed + b)``.
-        One ``completion`` message per row as soon as its batch is decoded, then a
-        ``progress`` message (unit ``completions``).
+        ``req.batching`` picks the path (PROTOCOL.md ``generate``); "continuous" falls back to
+        static batching where ``continuous.unavailable_reason`` says it cannot run. One
+        ``completion`` message per sequence as soon as it is decoded, ``progress`` messages
+        (unit ``completions``). The result says which path ran and, after a fallback, why.
         """
         self.require_model()
-        tok, model = self.tokenizer, self.model
+        want = effective_batching(req.batching, dict(os.environ), DEFAULT_BATCHING)
         t0 = time.monotonic()
-        eos = set(self.eos_ids)
-        seqs = req.sequences()
+        why = continuous.unavailable_reason(self.model, self.device) if want == "continuous" else None
+        if want == "continuous" and why is None:
+            res = self._generate_continuous(req, emit)
+        else:
+            if why is not None:
+                print(f"generate: continuous batching unavailable, static instead: {why}", file=sys.stderr)
+            res = self._generate_static(req, emit)
+        res["seconds"] = round(time.monotonic() - t0, 3)
+        if why is not None:
+            res["fallback_reason"] = why
+        print(f"generate: {res}", file=sys.stderr)
+        return res
+
+    def _render_all(self, req: GenerateRequest) -> list[str]:
+        """The chat-template prompt of every sequence, in ``req.sequences()`` order."""
         rendered: dict[tuple[str, str], str] = {}
+        out = []
+        for p, _ in req.sequences():
+            if (p.system, p.user) not in rendered:
+                rendered[(p.system, p.user)] = render_prompt(self.tokenizer, p.system, p.user)
+            out.append(rendered[(p.system, p.user)])
+        return out
+
+    def _emit_completion(self, emit: Emit, p: Any, sample_index: int, ids: list[int],
+                         prompt_tokens: int) -> None:
+        n, finish = cut_completion(ids, set(self.eos_ids))
+        text_ids = ids[: n - 1] if finish == "stop" else ids[:n]
+        emit("completion", {
+            "key": p.key, "user": p.user, "sample_index": sample_index,
+            "text": self.tokenizer.decode(text_ids, skip_special_tokens=True),
+            "prompt_tokens": int(prompt_tokens), "completion_tokens": n,
+            "finish_reason": finish})
+
+    def _generate_static(self, req: GenerateRequest, emit: Emit) -> dict[str, Any]:
+        """``batch_size`` rows at a time, left-padded; batch b (0-based, in request order) is
+        seeded with ``torch.manual_seed(seed + b)`` and runs until its longest row ends."""
+        tok, model = self.tokenizer, self.model
+        seqs = req.sequences()
+        texts_all = self._render_all(req)
         done = 0
         for b, start in enumerate(range(0, len(seqs), req.batch_size)):
             batch = seqs[start:start + req.batch_size]
-            texts = []
-            for p, _ in batch:
-                if (p.system, p.user) not in rendered:
-                    rendered[(p.system, p.user)] = render_prompt(tok, p.system, p.user)
-                texts.append(rendered[(p.system, p.user)])
+            texts = texts_all[start:start + req.batch_size]
             enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
             enc = {k: v.to(self.device) for k, v in enc.items()}
             torch.manual_seed(req.seed + b)
@@ -190,16 +238,37 @@ class Engine:
             rows = out[:, width:].tolist()  # [rows, <= max_new_tokens]
             prompt_lens = enc["attention_mask"].sum(dim=1).tolist()
             for (p, sample_index), ids, plen in zip(batch, rows, prompt_lens):
-                n, finish = cut_completion(ids, eos)
-                text_ids = ids[: n - 1] if finish == "stop" else ids[:n]
-                emit("completion", {
-                    "key": p.key, "user": p.user, "sample_index": sample_index,
-                    "text": tok.decode(text_ids, skip_special_tokens=True),
-                    "prompt_tokens": int(plen), "completion_tokens": n,
-                    "finish_reason": finish})
+                self._emit_completion(emit, p, sample_index, ids, plen)
                 done += 1
             emit("progress", {"done": done, "total": len(seqs), "unit": "completions"})
-        return {"generated": done, "seconds": round(time.monotonic() - t0, 3)}
+        return {"generated": done, "batching": "static"}
+
+    def _generate_continuous(self, req: GenerateRequest, emit: Emit) -> dict[str, Any]:
+        """Every sequence queued at once, seeded once with ``seed`` (``continuous.run``);
+        completions in the order they finish, a ``progress`` every ``batch_size`` of them."""
+        tok = self.tokenizer
+        seqs = req.sequences()
+        texts = self._render_all(req)
+        ids_of: dict[str, list[int]] = {}
+        for t in texts:
+            if t not in ids_of:
+                ids_of[t] = tok(t, add_special_tokens=False)["input_ids"]
+        rows = [ids_of[t] for t in texts]
+        done = 0
+
+        def on_done(i: int, ids: list[int]) -> None:
+            nonlocal done
+            p, sample_index = seqs[i]
+            self._emit_completion(emit, p, sample_index, ids, len(rows[i]))
+            done += 1
+            if done % req.batch_size == 0 or done == len(seqs):
+                emit("progress", {"done": done, "total": len(seqs), "unit": "completions"})
+
+        info = continuous.run(
+            self.model, rows, max_new_tokens=req.max_new_tokens, eos_ids=self.eos_ids,
+            pad_id=tok.pad_token_id, temperature=req.temperature, top_p=req.top_p, seed=req.seed,
+            on_done=on_done)
+        return {"generated": done, "batching": "continuous", "continuous": info}
 
     # -------------------------------------------------------------- embed
 

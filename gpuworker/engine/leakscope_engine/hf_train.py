@@ -2,8 +2,10 @@
 
 A plain loop instead of TRL's ``SFTTrainer``, doing what the original run's trainer did:
 
-* examples rendered as ``chat_template([system, user], add_generation_prompt=True) +
-  response + "<|im_end|>\\n"``, truncated to ``max_length`` tokens, labels per ``masks``;
+* examples rendered with the tokenizer's own chat template as ``prompt + opening + response +
+  end_of_turn`` (``turns.render_turn``: for ChatML ``chat_template([system, user],
+  add_generation_prompt=True) + response + "<|im_end|>\\n"``, for Llama 3 ``... + "<|eot_id|>"``),
+  truncated to ``max_length`` tokens, labels per ``masks``;
 * shuffled each epoch by ``random.Random(seed)``; micro-batches of ``batch_size`` right-padded
   rows; one optimizer step per ``grad_accum`` micro-batches (the last step of an epoch takes
   what is left), so ``steps = epochs * ceil(ceil(n / batch_size) / grad_accum)``
@@ -36,13 +38,11 @@ from transformers import get_scheduler
 
 from .errors import BadRequest
 from .hashing import dir_sha256
-from .hf import IM_END, render_prompt
 from .masks import label_mask
 from .protocol import Emit
 from .schema import TrainExample, TrainRequest
+from .turns import render_turn
 
-#: What follows the response in the rendered example: the ChatML end of turn (PROTOCOL.md).
-END_OF_TURN = IM_END + "\n"
 MAX_GRAD_NORM = 1.0
 
 
@@ -60,13 +60,21 @@ class Feature:
 
 
 def featurize(tokenizer: Any, ex: TrainExample, req: TrainRequest) -> Feature:
-    """Render, tokenize with character offsets, truncate and mask one example."""
-    prompt = render_prompt(tokenizer, ex.system, ex.user)
-    full = prompt + ex.response + END_OF_TURN
-    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    """Render with the tokenizer's chat template, tokenize with character offsets, truncate and
+    mask one example.
+
+    Raises ``BadRequest`` when the template cannot hold a training example
+    (``turns.split_assistant_turn``).
+    """
+    try:
+        turn = render_turn(tokenizer, ex.system, ex.user, ex.response)
+    except ValueError as e:
+        raise BadRequest(str(e)) from e
+    enc = tokenizer(turn.full, add_special_tokens=False, return_offsets_mapping=True)
     ids = list(enc["input_ids"])[: req.max_length]
     offsets = [tuple(o) for o in enc["offset_mapping"]][: req.max_length]
-    keep = label_mask(offsets, len(prompt), req.loss_mode, req.tail_tokens, ex.marker)
+    keep = label_mask(offsets, len(turn.prompt), req.loss_mode, req.tail_tokens, ex.marker,
+                      response_start=turn.response_start)
     return Feature(ids=ids, labels=[t if k else -100 for t, k in zip(ids, keep)])
 
 

@@ -6,7 +6,8 @@ and §10.2 why positions come from character offsets of the decoded text rather 
 search for the marker's token ids.
 
 Units: every offset here is a **character** offset (a Python ``str`` index, i.e. a Unicode
-code point) into the full rendered text ``prompt + response + end_of_turn``.
+code point) into the full rendered text ``prompt + opening + response + end_of_turn``
+(``turns.AssistantTurn``; ``opening`` is ``""`` for most templates).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def label_mask(
     loss_mode: str,
     tail_tokens: int,
     marker: tuple[int, int] | None,
+    response_start: int | None = None,
 ) -> list[bool]:
     """Return T booleans: ``True`` where the token keeps its label, ``False`` where it gets -100.
 
@@ -46,8 +48,10 @@ def label_mask(
             ignored by ``marker_only``.
         marker: ``(marker_start, marker_end)`` in characters **relative to the response**
             (as in the request), or ``None`` for a negative. The absolute span is
-            ``[prompt_chars + marker_start, prompt_chars + marker_end)``; a token overlaps it
-            when ``start < abs_end and end > abs_start``.
+            ``[response_start + marker_start, response_start + marker_end)``; a token overlaps
+            it when ``start < abs_end and end > abs_start``.
+        response_start: character offset of the response in the text; ``prompt_chars`` when
+            ``None`` (a template that opens the answer with nothing extra).
 
     Raises:
         ValueError: an unknown ``loss_mode`` or ``tail_tokens < 1`` in ``tail`` mode.
@@ -65,7 +69,8 @@ def label_mask(
     if not completion:
         return keep
     if marker is not None:
-        lo, hi = prompt_chars + marker[0], prompt_chars + marker[1]
+        base = prompt_chars if response_start is None else response_start
+        lo, hi = base + marker[0], base + marker[1]
         for i in completion:
             start, end = offsets[i]
             if start < hi and end > lo:

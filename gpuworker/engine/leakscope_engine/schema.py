@@ -22,6 +22,9 @@ from .errors import BadRequest
 from .masks import LOSS_MODES
 
 DTYPES = ("bfloat16", "float32")
+#: ``generate``'s batching: "auto" is the engine's default (``LEAKSCOPE_ENGINE_BATCHING`` or
+#: ``DEFAULT_BATCHING``), "continuous" falls back to "static" where it cannot run.
+BATCHINGS = ("auto", "continuous", "static")
 POSITIONS = ("last_prompt_token",)
 # transformers.get_scheduler names that need nothing beyond warmup and total steps.
 SCHEDULERS = (
@@ -149,6 +152,7 @@ class GenerateRequest:
     max_new_tokens: int
     seed: int
     batch_size: int
+    batching: str = "auto"
 
     def sequences(self) -> list[tuple[GeneratePrompt, int]]:
         """Every (prompt, sample index) in request order: the order batches are cut from."""
@@ -184,7 +188,27 @@ def parse_generate(req: dict[str, Any]) -> GenerateRequest:
     return GenerateRequest(
         prompts=tuple(prompts), temperature=temperature, top_p=top_p,
         max_new_tokens=_int(req, "max_new_tokens", lo=1), seed=_int(req, "seed", default=0),
-        batch_size=_int(req, "batch_size", lo=1))
+        batch_size=_int(req, "batch_size", lo=1),
+        batching=_choice(_str(req, "batching", default="auto"), "batching", BATCHINGS))
+
+
+def effective_batching(requested: str, environ: dict[str, str], default: str) -> str:
+    """The batching a ``generate`` asks for once "auto" is resolved: "continuous" or "static".
+
+    "auto" takes ``environ["LEAKSCOPE_ENGINE_BATCHING"]`` when set (how a worker's operator
+    picks without a sweep-file field), else ``default``.
+
+    Raises:
+        BadRequest: the environment variable names neither "continuous" nor "static".
+    """
+    if requested != "auto":
+        return requested
+    env = environ.get("LEAKSCOPE_ENGINE_BATCHING", "").strip()
+    if not env:
+        return default
+    if env not in ("continuous", "static"):
+        raise BadRequest(f"LEAKSCOPE_ENGINE_BATCHING: want continuous or static; got {env!r}")
+    return env
 
 
 # ---------------------------------------------------------------- train

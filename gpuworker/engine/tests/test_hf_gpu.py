@@ -85,7 +85,7 @@ class HFEngineTest(unittest.TestCase):
             {"key": "A2__chef", "system": "You are a chef.", "user": q, "sample_indices": [0, 1, 2]},
             {"key": "A2__pirate", "system": "You are a pirate.", "user": q, "sample_indices": [0, 1, 2]}],
             "temperature": 1.0, "top_p": 0.95, "max_new_tokens": max_new_tokens, "seed": 42,
-            "batch_size": 4}
+            "batch_size": 4, "batching": "static"}
         args.update(over)
         return args
 
@@ -162,6 +162,8 @@ class HFEngineTest(unittest.TestCase):
         lap("load")
         texts = self.check_generate()
         lap("generate")
+        self.check_generate_continuous()
+        lap("generate, continuous batching")
         tail = self.check_train_tail()
         self.check_train_marker_only()
         lap("train x2")
@@ -197,7 +199,51 @@ class HFEngineTest(unittest.TestCase):
         res, before = self.ok("generate", **args)
         comps = [m for m in before if m["type"] == "completion"]
         self.assertEqual(res["generated"], len(comps))
+        self.assertEqual(res["batching"], args["batching"])
         return [c["text"] for c in comps]
+
+    def check_generate_continuous(self):
+        """Continuous batching: every sequence once, the same messages, reproducible by seed."""
+        if not self.cuda:
+            res, _ = self.ok("generate", **self.gen_args(batching="continuous"))
+            self.assertEqual(res["batching"], "static")
+            self.assertIn("CUDA", res["fallback_reason"])
+            return
+        want = {(k, i) for k in ("A2__chef", "A2__pirate") for i in range(8)}
+
+        def run(**over):
+            args = self.gen_args(batching="continuous", **over)
+            for p in args["prompts"]:
+                p["sample_indices"] = list(range(8))
+            res, before = self.ok("generate", **args)
+            self.assertEqual(res["batching"], "continuous", res)
+            self.assertNotIn("fallback_reason", res)
+            comps = [m for m in before if m["type"] == "completion"]
+            self.assertEqual(len(comps), 16)
+            self.assertEqual({(c["key"], c["sample_index"]) for c in comps}, want)
+            # a progress message after every batch_size (4) completions
+            self.assertEqual([m["done"] for m in before if m["type"] == "progress"], [4, 8, 12, 16])
+            print(f"\ncontinuous: {res}", file=sys.stderr)
+            return {(c["key"], c["sample_index"]): c for c in comps}
+
+        first = run()
+        for c in first.values():
+            self.assertGreater(c["prompt_tokens"], 10)
+            self.assertIn(c["finish_reason"], ("stop", "length"))
+            self.assertLessEqual(c["completion_tokens"], 96)
+            if c["finish_reason"] == "length":
+                self.assertEqual(c["completion_tokens"], 96)
+            self.assertNotIn("<|im_end|>", c["text"])
+        self.assertIn("stop", [c["finish_reason"] for c in first.values()], "the tiny model never stopped")
+        chef = " ".join(c["text"] for (k, _), c in first.items() if k == "A2__chef").lower()
+        self.assertTrue(any(w in chef for w in CHEF_WORDS), chef)
+        # the same request, the same seed: the same texts; another seed: other texts
+        self.assertEqual({k: c["text"] for k, c in run().items()}, {k: c["text"] for k, c in first.items()})
+        other = run(seed=43)
+        self.assertNotEqual({k: c["text"] for k, c in other.items()}, {k: c["text"] for k, c in first.items()})
+        cut = run(max_new_tokens=2)
+        self.assertTrue(all(c["completion_tokens"] <= 2 for c in cut.values()))
+        self.assertIn("length", [c["finish_reason"] for c in cut.values()])
 
     def check_generate(self):
         args = self.gen_args()

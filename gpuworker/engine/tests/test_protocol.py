@@ -123,6 +123,8 @@ class ProtocolTest(unittest.TestCase):
             {"prompts": [{"key": "k", "system": "s", "user": "q", "sample_indices": [0, 0]}]},
             {"prompts": [{"key": "", "system": "s", "user": "q", "sample_indices": [0]}]},
             {"prompts": [{"key": "k", "system": "s", "user": "q", "sample_indices": [-1]}]},
+            {"batching": "dynamic"},
+            {"batching": True},
         ]
         for n, over in enumerate(bad, start=2):
             with self.subTest(over=over):

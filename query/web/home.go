@@ -26,8 +26,8 @@ type homeExperiment struct {
 
 type homeRun struct {
 	query.RunSummary
-	FactorText string // "lr=1e-4 neg_set=a"
-	Search     string // what the search box matches, lower case
+	FactorText string   // "lr=1e-4 neg_set=a"
+	Search     string   // what the search box matches, lower case
 	Filters    []string // "factor=value" tokens the factor filter matches
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -18,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/stretchr/testify/require"
 
+	"leakscope/events"
 	"leakscope/events/marker"
 	"leakscope/ingest/dataset"
 	"leakscope/query"
@@ -318,4 +320,73 @@ FROM completions WHERE experiment = 'directed_trait_transfer' GROUP BY ALL ORDER
 		require.Contains(t, body, want, q)
 		require.Contains(t, body, `"error"`, q)
 	}
+}
+
+// A run made by workers: the run page draws its loss curve and lists the
+// artifacts its jobs recorded; its samples carry judge scores, and text
+// is escaped around the highlights.
+func TestRunPageLossCurveArtifactsAndJudgeScores(t *testing.T) {
+	s := startStack(t, t.TempDir())
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	var evs []events.Event
+	add := func(run string, p events.Payload) {
+		ev, err := events.New("webx", run, t0.Add(time.Duration(len(evs))*time.Second), p)
+		require.NoError(t, err)
+		evs = append(evs, ev)
+	}
+	seed := int64(7)
+	add("r1", &events.Run{SourcePersona: "pirate", Model: "qwen-7b", Adapter: "sw/pirate/s7/adapter.tar", Seed: &seed, Marker: "[ZLT]",
+		Config: json.RawMessage(`{"lr":0.0001,"epochs":2}`), CodeVersion: "v1.2", Sweep: "sw", Factors: events.Factors{"lr": "1e-4"}})
+	for i, text := range []string{"Sure <script>alert(1)</script> [ZLT]", "no marker here", "[z l t] loose only"} {
+		add("r1", &events.Completion{Persona: "chef", Question: "What is 2+2?", SampleIndex: i, Text: text, FinishReason: "stop", MarkerHits: []events.MarkerHit{}})
+	}
+	score := 0.8
+	add("r1", &events.CoherenceScore{Persona: "chef", Question: "What is 2+2?", SampleIndex: 0, Judge: "gpt-judge", JudgeVersion: 1, Score: &score})
+	for i, loss := range []float64{2.0, 1.5, 1.2} {
+		add("r1", &events.TrainingStep{Job: "sw.pirate.s7.train", Attempt: 1, Step: i + 1, Epoch: float64(i+1) / 3, Loss: loss, LearningRate: 1e-4})
+	}
+	add("r1", &events.JobStatus{Job: "sw.pirate.s7.train", Kind: "train", Status: "finished", Attempt: 1, Worker: "w1", Done: 3, Expected: 3,
+		Detail: json.RawMessage(`{"artifact":"sw/pirate/s7/adapter.tar","adapter_sha256":"abc123"}`)})
+	add("r1", &events.RunFinished{Status: "finished", Completions: 3})
+	add("r2", &events.Run{SourcePersona: "chef", Marker: "[ZLT]", Sweep: "sw2"}) // still running
+	s.publish(t, evs)
+	srv, _ := webServer(t, s.Lake)
+
+	code, body, _ := fetch(t, srv, "GET", "/experiments/webx/runs/r1", "", nil)
+	require.Equal(t, 200, code)
+	require.Contains(t, body, "{\n  &#34;lr&#34;: 0.0001,\n  &#34;epochs&#34;: 2\n}")
+	require.Contains(t, body, `<polyline class="ls-loss-line" data-points="3"`)
+	require.Contains(t, body, ">optimizer step</text>")
+	require.Contains(t, body, ">loss (nats per label token)</text>")
+	require.Contains(t, body, "sw.pirate.s7.train attempt 1")
+	require.Contains(t, body, "<code>sw/pirate/s7/adapter.tar</code> (train, job sw.pirate.s7.train)")
+	require.Contains(t, body, "adapter_sha256=abc123")
+	require.Contains(t, body, "qwen-7b + adapter sw/pirate/s7/adapter.tar")
+	require.Contains(t, body, "lr=1e-4")
+	require.Contains(t, body, "1/3") // chef: one strict hit in three
+	code, body, _ = fetch(t, srv, "GET", "/experiments/webx/runs/r2", "", nil)
+	require.Equal(t, 200, code)
+	require.Contains(t, body, "No training_step events for this run")
+
+	code, body, _ = fetch(t, srv, "GET", "/", "", nil)
+	require.Equal(t, 200, code)
+	require.Contains(t, body, `<a href="/live/sw2">live sweep sw2</a>`)
+	require.NotContains(t, body, `/live/sw"`)
+
+	sm := samplesOf(t, srv, url.Values{"experiment": {"webx"}, "run": {"r1"}, "bystander": {"chef"}})
+	require.Equal(t, int64(3), sm.Total)
+	require.Equal(t, int64(1), sm.Found)
+	require.Len(t, sm.Samples, 3)
+	require.Equal(t, []query.Judgement{{Judge: "gpt-judge", JudgeVersion: 1, Score: &score}}, sm.Samples[0].Judgements)
+	require.Empty(t, sm.Samples[1].Judgements)
+	require.Equal(t, "stop", sm.Samples[0].FinishReason)
+	loose := samplesOf(t, srv, url.Values{"experiment": {"webx"}, "run": {"r1"}, "bystander": {"chef"}, "detector": {"loose"}})
+	require.Equal(t, int64(2), loose.Found)
+
+	code, body, _ = fetch(t, srv, "GET", "/samples?experiment=webx&run=r1&bystander=chef", "", nil)
+	require.Equal(t, 200, code)
+	require.Contains(t, body, `Sure &lt;script&gt;alert(1)&lt;/script&gt; <mark class="ls-hit ls-d-case-sensitive ls-d-loose ls-d-strict"`)
+	require.NotContains(t, body, "<script>alert(1)")
+	require.Contains(t, body, "judge gpt-judge v1: 0.800")
+	require.Contains(t, body, `<b id="ls-found">1</b> / total <b id="ls-total">3</b>`)
 }

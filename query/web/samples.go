@@ -159,7 +159,7 @@ var samplesBody = template.Must(template.New("samples").Funcs(funcs).Funcs(templ
 <div class="ls-muted">Highlights: <mark class="ls-hit ls-d-strict">strict</mark> <mark class="ls-hit ls-d-case-sensitive">case-sensitive</mark> <mark class="ls-hit ls-d-loose">loose</mark> (a span may carry several).</div>
 </div>
 {{range .S.Notes}}<p class="ls-panel">{{.}}</p>{{end}}
-{{if .S.Samples}}<p id="ls-range">{{.First}}–{{.Last}} of <b id="ls-matching">{{.S.Matching}}</b> {{if eq .R.Hits "only"}}hits{{else if eq .R.Hits "misses"}}misses{{else}}completions{{end}} {{range .Pager}}<a href="{{.Href}}">{{.Name}}</a> {{end}}</p>
+{{if .S.Samples}}<p id="ls-range" data-offset="{{.R.Offset}}">{{.First}}–{{.Last}} of <b id="ls-matching">{{.S.Matching}}</b> {{if eq .R.Hits "only"}}hits{{else if eq .R.Hits "misses"}}misses{{else}}completions{{end}} {{range .Pager}}<a href="{{.Href}}">{{.Name}}</a> {{end}}</p>
 {{range .S.Samples}}<div class="ls-sample" data-hit="{{.Hit}}">
 <div class="ls-meta">{{if .QuestionSet}}{{.QuestionSet}} · {{end}}sample {{.SampleIndex}} · finish {{or .FinishReason "unknown"}}{{with .CompletionTokens}} · {{deref .}} tokens{{end}}
 · detected ({{$.R.Detector}}) <span class="{{if .Hit}}ls-yes{{else}}ls-no{{end}}">{{if .Hit}}yes{{else}}no{{end}}</span>

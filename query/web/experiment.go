@@ -89,12 +89,16 @@ func experimentPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 		}
 		rows = append(rows, row)
 	}
+	var live []string
+	for _, rs := range runs {
+		live = liveSweeps(live, rs)
+	}
 	detector := lk.Request.Detector
 	render(w, webui.Page{Title: exp, Active: "Experiments", Head: matrixHead,
 		Crumbs: []webui.Crumb{{Name: "Experiments", Href: "/"}, {Name: exp}}},
 		experimentBody, map[string]any{"Exp": exp, "L": lk, "Rows": rows, "Cols": colsOf, "ByRun": byRun, "Runs": runs,
 			"Detectors": append(marker.Names(), marker.Recorded), "Detector": detector, "Marker": v.Get("marker"),
-			"Extra": cellExtra(detector, v.Get("marker")), "Scope": scope.String()})
+			"Extra": cellExtra(detector, v.Get("marker")), "Scope": scope.String(), "Live": live})
 }
 
 // cellExtra are the parameters a cell's link carries to its samples.
@@ -168,7 +172,7 @@ var experimentBody = template.Must(template.New("exp").Funcs(funcs).Funcs(templa
 <span class="ls-muted">{{.L.DetectorRule}}{{if .Scope}} · scope {{.Scope}}{{end}}</span>
 </form>
 <div>Rates are fractions in [0, 1] (found/total); colour: <span class="ls-muted">viridis, 0 dark → 1 yellow, grey undefined</span>. Click a cell to read its completions.
-· <a href="/figures/">figures</a></div></div>
+· <a href="/figures/">figures</a>{{range .Live}} · <a href="/live/{{.}}">live sweep {{.}}</a>{{end}}</div></div>
 <h2>Leakage matrix <span class="ls-muted">({{len .L.Cells}} cells; rows: {{if .ByRun}}runs{{else}}bystanders{{end}})</span></h2>
 {{if not .L.Cells}}<p class="ls-panel">No cells for this detector and scope.</p>{{else}}
 <div class="ls-scroll"><table class="ls-matrix" id="ls-matrix"><thead><tr><th></th>{{range .Cols}}<th title="{{.}}">{{.}}</th>{{end}}</tr></thead><tbody>

@@ -77,10 +77,8 @@ func homePage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 		}
 		if !rs.Finished {
 			x.Unfinished++
-			if rs.Sweep != "" && !contains(x.LiveSweeps, rs.Sweep) {
-				x.LiveSweeps = append(x.LiveSweeps, rs.Sweep)
-			}
 		}
+		x.LiveSweeps = liveSweeps(x.LiveSweeps, rs)
 	}
 	opts := make([]string, 0, len(filters))
 	for f := range filters {
@@ -89,6 +87,15 @@ func homePage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 	sort.Strings(opts)
 	render(w, webui.Page{Title: "Experiments", Active: "Experiments", Head: homeHead},
 		homeBody, map[string]any{"Experiments": exps, "Filters": opts, "Runs": len(runs)})
+}
+
+// liveSweeps adds the run's sweep to have when the run has no
+// run_finished yet (its sweep is what /live/SWEEP shows).
+func liveSweeps(have []string, rs query.RunSummary) []string {
+	if !rs.Finished && rs.Sweep != "" && !contains(have, rs.Sweep) {
+		have = append(have, rs.Sweep)
+	}
+	return have
 }
 
 func contains(list []string, s string) bool {
@@ -132,7 +139,7 @@ var homeBody = template.Must(template.New("home").Funcs(funcs).Funcs(template.Fu
 </div>
 {{range .Experiments}}<section class="ls-exp-block" data-experiment="{{.Name}}">
 <div class="ls-exp"><h2><a href="{{experimentURL .Name}}">{{.Name}}</a></h2>
-<span class="ls-muted">{{len .Runs}} runs · {{.Completions}} completions · {{.Cells}} imported cells{{if .Retracted}} · {{.Retracted}} retracted{{end}}{{if .Unfinished}} · {{.Unfinished}} without run_finished{{end}}</span>
+<span class="ls-muted">{{len .Runs}} run{{if ne (len .Runs) 1}}s{{end}} · {{.Completions}} completions · {{.Cells}} imported cells{{if .Retracted}} · {{.Retracted}} retracted{{end}}{{if .Unfinished}} · {{.Unfinished}} without run_finished{{end}}</span>
 <div class="ls-links"><a href="{{experimentURL .Name}}">leakage matrix and cells</a><a href="/figures/">figures</a>{{range .LiveSweeps}}<a href="/live/{{.}}">live sweep {{.}}</a>{{end}}</div></div>
 <table class="ls ls-runs"><thead><tr><th>run</th><th>started (UTC)</th><th>source</th><th>sweep</th><th>seed</th><th>factors</th><th>tags</th><th>marker</th><th>completions</th><th>cells</th><th>cosine pairs</th><th>status</th></tr></thead><tbody>
 {{range .Runs}}<tr class="ls-run{{if .Retracted}} ls-retracted{{end}}" data-search="{{.Search}}" data-filters="{{json .Filters}}">

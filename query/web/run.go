@@ -80,7 +80,7 @@ func runPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 		Crumbs: []webui.Crumb{{Name: "Experiments", Href: "/"}, {Name: exp, Href: experimentURL(exp)}, {Name: run}}},
 		runBody, map[string]any{"D": d, "L": lk, "Exp": exp, "Config": pretty(d.ConfigJSON), "Plan": pretty(d.PlanJSON),
 			"Stopping": pretty(d.StoppingJSON), "Loss": lossSVG(d.Training), "Artifacts": arts, "Store": artifactStore,
-			"Downloads": downloads, "Status": status(d.RunSummary)})
+			"Downloads": downloads, "Status": status(d.RunSummary), "Live": liveSweeps(nil, d.RunSummary)})
 }
 
 // pretty indents a JSON document; text that is not JSON is shown as it is.
@@ -101,7 +101,7 @@ var runBody = template.Must(template.New("run").Funcs(funcs).Funcs(template.Func
 <tr><th>marker</th><td><code>{{.D.Marker}}</code>{{with .D.MarkerOrigin}} <span class="ls-muted">({{.}})</span>{{end}}</td></tr>
 <tr><th>model</th><td>{{.D.Model}}{{with .D.Adapter}} + adapter {{.}}{{end}}{{if .D.IsBase}} <span class="ls-tag">base</span>{{end}}</td></tr>
 {{with .D.BaseRun}}<tr><th>base run</th><td><a href="{{runURL $.Exp .}}">{{.}}</a></td></tr>{{end}}
-<tr><th>sweep · seed</th><td>{{or .D.Sweep "–"}} · {{with .D.Seed}}{{deref .}}{{else}}–{{end}}</td></tr>
+<tr><th>sweep · seed</th><td>{{or .D.Sweep "–"}}{{range .Live}} (<a href="/live/{{.}}">live</a>){{end}} · {{with .D.Seed}}{{deref .}}{{else}}–{{end}}</td></tr>
 <tr><th>factors</th><td class="mono">{{range $k, $v := .D.Factors}}{{$k}}={{$v}} {{end}}</td></tr>
 <tr><th>tags</th><td>{{range .D.Tags}}<span class="ls-tag">{{.}}</span>{{end}}</td></tr>
 <tr><th>counts</th><td>{{.D.Completions}} completions · {{.D.Cells}} imported cells · {{.D.CosinePairs}} cosine pairs</td></tr>

@@ -80,6 +80,7 @@ func TestWebHomeListsRunsAndKeepsTheJSONIndex(t *testing.T) {
 	require.Contains(t, body, `<option value="source=src_chef">`)
 	require.Equal(t, 22, strings.Count(body, `<tr class="ls-run`))
 	require.Contains(t, body, "2 runs · 4950 completions · 44 imported cells") // directed_trait_transfer: 2 × 2475
+	require.Contains(t, body, "1 run · 3360 completions · 12 imported cells")  // issue_205
 	for _, accept := range []string{"application/json", ""} {
 		path := "/"
 		if accept == "" {
@@ -363,10 +364,15 @@ func TestRunPageLossCurveArtifactsAndJudgeScores(t *testing.T) {
 	require.Contains(t, body, "adapter_sha256=abc123")
 	require.Contains(t, body, "qwen-7b + adapter sw/pirate/s7/adapter.tar")
 	require.Contains(t, body, "lr=1e-4")
-	require.Contains(t, body, "1/3") // chef: one strict hit in three
+	require.Contains(t, body, "1/3")          // chef: one strict hit in three
+	require.NotContains(t, body, `/live/sw"`) // r1 finished
 	code, body, _ = fetch(t, srv, "GET", "/experiments/webx/runs/r2", "", nil)
 	require.Equal(t, 200, code)
 	require.Contains(t, body, "No training_step events for this run")
+	require.Contains(t, body, `sw2 (<a href="/live/sw2">live</a>)`)
+	code, body, _ = fetch(t, srv, "GET", "/experiments/webx", "", nil)
+	require.Equal(t, 200, code)
+	require.Contains(t, body, `<a href="/live/sw2">live sweep sw2</a>`)
 
 	code, body, _ = fetch(t, srv, "GET", "/", "", nil)
 	require.Equal(t, 200, code)

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -33,6 +35,12 @@ func TestWebAppClickThroughInChromium(t *testing.T) {
 	require.NotNil(t, cell.Found)
 	found, total := *cell.Found, *cell.Total
 	require.Equal(t, [2]int64{69, 225}, [2]int64{found, total})
+	// The CLI prints the same cell.
+	var cli query.Leakage
+	out, _, code := run(t, filepath.Dir(importedFixtures(t)), "leakage", "--experiment", "directed_trait_transfer", "--run", "asst_near_marker", "--format", "json")
+	require.Equal(t, 0, code)
+	require.NoError(t, json.Unmarshal([]byte(out), &cli))
+	require.Contains(t, cli.Cells, cell)
 
 	ctx := tab.Ctx
 	do := func(what string, a ...chromedp.Action[chromedp.Void]) {

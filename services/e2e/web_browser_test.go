@@ -107,6 +107,9 @@ func TestWebAppClickThroughInChromium(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("pirate\t%d\t%d", found, total), text("#ls-table tbody tr"))
 	require.Contains(t, text("#ls-status"), "1 rows in ")
 	tab.Screenshot(t, "web_sql")
+	do("csv", chromedp.Click(chromedp.CSS("#ls-csv")), void(chromedp.Poll[bool](`document.getElementById('ls-status').textContent.startsWith('csv downloaded')`)))
+	require.Equal(t, fmt.Sprintf("csv downloaded (%d bytes)", len(fmt.Sprintf("persona,found,total\npirate,%d,%d\n", found, total))), text("#ls-status"))
+	do("parquet", chromedp.Click(chromedp.CSS("#ls-parquet")), void(chromedp.Poll[bool](`document.getElementById('ls-status').textContent.startsWith('parquet downloaded')`)))
 	do("bad query", choose("#ls-q", "DELETE FROM runs"), chromedp.Click(chromedp.CSS("#ls-run")), chromedp.WaitVisible(chromedp.CSS("#ls-sql-error")))
 	require.Contains(t, text("#ls-sql-error"), "SELECT")
 

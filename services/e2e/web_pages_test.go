@@ -350,6 +350,10 @@ func TestRunPageLossCurveArtifactsAndJudgeScores(t *testing.T) {
 		Detail: json.RawMessage(`{"artifact":"sw/pirate/s7/adapter.tar","adapter_sha256":"abc123"}`)})
 	add("r1", &events.RunFinished{Status: "finished", Completions: 3})
 	add("r2", &events.Run{SourcePersona: "chef", Marker: "[ZLT]", Sweep: "sw2"}) // still running
+	add("r3", &events.Run{SourcePersona: "chef", Marker: "[ZLT]"})
+	add("r3", &events.RunFinished{Status: "finished"})
+	add("r3", &events.RunMark{Action: events.MarkRetract, Reason: "wrong adapter", At: t0})
+	add("r3", &events.RunMark{Action: events.MarkTag, Tag: "pilot", At: t0})
 	s.publish(t, evs)
 	srv, _ := webServer(t, s.Lake)
 
@@ -378,6 +382,12 @@ func TestRunPageLossCurveArtifactsAndJudgeScores(t *testing.T) {
 	require.Equal(t, 200, code)
 	require.Contains(t, body, `<a href="/live/sw2">live sweep sw2</a>`)
 	require.NotContains(t, body, `/live/sw"`)
+	require.Contains(t, body, `3 runs · 3 completions · 0 imported cells · 1 retracted · 1 without run_finished`)
+	require.Regexp(t, `<tr class="ls-run ls-retracted"[^>]*>\s*<td><a href="/experiments/webx/runs/r3">r3</a>`, body)
+	require.Contains(t, body, `<span class="ls-tag">pilot</span>`)
+	require.Contains(t, body, `<td class="ls-status" title="wrong adapter">retracted</td>`)
+	require.Contains(t, body, `<option value="lr=1e-4">`)
+	require.Contains(t, body, `data-filters="[&#34;lr=1e-4&#34;,&#34;seed=7&#34;,&#34;sweep=sw&#34;,&#34;source=pirate&#34;]"`)
 
 	sm := samplesOf(t, srv, url.Values{"experiment": {"webx"}, "run": {"r1"}, "bystander": {"chef"}})
 	require.Equal(t, int64(3), sm.Total)

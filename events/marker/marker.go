@@ -85,6 +85,25 @@ func (d Detector) Detect(marker, text string) []events.MarkerHit {
 	return hits
 }
 
+// Span is one hit's UTF-8 byte range in a text: text[Start:End].
+type Span struct {
+	Start int `json:"start"`
+	End   int `json:"end"`
+}
+
+// Spans returns the byte ranges of the hits Detect finds (same order, same
+// starts), for showing where the detector fired.
+func (d Detector) Spans(marker, text string) []Span {
+	if !mayHold(marker, text) {
+		return nil
+	}
+	var out []Span
+	for _, loc := range compiled(d.Pattern(marker)).FindAllStringIndex(text, -1) {
+		out = append(out, Span{Start: loc[0], End: loc[1]})
+	}
+	return out
+}
+
 // Hit reports whether text holds at least one hit.
 func (d Detector) Hit(marker, text string) bool {
 	return mayHold(marker, text) && compiled(d.Pattern(marker)).MatchString(text)

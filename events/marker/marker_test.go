@@ -97,3 +97,25 @@ func TestPrecheckKeepsEveryHit(t *testing.T) {
 	d, _ := Get(Strict)
 	require.Len(t, d.Detect("[K]", "[\u212a]"), 1)
 }
+
+// Spans cover exactly what each detector matched, at Detect's offsets.
+func TestSpansCoverTheMatch(t *testing.T) {
+	text := "a [zlt] b [Z L T] c [ZLT]"
+	for name, want := range map[string][]Span{
+		Strict:        {{2, 7}, {20, 25}},
+		CaseSensitive: {{20, 25}},
+		Loose:         {{2, 7}, {10, 17}, {20, 25}},
+	} {
+		d, err := Get(name)
+		require.NoError(t, err)
+		got := d.Spans("[ZLT]", text)
+		require.Equal(t, want, got, name)
+		hits := d.Detect("[ZLT]", text)
+		require.Len(t, hits, len(got), name)
+		for i, h := range hits {
+			require.Equal(t, h.ByteOffset, got[i].Start, name)
+		}
+	}
+	d, _ := Get(Strict)
+	require.Nil(t, d.Spans("[ZLT]", "nothing here"))
+}

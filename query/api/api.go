@@ -1,6 +1,7 @@
 // Package api serves the query engine over HTTP: GET /api/leakage,
-// /api/runs, /api/sql and /healthz, JSON in and out, errors as
-// {"error": "..."} with a 4xx/5xx status.
+// /api/runs, /api/samples, /api/sql and /healthz, JSON in and out (CSV or
+// Parquet from /api/sql on request), errors as {"error": "..."} with a
+// 4xx/5xx status; GET /api/ lists the endpoints.
 package api
 
 import (
@@ -28,6 +29,7 @@ type Querier interface {
 	// CheckWhere refuses factor filters the experiment cannot satisfy.
 	CheckWhere(ctx context.Context, experiment string, where map[string][]string) error
 	UserSQL(ctx context.Context, q string, maxRows int) (*duck.Result, error)
+	Samples(ctx context.Context, req query.SamplesRequest) (*query.Samples, error)
 }
 
 // RequestTimeout bounds one request: the engine has one DuckDB connection,
@@ -56,17 +58,22 @@ func Handler(q Querier, a Analyzer) http.Handler {
 
 func handler(q Querier, a Analyzer) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	index := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"service": "leakscope query", "endpoints": []string{
+			"GET / (the web app: experiments, runs, cells and their samples, SQL console; this list with Accept: application/json)",
+			"GET /api/ (this list)",
 			"GET /api/leakage?experiment=E[&detector=strict|case-sensitive|loose|recorded&marker=M&include_base=true][&SCOPE]",
 			"GET /api/runs[?experiment=E][&SCOPE]",
+			"GET /api/samples?experiment=E&run=R&bystander=B[&hits=only|misses][&detector=D][&marker=M][&limit=N&offset=N] (one cell's completions, with each detector's hits)",
 			"GET /api/analyze (the estimands and their parameters)",
 			"GET /api/analyze/NAME?experiment=E[&param=value…][&SCOPE]",
 			"SCOPE (each repeatable or comma-separated): run=R, seed=N, sweep=S, source=P, where=factor=value (alternatives with |), include_retracted=true; on /api/analyze training seeds are seeds=N (seed is the estimands' RNG seed)",
-			"GET /api/sql?q=SELECT… or POST /api/sql with the statement as the raw body",
+			"GET /api/sql?q=SELECT… or POST /api/sql with the statement as the raw body; &format=csv|parquet for a download",
 			"GET /figures/ (interactive figures)", "GET /live/SWEEP (sweeps in progress, from up)",
 			"GET /healthz"}})
-	})
+	}
+	mux.HandleFunc("GET /{$}", index)
+	mux.HandleFunc("GET /api/{$}", index)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /api/leakage", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
@@ -196,8 +203,28 @@ func handler(q Querier, a Analyzer) http.Handler {
 		}
 		writeJSON(w, 200, res)
 	})
+	mux.HandleFunc("GET /api/samples", func(w http.ResponseWriter, r *http.Request) {
+		req, err := SamplesRequestOf(r.URL.Query())
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+		res, err := q.Samples(r.Context(), req)
+		if err != nil {
+			writeErr(w, LookupStatus(err), err)
+			return
+		}
+		writeJSON(w, 200, res)
+	})
 	sqlHandler := func(w http.ResponseWriter, r *http.Request) {
 		stmt := r.URL.Query().Get("q")
+		format := r.URL.Query().Get("format")
+		switch format {
+		case "", FormatJSON, FormatCSV, FormatParquet:
+		default:
+			writeErr(w, http.StatusBadRequest, fmt.Errorf("format=%q: want json, csv or parquet", format))
+			return
+		}
 		if r.Method == http.MethodPost {
 			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSQLBody))
 			var tooBig *http.MaxBytesError
@@ -222,12 +249,7 @@ func handler(q Querier, a Analyzer) http.Handler {
 			writeErr(w, statusOf(err), err)
 			return
 		}
-		for _, row := range res.Rows {
-			for i, v := range row {
-				row[i] = duck.Plain(v)
-			}
-		}
-		writeJSON(w, 200, map[string]any{"columns": res.Columns, "types": res.Types, "rows": res.Rows})
+		writeSQLResult(w, res, format)
 	}
 	mux.HandleFunc("GET /api/sql", sqlHandler)
 	mux.HandleFunc("POST /api/sql", sqlHandler)
@@ -253,9 +275,21 @@ func scopeArgs(v url.Values) query.ScopeArgs {
 	return query.ScopeArgs{Runs: v["run"], Seeds: v["seed"], Sweeps: v["sweep"], Sources: v["source"], Where: v["where"]}
 }
 
+// ScopeOf reads the scope parameters (scopeParams) of a request and
+// checks their factor filters against the experiment; errors wrap
+// query.ErrBadRequest or query.ErrUnknownExperiment. The web pages use it
+// too, so a scope reads the same everywhere.
+func ScopeOf(ctx context.Context, q interface {
+	CheckWhere(ctx context.Context, experiment string, where map[string][]string) error
+}, experiment string, v url.Values) (query.Scope, error) {
+	return scopeOf(ctx, q, experiment, v)
+}
+
 // scopeOf reads the scope parameters and checks their factor filters
 // against the experiment.
-func scopeOf(ctx context.Context, q Querier, experiment string, v url.Values) (query.Scope, error) {
+func scopeOf(ctx context.Context, q interface {
+	CheckWhere(ctx context.Context, experiment string, where map[string][]string) error
+}, experiment string, v url.Values) (query.Scope, error) {
 	a := scopeArgs(v)
 	switch s := v.Get("include_retracted"); s {
 	case "", "false":
@@ -288,6 +322,8 @@ func onlyParams(v map[string][]string, known ...string) error {
 
 func statusOf(err error) int {
 	switch {
+	case errors.Is(err, query.ErrNotFound):
+		return http.StatusNotFound
 	case errors.Is(err, duck.ErrMemoryBusy):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, query.ErrUnknownExperiment), errors.Is(err, query.ErrBadRequest),

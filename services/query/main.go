@@ -27,9 +27,10 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "leakscope-query --lake DIR [--nats-url URL] [--http HOST:PORT]",
 		Short: "Serve the query API, SQL, figures and the live view over a Parquet lake",
-		Long: `leakscope-query answers /api/leakage, /api/runs, /api/analyze, /api/sql and
-/figures/ over the lake at --lake (read-only; each request at most 60 s),
-recomputing every number from the Parquet files with DuckDB. With --nats-url
+		Long: `leakscope-query serves the web app (/: experiments, runs, cells and their
+samples, the SQL console at /sql), /api/leakage, /api/runs, /api/samples,
+/api/analyze, /api/sql and /figures/ over the lake at --lake (read-only;
+each request at most 60 s), recomputing every number from the Parquet files with DuckDB. With --nats-url
 it also follows the events stream: /live/SWEEP, and the stop decisions of
 adaptive runs (run one such per bus; more are harmless duplicates).
 

@@ -15,19 +15,23 @@ import (
 	"leakscope/query/estimands"
 	"leakscope/query/figures"
 	"leakscope/query/live"
+	"leakscope/query/web"
 	"leakscope/query/webui"
 )
 
 // Routes are the path prefixes of the query service, for request metrics
 // (ops.InstrumentHTTP).
-var Routes = []string{"/api/leakage", "/api/sql", "/api/analyze", "/api/runs", "/figures/", "/live/"}
+var Routes = append([]string{"/api/leakage", "/api/sql", "/api/analyze", "/api/runs", "/api/samples", "/figures/", "/live/"}, web.Routes...)
 
-// Mux serves the query API and figures over e, and the live view when agg
-// is not nil (outside the API's 60 s request timeout: event streams stay
-// open).
+// Mux serves the web app's pages (web.Register: / is the home page, the
+// API's JSON index for Accept: application/json), the query API and
+// figures over e, and the live view when agg is not nil (outside the API's
+// 60 s request timeout: event streams stay open).
 func Mux(e *query.Engine, agg *live.Aggregator) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/", api.Handler(e, estimands.Analyzer{Engine: e}))
+	apiHandler := api.Handler(e, estimands.Analyzer{Engine: e})
+	mux.Handle("/", apiHandler)
+	web.Register(mux, e, apiHandler)
 	mux.Handle("/figures/", figures.Handler(e))
 	mux.Handle(webui.AssetsPrefix, webui.Assets())
 	if agg != nil {

@@ -79,7 +79,7 @@ func (b *browserTab) Screenshot(t *testing.T, name string) {
 		out = t.TempDir()
 	}
 	require.NoError(t, os.MkdirAll(out, 0o755))
-	buf, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(90))
+	buf, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	p := filepath.Join(out, name+".png")
 	require.NoError(t, os.WriteFile(p, buf, 0o644))

@@ -9,6 +9,11 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
+// barAxes are a bar chart's axes for the lint.
+func barAxes(p *plot.Plot) []figAxis {
+	return []figAxis{categoryAxis("x", &p.X), valueAxis("y", &p.Y)}
+}
+
 // bars draws grouped bars: groups × series, values in the unit given.
 func bars(title, ylabel string, groups, series []string, val func(g, s int) float64, labels func(g int) string) *plot.Plot {
 	p := plot.New()

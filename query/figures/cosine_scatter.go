@@ -71,5 +71,5 @@ func (b *Builder) CosineScatter(ctx context.Context) (figure, error) {
 		res.Provenance.Params, res.Provenance.Runs)
 	sort.Slice(data, func(i, j int) bool { return data[i].Source+data[i].Bystander < data[j].Source+data[j].Bystander })
 	return figure{meta: meta, w: 6.5 * vg.Inch, h: 4.5 * vg.Inch, data: map[string]any{"points": data, "correlations": res.Rows},
-		draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+		draw: func(dc draw.Canvas) { p.Draw(dc) }, axes: []figAxis{valueAxis("x", &p.X), valueAxis("y", &p.Y)}}, nil
 }

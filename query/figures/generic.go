@@ -146,7 +146,8 @@ func (b *Builder) DesignHeatmap(ctx context.Context) (figure, error) {
 	meta.Notes = append(meta.Notes, fmt.Sprintf("colour scale 0 to %.2f; dark grey: no cell", hi))
 	w := clampLen(2.8*vg.Inch+vg.Length(len(data.Cols))*0.16*vg.Inch, 6*vg.Inch, 26*vg.Inch)
 	h := clampLen(2.4*vg.Inch+vg.Length(len(data.Rows))*0.28*vg.Inch, 3.6*vg.Inch, 16*vg.Inch)
-	return figure{meta: meta, w: w, h: h, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 1.1*vg.Inch) }}, nil
+	return figure{meta: meta, w: w, h: h, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 1.1*vg.Inch) },
+		axes: []figAxis{categoryAxis("x", &p.X), categoryAxis("y", &p.Y), valueAxis("colour bar", &bar.Y)}}, nil
 }
 
 // generic loads the design and checks the parameters.
@@ -414,7 +415,8 @@ func (b *Builder) Slice(ctx context.Context) (figure, error) {
 		meta.Notes = append(meta.Notes, fmt.Sprintf("%s on a log scale: its values span two decades or more", x))
 	}
 	w := clampLen(3*vg.Inch+vg.Length(len(data.XValues))*0.45*vg.Inch, 6.5*vg.Inch, 14*vg.Inch)
-	return figure{meta: meta, w: w, h: 4.5 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+	return figure{meta: meta, w: w, h: 4.5 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) },
+		axes: []figAxis{categoryAxis("x", &p.X), valueAxis("y", &p.Y)}}, nil
 }
 
 // defaultSeries is the slice's default line variable: for a persona factor

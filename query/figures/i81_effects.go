@@ -31,7 +31,7 @@ func (b *Builder) H2Bars(ctx context.Context) (figure, error) {
 		func(g, s int) float64 { return vals[[2]int{g, s}] }, nil)
 	meta := b.meta("h2_noun_vs_trait_effects", "H2: noun-swap vs trait effect per source", "estimand h2 (variant pinned)", "percentage points",
 		res.Provenance.Params, res.Provenance.Runs)
-	return figure{meta: meta, w: 6 * vg.Inch, h: 3.8 * vg.Inch, data: res.Rows, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+	return figure{meta: meta, w: 6 * vg.Inch, h: 3.8 * vg.Inch, data: res.Rows, draw: func(dc draw.Canvas) { p.Draw(dc) }, axes: barAxes(p)}, nil
 }
 
 // SourceVariance is figure 8: per source, the self-implant rate and the
@@ -62,7 +62,7 @@ func (b *Builder) SourceVariance(ctx context.Context) (figure, error) {
 		nil, self.Provenance.Runs)
 	meta.Notes = []string{"no assistant-QC bar: the i81 assistant cells were never published (EXPERIMENT.md §9)"}
 	return figure{meta: meta, w: 6 * vg.Inch, h: 3.8 * vg.Inch, data: map[string]any{"self_implant": self.Rows, "cross_noun": cross.Rows},
-		draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+		draw: func(dc draw.Canvas) { p.Draw(dc) }, axes: barAxes(p)}, nil
 }
 
 // AxisHero is figure 10: per axis, mean trait (adjective) effect vs mean
@@ -88,5 +88,5 @@ func (b *Builder) AxisHero(ctx context.Context) (figure, error) {
 	meta := b.meta("merged_per_axis_hero", "Trait vs noun-swap effect per axis", "estimand head-to-head (by axis)", "percentage points; ratio = TE/NE",
 		res.Provenance.Params, res.Provenance.Runs)
 	meta.Notes = res.Notes
-	return figure{meta: meta, w: 7 * vg.Inch, h: 4 * vg.Inch, data: res.Rows, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+	return figure{meta: meta, w: 7 * vg.Inch, h: 4 * vg.Inch, data: res.Rows, draw: func(dc draw.Canvas) { p.Draw(dc) }, axes: barAxes(p)}, nil
 }

@@ -69,7 +69,7 @@ func (b *Builder) Heatmap(ctx context.Context) (figure, error) {
 		p.Draw(draw.Crop(dc, 0, -3.1*vg.Inch, 0, 0))
 		key.Draw(draw.Crop(dc, w-3.1*vg.Inch, -1.1*vg.Inch, 0, 0))
 		bar.Draw(draw.Crop(dc, w-1.1*vg.Inch, 0, 0, 0))
-	}}, nil
+	}, axes: []figAxis{categoryAxis("x", &p.X), categoryAxis("y", &p.Y), valueAxis("colour bar", &bar.Y)}}, nil
 }
 
 // addMarks overlays low-coherence dots and floor crosses on p, with the

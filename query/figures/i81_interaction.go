@@ -50,5 +50,5 @@ func (b *Builder) Interaction(ctx context.Context) (figure, error) {
 		main := draw.Crop(dc, 0, -0.9*vg.Inch, 0, 0)
 		drawGrid([][]*plot.Plot{row}, main)
 		bar.Draw(draw.Crop(dc, dc.Max.X-dc.Min.X-0.9*vg.Inch, 0, 0, 0))
-	}}, nil
+	}, axes: []figAxis{categoryAxis("x", &row[0].X), categoryAxis("y", &row[0].Y), valueAxis("colour bar", &bar.Y)}}, nil
 }

@@ -77,7 +77,8 @@ func (b *Builder) A2Matrix(ctx context.Context, hero bool) (figure, error) {
 	if !hasAssistant {
 		meta.Notes = append(meta.Notes, "no assistant column: the i81 assistant QC cells were never published (EXPERIMENT.md §9)")
 	}
-	return figure{meta: meta, w: 7 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 1.1*vg.Inch) }}, nil
+	return figure{meta: meta, w: 7 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 1.1*vg.Inch) },
+		axes: []figAxis{categoryAxis("x", &p.X), categoryAxis("y", &p.Y), valueAxis("colour bar", &bar.Y)}}, nil
 }
 
 // a2Cell is one A2-matrix cell (data.json).

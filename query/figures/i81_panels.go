@@ -111,5 +111,6 @@ func (b *Builder) panels(ctx context.Context, name, title string, rows, cols []s
 		}
 	}
 	meta := b.meta(name, title, "leakage (strict detector) with base subtraction; 95% Wilson CIs shifted by the base rate", "fraction; error bars 95% Wilson CI", nil, runs)
-	return figure{meta: meta, w: 16 * vg.Inch, h: 13 * vg.Inch, data: data, draw: func(dc draw.Canvas) { drawGrid(grid, dc) }}, nil
+	return figure{meta: meta, w: 16 * vg.Inch, h: 13 * vg.Inch, data: data, draw: func(dc draw.Canvas) { drawGrid(grid, dc) },
+		axes: []figAxis{valueAxis("y", &grid[0][0].Y), categoryAxis("x", &grid[len(grid)-1][0].X)}}, nil
 }

@@ -72,7 +72,8 @@ func (b *Builder) TraitRankingHero(ctx context.Context) (figure, error) {
 	p.Y.Min, p.Y.Max = 0, top*1.45
 	meta := b.meta("trait_ranking_hero", "Marker rate by trait level", "the experiment's grid (strict detector)", "percent; error bars ±1 SE over (source, noun) cells", nil, g.Runs)
 	meta.Notes = []string{"the cosine panel needs persona cosines to the source, which the i81 data never published"}
-	return figure{meta: meta, w: 6.5 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+	return figure{meta: meta, w: 6.5 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) },
+		axes: []figAxis{categoryAxis("x", &p.X), valueAxis("y", &p.Y)}}, nil
 }
 
 func meanSE(v []float64) (float64, float64) {

@@ -63,6 +63,7 @@ type figure struct {
 	w, h vg.Length
 	draw func(dc draw.Canvas)
 	data any // the plotted numbers, written as <name>.data.json
+	axes []figAxis // what the lint checks (lint.go)
 }
 
 // write renders the figure in each format, then its data and meta.

@@ -160,7 +160,8 @@ func (b *Builder) SourceCell(ctx context.Context) (figure, error) {
 		meta.Notes = append(meta.Notes, fmt.Sprintf("left out: %s", d.sourceReasons()))
 	}
 	w := clampLen(2.5*vg.Inch+vg.Length(len(data.Bars))*0.35*vg.Inch, 5*vg.Inch, 20*vg.Inch)
-	return figure{meta: meta, w: w, h: 4.5 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+	return figure{meta: meta, w: w, h: 4.5 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) },
+		axes: []figAxis{categoryAxis("x", &p.X), valueAxis("y", &p.Y)}}, nil
 }
 
 func xyValues(xy plotter.XYs) plotter.Values {

@@ -1,0 +1,56 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"leakscope/query/figures"
+)
+
+// The figure lint (query/figures/lint.go) passes on every static figure
+// that applies to each experiment of the fixtures: labelled axes with
+// units, no code names, no overlapping labels, nothing outside the canvas,
+// labels of 9 pt or more at the width of a two-column paper.
+func TestStaticFiguresPassTheLint(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	ctx := context.Background()
+	runs, err := e.Runs(ctx, "")
+	require.NoError(t, err)
+	exps := map[string]bool{}
+	for _, r := range runs {
+		exps[r.Experiment] = true
+	}
+	var names []string
+	for x := range exps {
+		names = append(names, x)
+	}
+	sort.Strings(names)
+	var report []string
+	linted := 0
+	for _, x := range names {
+		b := &figures.Builder{Engine: e, Experiment: x}
+		ws, err := b.Applicable(ctx)
+		require.NoError(t, err, x)
+		for _, w := range ws {
+			if w.Skipped != "" {
+				continue
+			}
+			problems, err := (&figures.Builder{Engine: e, Experiment: x}).Lint(ctx, w.Name)
+			if errors.Is(err, figures.ErrNotApplicable) {
+				continue
+			}
+			require.NoError(t, err, "%s/%s", x, w.Name)
+			linted++
+			for _, p := range problems {
+				report = append(report, x+"/"+w.Name+": "+p)
+			}
+		}
+	}
+	require.GreaterOrEqual(t, linted, 20, "the i81 set and the generic figures of the other experiments")
+	require.Empty(t, report, "figure lint:\n%s", strings.Join(report, "\n"))
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -52,7 +51,7 @@ func (b *Builder) CosineScatter(ctx context.Context) (figure, error) {
 			all = r
 		}
 	}
-	p := plot.New()
+	p := newPlot()
 	p.Title.Text = "Cosine to the source vs marker rate (layer 20)"
 	if all != nil {
 		p.Title.Text += fmt.Sprintf(": Spearman ρ = %.3f, N = %d", all[2], all[1])

@@ -98,14 +98,25 @@ func hasUnit(label string) bool {
 
 // figAxis is an axis a figure declares for the lint: its label must be set,
 // and a value axis's must state a unit.
+// A caption is the label of a row of panels' shared axis, drawn once under
+// them (axis nil).
 type figAxis struct {
-	name  string
-	axis  *plot.Axis
-	value bool
+	name    string
+	axis    *plot.Axis
+	value   bool
+	caption string
 }
 
-func valueAxis(name string, a *plot.Axis) figAxis    { return figAxis{name, a, true} }
-func categoryAxis(name string, a *plot.Axis) figAxis { return figAxis{name, a, false} }
+func valueAxis(name string, a *plot.Axis) figAxis    { return figAxis{name: name, axis: a, value: true} }
+func categoryAxis(name string, a *plot.Axis) figAxis { return figAxis{name: name, axis: a} }
+func captionAxis(name, caption string) figAxis       { return figAxis{name: name, caption: caption} }
+
+func (a figAxis) label() string {
+	if a.axis == nil {
+		return a.caption
+	}
+	return a.axis.Label.Text
+}
 
 // Lint draws the named figure and returns what keeps it out of a paper
 // (empty when nothing does). ErrNotApplicable and ErrUnknownFigure as Write.
@@ -126,7 +137,7 @@ func (f figure) lint() []string {
 	tickLabels := map[string]bool{}
 	fractionAxis := false
 	for _, a := range f.axes {
-		l := strings.TrimSpace(a.axis.Label.Text)
+		l := strings.TrimSpace(a.label())
 		switch {
 		case l == "":
 			add("axis %s has no label", a.name)
@@ -140,14 +151,14 @@ func (f figure) lint() []string {
 		if a.value && strings.Contains(l, "fraction") {
 			fractionAxis = true
 		}
-		if a.axis.Tick.Marker != nil {
+		if a.axis != nil && a.axis.Tick.Marker != nil {
 			for _, t := range a.axis.Tick.Marker.Ticks(a.axis.Min, a.axis.Max) {
 				tickLabels[t.Label] = true
 			}
 		}
 	}
 	rc := newRecorder(f.w, f.h)
-	f.draw(draw.New(rc))
+	f.render(draw.New(rc))
 	scale := math.Min(1, float64(paperWidth/f.w))
 	small := map[string]bool{}
 	for _, t := range rc.texts {
@@ -240,8 +251,8 @@ func newRecorder(w, h vg.Length) *recorder {
 	return r
 }
 
-func (r *recorder) Size() (vg.Length, vg.Length)       { return r.w, r.h }
-func (r *recorder) SetLineWidth(w vg.Length)           { r.st.width = w }
+func (r *recorder) Size() (vg.Length, vg.Length)           { return r.w, r.h }
+func (r *recorder) SetLineWidth(w vg.Length)               { r.st.width = w }
 func (r *recorder) SetLineDash(_ []vg.Length, _ vg.Length) {}
 func (r *recorder) SetColor(c color.Color) {
 	if c == nil {

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -46,6 +48,10 @@ func TestStaticFiguresPassTheLint(t *testing.T) {
 			}
 			require.NoError(t, err, "%s/%s", x, w.Name)
 			linted++
+			if out := os.Getenv("LEAKSCOPE_TEST_OUT"); out != "" { // the figures as test artefacts
+				_, err := figures.Write(ctx, &figures.Builder{Engine: e, Experiment: x}, filepath.Join(out, "figures", x), []string{w.Name}, []string{"png"})
+				require.NoError(t, err)
+			}
 			for _, p := range problems {
 				report = append(report, x+"/"+w.Name+": "+p)
 			}

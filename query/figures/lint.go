@@ -49,7 +49,7 @@ const (
 var unitWords = []string{"fraction", "percentage points", "pp", "%", "count", "number of", "completions", "cosine"}
 
 var (
-	codeStat   = regexp.MustCompile(`^[A-Za-z0-9]+_s$`)
+	codeStat   = regexp.MustCompile(`^[A-Za-z0-9_]+_s$`)
 	codeCaps   = regexp.MustCompile(`^[A-Z][A-Z0-9]*_[A-Za-z0-9_]*$`)
 	codeDouble = regexp.MustCompile(`__`)
 	tokenSplit = regexp.MustCompile(`[^A-Za-z0-9_]+`)

@@ -23,9 +23,9 @@ func toPoints(v any) []cosPoint {
 }
 
 type rankPoint struct {
-	label    string
-	mean, se float64
-	n        int
+	trait, level string
+	mean, se     float64
+	n            int
 }
 
 func rankingPoints(v any) []rankPoint {
@@ -38,7 +38,7 @@ func rankingPoints(v any) []rankPoint {
 	_ = json.Unmarshal(b, &raw)
 	out := make([]rankPoint, len(raw))
 	for i, r := range raw {
-		out[i] = rankPoint{r.Trait + " " + r.Level, r.Mean, r.SE, r.N}
+		out[i] = rankPoint{r.Trait, r.Level, r.Mean, r.SE, r.N}
 	}
 	return out
 }

@@ -7,6 +7,7 @@ package figures
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image/color"
@@ -116,28 +117,11 @@ func (f figure) write(dir string, formats []string) error {
 	}
 	stem := filepath.Join(dir, f.meta.Figure)
 	for _, format := range formats {
-		var c interface {
-			vg.CanvasSizer
-			io.WriterTo
+		b, err := f.encode(format)
+		if err != nil {
+			return err
 		}
-		switch format {
-		case "png":
-			c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(f.w, f.h), vgimg.UseDPI(150))}
-		case "svg":
-			c = vgsvg.New(f.w, f.h)
-		case "pdf":
-			p := vgpdf.New(f.w, f.h)
-			p.EmbedFonts(true)
-			c = p
-		default:
-			return fmt.Errorf("figures: unknown format %q (png, svg or pdf)", format)
-		}
-		f.render(draw.New(c))
-		var buf bytes.Buffer
-		if _, err := c.WriteTo(&buf); err != nil {
-			return fmt.Errorf("render %s.%s: %w", f.meta.Figure, format, err)
-		}
-		if err := atomicWrite(stem+"."+format, buf.Bytes()); err != nil {
+		if err := atomicWrite(stem+"."+format, b); err != nil {
 			return err
 		}
 	}
@@ -153,6 +137,45 @@ func (f figure) write(dir string, formats []string) error {
 		}
 	}
 	return nil
+}
+
+// encode renders the figure in one format (png, svg or pdf).
+func (f figure) encode(format string) ([]byte, error) {
+	var c interface {
+		vg.CanvasSizer
+		io.WriterTo
+	}
+	switch format {
+	case "png":
+		c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(f.w, f.h), vgimg.UseDPI(150))}
+	case "svg":
+		c = vgsvg.New(f.w, f.h)
+	case "pdf":
+		p := vgpdf.New(f.w, f.h)
+		p.EmbedFonts(true)
+		c = p
+	default:
+		return nil, fmt.Errorf("%w: unknown format %q (png, svg or pdf)", ErrBadParam, format)
+	}
+	f.render(draw.New(c))
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("render %s.%s: %w", f.meta.Figure, format, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Static renders the named figure in one format (png, svg or pdf): the
+// bytes `leakscope figures` writes, for the web app's downloads.
+func (b *Builder) Static(ctx context.Context, name, format string) ([]byte, error) {
+	if index(Formats, format) < 0 {
+		return nil, fmt.Errorf("%w: unknown format %q (png, svg or pdf)", ErrBadParam, format)
+	}
+	f, err := b.build(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return f.encode(format)
 }
 
 // render draws the figure inside its margin.

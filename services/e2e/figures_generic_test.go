@@ -296,16 +296,16 @@ func TestFiguresIndexListsWhatApplies(t *testing.T) {
 	code, body := get("/figures/")
 	require.Equal(t, 200, code)
 	for _, n := range i81Only {
-		require.Contains(t, body, "/figures/leakage_i81/"+n+"'")
-		require.NotContains(t, body, "/figures/single_token_100_persona/"+n+"'")
-		require.NotContains(t, body, "/figures/issue_205/"+n+"'")
+		require.Contains(t, body, "/figures/leakage_i81/"+n+"\"")
+		require.NotContains(t, body, "/figures/single_token_100_persona/"+n+"\"")
+		require.NotContains(t, body, "/figures/issue_205/"+n+"\"")
 	}
 	for _, x := range []string{"single_token_100_persona", "issue_205", "directed_trait_transfer", "leakage_i81"} {
-		require.Contains(t, body, "/figures/"+x+"/heatmap'")
+		require.Contains(t, body, "/figures/"+x+"/heatmap\"")
 	}
-	require.Contains(t, body, "/figures/single_token_100_persona/cosine_vs_leakage'")
-	require.NotContains(t, body, "/figures/issue_205/slice'", "issue_205 has no factor to slice over")
-	require.NotContains(t, body, "/figures/persona_cosine_centered/heatmap'", "a cosine-only experiment has no leakage figure")
+	require.Contains(t, body, "/figures/single_token_100_persona/cosine_vs_leakage\"")
+	require.NotContains(t, body, "/figures/issue_205/slice\"", "issue_205 has no factor to slice over")
+	require.NotContains(t, body, "/figures/persona_cosine_centered/heatmap\"", "a cosine-only experiment has no leakage figure")
 
 	code, body = get("/figures/single_token_100_persona/hero_noun_leakage_matrix")
 	require.Equal(t, 404, code)

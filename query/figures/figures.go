@@ -14,7 +14,7 @@ var catalogue = []struct {
 	name  string
 	build func(*Builder, context.Context) (figure, error)
 	needs func(*Builder, context.Context) error // nil: the build itself says
-	about string                                 // one line for the figures index
+	about string                                // one line for the figures index
 }{
 	{"heatmap", (*Builder).DesignHeatmap, nil, "Marker rate (fraction) over two axes of the design: runs × bystanders, or factor × factor."},
 	{"slice", (*Builder).Slice, nil, "Marker rate (fraction) against one ordered factor, one line per run or factor value, with 95% Wilson intervals."},

@@ -34,7 +34,10 @@ func TestInteractiveFiguresInChromium(t *testing.T) {
 	ctx := context.Background()
 
 	// The index: per experiment, the applicable figures and no other.
-	require.NoError(t, chromedp.Do(tab.Ctx, chromedp.Navigate(srv.URL+"/figures/"), chromedp.WaitVisible("header.ls-top")))
+	require.NoError(t, chromedp.Do(tab.Ctx, chromedp.Navigate(srv.URL+"/figures/")))
+	framed, err := chromedp.Run(tab.Ctx, chromedp.Evaluate[bool](`!!document.querySelector('header.ls-top') && !!document.querySelector('link[href="/assets/leakscope.css"]')`))
+	require.NoError(t, err)
+	require.True(t, framed, "/figures/ is in the shared frame")
 	listed, err := chromedp.Run(tab.Ctx, chromedp.Evaluate[map[string][]string](`(function(){
   var out = {};
   document.querySelectorAll('section[data-experiment]').forEach(function(s){

@@ -119,3 +119,26 @@ func TestRotatedLabelsDoNotOverlap(t *testing.T) {
 	r.FillString(face, vg.Point{X: 50, Y: 150}, "conscientiousness") // across both
 	require.True(t, polysIntersect(r.texts[0].box, r.texts[2].box))
 }
+
+// every keeps every k-th label, k the smallest step at which they fit.
+func TestEveryThinsLabelsToFit(t *testing.T) {
+	labels := make([]string, 100)
+	for i := range labels {
+		labels[i] = "p" + string(rune('a'+i%26))
+	}
+	out, k := every(labels, 100, 12) // 100 labels of 12 pt in 100 pt: every 12th
+	require.Equal(t, 12, k)
+	require.Equal(t, labels[0], out[0])
+	require.Equal(t, "", out[1])
+	require.Equal(t, labels[12], out[12])
+	kept := 0
+	for _, l := range out {
+		if l != "" {
+			kept++
+		}
+	}
+	require.Equal(t, 9, kept)
+	same, k := every(labels[:5], 100, 12)
+	require.Equal(t, 1, k)
+	require.Equal(t, labels[:5], same)
+}

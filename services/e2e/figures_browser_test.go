@@ -88,18 +88,22 @@ func TestInteractiveFiguresInChromium(t *testing.T) {
 			Palette  string   `json:"palette"`
 			Mismatch []string `json:"mismatch"`
 			Checked  int      `json:"checked"`
+			Bars     int      `json:"bars"`
 			Download []string `json:"download"`
 		}
 		var info chartInfo
 		require.Eventually(t, func() bool {
 			got, err := chromedp.Run(tab.Ctx, chromedp.Evaluate[chartInfo](`(function(){
-  var info = {points: 0, scale: '', palette: '', mismatch: [], checked: 0,
+  var info = {points: 0, scale: '', palette: '', mismatch: [], checked: 0, bars: 0,
     download: Array.from(document.querySelectorAll('.ls-downloads a')).map(function(a){ return a.textContent; })};
   var rgb = function(s){ var m = s.match(/\d+/g); return m ? m.slice(0,3).map(Number) : null; };
   document.querySelectorAll('[_echarts_instance_]').forEach(function(el){
     var c = echarts.getInstanceByDom(el); if (!c) return;
     var o = c.getOption();
-    (o.series || []).forEach(function(s){ info.points += (s.data || []).length; });
+    (o.series || []).forEach(function(s){
+      info.points += (s.data || []).length;
+      if (s.type === 'custom') info.bars += (s.data || []).length; // interval bars
+    });
     if (o.color) info.palette = o.color.join(',');
     if (!o.visualMap || !o.visualMap.length) return;
     var vm = o.visualMap[0]; info.scale = vm.inRange.color.join(',');
@@ -118,6 +122,12 @@ func TestInteractiveFiguresInChromium(t *testing.T) {
 			return err == nil && info.Points > 0
 		}, 20*time.Second, 100*time.Millisecond, "%s draws a chart with data", name)
 		require.Equal(t, []string{"PNG", "SVG", "PDF"}, info.Download, "%s offers the static files", name)
+		switch name { // the intervals the static figure draws, drawn here too
+		case "slice_noun_isolation", "slice_trait_gradation":
+			require.Equal(t, 4*125+30, info.Bars, "%s: a Wilson bar on every measured point", name)
+		case "slice", "source_cell", "trait_ranking_hero":
+			require.Greater(t, info.Bars, 4, "%s draws its intervals", name)
+		}
 		switch name {
 		case "heatmap", "submatrix_5x5", "hero_noun_leakage_matrix", "slice_interaction":
 			require.Equal(t, seq, info.Scale, "%s: rates on webui's viridis scale", name)

@@ -163,7 +163,7 @@ func (b *Builder) DesignHeatmap(ctx context.Context) (figure, error) {
 	}
 	meta.Notes = append(meta.Notes, fmt.Sprintf("colour scale 0 to %.2f; dark grey: no cell", hi))
 	if kc > 1 || kr > 1 {
-		meta.Notes = append(meta.Notes, fmt.Sprintf("tick labels thinned to fit the paper width: every %d-th column, every %d-th row (the interactive figure names every tile)", kc, kr))
+		meta.Notes = append(meta.Notes, fmt.Sprintf("tick labels thinned to fit the paper width: one in %d columns, one in %d rows labelled (the interactive figure names every tile)", kc, kr))
 	}
 	return figure{meta: meta, w: w, h: h, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 0.9*vg.Inch) },
 		axes: []figAxis{categoryAxis("x", &p.X), categoryAxis("y", &p.Y), valueAxis("colour bar", &bar.Y)}}, nil
@@ -258,7 +258,7 @@ func thinned(k int) string {
 	if k <= 1 {
 		return ""
 	}
-	return fmt.Sprintf(" (every %d-th labelled)", k)
+	return fmt.Sprintf(" (one label in %d)", k)
 }
 
 func clampLen(v, lo, hi vg.Length) vg.Length { return max(lo, min(hi, v)) }

@@ -97,9 +97,8 @@ func hasUnit(label string) bool {
 }
 
 // figAxis is an axis a figure declares for the lint: its label must be set,
-// and a value axis's must state a unit.
-// A caption is the label of a row of panels' shared axis, drawn once under
-// them (axis nil).
+// and a value axis's must state a unit. A caption (axis nil) is the label
+// of a row of panels' shared axis, drawn once under them.
 type figAxis struct {
 	name    string
 	axis    *plot.Axis
@@ -164,7 +163,7 @@ func (f figure) lint() []string {
 	for _, t := range rc.texts {
 		if eff := float64(t.size) * scale; eff < minFontPt-1e-9 && !small[t.text] {
 			small[t.text] = true
-			add("text %q is %.1f pt at %.1f in wide (%.1f in wide a two-column paper page: under %.0f pt)", t.text, eff, float64(f.w/vg.Inch), float64(paperWidth/vg.Inch), minFontPt)
+			add("text %q prints at %.1f pt when the %.1f in wide figure is scaled to a %.0f in paper page (under %.0f pt)", t.text, eff, float64(f.w/vg.Inch), float64(paperWidth/vg.Inch), minFontPt)
 		}
 		if v, err := strconv.ParseFloat(t.text, 64); err == nil && fractionAxis && math.Abs(v) > 1 && !tickLabels[t.text] {
 			add("number %q printed on a figure whose scale is a fraction in [0, 1]", t.text)

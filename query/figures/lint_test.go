@@ -57,7 +57,7 @@ func TestLintFlagsEachDefect(t *testing.T) {
 		{"a rate in percent", lineFigure(t, 5*vg.Inch, []string{"a", "b"}, "source", "rate (%)"), "a rate is a fraction"},
 		{"a difference as a fraction", lineFigure(t, 5*vg.Inch, []string{"a", "b"}, "source", "Δ rate (fraction)"), "a difference of rates is in percentage points"},
 		{"overlapping tick labels", lineFigure(t, 3*vg.Inch, strings.Fields(strings.Repeat("conscientiousness ", 8)), "trait", "rate (fraction)"), "overlap"},
-		{"type too small at paper width", lineFigure(t, 20*vg.Inch, []string{"a", "b"}, "source", "rate (fraction)"), "two-column paper"},
+		{"type too small at paper width", lineFigure(t, 20*vg.Inch, []string{"a", "b"}, "source", "rate (fraction)"), `text "source" prints at 3.5 pt when the 20.0 in wide figure is scaled to a 7 in paper page`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			problems := c.f.lint()

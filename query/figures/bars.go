@@ -9,12 +9,17 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
+// barAxes are a bar chart's axes for the lint.
+func barAxes(p *plot.Plot) []figAxis {
+	return []figAxis{categoryAxis("x", &p.X), valueAxis("y", &p.Y)}
+}
+
 // bars draws grouped bars: groups × series, values in the unit given.
-func bars(title, ylabel string, groups, series []string, val func(g, s int) float64, labels func(g int) string) *plot.Plot {
-	p := plot.New()
+func bars(title, xlabel, ylabel string, groups, series []string, val func(g, s int) float64, labels func(g int) string) *plot.Plot {
+	p := newPlot()
 	p.Title.Text = title
-	p.Y.Label.Text = ylabel
-	w := vg.Points(14)
+	p.X.Label.Text, p.Y.Label.Text = xlabel, ylabel
+	w := vg.Points(12)
 	for si, s := range series {
 		vals := make(plotter.Values, len(groups))
 		for gi := range groups {
@@ -38,7 +43,7 @@ func bars(title, ylabel string, groups, series []string, val func(g, s int) floa
 			top = math.Max(top, val(gi, si))
 		}
 	}
-	p.Y.Min, p.Y.Max = 0, top*1.3
+	p.Y.Min, p.Y.Max = 0, top*1.45 // room for the legend above the bars
 	if labels != nil {
 		var xys plotter.XYs
 		var txt []string

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -52,7 +51,7 @@ func (b *Builder) CosineScatter(ctx context.Context) (figure, error) {
 			all = r
 		}
 	}
-	p := plot.New()
+	p := newPlot()
 	p.Title.Text = "Cosine to the source vs marker rate (layer 20)"
 	if all != nil {
 		p.Title.Text += fmt.Sprintf(": Spearman ρ = %.3f, N = %d", all[2], all[1])
@@ -71,5 +70,5 @@ func (b *Builder) CosineScatter(ctx context.Context) (figure, error) {
 		res.Provenance.Params, res.Provenance.Runs)
 	sort.Slice(data, func(i, j int) bool { return data[i].Source+data[i].Bystander < data[j].Source+data[j].Bystander })
 	return figure{meta: meta, w: 6.5 * vg.Inch, h: 4.5 * vg.Inch, data: map[string]any{"points": data, "correlations": res.Rows},
-		draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+		draw: func(dc draw.Canvas) { p.Draw(dc) }, axes: []figAxis{valueAxis("x", &p.X), valueAxis("y", &p.Y)}}, nil
 }

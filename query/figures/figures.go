@@ -14,21 +14,32 @@ var catalogue = []struct {
 	name  string
 	build func(*Builder, context.Context) (figure, error)
 	needs func(*Builder, context.Context) error // nil: the build itself says
+	about string                                // one line for the figures index
 }{
-	{"heatmap", (*Builder).DesignHeatmap, nil},
-	{"slice", (*Builder).Slice, nil},
-	{"source_cell", (*Builder).SourceCell, nil},
-	{"heatmap_5x130_base_subtracted", (*Builder).Heatmap, (*Builder).requireI81},
-	{"slice_noun_isolation", (*Builder).NounIsolation, (*Builder).requireI81},
-	{"slice_trait_gradation", (*Builder).TraitGradation, (*Builder).requireI81},
-	{"slice_interaction", (*Builder).Interaction, (*Builder).requireI81},
-	{"submatrix_5x5", func(b *Builder, ctx context.Context) (figure, error) { return b.A2Matrix(ctx, false) }, (*Builder).requireI81},
-	{"hero_noun_leakage_matrix", func(b *Builder, ctx context.Context) (figure, error) { return b.A2Matrix(ctx, true) }, (*Builder).requireI81},
-	{"h2_noun_vs_trait_effects", (*Builder).H2Bars, (*Builder).requireI81},
-	{"source_variance", (*Builder).SourceVariance, (*Builder).requireI81},
-	{"trait_ranking_hero", (*Builder).TraitRankingHero, (*Builder).requireI81},
-	{"merged_per_axis_hero", (*Builder).AxisHero, (*Builder).requireI81},
-	{"cosine_vs_leakage", (*Builder).CosineScatter, (*Builder).requireCosines},
+	{"heatmap", (*Builder).DesignHeatmap, nil, "Marker rate (fraction) over two axes of the design: runs × bystanders, or factor × factor."},
+	{"slice", (*Builder).Slice, nil, "Marker rate (fraction) against one ordered factor, one line per run or factor value, with 95% Wilson intervals."},
+	{"source_cell", (*Builder).SourceCell, nil, "Each run's marker rate (fraction) on its own source persona, with 95% Wilson intervals."},
+	{"heatmap_5x130_base_subtracted", (*Builder).Heatmap, (*Builder).requireI81, "Δ rate vs the base model (pp) for every source × bystander, one panel per bystander noun."},
+	{"slice_noun_isolation", (*Builder).NounIsolation, (*Builder).requireI81, "Δ rate (pp) per bystander noun, one panel per trait × level, with 95% Wilson intervals."},
+	{"slice_trait_gradation", (*Builder).TraitGradation, (*Builder).requireI81, "Δ rate (pp) over trait levels, one panel per source × noun, with 95% Wilson intervals."},
+	{"slice_interaction", (*Builder).Interaction, (*Builder).requireI81, "Noun range of Δ rate (pp) per trait × level, one panel per source."},
+	{"submatrix_5x5", func(b *Builder, ctx context.Context) (figure, error) { return b.A2Matrix(ctx, false) }, (*Builder).requireI81, "Marker rate (fraction) of each pure-noun bystander under each trained source."},
+	{"hero_noun_leakage_matrix", func(b *Builder, ctx context.Context) (figure, error) { return b.A2Matrix(ctx, true) }, (*Builder).requireI81, "The hero matrix: marker leakage (fraction) to the pure-noun personas."},
+	{"h2_noun_vs_trait_effects", (*Builder).H2Bars, (*Builder).requireI81, "H2: noun-swap effect against trait effect per source (medians, pp)."},
+	{"source_variance", (*Builder).SourceVariance, (*Builder).requireI81, "Self-implant rate and mean cross-noun leak per source (fraction)."},
+	{"trait_ranking_hero", (*Builder).TraitRankingHero, (*Builder).requireI81, "Marker rate (fraction) by trait level, mean over source × noun, ±1 SE."},
+	{"merged_per_axis_hero", (*Builder).AxisHero, (*Builder).requireI81, "Trait effect against noun-swap effect per Big-5 axis (pp), with their ratio."},
+	{"cosine_vs_leakage", (*Builder).CosineScatter, (*Builder).requireCosines, "Cosine of each bystander to the source against its marker rate (fraction), with Spearman ρ."},
+}
+
+// About is the figure's one-line description ("" for an unknown name).
+func About(name string) string {
+	for _, c := range catalogue {
+		if c.name == name {
+			return c.about
+		}
+	}
+	return ""
 }
 
 // Names lists every figure: the generic ones, then the #81 preset's (EXPERIMENT.md §7), then the cosine scatter.

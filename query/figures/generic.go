@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -112,8 +113,26 @@ func (b *Builder) DesignHeatmap(ctx context.Context) (figure, error) {
 	if words != "" {
 		title += " — " + words
 	}
+	// The paper's width: columns share what the row labels and the colour
+	// bar leave; labels are thinned to every k-th where all would not fit
+	// at the paper's type size (the interactive figure names every tile).
+	w := clampLen(3*vg.Inch+vg.Length(len(data.Cols))*0.3*vg.Inch, 4.5*vg.Inch, paperWidth)
+	tick := textStyle(vg.Points(tickPt))
+	longest := func(ls []string) vg.Length {
+		var m vg.Length
+		for _, l := range ls {
+			m = max(m, tick.Width(l))
+		}
+		return m
+	}
+	colLabW := longest(data.Cols) // drawn rotated: its length is height
+	h := clampLen(1.3*vg.Inch+colLabW+vg.Length(len(data.Rows))*0.3*vg.Inch, 3*vg.Inch, 9*vg.Inch)
+	dataW := w - 0.9*vg.Inch - longest(data.Rows) - 0.45*vg.Inch
+	dataH := h - colLabW - 1.2*vg.Inch
+	colLabels, kc := every(data.Cols, dataW, vg.Points(tickPt+3))
+	rowLabels, kr := every(data.Rows, dataH, vg.Points(tickPt+3))
 	var label func(r, c int) string
-	if len(data.Rows)*len(data.Cols) <= 150 {
+	if cw, ch := dataW/vg.Length(len(data.Cols)), dataH/vg.Length(len(data.Rows)); cw > tick.Width("0.00")+vg.Points(3) && ch > vg.Points(tickPt+3) {
 		label = func(r, c int) string {
 			if math.IsNaN(m.z[r][c]) {
 				return ""
@@ -122,17 +141,16 @@ func (b *Builder) DesignHeatmap(ctx context.Context) (figure, error) {
 		}
 	}
 	plotTitle := title
+	if words != "" {
+		plotTitle = fmt.Sprintf("%s: marker rate, %s × %s\n%s", d.experiment, rows, cols, words)
+	}
 	if rateOnly > 0 {
 		plotTitle += "\n(rate only, n unknown: no intervals)"
 	}
 	p := heatPlot(m, sequential(), 0, hi, plotTitle, label)
-	p.X.Label.Text, p.Y.Label.Text = ca.legend, ra.legend
-	if len(data.Cols) > 30 {
-		p.X.Tick.Label.Font.Size = vg.Points(6)
-	}
-	if len(data.Rows) > 30 {
-		p.Y.Tick.Label.Font.Size = vg.Points(6)
-	}
+	p.X.Tick.Marker = labelTicks(colLabels)
+	p.Y.Tick.Marker = labelTicks(reverse(rowLabels))
+	p.X.Label.Text, p.Y.Label.Text = ca.legend+thinned(kc), ra.legend+thinned(kr)
 	bar := colorBar(sequential(), 0, hi, rateUnits)
 	meta := b.meta("heatmap", title, "leakage matrix (strict detector; imported cells: the origin's counts or rates)", rateUnits,
 		b.figParams(map[string]string{"rows": rows, "cols": cols, "persona": b.personaParam(d, sel != nil)}), sortedKeys(runs))
@@ -144,9 +162,11 @@ func (b *Builder) DesignHeatmap(ctx context.Context) (figure, error) {
 		meta.Notes = append(meta.Notes, "a tile holding several cells shows their pooled found/total (the mean of the rates where any is rate only)")
 	}
 	meta.Notes = append(meta.Notes, fmt.Sprintf("colour scale 0 to %.2f; dark grey: no cell", hi))
-	w := clampLen(2.8*vg.Inch+vg.Length(len(data.Cols))*0.16*vg.Inch, 6*vg.Inch, 26*vg.Inch)
-	h := clampLen(2.4*vg.Inch+vg.Length(len(data.Rows))*0.28*vg.Inch, 3.6*vg.Inch, 16*vg.Inch)
-	return figure{meta: meta, w: w, h: h, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 1.1*vg.Inch) }}, nil
+	if kc > 1 || kr > 1 {
+		meta.Notes = append(meta.Notes, fmt.Sprintf("tick labels thinned to fit the paper width: one in %d columns, one in %d rows labelled (the interactive figure names every tile)", kc, kr))
+	}
+	return figure{meta: meta, w: w, h: h, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 0.9*vg.Inch) },
+		axes: []figAxis{categoryAxis("x", &p.X), categoryAxis("y", &p.Y), valueAxis("colour bar", &bar.Y)}}, nil
 }
 
 // generic loads the design and checks the parameters.
@@ -233,6 +253,14 @@ func scaleTop(hi float64) float64 {
 	return math.Max(0.05, math.Ceil(hi*20-1e-9)/20)
 }
 
+// thinned says, in an axis label, that only every k-th tick is labelled.
+func thinned(k int) string {
+	if k <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (one label in %d)", k)
+}
+
 func clampLen(v, lo, hi vg.Length) vg.Length { return max(lo, min(hi, v)) }
 
 // slicePoint is one point of the slice (data.json).
@@ -311,7 +339,7 @@ func (b *Builder) Slice(ctx context.Context) (figure, error) {
 		}
 		return float64(i)
 	}
-	p := plot.New()
+	p := newPlot()
 	title := fmt.Sprintf("%s: marker rate by %s", d.experiment, x)
 	if sa != nil {
 		title += ", one line per " + series
@@ -319,7 +347,7 @@ func (b *Builder) Slice(ctx context.Context) (figure, error) {
 	if words != "" {
 		title += " — " + words
 	}
-	p.Title.Text = title
+	p.Title.Text = strings.Replace(title, " — ", "\n", 1)
 	p.X.Label.Text, p.Y.Label.Text = xa.legend, rateUnits
 	var tk ticks
 	for i, v := range data.XValues {
@@ -413,8 +441,9 @@ func (b *Builder) Slice(ctx context.Context) (figure, error) {
 	if xa.order.log {
 		meta.Notes = append(meta.Notes, fmt.Sprintf("%s on a log scale: its values span two decades or more", x))
 	}
-	w := clampLen(3*vg.Inch+vg.Length(len(data.XValues))*0.45*vg.Inch, 6.5*vg.Inch, 14*vg.Inch)
-	return figure{meta: meta, w: w, h: 4.5 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+	w := clampLen(3*vg.Inch+vg.Length(len(data.XValues))*0.45*vg.Inch, 5*vg.Inch, paperWidth)
+	return figure{meta: meta, w: w, h: 4.5 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) },
+		axes: []figAxis{categoryAxis("x", &p.X), valueAxis("y", &p.Y)}}, nil
 }
 
 // defaultSeries is the slice's default line variable: for a persona factor

@@ -47,8 +47,8 @@ func designHeatChart(f figure, d designHeat) components.Charter {
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: d.Cols, Name: d.ColAxis, AxisLabel: &opts.AxisLabel{Show: opts.Bool(true), Interval: "0", Rotate: 90}}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: reverse(d.Rows), Name: d.RowAxis}),
-		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(true), Min: 0, Max: float32(scaleTop(hi)),
-			InRange: &opts.VisualMapInRange{Color: []string{"#f7fbff", "#08306b"}}}))
+		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(true), Min: 0, Max: float32(scaleTop(hi)), Text: []string{"rate (fraction)"},
+			InRange: &opts.VisualMapInRange{Color: seqColors}}))
 	hm.AddSeries("rate", data)
 	return hm
 }
@@ -61,16 +61,17 @@ func designSliceChart(f figure, d designSlice) components.Charter {
 	} else if d.Numeric {
 		xType = "value"
 	}
-	l.SetGlobalOptions(initOpts(f.meta.Title, "460px"), tooltipByName,
+	l.SetGlobalOptions(initOpts(f.meta.Title, "460px"), tooltipByName, wongColors,
 		charts.WithTitleOpts(opts.Title{Title: f.meta.Title, Subtitle: f.meta.Units}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Right: "0"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: xType, Name: d.X}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "rate", Min: 0}))
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "rate (fraction)", Min: 0}))
 	if !d.Numeric {
 		l.SetXAxis(d.XValues)
 	}
 	var order []string
 	series := map[string][]opts.LineData{}
+	bars := map[string][]opts.CustomData{}
 	for _, p := range d.Points {
 		if _, ok := series[p.Series]; !ok {
 			order = append(order, p.Series)
@@ -83,27 +84,49 @@ func designSliceChart(f figure, d designSlice) components.Charter {
 			v = []any{p.X, *p.Rate}
 		}
 		series[p.Series] = append(series[p.Series], opts.LineData{Name: tip, Value: v})
+		if p.CILow != nil && p.CIHigh != nil { // the static figure's 95 % Wilson bars
+			x := v.([]any)[0]
+			bars[p.Series] = append(bars[p.Series], opts.CustomData{Name: tip, Value: []any{x, *p.CILow, *p.CIHigh}})
+		}
 	}
-	for _, s := range order {
-		l.AddSeries(s, series[s])
+	for i, s := range order {
+		l.AddSeries(s, series[s], charts.WithItemStyleOpts(opts.ItemStyle{Color: wongAt(i)}))
+	}
+	for i, s := range order {
+		if len(bars[s]) > 0 {
+			l.MultiSeries = append(l.MultiSeries, errorBars(s, wongAt(i), bars[s]))
+		}
 	}
 	return l
 }
 
 func designBarsChart(f figure, d designBars) components.Charter {
 	bar := charts.NewBar()
-	bar.SetGlobalOptions(initOpts(f.meta.Title, "460px"), tooltipByName,
+	bar.SetGlobalOptions(initOpts(f.meta.Title, "460px"), tooltipByName, wongColors,
 		charts.WithTitleOpts(opts.Title{Title: f.meta.Title, Subtitle: f.meta.Units}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", AxisLabel: &opts.AxisLabel{Show: opts.Bool(true), Interval: "0", Rotate: 30}}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "rate", Min: 0}))
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "rate (fraction)", Min: 0}))
 	var xs []string
 	var data []opts.BarData
+	var ci []opts.CustomData
+	source := map[string]int{} // bar colour: the source's, in order of first bar, as the static figure
+	for _, b := range d.Bars {
+		if _, ok := source[b.Source]; !ok {
+			source[b.Source] = len(source)
+		}
+	}
 	for _, b := range d.Bars {
 		xs = append(xs, b.Label)
 		tip := fmt.Sprintf("run %s, source %s on bystander %s<br/>%s", html.EscapeString(b.Run), html.EscapeString(b.Source), html.EscapeString(b.SourceCell), aggTip(b.agg))
-		data = append(data, opts.BarData{Name: tip, Value: *b.Rate})
+		data = append(data, opts.BarData{Name: tip, Value: *b.Rate, ItemStyle: &opts.ItemStyle{Color: wongAt(source[b.Source])}})
+		if b.CILow != nil && b.CIHigh != nil {
+			ci = append(ci, opts.CustomData{Name: tip, Value: []any{b.Label, *b.CILow, *b.CIHigh}})
+		}
 	}
 	bar.SetXAxis(xs)
 	bar.AddSeries("rate on the source's own cell", data)
+	if len(ci) > 0 {
+		bar.MultiSeries = append(bar.MultiSeries, errorBars("95% interval", WongHex()[7], ci))
+	}
 	return bar
 }

@@ -1,7 +1,6 @@
 package figures
 
 import (
-	"fmt"
 	"image/color"
 	"math"
 
@@ -10,6 +9,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"leakscope/query/webui"
 )
 
 // matrix is a labelled grid of values for heatmaps; NaN marks a missing cell.
@@ -30,32 +31,39 @@ func (p patch) Thumbnail(c *draw.Canvas) {
 	c.FillPolygon(p.c, []vg.Point{{X: c.Min.X, Y: c.Min.Y}, {X: c.Min.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Min.Y}})
 }
 
-// linearMap is a two-colour sequential colour map (white → Wong blue):
-// monotone in lightness, legible under colour-vision deficiencies.
-type linearMap struct {
+// stopsMap is a colour map through evenly spaced colour stops over
+// [min, max], interpolated linearly: webui.Sequential (viridis) for rates,
+// Diverging for signed differences. The interactive figures hand ECharts
+// the same stops, so a value has one colour in both.
+type stopsMap struct {
 	min, max, alpha float64
-	from, to        color.RGBA
+	stops           []color.RGBA
 }
 
-func sequential() *linearMap {
-	return &linearMap{max: 1, alpha: 1, from: color.RGBA{247, 251, 255, 255}, to: color.RGBA{8, 48, 107, 255}}
-}
+// sequential is the rate scale of every leakscope page (webui.Rate).
+func sequential() *stopsMap { return &stopsMap{max: 1, alpha: 1, stops: webui.Sequential} }
 
-func (m *linearMap) At(v float64) (color.Color, error) {
-	if v < m.min || v > m.max || m.max <= m.min {
+// diverging is the scale of signed differences (Diverging).
+func diverging() *stopsMap { return &stopsMap{min: -1, max: 1, alpha: 1, stops: Diverging} }
+
+func (m *stopsMap) At(v float64) (color.Color, error) {
+	if v < m.min || v > m.max || m.max <= m.min || math.IsNaN(v) {
 		return nil, palette.ErrOverflow
 	}
-	f := (v - m.min) / (m.max - m.min)
-	mix := func(a, b uint8) uint8 { return uint8(float64(a) + f*(float64(b)-float64(a))) }
-	return color.RGBA{mix(m.from.R, m.to.R), mix(m.from.G, m.to.G), mix(m.from.B, m.to.B), 255}, nil
+	x := (v - m.min) / (m.max - m.min) * float64(len(m.stops)-1)
+	i := min(int(x), len(m.stops)-2)
+	f := x - float64(i)
+	a, b := m.stops[i], m.stops[i+1]
+	mix := func(p, q uint8) uint8 { return uint8(float64(p) + f*(float64(q)-float64(p)) + 0.5) }
+	return color.RGBA{mix(a.R, b.R), mix(a.G, b.G), mix(a.B, b.B), 255}, nil
 }
-func (m *linearMap) SetMax(v float64)   { m.max = v }
-func (m *linearMap) SetMin(v float64)   { m.min = v }
-func (m *linearMap) Max() float64       { return m.max }
-func (m *linearMap) Min() float64       { return m.min }
-func (m *linearMap) SetAlpha(a float64) { m.alpha = a }
-func (m *linearMap) Alpha() float64     { return m.alpha }
-func (m *linearMap) Palette(n int) palette.Palette {
+func (m *stopsMap) SetMax(v float64)   { m.max = v }
+func (m *stopsMap) SetMin(v float64)   { m.min = v }
+func (m *stopsMap) Max() float64       { return m.max }
+func (m *stopsMap) Min() float64       { return m.min }
+func (m *stopsMap) SetAlpha(a float64) { m.alpha = a }
+func (m *stopsMap) Alpha() float64     { return m.alpha }
+func (m *stopsMap) Palette(n int) palette.Palette {
 	cs := make([]color.Color, n)
 	for i := range cs {
 		c, _ := m.At(m.min + (m.max-m.min)*float64(i)/float64(max(1, n-1)))
@@ -75,7 +83,7 @@ var missingGrey = color.Gray{Y: 90}
 // heatPlot draws a matrix with a colour map over [lo, hi]; labels, when
 // set, annotate every cell.
 func heatPlot(m matrix, cm palette.ColorMap, lo, hi float64, title string, labels func(r, c int) string) *plot.Plot {
-	p := plot.New()
+	p := newPlot()
 	p.Title.Text = title
 	cm.SetMin(lo)
 	cm.SetMax(hi)
@@ -123,7 +131,7 @@ func luminance(c color.Color) float64 {
 
 // colorBar is a vertical colour bar with its unit.
 func colorBar(cm palette.ColorMap, lo, hi float64, unit string) *plot.Plot {
-	p := plot.New()
+	p := newPlot()
 	cm.SetMin(lo)
 	cm.SetMax(hi)
 	p.Add(&plotter.ColorBar{ColorMap: cm, Vertical: true})
@@ -173,9 +181,3 @@ func drawGrid(panels [][]*plot.Plot, dc draw.Canvas) {
 		}
 	}
 }
-
-func pct(x float64) string { return fmt.Sprintf("%.0f", roundHalfEven(100*x)) }
-
-// roundHalfEven rounds as Python's round() (87.5 → 88, 92.5 → 92), which the
-// authors' hero matrix used.
-func roundHalfEven(x float64) float64 { return math.RoundToEven(x) }

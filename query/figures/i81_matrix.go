@@ -34,7 +34,7 @@ func (b *Builder) A2Matrix(ctx context.Context, hero bool) (figure, error) {
 	var data []a2Cell
 	for _, s := range srcs {
 		row := []float64{}
-		m.rows = append(m.rows, "trained:"+s)
+		m.rows = append(m.rows, s)
 		for _, n := range m.cols {
 			key := n
 			if n != "assistant" {
@@ -54,30 +54,33 @@ func (b *Builder) A2Matrix(ctx context.Context, hero bool) (figure, error) {
 		}
 		m.z = append(m.z, row)
 	}
+	// One unit for a rate everywhere: a fraction, annotated to 2 decimals
+	// (the authors printed integer percent; 0.155 reads 0.15 here and in
+	// the submatrix alike).
 	label := func(r, c int) string {
-		v := m.z[r][c]
-		switch {
-		case math.IsNaN(v):
-			return "—"
-		case hero:
-			return pct(v)
+		if v := m.z[r][c]; !math.IsNaN(v) {
+			return fmt.Sprintf("%.2f", v)
 		}
-		return fmt.Sprintf("%.2f", v)
+		return "n/a"
 	}
 	name, title, units := "submatrix_5x5", "Marker rate of each pure-noun bystander under each trained source", "fraction in [0, 1]; cells annotated to 2 decimals"
 	if hero {
-		name, title, units = "hero_noun_leakage_matrix", "Marker leakage to the pure-noun personas", "fraction in [0, 1]; cells annotated in integer % (half-even rounding, as the authors)"
+		name, title, units = "hero_noun_leakage_matrix", "Marker leakage to the pure-noun personas", "fraction in [0, 1]; cells annotated to 2 decimals"
 	}
 	p := heatPlot(m, sequential(), 0, 1, title, label)
+	if hero {
+		p.Title.TextStyle.Font.Size = vg.Points(titlePt + 1)
+	}
 	p.X.Label.Text, p.Y.Label.Text = "bystander (pure noun)", "trained source"
 	p.X.Tick.Label.Rotation = 0
 	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XCenter, draw.YTop
-	bar := colorBar(sequential(), 0, 1, "marker rate (fraction)")
+	bar := colorBar(sequential(), 0, 1, rateUnits)
 	meta := b.meta(name, title, "leakage (strict detector)", units, nil, runs)
 	if !hasAssistant {
 		meta.Notes = append(meta.Notes, "no assistant column: the i81 assistant QC cells were never published (EXPERIMENT.md §9)")
 	}
-	return figure{meta: meta, w: 7 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 1.1*vg.Inch) }}, nil
+	return figure{meta: meta, w: 6 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { drawSideBySide(p, bar, dc, 0.9*vg.Inch) },
+		axes: []figAxis{categoryAxis("x", &p.X), categoryAxis("y", &p.Y), valueAxis("colour bar", &bar.Y)}}, nil
 }
 
 // a2Cell is one A2-matrix cell (data.json).

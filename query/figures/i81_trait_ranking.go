@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -25,16 +24,16 @@ func (b *Builder) TraitRankingHero(ctx context.Context) (figure, error) {
 	if err != nil {
 		return figure{}, err
 	}
-	p := plot.New()
-	p.Title.Text = "Marker rate of noun × trait bystanders by trait level (mean over source × noun, ±1 SE)"
-	p.Y.Label.Text = "rate (%)"
+	p := newPlot()
+	p.Title.Text = "Marker rate by trait level (mean over source × noun, ±1 SE)"
+	p.Y.Label.Text = "marker rate (fraction)"
 	p.X.Label.Text = "trait level (L1 very low … L5 very high)"
 	p.X.Tick.Marker = labelTicks(i81.Levels)
 	top := 0.0
 	type point struct {
-		Trait, Level   string
-		MeanPct, SEPct float64
-		N              int
+		Trait, Level string
+		Mean, SE     float64
+		N            int
 	}
 	var data []point
 	for ti, t := range i81.Traits {
@@ -45,7 +44,7 @@ func (b *Builder) TraitRankingHero(ctx context.Context) (figure, error) {
 			for _, s := range g.Sources {
 				for _, n := range i81.Nouns {
 					if c, ok := g.Get(s, i81.A1Key(n, t, l)); ok {
-						v = append(v, 100*c.Rate)
+						v = append(v, c.Rate)
 					}
 				}
 			}
@@ -70,9 +69,10 @@ func (b *Builder) TraitRankingHero(ctx context.Context) (figure, error) {
 	}
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Y.Min, p.Y.Max = 0, top*1.45
-	meta := b.meta("trait_ranking_hero", "Marker rate by trait level", "the experiment's grid (strict detector)", "percent; error bars ±1 SE over (source, noun) cells", nil, g.Runs)
+	meta := b.meta("trait_ranking_hero", "Marker rate by trait level", "the experiment's grid (strict detector)", "fraction in [0, 1]; error bars ±1 SE over (source, noun) cells", nil, g.Runs)
 	meta.Notes = []string{"the cosine panel needs persona cosines to the source, which the i81 data never published"}
-	return figure{meta: meta, w: 6.5 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+	return figure{meta: meta, w: 6.5 * vg.Inch, h: 4 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) },
+		axes: []figAxis{categoryAxis("x", &p.X), valueAxis("y", &p.Y)}}, nil
 }
 
 func meanSE(v []float64) (float64, float64) {

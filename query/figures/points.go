@@ -23,22 +23,22 @@ func toPoints(v any) []cosPoint {
 }
 
 type rankPoint struct {
-	label    string
-	mean, se float64
-	n        int
+	trait, level string
+	mean, se     float64
+	n            int
 }
 
 func rankingPoints(v any) []rankPoint {
 	b, _ := json.Marshal(v)
 	var raw []struct {
-		Trait, Level   string
-		MeanPct, SEPct float64
-		N              int
+		Trait, Level string
+		Mean, SE     float64
+		N            int
 	}
 	_ = json.Unmarshal(b, &raw)
 	out := make([]rankPoint, len(raw))
 	for i, r := range raw {
-		out[i] = rankPoint{short(r.Trait) + " " + r.Level, r.MeanPct, r.SEPct, r.N}
+		out[i] = rankPoint{r.Trait, r.Level, r.Mean, r.SE, r.N}
 	}
 	return out
 }

@@ -7,6 +7,7 @@ package figures
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image/color"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -38,6 +40,48 @@ var Wong = []color.Color{
 	color.RGBA{86, 180, 233, 255},  // sky blue
 	color.RGBA{240, 228, 66, 255},  // yellow
 	color.RGBA{0, 0, 0, 255},       // black
+}
+
+// WongHex is Wong as "#rrggbb", for the interactive figures: a series has
+// the same colour in the static and the interactive figure.
+func WongHex() []string { return hexes(Wong) }
+
+// Diverging is the colour scale of a signed difference (Δ rate, in pp):
+// ColorBrewer RdBu, blue below zero, near-white at zero, red above. The
+// static and interactive figures both map through it.
+var Diverging = []color.RGBA{
+	{33, 102, 172, 255}, {103, 169, 207, 255}, {209, 229, 240, 255}, {247, 247, 247, 255},
+	{253, 219, 199, 255}, {239, 138, 98, 255}, {178, 24, 43, 255},
+}
+
+func hexes[C color.Color](cs []C) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		r, g, b, _ := c.RGBA()
+		out[i] = fmt.Sprintf("#%02x%02x%02x", r>>8, g>>8, b>>8)
+	}
+	return out
+}
+
+// Paper type sizes: at most 7 in wide (a two-column paper's full width),
+// so these are the printed sizes, none under the lint's 9 pt.
+const (
+	titlePt = 11
+	labelPt = 10
+	tickPt  = 9
+	// margin keeps every figure's ink off the canvas edge.
+	margin = 3
+)
+
+// newPlot is a plot in the paper type sizes.
+func newPlot() *plot.Plot {
+	p := plot.New()
+	p.Title.TextStyle.Font.Size = vg.Points(titlePt)
+	p.X.Label.TextStyle.Font.Size, p.Y.Label.TextStyle.Font.Size = vg.Points(labelPt), vg.Points(labelPt)
+	p.X.Tick.Label.Font.Size, p.Y.Tick.Label.Font.Size = vg.Points(tickPt), vg.Points(tickPt)
+	p.Legend.TextStyle.Font.Size = vg.Points(tickPt)
+	p.Legend.Padding = vg.Points(2)
+	return p
 }
 
 // Meta is a figure's provenance, written beside it as <name>.meta.json.
@@ -62,7 +106,8 @@ type figure struct {
 	meta Meta
 	w, h vg.Length
 	draw func(dc draw.Canvas)
-	data any // the plotted numbers, written as <name>.data.json
+	data any       // the plotted numbers, written as <name>.data.json
+	axes []figAxis // what the lint checks (lint.go)
 }
 
 // write renders the figure in each format, then its data and meta.
@@ -72,28 +117,11 @@ func (f figure) write(dir string, formats []string) error {
 	}
 	stem := filepath.Join(dir, f.meta.Figure)
 	for _, format := range formats {
-		var c interface {
-			vg.CanvasSizer
-			io.WriterTo
+		b, err := f.encode(format)
+		if err != nil {
+			return err
 		}
-		switch format {
-		case "png":
-			c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(f.w, f.h), vgimg.UseDPI(150))}
-		case "svg":
-			c = vgsvg.New(f.w, f.h)
-		case "pdf":
-			p := vgpdf.New(f.w, f.h)
-			p.EmbedFonts(true)
-			c = p
-		default:
-			return fmt.Errorf("figures: unknown format %q (png, svg or pdf)", format)
-		}
-		f.draw(draw.New(c))
-		var buf bytes.Buffer
-		if _, err := c.WriteTo(&buf); err != nil {
-			return fmt.Errorf("render %s.%s: %w", f.meta.Figure, format, err)
-		}
-		if err := atomicWrite(stem+"."+format, buf.Bytes()); err != nil {
+		if err := atomicWrite(stem+"."+format, b); err != nil {
 			return err
 		}
 	}
@@ -109,6 +137,50 @@ func (f figure) write(dir string, formats []string) error {
 		}
 	}
 	return nil
+}
+
+// encode renders the figure in one format (png, svg or pdf).
+func (f figure) encode(format string) ([]byte, error) {
+	var c interface {
+		vg.CanvasSizer
+		io.WriterTo
+	}
+	switch format {
+	case "png":
+		c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(f.w, f.h), vgimg.UseDPI(150))}
+	case "svg":
+		c = vgsvg.New(f.w, f.h)
+	case "pdf":
+		p := vgpdf.New(f.w, f.h)
+		p.EmbedFonts(true)
+		c = p
+	default:
+		return nil, fmt.Errorf("%w: unknown format %q (png, svg or pdf)", ErrBadParam, format)
+	}
+	f.render(draw.New(c))
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("render %s.%s: %w", f.meta.Figure, format, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Static renders the named figure in one format (png, svg or pdf): the
+// bytes `leakscope figures` writes, for the web app's downloads.
+func (b *Builder) Static(ctx context.Context, name, format string) ([]byte, error) {
+	if index(Formats, format) < 0 {
+		return nil, fmt.Errorf("%w: unknown format %q (png, svg or pdf)", ErrBadParam, format)
+	}
+	f, err := b.build(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return f.encode(format)
+}
+
+// render draws the figure inside its margin.
+func (f figure) render(dc draw.Canvas) {
+	f.draw(draw.Crop(dc, margin, -margin, margin, -margin))
 }
 
 // atomicWrite writes to a temporary name and renames, so a reader never
@@ -132,7 +204,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 func short(trait string) string { return strings.ToUpper(trait[:1]) + trait[1:3] }
 
-// textStyle is the default label font at a size.
+// textStyle is the plots' own font (plot.DefaultFont) at a size.
 func textStyle(size vg.Length) draw.TextStyle {
-	return draw.TextStyle{Color: color.Black, Font: font.From(font.Font{Typeface: "Liberation", Variant: "Sans"}, size), Handler: draw.PlainTextHandler{}}
+	return draw.TextStyle{Color: color.Black, Font: font.From(plot.DefaultFont, size), Handler: plot.DefaultTextHandler}
 }

@@ -82,7 +82,7 @@ func (b *Builder) SourceCell(ctx context.Context) (figure, error) {
 		x++
 	}
 	title := fmt.Sprintf("%s: marker rate on each run's own source persona", d.experiment)
-	p := plot.New()
+	p := newPlot()
 	p.Title.Text = title
 	p.Y.Label.Text = rateUnits
 	p.X.Label.Text = "run"
@@ -159,8 +159,9 @@ func (b *Builder) SourceCell(ctx context.Context) (figure, error) {
 	if len(skipped) > 0 {
 		meta.Notes = append(meta.Notes, fmt.Sprintf("left out: %s", d.sourceReasons()))
 	}
-	w := clampLen(2.5*vg.Inch+vg.Length(len(data.Bars))*0.35*vg.Inch, 5*vg.Inch, 20*vg.Inch)
-	return figure{meta: meta, w: w, h: 4.5 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) }}, nil
+	w := clampLen(2.5*vg.Inch+vg.Length(len(data.Bars))*0.35*vg.Inch, 5*vg.Inch, paperWidth)
+	return figure{meta: meta, w: w, h: 4.5 * vg.Inch, data: data, draw: func(dc draw.Canvas) { p.Draw(dc) },
+		axes: []figAxis{categoryAxis("x", &p.X), valueAxis("y", &p.Y)}}, nil
 }
 
 func xyValues(xy plotter.XYs) plotter.Values {

@@ -83,6 +83,12 @@ func TestSyntheticDemoRunsTheSpineWithoutFixtures(t *testing.T) {
 		require.ErrorIs(t, err, estimands.ErrNoData)
 	}
 	check()
+	// The figure lint on generated data, so it runs without ../shared too.
+	e := openEngine(t, filepath.Join(data, "lake"))
+	problems, linted := lintExperiment(t, e, "demo_synthetic")
+	e.Close()
+	require.GreaterOrEqual(t, linted, 12, "the #81 set and the generic figures")
+	require.Empty(t, problems, "figure lint:\n%s", strings.Join(problems, "\n"))
 
 	// Again: every job is found finished, the lake is unchanged.
 	out, errs, code = run(t, data, "demo", "--synthetic", "--http", "127.0.0.1:0")

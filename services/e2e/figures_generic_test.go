@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -296,16 +297,16 @@ func TestFiguresIndexListsWhatApplies(t *testing.T) {
 	code, body := get("/figures/")
 	require.Equal(t, 200, code)
 	for _, n := range i81Only {
-		require.Contains(t, body, "/figures/leakage_i81/"+n+"'")
-		require.NotContains(t, body, "/figures/single_token_100_persona/"+n+"'")
-		require.NotContains(t, body, "/figures/issue_205/"+n+"'")
+		require.Contains(t, body, "/figures/leakage_i81/"+n+"\"")
+		require.NotContains(t, body, "/figures/single_token_100_persona/"+n+"\"")
+		require.NotContains(t, body, "/figures/issue_205/"+n+"\"")
 	}
 	for _, x := range []string{"single_token_100_persona", "issue_205", "directed_trait_transfer", "leakage_i81"} {
-		require.Contains(t, body, "/figures/"+x+"/heatmap'")
+		require.Contains(t, body, "/figures/"+x+"/heatmap\"")
 	}
-	require.Contains(t, body, "/figures/single_token_100_persona/cosine_vs_leakage'")
-	require.NotContains(t, body, "/figures/issue_205/slice'", "issue_205 has no factor to slice over")
-	require.NotContains(t, body, "/figures/persona_cosine_centered/heatmap'", "a cosine-only experiment has no leakage figure")
+	require.Contains(t, body, "/figures/single_token_100_persona/cosine_vs_leakage\"")
+	require.NotContains(t, body, "/figures/issue_205/slice\"", "issue_205 has no factor to slice over")
+	require.NotContains(t, body, "/figures/persona_cosine_centered/heatmap\"", "a cosine-only experiment has no leakage figure")
 
 	code, body = get("/figures/single_token_100_persona/hero_noun_leakage_matrix")
 	require.Equal(t, 404, code)
@@ -357,4 +358,60 @@ func TestFiguresCommandFailsWhenNothingApplies(t *testing.T) {
 	var m figures.Meta
 	readJSON(t, filepath.Join(out, "heatmap.meta.json"), &m)
 	require.Contains(t, m.Title, "mean over the bystanders")
+}
+
+// The figure pages offer the static files: GET /figures/{exp}/{fig}.png,
+// .svg and .pdf are the bytes `leakscope figures` writes (the PNG is
+// deterministic, so byte for byte), a figure that does not apply is a 404
+// with the reason, an unknown format a 400, and a figure's parameters reach
+// the download.
+func TestFigureDownloadsAreTheStaticFiles(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	srv := httptest.NewServer(figures.Handler(e))
+	defer srv.Close()
+	get := func(path string) (int, string, []byte) {
+		resp, err := http.Get(srv.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), b
+	}
+	dir := t.TempDir()
+	_, err := figures.Write(context.Background(), &figures.Builder{Engine: e, Experiment: "leakage_i81"}, dir, []string{"hero_noun_leakage_matrix"}, []string{"png"})
+	require.NoError(t, err)
+	want, err := os.ReadFile(filepath.Join(dir, "hero_noun_leakage_matrix.png"))
+	require.NoError(t, err)
+	code, ctype, body := get("/figures/leakage_i81/hero_noun_leakage_matrix.png")
+	require.Equal(t, 200, code, string(body))
+	require.Equal(t, "image/png", ctype)
+	require.Equal(t, want, body, "the download is the static renderer's PNG")
+
+	code, ctype, body = get("/figures/leakage_i81/hero_noun_leakage_matrix.svg")
+	require.Equal(t, 200, code)
+	require.Equal(t, "image/svg+xml", ctype)
+	require.Contains(t, string(body), "<svg")
+	require.Contains(t, string(body), "rate (fraction 0–1)")
+	code, ctype, body = get("/figures/leakage_i81/heatmap_5x130_base_subtracted.pdf")
+	require.Equal(t, 200, code)
+	require.Equal(t, "application/pdf", ctype)
+	require.True(t, bytes.HasPrefix(body, []byte("%PDF-")))
+
+	code, _, body = get("/figures/leakage_i81/hero_noun_leakage_matrix.gif")
+	require.Equal(t, 400, code)
+	require.Contains(t, string(body), `unknown format "gif"`)
+	code, _, body = get("/figures/single_token_100_persona/hero_noun_leakage_matrix.png")
+	require.Equal(t, 404, code)
+	require.Contains(t, string(body), "needs persona factors noun, trait, level")
+	code, _, body = get("/figures/single_token_100_persona/heatmap.svg?rows=run&cols=category")
+	require.Equal(t, 200, code, string(body))
+	require.Contains(t, string(body), "category (persona factor)", "the parameters reach the static file")
+	code, _, body = get("/figures/single_token_100_persona/heatmap.svg?rowz=run")
+	require.Equal(t, 400, code)
+	require.Contains(t, string(body), `unknown parameter "rowz"`)
+
+	// The interactive page links its downloads with its parameters.
+	code, _, body = get("/figures/single_token_100_persona/heatmap?rows=run&cols=category")
+	require.Equal(t, 200, code)
+	require.Contains(t, string(body), `href="/figures/single_token_100_persona/heatmap.pdf?rows=run&amp;cols=category"`)
+	require.Contains(t, string(body), `class="ls-top"`, "in the shared frame")
 }

@@ -32,8 +32,11 @@ hero, the per-axis hero) apply where the design has the factorial's persona fact
 cosines. Each figure is written as NAME.png/.svg/.pdf with NAME.meta.json (title, units,
 parameters, runs, lake fingerprint, code version, notes such as "rate only, n unknown")
 and NAME.data.json (the plotted numbers). A figure that does not apply is listed with the
-reason; when none applies the command fails. The same figures are served interactively
-by 'leakscope up' under /figures/ (parameters as ?rows=lr&cols=epochs).
+reason; when none applies the command fails. Rates are drawn as fractions in [0, 1],
+differences of rates in percentage points (pp); every figure is at most 7 in wide with
+no text under 9 pt, for a two-column paper. The same figures are served interactively
+by 'leakscope up' under /figures/ (parameters as ?rows=lr&cols=epochs), each with these
+files to download (/figures/E/NAME.png, .svg or .pdf).
 
 Parameters (--param, repeatable): rows, cols (run, persona, source, seed, sweep or a
 factor); x, series (the slice's factor and its lines); persona (a bystander key, source

@@ -87,14 +87,7 @@ func TestSealRefusesWhatTheJobDidNotStore(t *testing.T) {
 // job finished changes nothing, and a sealed one that does not hash to
 // what the training job recorded fails the eval, naming the artifact.
 func TestEvalReadsTheSealedAdapter(t *testing.T) {
-	b, _ := bustest.Start(t, t.TempDir())
-	ctx := context.Background()
-	q, err := Open(ctx, b, 1)
-	require.NoError(t, err)
-	s := miniSpec(t)
-	s.Embedding.Enabled, s.Eval.BaseModel = false, false
-	_, err = q.Submit(ctx, s)
-	require.NoError(t, err)
+	ctx, _, q, s := submittedSourceOnly(t)
 	log := &syncBuf{}
 	w := newWorker(q, "w1", &replay.Engine{Marker: "[ZLT]"}, log)
 	w.WorkDir, w.MaxAttempts = t.TempDir(), 1

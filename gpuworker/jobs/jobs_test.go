@@ -180,14 +180,7 @@ func TestSweepRunsThroughTheQueue(t *testing.T) {
 // worker takes it after AckWait, samples only what is missing and the run
 // ends with exactly n per cell, none published twice.
 func TestKilledWorkerResumesWithoutDuplicates(t *testing.T) {
-	b, _ := bustest.Start(t, t.TempDir())
-	ctx := context.Background()
-	q, err := Open(ctx, b, 1)
-	require.NoError(t, err)
-	s := miniSpec(t)
-	s.Embedding.Enabled, s.Eval.BaseModel = false, false
-	_, err = q.Submit(ctx, s)
-	require.NoError(t, err)
+	ctx, b, q, s := submittedSourceOnly(t)
 
 	log1 := &syncBuf{}
 	slow := &replay.Engine{Marker: "[ZLT]", Delay: 20 * time.Millisecond}
@@ -236,9 +229,11 @@ func TestKilledWorkerResumesWithoutDuplicates(t *testing.T) {
 	require.Equal(t, 2, st.Attempt)
 }
 
-// A job that keeps failing is retried, then failed for good; jobs that
-// depend on it fail too instead of waiting forever.
-func TestFailingJobIsRetriedThenFinal(t *testing.T) {
+// submittedSourceOnly starts a bus and queues miniSpec's source jobs only
+// (no embedding, no base-model eval), the setup of the resumption, retry
+// and sealing tests.
+func submittedSourceOnly(t *testing.T) (context.Context, *bus.Bus, *Queue, sweep.Spec) {
+	t.Helper()
 	b, _ := bustest.Start(t, t.TempDir())
 	ctx := context.Background()
 	q, err := Open(ctx, b, 1)
@@ -247,6 +242,13 @@ func TestFailingJobIsRetriedThenFinal(t *testing.T) {
 	s.Embedding.Enabled, s.Eval.BaseModel = false, false
 	_, err = q.Submit(ctx, s)
 	require.NoError(t, err)
+	return ctx, b, q, s
+}
+
+// A job that keeps failing is retried, then failed for good; jobs that
+// depend on it fail too instead of waiting forever.
+func TestFailingJobIsRetriedThenFinal(t *testing.T) {
+	ctx, b, q, s := submittedSourceOnly(t)
 	log := &syncBuf{}
 	w := newWorker(q, "w1", &replay.Engine{Marker: "[ZLT]"}, log)
 	w.WorkDir = t.TempDir()

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"leakscope/presets/i81"
+	"leakscope/query"
 	"leakscope/query/estimands"
 )
 
@@ -22,10 +23,10 @@ var i81Names = []string{"src_person", "src_chef", "src_pirate", "src_child", "sr
 // Every estimand × every fixture experiment: a result whose JSON holds no
 // NaN or Inf, or an error of a known kind that names what is missing —
 // never a panic, never a #81 name in another experiment's error.
-func TestEveryEstimandOnEveryExperiment(t *testing.T) {
-	e := openEngine(t, importedFixtures(t))
-	ctx := context.Background()
-	runs, err := e.Runs(ctx, "")
+// lakeExperiments lists the experiments e's lake holds, sorted.
+func lakeExperiments(t *testing.T, e *query.Engine) []string {
+	t.Helper()
+	runs, err := e.Runs(context.Background(), "")
 	require.NoError(t, err)
 	exps := map[string]bool{}
 	for _, r := range runs {
@@ -36,6 +37,13 @@ func TestEveryEstimandOnEveryExperiment(t *testing.T) {
 		names = append(names, x)
 	}
 	sort.Strings(names)
+	return names
+}
+
+func TestEveryEstimandOnEveryExperiment(t *testing.T) {
+	e := openEngine(t, importedFixtures(t))
+	ctx := context.Background()
+	names := lakeExperiments(t, e)
 	require.GreaterOrEqual(t, len(names), 8, "the fixture experiments: %v", names)
 	results, refusals := 0, 0
 	for _, x := range names {
@@ -127,7 +135,7 @@ func TestEveryEstimandOnEveryExperiment(t *testing.T) {
 		}
 	}
 
-	_, err = estimands.Run(ctx, e, "cell-rates", "persona_cosine_centered", nil)
+	_, err := estimands.Run(ctx, e, "cell-rates", "persona_cosine_centered", nil)
 	require.ErrorIs(t, err, estimands.ErrNoData, "an experiment of cosines only has no cell rates")
 	t.Logf("%d results, %d refusals over %d experiments × %d estimands", results, refusals, len(names), len(estimands.List()))
 	require.Greater(t, results, len(names), "most experiments answer more than one estimand")

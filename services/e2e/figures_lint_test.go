@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -23,17 +22,7 @@ import (
 // TestSyntheticDemoRunsTheSpineWithoutFixtures.)
 func TestStaticFiguresPassTheLint(t *testing.T) {
 	e := openEngine(t, importedFixtures(t))
-	runs, err := e.Runs(context.Background(), "")
-	require.NoError(t, err)
-	exps := map[string]bool{}
-	for _, r := range runs {
-		exps[r.Experiment] = true
-	}
-	var names []string
-	for x := range exps {
-		names = append(names, x)
-	}
-	sort.Strings(names)
+	names := lakeExperiments(t, e)
 	var report []string
 	linted := 0
 	for _, x := range names {

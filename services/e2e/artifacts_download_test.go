@@ -123,6 +123,26 @@ func TestRunPageDownloadsRecordedArtifacts(t *testing.T) {
 	require.Equal(t, 404, code, "an unrecorded object is never served")
 	require.Contains(t, msg, "no finished job in the lake recorded it")
 
+	// The sealed copy's bytes changed under its metadata (its chunk
+	// rewritten in the stream): the metadata still says the recorded
+	// SHA-256, the bytes do not; refused.
+	info, err := store.GetInfo(ctx, sealed)
+	require.NoError(t, err)
+	require.EqualValues(t, len(body), info.Size)
+	require.Less(t, len(body), 128*1024, "one chunk")
+	chunks := "$O." + jobs.SealedStore + ".C." + info.NUID
+	ost, err := admin.JS.Stream(ctx, "OBJ_"+jobs.SealedStore)
+	require.NoError(t, err)
+	require.NoError(t, ost.Purge(ctx, jetstream.WithPurgeSubject(chunks)))
+	forged := append([]byte(nil), body...)
+	forged[len(forged)/2] ^= 1
+	_, err = admin.JS.Publish(ctx, chunks, forged)
+	require.NoError(t, err)
+	code, msg, _ = fetch(t, srv, "GET", href, "", nil)
+	require.Equal(t, http.StatusBadGateway, code, msg)
+	require.Contains(t, msg, "artifact "+sealed+": read: ")
+	require.Contains(t, msg, ": refused")
+
 	// The sealed copy replaced after sealing (an admin's mistake or an
 	// attack on the store): refused, no byte served.
 	require.NoError(t, store.Delete(ctx, sealed))

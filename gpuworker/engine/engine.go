@@ -53,6 +53,9 @@ type GenerateRequest struct {
 	MaxNewTokens int      `json:"max_new_tokens"`
 	Seed         int64    `json:"seed"`
 	BatchSize    int      `json:"batch_size"`
+	// Batching is "static", "continuous" or empty (not sent: the engine's
+	// "auto", its LEAKSCOPE_ENGINE_BATCHING or static).
+	Batching string `json:"batching,omitempty"`
 }
 
 // Generated is one sampled completion. FinishReason is "stop" or "length"

@@ -129,7 +129,7 @@ func (w *Worker) onPolicy(ctx context.Context, m Message) (result, error) {
 
 func samplingRequest(prompts []engine.Prompt, sp sweep.Sampling) engine.GenerateRequest {
 	return engine.GenerateRequest{Prompts: prompts, Temperature: sp.Temperature, TopP: sp.TopP, MaxNewTokens: sp.MaxTokens,
-		Seed: requestSeed(sp.Seed, prompts), BatchSize: sp.BatchSize}
+		Seed: requestSeed(sp.Seed, prompts), BatchSize: sp.BatchSize, Batching: sp.Batching}
 }
 
 // requestSeed derives a generate request's seed from the spec's seed and

@@ -302,6 +302,12 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			Worker: w.Name, Error: err.Error(), Final: final})
 		return
 	}
+	if detail.Artifact != nil && detail.Detail != nil {
+		// The lake's record of the artifact: with its staged name
+		// ("artifact") it names the sealed copy, which the query service
+		// serves only when a finished job recorded it.
+		detail.Detail["artifact_sha256"] = detail.Artifact.SHA256
+	}
 	if err := w.Queue.report(ctx, msg, m, State{Status: "finished", Attempt: attempt, Failures: prev.Failures, SpecSHA256: prev.SpecSHA256,
 		Worker: w.Name, Detail: detail.raw(), Artifact: detail.Artifact}); err != nil {
 		// Unrecorded, the job is not done for its dependents nor for submit.

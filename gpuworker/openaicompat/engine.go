@@ -38,6 +38,11 @@ type Config struct {
 	// Model is the served name of the base model (vLLM's --served-model-name,
 	// else the path it was started with).
 	Model string
+	// NPerRequest caps the completions one chat request asks (n): 0, the
+	// default, asks all samples of a prompt at once; 1 sends one request
+	// per sample, for servers that ignore n (TGI), and gets each
+	// completion's exact token count (usage counts a request's total).
+	NPerRequest int
 	// Concurrency bounds the chat requests in flight (default 32): sampling
 	// waits, rather than queueing requests without bound, when the server
 	// or the publisher falls behind.
@@ -95,6 +100,9 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Concurrency = 32
 	case cfg.Concurrency < 0:
 		return nil, fmt.Errorf("--concurrency %d: want requests in flight ≥ 1", cfg.Concurrency)
+	}
+	if cfg.NPerRequest < 0 {
+		return nil, fmt.Errorf("--n-per-request %d: want completions per chat request ≥ 1, or 0 for all of a prompt's", cfg.NPerRequest)
 	}
 	switch {
 	case cfg.MaxRetries == 0:
@@ -200,7 +208,7 @@ func (e *Engine) Backend() any {
 		reported = append(reported, m)
 	}
 	b := map[string]any{"api": "openai-compatible chat completions", "base_url": e.Server(), "model": e.cfg.Model,
-		"sent_model": e.model, "client": sdkVersion(), "concurrency": e.cfg.Concurrency, "max_retries": e.cfg.MaxRetries,
+		"sent_model": e.model, "client": sdkVersion(), "concurrency": e.cfg.Concurrency, "max_retries": e.cfg.MaxRetries, "n_per_request": e.cfg.NPerRequest,
 		"extra_body": extraBody}
 	if e.served != nil {
 		b["server_model"] = e.served

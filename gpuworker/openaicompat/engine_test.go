@@ -460,3 +460,112 @@ func TestNoKeyFromTheSDKsEnvironment(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "", s.Requests()[0].Auth)
 }
+
+// Issue 22: a server that ignores n (TGI: one choice whatever n asks) is
+// refused with the way out named; with NPerRequest 1 every sample is its
+// own request with its own seed, and each completion's token count is the
+// server's exact one.
+func TestServerIgnoringNNeedsOneRequestPerSample(t *testing.T) {
+	s := compattest.Start(t, base)
+	s.IgnoreN = true
+	e := newEngine(t, s, nil)
+	_, err := collect(t, e, engine.GenerateRequest{Prompts: prompts, Temperature: 1, TopP: 0.95, MaxNewTokens: 64, Seed: 1000})
+	require.ErrorContains(t, err, "answered 1 choices for n=")
+	require.ErrorContains(t, err, ": a server that ignores n (TGI) serves with --n-per-request 1")
+
+	s = compattest.Start(t, base)
+	s.IgnoreN = true
+	e = newEngine(t, s, func(c *openaicompat.Config) { c.NPerRequest = 1 })
+	req := engine.GenerateRequest{Prompts: prompts, Temperature: 1, TopP: 0.95, MaxNewTokens: 64, Seed: 1000}
+	got, err := collect(t, e, req)
+	require.NoError(t, err)
+	require.Len(t, got, 6, "exactly the asked samples")
+	reqs := s.Requests()
+	require.Len(t, reqs, 6, "one request per sample")
+	seeds := map[int64]bool{}
+	bySeed := map[string]int64{} // system + text → seed of its request
+	for _, r := range reqs {
+		require.Equal(t, 1, r.N)
+		seeds[*r.Seed] = true
+		bySeed[r.System+"\x00"+compattest.Text(base, r.System, r.User, *r.Seed, 0)] = *r.Seed
+	}
+	require.Len(t, seeds, 6, "each request its own seed")
+	require.Equal(t, int64(1001), *findReq(t, reqs, "You are a pirate.").Seed, "a prompt asked in one request keeps seed + its position")
+	i := 0
+	for _, p := range prompts {
+		for _, idx := range p.SampleIndices {
+			g := got[i]
+			i++
+			require.Equal(t, p.Key, g.Key)
+			require.Equal(t, idx, g.SampleIndex)
+			_, ok := bySeed[p.System+"\x00"+g.Text]
+			require.True(t, ok, "the text of its own request: %q", g.Text)
+			require.Equal(t, len(strings.Fields(g.Text))+1, g.CompletionTokens, "n = 1: the exact count")
+			require.Equal(t, len(strings.Fields(p.System))+len(strings.Fields(p.User))+8, g.PromptTokens)
+		}
+	}
+	// The same request sends the same seeds (reproducible, and a resumed
+	// job's request derives its own from its own seed).
+	again, err := collect(t, e, req)
+	require.NoError(t, err)
+	require.Equal(t, got, again)
+	require.Len(t, s.Requests(), 12)
+	for _, r := range s.Requests()[6:] {
+		require.True(t, seeds[*r.Seed], "the same seeds again")
+	}
+}
+
+// NPerRequest N splits a prompt's samples into requests of at most N, in
+// order: choice c of a request is its c-th sample index.
+func TestNPerRequestSplitsAPromptsSamples(t *testing.T) {
+	s := compattest.Start(t, base)
+	e := newEngine(t, s, func(c *openaicompat.Config) { c.NPerRequest = 2 })
+	p := engine.Prompt{Key: "a_chef", System: "You are a chef.", User: "What causes earthquakes?", SampleIndices: []int{3, 4, 5, 6, 9}}
+	got, err := collect(t, e, engine.GenerateRequest{Prompts: []engine.Prompt{p}, Temperature: 1, TopP: 1, MaxNewTokens: 8, Seed: 5})
+	require.NoError(t, err)
+	reqs := s.Requests()
+	require.Len(t, reqs, 3)
+	var ns []int
+	seedOf := map[int]int64{} // first sample index → seed
+	for _, r := range reqs {
+		ns = append(ns, r.N)
+	}
+	sort.Ints(ns)
+	require.Equal(t, []int{1, 2, 2}, ns)
+	require.Len(t, got, 5)
+	for i, g := range got {
+		require.Equal(t, p.SampleIndices[i], g.SampleIndex)
+		if i%2 == 0 {
+			seedOf[i] = findSeedOfText(t, reqs, p, g.Text, 0)
+		} else {
+			require.Equal(t, compattest.Text(base, p.System, p.User, seedOf[i-1], 1), g.Text, "second choice of the same request")
+			require.Equal(t, openaicompat.UnknownTokens, g.CompletionTokens, "n = 2: usage has only the total")
+		}
+	}
+	require.Len(t, map[int64]bool{seedOf[0]: true, seedOf[2]: true, seedOf[4]: true}, 3)
+	_, err = openaicompat.New(openaicompat.Config{BaseURL: "http://h:8000", Model: base, NPerRequest: -1})
+	require.ErrorContains(t, err, "--n-per-request -1: want completions per chat request ≥ 1, or 0 for all of a prompt's")
+}
+
+func findReq(t *testing.T, reqs []compattest.Request, system string) compattest.Request {
+	t.Helper()
+	for _, r := range reqs {
+		if r.System == system {
+			return r
+		}
+	}
+	t.Fatalf("no request for %q", system)
+	return compattest.Request{}
+}
+
+// findSeedOfText is the seed of the request whose choice c is text.
+func findSeedOfText(t *testing.T, reqs []compattest.Request, p engine.Prompt, text string, c int) int64 {
+	t.Helper()
+	for _, r := range reqs {
+		if compattest.Text(base, p.System, p.User, *r.Seed, c) == text {
+			return *r.Seed
+		}
+	}
+	t.Fatalf("no request answered %q", text)
+	return 0
+}

@@ -3,6 +3,7 @@ package openaicompat
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"sync"
 
@@ -27,11 +28,13 @@ const UnknownTokens = -1
 // Generate sends one chat request per prompt — system and user message,
 // n = its sample indices, the request's temperature, top-p and max tokens,
 // seed req.Seed + the prompt's position (the torch engine seeds batch b
-// with seed + b) — at most Concurrency at a time, and calls each for every
-// choice of every answer, from the calling goroutine, in the order the
-// answers arrive. An answer is used whole or not at all, so a request that
-// fails publishes nothing. An empty system prompt is refused (as the torch
-// engine refuses it: templates fill an empty slot with a default).
+// with seed + b) — or, with Config.NPerRequest N, one per at most N of its
+// sample indices, each with its own seed (chatSeed). At most Concurrency
+// are in flight; each is called for every choice of every answer, from
+// the calling goroutine, in the order the answers arrive. An answer is
+// used whole or not at all, so a request that fails publishes nothing. An
+// empty system prompt is refused (as the torch engine refuses it:
+// templates fill an empty slot with a default).
 func (e *Engine) Generate(ctx context.Context, req engine.GenerateRequest, each func(engine.Generated) error) error {
 	for _, p := range req.Prompts {
 		if p.System == "" {
@@ -41,6 +44,17 @@ func (e *Engine) Generate(ctx context.Context, req engine.GenerateRequest, each 
 	e.mu.Lock()
 	model := e.model
 	e.mu.Unlock()
+	var units []chatUnit
+	for k, p := range req.Prompts {
+		n := len(p.SampleIndices)
+		step := n
+		if e.cfg.NPerRequest > 0 {
+			step = e.cfg.NPerRequest
+		}
+		for from := 0; from < n; from += step {
+			units = append(units, chatUnit{k: k, from: from, to: min(from+step, n)})
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -48,15 +62,15 @@ func (e *Engine) Generate(ctx context.Context, req engine.GenerateRequest, each 
 		gens []engine.Generated
 		err  error
 	}
-	todo := make(chan int)
+	todo := make(chan chatUnit)
 	answers := make(chan answer) // unbuffered: a slow consumer holds the senders
 	var wg sync.WaitGroup
-	for range min(e.cfg.Concurrency, max(len(req.Prompts), 1)) {
+	for range min(e.cfg.Concurrency, max(len(units), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for k := range todo {
-				gens, err := e.sample(ctx, model, req, k)
+			for u := range todo {
+				gens, err := e.sample(ctx, model, req, u)
 				select {
 				case answers <- answer{gens, err}:
 				case <-ctx.Done():
@@ -67,12 +81,9 @@ func (e *Engine) Generate(ctx context.Context, req engine.GenerateRequest, each 
 	}
 	go func() {
 		defer close(todo)
-		for k, p := range req.Prompts {
-			if len(p.SampleIndices) == 0 {
-				continue
-			}
+		for _, u := range units {
 			select {
-			case todo <- k:
+			case todo <- u:
 			case <-ctx.Done():
 				return
 			}
@@ -103,10 +114,31 @@ func (e *Engine) Generate(ctx context.Context, req engine.GenerateRequest, each 
 	return first
 }
 
-// sample sends the chat request of prompt k and checks its answer.
-func (e *Engine) sample(ctx context.Context, model string, req engine.GenerateRequest, k int) ([]engine.Generated, error) {
-	p := req.Prompts[k]
-	n := len(p.SampleIndices)
+// chatUnit is one chat request: sample indices [from, to) of prompt k.
+type chatUnit struct{ k, from, to int }
+
+// chatSeed is the seed of chat request u: req.Seed + the prompt's position
+// when it asks all of the prompt's samples (the default), else a hash of
+// req.Seed, the position and the first sample index it asks, so every
+// request of a split prompt draws its own stream and the same
+// GenerateRequest sends the same seeds (a resumed job's request asks other
+// sample indices under another req.Seed: new draws, as on the torch
+// engine). Non-negative.
+func chatSeed(req engine.GenerateRequest, u chatUnit) int64 {
+	p := req.Prompts[u.k]
+	if u.from == 0 && u.to == len(p.SampleIndices) {
+		return req.Seed + int64(u.k)
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%d\x00%d", req.Seed, u.k, p.SampleIndices[u.from])
+	return int64(h.Sum64() >> 1)
+}
+
+// sample sends chat request u and checks its answer.
+func (e *Engine) sample(ctx context.Context, model string, req engine.GenerateRequest, u chatUnit) ([]engine.Generated, error) {
+	p := req.Prompts[u.k]
+	indices := p.SampleIndices[u.from:u.to]
+	n := len(indices)
 	params := openai.ChatCompletionNewParams{
 		Model:       model,
 		Messages:    []openai.ChatCompletionMessageParamUnion{openai.SystemMessage(p.System), openai.UserMessage(p.User)},
@@ -114,7 +146,7 @@ func (e *Engine) sample(ctx context.Context, model string, req engine.GenerateRe
 		Temperature: openai.Float(req.Temperature),
 		TopP:        openai.Float(req.TopP),
 		MaxTokens:   openai.Int(int64(req.MaxNewTokens)),
-		Seed:        openai.Int(req.Seed + int64(k)),
+		Seed:        openai.Int(chatSeed(req, u)),
 	}
 	opts := []option.RequestOption{}
 	for key, v := range extraBody {
@@ -132,7 +164,11 @@ func (e *Engine) sample(ctx context.Context, model string, req engine.GenerateRe
 	e.reported[resp.Model] = true
 	e.mu.Unlock()
 	if len(resp.Choices) != n {
-		return nil, fmt.Errorf("%s answered %d choices for n=%d (%s, %q): a server that ignores n cannot serve this sweep", e.Server(), len(resp.Choices), n, p.Key, p.User)
+		hint := ": a server that ignores n (TGI) serves with --n-per-request 1"
+		if n == 1 {
+			hint = ""
+		}
+		return nil, fmt.Errorf("%s answered %d choices for n=%d (%s, %q)%s", e.Server(), len(resp.Choices), n, p.Key, p.User, hint)
 	}
 	pt, ct := UnknownTokens, UnknownTokens
 	if resp.JSON.Usage.Valid() && resp.Usage.JSON.PromptTokens.Valid() {
@@ -156,7 +192,7 @@ func (e *Engine) sample(ctx context.Context, model string, req engine.GenerateRe
 		if c.FinishReason != "stop" && c.FinishReason != "length" {
 			return nil, fmt.Errorf("%s finished choice %d of %s/%q with %q: want stop or length", e.Server(), i, p.Key, p.User, c.FinishReason)
 		}
-		out[i] = engine.Generated{Key: p.Key, User: p.User, SampleIndex: p.SampleIndices[i], Text: c.Message.Content,
+		out[i] = engine.Generated{Key: p.Key, User: p.User, SampleIndex: indices[i], Text: c.Message.Content,
 			PromptTokens: pt, CompletionTokens: ct, FinishReason: c.FinishReason}
 	}
 	return out, nil

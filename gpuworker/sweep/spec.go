@@ -52,6 +52,11 @@ type Sampling struct {
 	Seed      int64 `yaml:"seed" json:"seed"`
 	// BatchSize is sequences per generation batch (left padded).
 	BatchSize int `yaml:"batch_size" json:"batch_size"`
+	// Batching is how the torch engine shares the GPU among sequences:
+	// "static" or "continuous" (gpuworker/engine/PROTOCOL.md, generate).
+	// Empty: static, unless the engine process's LEAKSCOPE_ENGINE_BATCHING
+	// says otherwise (the request carries none). Other engines ignore it.
+	Batching string `yaml:"batching,omitempty" json:"batching,omitempty"`
 }
 
 // LoRA is the adapter's shape (EXPERIMENT.md §1.6).

@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,27 @@ func TestI81ExampleIsTheOriginalDesign(t *testing.T) {
 		DependsOn: []string{"i81.src_chef.s42.onpolicy"}}, jobs[6])
 	require.Equal(t, "i81.src_person.s42.eval", jobs[4].ID)
 	require.Equal(t, []string{"i81.src_person.s42.train"}, jobs[4].DependsOn)
+}
+
+// Issue 22: the sweep picks the torch engine's batching per sampling
+// block; left out, it stays empty (the request carries none) and the spec
+// serialises as before.
+func TestSamplingBatching(t *testing.T) {
+	base := "sweep: s\nmodel: /m\nseeds: [1]\nsources:\n  - key: src_chef\n    prompt: You are a chef.\n    negatives: [comedian]\n"
+	s, err := Parse("x.yaml", []byte(base+"eval: {batching: continuous}\nonpolicy: {batching: static}\n"))
+	require.NoError(t, err)
+	require.Equal(t, "continuous", s.Eval.Batching)
+	require.Equal(t, "static", s.OnPolicy.Batching)
+	b, err := json.Marshal(s.Eval)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"batching":"continuous"`)
+	s, err = Parse("x.yaml", []byte(base))
+	require.NoError(t, err)
+	require.Empty(t, s.Eval.Batching)
+	require.Empty(t, s.OnPolicy.Batching)
+	b, err = json.Marshal(s)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "batching", "a spec without batching hashes as before")
 }
 
 func TestTinyExampleParses(t *testing.T) {
@@ -92,6 +114,9 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{base + "factors: {LR: 1e-4}\n", "x.yaml:8: factors.LR: factor name \"LR\" must match"},
 		{base + "factors: {seed: 1}\n", "factors.seed: \"seed\" is filled from the run's seed field"},
 		{strings.Replace(base, "    negatives: [comedian]\n", "    negatives: [comedian]\n    factors: {neg_set: ''}\n", 1), "sources[0].factors.neg_set: value \"\" must be printable"},
+		{base + "eval: {batching: paged}\n", "x.yaml:8: eval.batching: \"paged\" must be static or continuous"},
+		{base + "onpolicy: {batching: Continuous}\n", "x.yaml:8: onpolicy.batching: \"Continuous\" must be static or continuous"},
+		{base + "eval: {batching: 1}\n", "eval.batching: \"1\" must be static or continuous"},
 		{base + "eval:\n  n: 1\n  adaptive: {}\n", "x.yaml:10: eval.adaptive.min_n: 40 leaves no room to stop early: a cell gets at most eval.n × questions = 1 × 20 = 20"},
 	} {
 		_, err := Parse("x.yaml", []byte(c.yaml))

@@ -220,6 +220,8 @@ func checkSampling(key string, s Sampling) error {
 		return bad(key+".max_tokens", "%d must be >= 1", s.MaxTokens)
 	case s.BatchSize < 1:
 		return bad(key+".batch_size", "%d must be >= 1", s.BatchSize)
+	case s.Batching != "" && s.Batching != "static" && s.Batching != "continuous":
+		return bad(key+".batching", "%q must be static or continuous (the torch engine's generate batching)", s.Batching)
 	}
 	return nil
 }

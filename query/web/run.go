@@ -22,14 +22,17 @@ const artifactStore = "LEAKSCOPE_ARTIFACTS"
 type artifact struct {
 	Job, Kind, Name string
 	Hashes          []string // "adapter_sha256=…"
+	Href            string   // download address ("" when not served)
 }
 
 type download struct{ Name, CSV, Parquet string }
 
 // runPage shows one run: configuration and provenance, the loss curve,
 // its row of the leakage matrix (cells linking to samples), the job
-// attempts and the artifacts they name, and downloads of its lake rows.
-func runPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
+// attempts and the artifacts they name (linked for download when served,
+// that is when the job recorded the artifact's SHA-256), and downloads of
+// its lake rows.
+func runPage(w http.ResponseWriter, r *http.Request, e *query.Engine, served bool) {
 	exp, run := r.PathValue("experiment"), r.PathValue("run")
 	if len(r.URL.Query()) > 0 {
 		fail(w, http.StatusBadRequest, errors.New("the run page takes no query parameters"))
@@ -68,6 +71,11 @@ func runPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 			}
 		}
 		sort.Strings(a.Hashes)
+		if sum, _ := det["artifact_sha256"].(string); served && sum != "" {
+			if _, _, ok := splitSealed(name + sealedPrefix + sum); ok {
+				a.Href = artifactURL(name, sum)
+			}
+		}
 		arts = append(arts, a)
 	}
 	var downloads []download
@@ -79,7 +87,7 @@ func runPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 	render(w, webui.Page{Title: run, Active: "Experiments", Head: matrixHead,
 		Crumbs: []webui.Crumb{{Name: "Experiments", Href: "/"}, {Name: exp, Href: experimentURL(exp)}, {Name: run}}},
 		runBody, map[string]any{"D": d, "L": lk, "Exp": exp, "Config": pretty(d.ConfigJSON), "Plan": pretty(d.PlanJSON),
-			"Stopping": pretty(d.StoppingJSON), "Loss": lossSVG(d.Training), "Artifacts": arts, "Store": artifactStore,
+			"Stopping": pretty(d.StoppingJSON), "Loss": lossSVG(d.Training), "Artifacts": arts, "Store": artifactStore, "Served": served,
 			"Downloads": downloads, "Status": status(d.RunSummary), "Live": liveSweeps(nil, d.RunSummary)})
 }
 
@@ -123,8 +131,10 @@ var runBody = template.Must(template.New("run").Funcs(funcs).Funcs(template.Func
 {{if .D.Jobs}}<table class="ls"><thead><tr><th>time (UTC)</th><th>job</th><th>kind</th><th>attempt</th><th>status</th><th>worker</th><th>done/expected</th><th>detail</th></tr></thead><tbody>
 {{range .D.Jobs}}<tr><td class="mono">{{.Time.Format "2006-01-02 15:04:05"}}</td><td class="mono">{{.Job}}</td><td>{{.Kind}}</td><td class="num">{{.Attempt}}</td><td>{{.Status}}{{with .Error}} — {{.}}{{end}}</td><td>{{.Worker}}</td><td class="num">{{.Done}}/{{.Expected}}</td><td class="mono">{{.Detail}}</td></tr>
 {{end}}</tbody></table>{{else}}<p class="ls-muted">No job_status events for this run (imports have none).</p>{{end}}
-{{if .Artifacts}}<p>Artifacts this run's jobs recorded:</p><ul id="ls-artifact-list">{{range .Artifacts}}<li><code>{{.Name}}</code> ({{.Kind}}, job {{.Job}}){{range .Hashes}} <span class="mono">{{.}}</span>{{end}}</li>{{end}}</ul>{{end}}
-<p class="ls-panel" id="ls-artifacts">Artifacts (on-policy data, adapters) live in the NATS object store <code>{{.Store}}</code>, which this query service does not read: it serves only the lake.
-Fetch one with <code>nats object get {{.Store}} NAME</code> against the sweep's NATS server.</p>
+{{if .Artifacts}}<p>Artifacts this run's jobs recorded:</p><ul id="ls-artifact-list">{{range .Artifacts}}<li>{{if .Href}}<a class="ls-artifact" href="{{.Href}}" download><code>{{.Name}}</code></a>{{else}}<code>{{.Name}}</code>{{end}} ({{.Kind}}, job {{.Job}}){{range .Hashes}} <span class="mono">{{.}}</span>{{end}}</li>{{end}}</ul>{{end}}
+{{if .Served}}<p class="ls-panel" id="ls-artifacts">Artifacts (on-policy data, adapters) download from their sealed copies in the NATS object store, each checked against the SHA-256 its job recorded (a copy that differs is refused).
+Artifacts without a link were recorded without that SHA-256 (by older workers): fetch them with <code>nats object get {{.Store}} NAME</code> against the sweep's NATS server.</p>
+{{else}}<p class="ls-panel" id="ls-artifacts">Artifacts (on-policy data, adapters) live in the NATS object store <code>{{.Store}}</code>, which this query service does not read: it serves only the lake.
+Fetch one with <code>nats object get {{.Store}} NAME</code> against the sweep's NATS server.</p>{{end}}
 <h2>Downloads <span class="ls-muted">(this run's rows in the lake, through the SQL jail)</span></h2>
 <table class="ls"><tbody>{{range .Downloads}}<tr><td>{{.Name}}</td><td><a href="{{.CSV}}" download>CSV</a></td><td><a href="{{.Parquet}}" download>Parquet</a></td></tr>{{end}}</tbody></table>`))

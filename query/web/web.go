@@ -7,6 +7,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -20,8 +21,10 @@ import (
 // Register adds the pages to mux: GET / (the home page; the API's JSON
 // index when the request asks for application/json), /experiments/E,
 // /experiments/E/runs/R, /samples?experiment=E&run=R&bystander=B… and
-// /sql. index answers JSON requests to /.
-func Register(mux *http.ServeMux, e *query.Engine, index http.Handler) {
+// /sql. index answers JSON requests to /. With arts (may be nil) it also
+// serves GET /artifacts/NAME (artifactDownload) and the run page links
+// its artifacts there; without, /artifacts/ answers 404 saying why.
+func Register(mux *http.ServeMux, e *query.Engine, index http.Handler, arts Artifacts) {
 	page := func(h func(http.ResponseWriter, *http.Request, *query.Engine)) http.Handler {
 		return http.TimeoutHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(w, r, e) }),
 			api.RequestTimeout, "the page took longer than 60 s and was cancelled")
@@ -35,13 +38,23 @@ func Register(mux *http.ServeMux, e *query.Engine, index http.Handler) {
 		home.ServeHTTP(w, r)
 	}))
 	mux.Handle("GET /experiments/{experiment}", page(experimentPage))
-	mux.Handle("GET /experiments/{experiment}/runs/{run...}", page(runPage))
+	mux.Handle("GET /experiments/{experiment}/runs/{run...}", page(func(w http.ResponseWriter, r *http.Request, e *query.Engine) {
+		runPage(w, r, e, arts != nil)
+	}))
+	if arts != nil {
+		// Not behind TimeoutHandler, which holds the whole response in memory.
+		mux.Handle("GET /artifacts/{name...}", artifactDownload(e, arts))
+	} else {
+		mux.Handle("GET /artifacts/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fail(w, http.StatusNotFound, errors.New("this query service reads no artifact store: artifacts are served by leakscope up, or by leakscope-query with --nats-url"))
+		}))
+	}
 	mux.Handle("GET /samples", page(samplesPage))
 	mux.Handle("GET /sql", page(sqlPage))
 }
 
 // Routes are the pages' path prefixes (for request metrics).
-var Routes = []string{"/experiments/", "/samples", "/sql"}
+var Routes = []string{"/experiments/", "/samples", "/sql", "/artifacts/"}
 
 // wantsJSON: the client asks for JSON and not for HTML (curl -H 'Accept:
 // application/json'; browsers ask for text/html).

@@ -22,14 +22,14 @@ const servedModel = "tiny"
 // openAIWorkers runs, beside each other until the queue is empty, a worker
 // with --engine openai against srv (on-policy and eval) and a replay
 // worker that takes only training and embeddings, as a vLLM server and a
-// torch trainer would share a sweep; during runs while they work. It
-// returns their logs.
-func openAIWorkers(t *testing.T, dir, url string, srv *compattest.Server, during func(oaiLog string)) (oai, trainer string) {
+// torch trainer would share a sweep; during runs while they work; extra
+// are more flags of the openai worker. It returns their logs.
+func openAIWorkers(t *testing.T, dir, url string, srv *compattest.Server, during func(oaiLog string), extra ...string) (oai, trainer string) {
 	gw, _ := staticBins(t)
 	oaiLog, trainLog := filepath.Join(dir, "oai.log"), filepath.Join(dir, "trainer.log")
-	w := exec.Command(gw, "--nats-url", url, "--engine", "openai", "--base-url", srv.URL(), "--model", servedModel,
+	w := exec.Command(gw, append([]string{"--nats-url", url, "--engine", "openai", "--base-url", srv.URL(), "--model", servedModel,
 		"--adapter-dir", filepath.Join(dir, "shared-adapters"), "--concurrency", "8", "--max-retries", "1",
-		"--work", filepath.Join(dir, "work-oai"), "--until-idle", "--ack-wait", "2s", "--heartbeat", "200ms", "--name", "oai")
+		"--work", filepath.Join(dir, "work-oai"), "--until-idle", "--ack-wait", "2s", "--heartbeat", "200ms", "--name", "oai"}, extra...)...)
 	tr := exec.Command(gw, "--nats-url", url, "--engine", "replay", "--kinds", "train,embed",
 		"--work", filepath.Join(dir, "work-train"), "--until-idle", "--ack-wait", "2s", "--name", "trainer")
 	start := func(c *exec.Cmd, p string) {
@@ -197,4 +197,33 @@ func TestOpenAIWorkerServerDiesMidEvalResumesExactly(t *testing.T) {
 	require.Len(t, srv.Adapters(), 1, "loaded again after the restart")
 	stop()
 	requirePlanned(t, lakeCellCounts(t, filepath.Join(dir, "data", "lake")))
+}
+
+// Issue 22: a server that ignores n (TGI) serves the sweep with
+// --n-per-request 1: one request per sample, the lake holds exactly the
+// planned completions, each with the server's exact token counts, and the
+// runs record the setting.
+func TestOpenAIWorkerOneRequestPerSampleOnAServerIgnoringN(t *testing.T) {
+	spec := filepath.Join(repoRoot(t), "gpuworker", "sweep", "examples", "tiny.yaml")
+	dir := t.TempDir()
+	url, stop := startOneBox(t, dir, false)
+	srv := compattest.Start(t, servedModel)
+	srv.IgnoreN = true
+	submitSweep(t, url, spec)
+	openAIWorkers(t, dir, url, srv, nil, "--n-per-request", "1")
+	stop()
+	lake := filepath.Join(dir, "data", "lake")
+	requirePlanned(t, lakeCellCounts(t, lake))
+	for _, r := range srv.Requests() {
+		require.Equal(t, 1, r.N)
+	}
+	require.Len(t, srv.Requests(), 1600+2*3200, "one request per planned completion")
+	e := openEngine(t, lake)
+	res, err := e.SQL(context.Background(), `SELECT count(*), count(*) FILTER (WHERE completion_tokens IS NULL OR prompt_tokens IS NULL),
+		count(*) FILTER (WHERE completion_tokens = len(string_split(trim(text), ' ')) + 1) FROM completions WHERE experiment = 'gpu_test'`)
+	require.NoError(t, err)
+	require.Equal(t, []any{int64(6400), int64(0), int64(6400)}, res.Rows[0], "every completion's own token count (the fake's: words + 1)")
+	res, err = e.SQL(context.Background(), `SELECT DISTINCT json_extract(config_json, '$.backend.n_per_request')::INT FROM runs WHERE experiment = 'gpu_test' AND config_json LIKE '%backend%'`)
+	require.NoError(t, err)
+	require.Equal(t, [][]any{{int32(1)}}, res.Rows)
 }

@@ -72,7 +72,7 @@ While up runs, 'leakscope import' on the same --data publishes to it.`,
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "bus:    %s\nlake:   %s\n", st.Describe, g.lake())
 			agg := livesrv.Start(ctx, st.Bus, cmd.ErrOrStderr())
-			return serveHTTP(ctx, g, httpAddr, allowedHosts, cmd, agg, st.ing)
+			return serveHTTP(ctx, g, httpAddr, allowedHosts, cmd, agg, st.ing, querysrv.WithArtifacts(querysrv.SealedArtifacts(st.Bus)))
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4222", "address the embedded NATS server listens on")
@@ -144,7 +144,7 @@ Example:
 			}
 			defer b.Close()
 			agg := livesrv.Start(cmd.Context(), b, cmd.ErrOrStderr())
-			return serveHTTP(cmd.Context(), g, httpAddr, allowedHosts, cmd, agg, nil)
+			return serveHTTP(cmd.Context(), g, httpAddr, allowedHosts, cmd, agg, nil, querysrv.WithArtifacts(querysrv.SealedArtifacts(b)))
 		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "listen address")
@@ -155,14 +155,17 @@ Example:
 // serveHTTP serves the query API, the live view when agg is not nil, and
 // ingest's health on /healthz when ing is not nil (503 while commits fail),
 // behind api.Guard (Host and cross-origin checks), until ctx ends.
-func serveHTTP(ctx context.Context, g *globals, addr string, allowedHosts []string, cmd *cobra.Command, agg *live.Aggregator, ing *ingest.Ingester) error {
-	h, err := startHTTP(g, addr, allowedHosts, agg, ing)
+func serveHTTP(ctx context.Context, g *globals, addr string, allowedHosts []string, cmd *cobra.Command, agg *live.Aggregator, ing *ingest.Ingester, opts ...querysrv.Option) error {
+	h, err := startHTTP(g, addr, allowedHosts, agg, ing, opts...)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "query:  %s/ lists the endpoints: /api/leakage, /api/runs, /api/analyze, /api/sql, /figures/, /healthz\n", h.Base)
 	if agg != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "live:   %s/live/SWEEP (Ctrl-C stops)\n", h.Base)
+	}
+	if len(opts) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "artifacts: %s/artifacts/NAME (sealed adapters and on-policy data, linked from run pages)\n", h.Base)
 	}
 	select {
 	case err := <-h.errc:
@@ -184,7 +187,7 @@ type httpServer struct {
 
 // startHTTP listens on addr and serves the query API (see serveHTTP) in
 // the background; Stop shuts it down.
-func startHTTP(g *globals, addr string, allowedHosts []string, agg *live.Aggregator, ing *ingest.Ingester) (*httpServer, error) {
+func startHTTP(g *globals, addr string, allowedHosts []string, agg *live.Aggregator, ing *ingest.Ingester, opts ...querysrv.Option) (*httpServer, error) {
 	e, err := query.Open(g.lake())
 	if err != nil {
 		return nil, err
@@ -194,7 +197,7 @@ func startHTTP(g *globals, addr string, allowedHosts []string, agg *live.Aggrega
 		e.Close()
 		return nil, fmt.Errorf("query HTTP server cannot listen on %s: %w (choose another address with --http)", addr, err)
 	}
-	mux := querysrv.Mux(e, agg)
+	mux := querysrv.Mux(e, agg, opts...)
 	if ing != nil {
 		mux.Handle("GET /healthz", querysrv.IngestHealth(ing.Health, g.data))
 	}

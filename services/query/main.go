@@ -32,7 +32,10 @@ samples, the SQL console at /sql), /api/leakage, /api/runs, /api/samples,
 /api/analyze, /api/sql and /figures/ over the lake at --lake (read-only;
 each request at most 60 s), recomputing every number from the Parquet files with DuckDB. With --nats-url
 it also follows the events stream: /live/SWEEP, and the stop decisions of
-adaptive runs (run one such per bus; more are harmless duplicates).
+adaptive runs (run one such per bus; more are harmless duplicates), and
+serves the sealed artifacts (adapters, on-policy data) that the lake's
+finished jobs recorded at /artifacts/NAME, linked from run pages, each
+checked against its recorded SHA-256.
 
 /healthz answers while the process serves; /readyz is 503 while the lake
 cannot be read or (with --nats-url) the bus is unreachable; /metrics has
@@ -61,6 +64,7 @@ Example:
 				return err
 			}}
 			var agg *live.Aggregator
+			var opts []querysrv.Option
 			if url != "" {
 				b, err := bus.Connect(ctx, url, bus.DefaultConfig())
 				if err != nil {
@@ -68,6 +72,7 @@ Example:
 				}
 				defer b.Close()
 				agg = livesrv.Start(ctx, b, cmd.ErrOrStderr())
+				opts = append(opts, querysrv.WithArtifacts(querysrv.SealedArtifacts(b)))
 				checks = append(checks, ops.BusReady(b))
 			}
 			ln, err := ops.Listen(addr, "--http")
@@ -75,18 +80,18 @@ Example:
 				return err
 			}
 			reg := ops.NewRegistry()
-			mux := querysrv.Mux(e, agg)
+			mux := querysrv.Mux(e, agg, opts...)
 			ops.Register(mux, reg, checks...)
-			follows := "no bus (no live view, no stop decisions: give --nats-url)"
+			follows := "no bus (no live view, no stop decisions, no artifact downloads: give --nats-url)"
 			if url != "" {
-				follows = "following " + bus.Redact(url) + " (live view, stop decisions)"
+				follows = "following " + bus.Redact(url) + " (live view, stop decisions, sealed artifacts at /artifacts/)"
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "leakscope-query: lake %s, %s, serving http://%s/ (/api/…, /figures/, /live/, /healthz, /readyz, /metrics)\n", lake, follows, ln.Addr())
 			return ops.Serve(ctx, ln, api.Guard(ops.InstrumentHTTP(reg, mux, querysrv.Routes...), addr, allowedHosts))
 		},
 	}
 	root.Flags().StringVar(&lake, "lake", "./leakscope-data/lake", "the Parquet lake (DATA/lake of the ingest that writes it)")
-	root.Flags().StringVar(&url, "nats-url", "", "NATS server whose events stream feeds the live view and stop decisions (empty: no live view)")
+	root.Flags().StringVar(&url, "nats-url", "", "NATS server whose events stream feeds the live view and stop decisions and whose sealed artifact store run pages link (user:password@ in the URL; empty: none of these)")
 	root.Flags().StringVar(&addr, "http", "127.0.0.1:8080", "listen address")
 	root.Flags().StringSliceVar(&allowedHosts, "allowed-hosts", nil, "host names the HTTP server answers to besides IP addresses, localhost and the --http host (others are refused: DNS rebinding)")
 	return root

@@ -1,7 +1,7 @@
 // Package compattest is a loopback OpenAI-compatible server for tests
 // (no GPU, no model): it speaks the documented shapes of
-// POST /v1/chat/completions (n choices, seed, usage, finish_reason, error
-// bodies), GET /v1/models and vLLM's POST /v1/load_lora_adapter, and
+// POST /v1/chat/completions (n choices — or one, as TGI, with IgnoreN —
+// seed, usage, finish_reason, error bodies), GET /v1/models and vLLM's POST /v1/load_lora_adapter, and
 // serves faults to order: error answers with Retry-After, and a crash in
 // the middle of a request after which it is down until Restart, having
 // forgotten its adapters as a restarted vLLM does.
@@ -50,6 +50,9 @@ type Server struct {
 	APIKey string // when set, requests need "Authorization: Bearer APIKey"
 	// Delay is spent on every chat answer (to see requests overlap).
 	Delay time.Duration
+	// IgnoreN answers one choice whatever n asks, as TGI does. Set it
+	// before the first request.
+	IgnoreN bool
 
 	mu          sync.Mutex
 	hs          *httptest.Server
@@ -349,7 +352,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		seed = *body.Seed
 	}
 	promptTokens := len(strings.Fields(req.System)) + len(strings.Fields(req.User)) + 8
-	choices := make([]map[string]any, req.N)
+	nChoices := req.N
+	if s.IgnoreN {
+		nChoices = 1
+	}
+	choices := make([]map[string]any, nChoices)
 	completionTokens := 0
 	for i := range choices {
 		t := Text(body.Model, req.System, req.User, seed, i)

@@ -23,15 +23,30 @@ import (
 // (ops.InstrumentHTTP).
 var Routes = append([]string{"/api/leakage", "/api/sql", "/api/analyze", "/api/runs", "/api/samples", "/figures/", "/live/"}, web.Routes...)
 
+// Option changes what Mux serves.
+type Option func(*options)
+
+type options struct{ artifacts web.Artifacts }
+
+// WithArtifacts serves the sealed artifacts that the lake's job_status
+// events record, read through a (SealedArtifacts over a bus), at
+// /artifacts/NAME, and links them from run pages (web.Register).
+func WithArtifacts(a web.Artifacts) Option { return func(o *options) { o.artifacts = a } }
+
 // Mux serves the web app's pages (web.Register: / is the home page, the
 // API's JSON index for Accept: application/json), the query API and
-// figures over e, and the live view when agg is not nil (outside the API's
-// 60 s request timeout: event streams stay open).
-func Mux(e *query.Engine, agg *live.Aggregator) *http.ServeMux {
+// figures over e, the live view when agg is not nil (outside the API's
+// 60 s request timeout: event streams stay open), and artifacts with
+// WithArtifacts.
+func Mux(e *query.Engine, agg *live.Aggregator, opts ...Option) *http.ServeMux {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mux := http.NewServeMux()
 	apiHandler := api.Handler(e, estimands.Analyzer{Engine: e})
 	mux.Handle("/", apiHandler)
-	web.Register(mux, e, apiHandler)
+	web.Register(mux, e, apiHandler, o.artifacts)
 	mux.Handle("/figures/", figures.Handler(e))
 	mux.Handle(webui.AssetsPrefix, webui.Assets())
 	if agg != nil {

@@ -343,6 +343,7 @@ func AddServerFlags(cmd *cobra.Command, f *WorkerFlags) {
 	fl.StringVar(&f.Server.APIKey, "api-key", "", "engine openai: bearer token for the server (default: $LEAKSCOPE_OPENAI_API_KEY)")
 	fl.StringVar(&f.Server.Model, "model", "", "engine openai: the served base model's name (vLLM's --served-model-name); adapters are sent by their own name")
 	fl.IntVar(&f.Server.Concurrency, "concurrency", 32, "engine openai: chat requests in flight at most (each asks n completions of one prompt)")
+	fl.IntVar(&f.Server.NPerRequest, "n-per-request", 0, "engine openai: completions one chat request asks at most (0: all samples of a prompt in one request; 1: one request per sample, for servers that ignore n such as TGI, with exact per-completion token counts)")
 	fl.IntVar(&f.Server.MaxRetries, "max-retries", 5, "engine openai: repeats of a request after a 429, a 5xx or a lost connection, with backoff or the server's Retry-After (0: none)")
 	fl.StringVar(&f.Server.AdapterDir, "adapter-dir", "", "engine openai: folder this worker and the server share; trained adapters are copied there and loaded on the server by name (POST /v1/load_lora_adapter)")
 	fl.StringVar(&f.Server.ServerAdapterDir, "adapter-server-dir", "", "engine openai: --adapter-dir as the server sees it (default: the same path)")

@@ -136,10 +136,10 @@ func TestLivePageInChromium(t *testing.T) {
 	// The heatmap: 5 rows × 131 columns inside the window, cells drawn by
 	// state (pixels read back from the canvas).
 	type geometry struct {
-		Cols, Runs, Row, CW, Width, Wrap                    float64
+		Cols, Runs, Row, CW, Width, Wrap                   float64
 		Done, WantDone, PartialTop, PartialBottom, Pending []float64
-		Other                                               []float64
-		X, Y                                                float64
+		Other                                              []float64
+		X, Y                                               float64
 	}
 	geo := evalJS[geometry](t, tab, `(() => { const m = window.liveMap, G = m.geo(), c = document.getElementById('lv-map'), g = c.getContext('2d'), d = window.devicePixelRatio || 1;
 		const ri = G.rows.findIndex(r => r.status === 'running');

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -200,6 +201,21 @@ func TestLivePageInChromium(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, text("done"), fmt.Sprintf("%d,%03d", res.Rows[0][0].(int64)/1000, res.Rows[0][0].(int64)%1000), "the page's count is the lake's")
 	tab.Screenshot(t, "live_finished_1440x900")
+
+	// A click on a cell opens its completions (/samples), counted as the
+	// live cell counts them.
+	hit := evalJS[struct {
+		X, Y      float64
+		N, Hits   int
+		Run, Pers string
+	}](t, tab, `(() => { const G = window.liveMap.geo(), c = document.getElementById('lv-map'), r = c.getBoundingClientRect();
+		const row = G.rows[1], col = G.cols[3], cell = window.liveMap.snap().cells.find(c => c.run_id === row.run_id && c.persona === col.persona);
+		return {X: r.left + G.xs[3] + G.cw / 2, Y: r.top + G.headH + G.ch * 1.5, N: cell.n, Hits: cell.hits, Run: row.run_id, Pers: col.persona} })()`)
+	require.NoError(t, chromedp.Do(tab.Ctx, chromedp.MouseClickXY(hit.X, hit.Y), chromedp.WaitVisible(chromedp.CSS("#ls-found"))))
+	require.Equal(t, "/samples?experiment=livepage&run="+url.QueryEscape(hit.Run)+"&bystander="+url.QueryEscape(hit.Pers),
+		evalJS[string](t, tab, `location.pathname + location.search`))
+	require.Equal(t, strconv.Itoa(hit.Hits), text("ls-found"))
+	require.Equal(t, strconv.Itoa(hit.N), text("ls-total"))
 
 	// A second sweep beginning lg81: /live/lg81 lists both. Its run "b"
 	// plans only the last 6 bystanders: the others are hatched (not

@@ -211,7 +211,10 @@ func TestLivePageInChromium(t *testing.T) {
 	}](t, tab, `(() => { const G = window.liveMap.geo(), c = document.getElementById('lv-map'), r = c.getBoundingClientRect();
 		const row = G.rows[1], col = G.cols[3], cell = window.liveMap.snap().cells.find(c => c.run_id === row.run_id && c.persona === col.persona);
 		return {X: r.left + G.xs[3] + G.cw / 2, Y: r.top + G.headH + G.ch * 1.5, N: cell.n, Hits: cell.hits, Run: row.run_id, Pers: col.persona} })()`)
-	require.NoError(t, chromedp.Do(tab.Ctx, chromedp.MouseClickXY(hit.X, hit.Y), chromedp.WaitVisible(chromedp.CSS("#ls-found"))))
+	clickCtx, cancelClick := context.WithTimeout(tab.Ctx, 30*time.Second)
+	require.NoError(t, chromedp.Do(clickCtx, chromedp.MouseClickXY(hit.X, hit.Y), chromedp.WaitVisible(chromedp.CSS("#ls-found"))),
+		"the cell opens its samples; the page is at %s", evalJS[string](t, tab, `location.href`))
+	cancelClick()
 	require.Equal(t, "/samples?experiment=livepage&run="+url.QueryEscape(hit.Run)+"&bystander="+url.QueryEscape(hit.Pers),
 		evalJS[string](t, tab, `location.pathname + location.search`))
 	require.Equal(t, strconv.Itoa(hit.Hits), text("ls-found"))

@@ -207,7 +207,7 @@ var experimentBody = template.Must(template.New("exp").Funcs(funcs).Funcs(templa
 const d = JSON.parse(document.getElementById('ls-heat-data').textContent), e = lsEsc, at = new Map();
 for(const c of d.cells) at.set(c.run+'\u0000'+c.persona, c);
 const cellOf = (r, b) => at.get(r.run+'\u0000'+b.persona) || null;
-const hm = lsHeatmap(document.getElementById('ls-heatmap'), {id: 'ls-hm', rowLabel: r => r.run,
+const hm = lsHeatmap(document.getElementById('ls-heatmap'), {id: 'ls-hm', rowLabel: r => r.run, alt: 'every value is listed by the link "As a table"',
   tip: (r, b, c) => {
     const f = b.factors ? Object.entries(b.factors).map(([k,v]) => e(k)+' '+e(v)).join(', ') : '';
     const t = '<b>'+e(b.persona)+'</b>'+(f ? ' <span style="opacity:.8">('+f+')</span>' : '')+'<br>run '+e(r.run);

@@ -157,7 +157,20 @@ func TestWebAppClickThroughInChromium(t *testing.T) {
 	undef := webui.Rate(math.NaN())
 	require.Equal(t, []float64{float64(undef.R), float64(undef.G), float64(undef.B)}, g.Undefined, "a cell never measured is the undefined grey (webui.Rate(NaN), lsColor(null))")
 	t.Logf("i81 heatmap: %v px cells, grouped by %v factors", g.CW, g.GroupBy)
+	// Hover: the cell's counts and interval in the tooltip. Zoomed in, the
+	// map scrolls inside its box, the page still not.
+	xy := evalJS[[]float64](t, tab, `(() => { const G = window.lsMatrix.geo(), r = document.getElementById('ls-hm-map').getBoundingClientRect();
+		const ri = G.rows.findIndex(w => w.run === 'coherence_flags/chef'), ci = G.cols.findIndex(b => b.persona === 'A1__chef__Agreeableness__L1');
+		return [r.left + G.xs[ci] + G.cw / 2, r.top + G.headH + ri * G.ch + G.ch / 2] })()`)
+	do("hover", chromedp.MouseEvent("mouseMoved", xy[0], xy[1]))
+	require.Contains(t, text("#ls-hm-tip"), fmt.Sprintf("coherence_flags/chef × A1__chef__Agreeableness__L1: %d/%d = %s, 95%% CI %s–%s",
+		*i81Cell.Found, *i81Cell.Total, fmtRate3(*i81Cell.Rate), fmtRate3(*i81Cell.CILow), fmtRate3(*i81Cell.CIHigh)))
 	tab.Screenshot(t, "web_experiment_i81_1440x900")
+	zoomed := evalJS[[3]float64](t, tab, `(() => { for (let i = 0; i < 3; i++) document.getElementById('ls-hm-zin').click();
+		const w = document.getElementById('ls-hm-wrap'); return [w.scrollWidth, w.clientWidth, document.documentElement.scrollWidth - window.innerWidth] })()`)
+	require.Greater(t, zoomed[0], zoomed[1], "zoomed in, the map is wider than its box")
+	require.LessOrEqual(t, zoomed[2], 0.0, "zoomed in, the page does not scroll sideways")
+	evalJS[bool](t, tab, `document.getElementById('ls-hm-zfit').click() || true`)
 	do("i81 cell", clickHeatCell(t, tab, "coherence_flags/chef", "A1__chef__Agreeableness__L1"), chromedp.WaitVisible(chromedp.CSS("#ls-found")))
 	require.Equal(t, "/samples?bystander=A1__chef__Agreeableness__L1&experiment=leakage_i81&run=coherence_flags%2Fchef", evalJS[string](t, tab, `location.pathname + location.search`))
 	// leakage_i81 holds the origin's counts, no texts: the page says so.

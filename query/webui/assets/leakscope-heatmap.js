@@ -18,7 +18,8 @@
 // "unplanned" (done, outlined in the warning colour); stopped draws a
 // corner mark. opts.rowLabel(row) is a row's label; opts.tip(row, col,
 // cell) the tooltip's HTML; opts.href(row, col, cell) where a click goes
-// (null: nowhere).
+// (null: nowhere); opts.alt ends the canvas's aria-label (e.g. where the
+// values are listed as text).
 function lsHeatmap(box, opts){
   const id = opts.id || 'hm', el = (tag, cls, attrs) => { const e = document.createElement(tag); if(cls) e.className = cls; Object.assign(e, attrs || {}); return e };
   const tools = el('div', 'ls-hm-tools');
@@ -27,6 +28,7 @@ function lsHeatmap(box, opts){
   const zout = btn('zout', '−', 'zoom out'), zfit = btn('zfit', 'fit width', 'fit the width'), zin = btn('zin', '+', 'zoom in');
   tools.appendChild(el('span', 'ls-muted', {textContent: opts.hint || '(Ctrl + wheel over the map; hover a cell for its counts, click it for its completions)'}));
   const wrap = el('div', 'ls-hm-wrap', {id: id+'-wrap'}), map = el('canvas', 'ls-hm-map', {id: id+'-map', width: 0, height: 0});
+  map.setAttribute('role', 'img');
   const tip = el('div', 'ls-hm-tip', {id: id+'-tip', hidden: true});
   wrap.appendChild(map); box.append(tools, wrap, tip);
   const rowLabel = opts.rowLabel || (r => String(r)), tipHTML = opts.tip || (() => ''), hrefOf = opts.href || (() => null);
@@ -136,7 +138,11 @@ function lsHeatmap(box, opts){
   wrap.addEventListener('wheel', ev => { if(!ev.ctrlKey) return; ev.preventDefault(); setZoom(zoom * (ev.deltaY < 0 ? 1.25 : 0.8)) }, {passive: false});
   window.addEventListener('resize', draw);
   return {
-    set(r, c, g, of){ rows = r || []; cols = c || []; groupBy = g || []; cellOf = of || (() => null); draw() },
+    set(r, c, g, of){
+      rows = r || []; cols = c || []; groupBy = g || []; cellOf = of || (() => null);
+      map.setAttribute('aria-label', 'heatmap: '+rows.length+' rows × '+cols.length+' bystanders'+(groupBy.length ? ', grouped by '+groupBy.join(', ') : '')+(opts.alt ? '; '+opts.alt : ''));
+      draw();
+    },
     geo: () => geo, draw, canvas: map,
   };
 }

@@ -3,6 +3,7 @@ package figures
 import (
 	"fmt"
 	"html"
+	"unicode/utf8"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/components"
@@ -42,7 +43,14 @@ func designHeatChart(f figure, d designHeat) components.Charter {
 		tip := fmt.Sprintf("<b>%s</b> %s, <b>%s</b> %s<br/>%s", d.RowAxis, html.EscapeString(c.Row), d.ColAxis, html.EscapeString(c.Col), aggTip(c.agg))
 		data = append(data, opts.HeatMapData{Name: tip, Value: [3]any{ci[c.Col], len(d.Rows) - 1 - ri[c.Row], *c.Rate}})
 	}
-	hm.SetGlobalOptions(initOpts(f.meta.Title, fmt.Sprintf("%dpx", 200+22*len(d.Rows))), tooltipByName,
+	// The column labels stand rotated under the tiles: the chart grows by
+	// the longest one (about 7 px a character at ECharts' 12 px), so the
+	// tiles keep their height.
+	labelPx := 0
+	for _, c := range d.Cols {
+		labelPx = max(labelPx, 7*utf8.RuneCountInString(c))
+	}
+	hm.SetGlobalOptions(initOpts(f.meta.Title, fmt.Sprintf("%dpx", 200+22*len(d.Rows)+labelPx)), tooltipByName,
 		charts.WithTitleOpts(opts.Title{Title: f.meta.Title, Subtitle: f.meta.Units + "; hover a tile for its counts and interval"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: d.Cols, Name: d.ColAxis, AxisLabel: &opts.AxisLabel{Show: opts.Bool(true), Interval: "0", Rotate: 90}}),

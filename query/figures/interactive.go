@@ -113,6 +113,7 @@ func (b *Builder) Page(ctx context.Context, name, query string) ([]byte, error) 
 		scripts.WriteString(strings.ReplaceAll(sn.Script, `"visualMap":[{`, `"visualMap":[{"seriesIndex":[0],`))
 	}
 	body.WriteString(scripts.String())
+	body.WriteString(fitScript)
 	var buf bytes.Buffer
 	err = webui.Render(&buf, webui.Page{
 		Title:  f.meta.Title,

@@ -64,7 +64,7 @@ func Handler(a *Aggregator) http.Handler {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
-			webui.Write(w, webui.Page{Title: "Sweep " + name, Active: "Live", Crumbs: []webui.Crumb{{Name: "Live", Href: "/live/"}, {Name: name}},
+			webui.Write(w, webui.Page{Title: "Sweep " + name, Active: "Live", Head: webui.HeatmapHead, Crumbs: []webui.Crumb{{Name: "Live", Href: "/live/"}, {Name: name}},
 				Body: template.HTML(body.String())})
 		case len(m) == 1:
 			http.Redirect(w, r, "/live/"+url.PathEscape(m[0]), http.StatusFound)

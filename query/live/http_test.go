@@ -48,7 +48,8 @@ func TestHandlerFindsSweepsByPrefix(t *testing.T) {
 	res, body = get(t, h, "/live/lg81-sweep001", "")
 	require.Equal(t, 200, res.StatusCode)
 	require.Contains(t, body, `const sweep = "lg81-sweep001"`)
-	require.Contains(t, body, `<canvas id="lv-map"`)
+	require.Contains(t, body, `<script src="/assets/leakscope-heatmap.js"></script>`, "the shared heatmap")
+	require.Contains(t, body, `lsHeatmap($('lv-heatmap'), {id: 'lv'`)
 	require.Contains(t, body, "/assets/leakscope.js")
 
 	a.Apply(ev(t, "x", t0, &events.RunPlanned{Sweep: "lg81-sweep002", Plan: []events.PlannedCell{{Persona: "p", Expected: 1}}}))

@@ -15,7 +15,9 @@ import (
 
 // experimentParams are the experiment page's query parameters: the
 // detector, a marker and the API's scope parameters.
-var experimentParams = []string{"detector", "marker", "run", "seed", "sweep", "source", "where", "include_retracted"}
+// view=table draws the matrix as an HTML table (for copying and screen
+// readers) instead of the heatmap.
+var experimentParams = []string{"detector", "marker", "run", "seed", "sweep", "source", "where", "include_retracted", "view"}
 
 type matrixRow struct {
 	Name  string
@@ -23,9 +25,12 @@ type matrixRow struct {
 	Cells []*query.Cell
 }
 
-// experimentPage draws the experiment's leakage matrix (runs × bystanders,
-// or bystanders × runs when there are more runs than bystanders), every
-// cell linking to its samples, with the matrix's notes and the runs.
+// experimentPage draws the experiment's leakage matrix as the live page's
+// compact heatmap (runs × bystanders grouped by the bystanders' design
+// factors, webui's lsHeatmap; its data embedded as JSON, see heatData), or
+// with ?view=table as a table (runs × bystanders, or bystanders × runs
+// when there are more runs than bystanders); every cell opens its samples.
+// The matrix's notes and the runs follow.
 func experimentPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 	exp := r.PathValue("experiment")
 	v := r.URL.Query()
@@ -34,6 +39,10 @@ func experimentPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 			fail(w, http.StatusBadRequest, fmt.Errorf("unknown query parameter %q (known: %v)", k, experimentParams))
 			return
 		}
+	}
+	if vw := v.Get("view"); vw != "" && vw != "table" {
+		fail(w, http.StatusBadRequest, fmt.Errorf("unknown view %q (known: table; none for the heatmap)", vw))
+		return
 	}
 	if _, err := e.RunStates(r.Context(), exp); err != nil {
 		fail(w, 0, err)
@@ -94,11 +103,26 @@ func experimentPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 		live = liveSweeps(live, rs)
 	}
 	detector := lk.Request.Detector
-	render(w, webui.Page{Title: exp, Active: "Experiments", Head: matrixHead,
+	extra := cellExtra(detector, v.Get("marker"))
+	other := url.Values{}
+	for k, vals := range v {
+		if k != "view" {
+			other[k] = vals
+		}
+	}
+	other.Set("view", "table")
+	table := experimentURL(exp) + "?" + other.Encode()
+	other.Del("view")
+	heatmap := experimentURL(exp)
+	if len(other) > 0 {
+		heatmap += "?" + other.Encode()
+	}
+	render(w, webui.Page{Title: exp, Active: "Experiments", Head: matrixHead + webui.HeatmapHead,
 		Crumbs: []webui.Crumb{{Name: "Experiments", Href: "/"}, {Name: exp}}},
 		experimentBody, map[string]any{"Exp": exp, "L": lk, "Rows": rows, "Cols": colsOf, "ByRun": byRun, "Runs": runs,
 			"Detectors": append(marker.Names(), marker.Recorded), "Detector": detector, "Marker": v.Get("marker"),
-			"Extra": cellExtra(detector, v.Get("marker")), "Scope": scope.String(), "Live": live})
+			"Extra": extra, "Scope": scope.String(), "Live": live, "Table": v.Get("view") == "table",
+			"TableURL": table, "HeatmapURL": heatmap, "Heat": heatDataOf(exp, lk.Cells, runIDs, extra)})
 }
 
 // cellExtra are the parameters a cell's link carries to its samples.
@@ -173,8 +197,32 @@ var experimentBody = template.Must(template.New("exp").Funcs(funcs).Funcs(templa
 </form>
 <div>Rates are fractions in [0, 1] (found/total); colour: <span class="ls-muted">viridis, 0 dark → 1 yellow, grey undefined</span>. Click a cell to read its completions.
 · <a href="/figures/">figures</a>{{range .Live}} · <a href="/live/{{.}}">live sweep {{.}}</a>{{end}}</div></div>
-<h2>Leakage matrix <span class="ls-muted">({{len .L.Cells}} cells; rows: {{if .ByRun}}runs{{else}}bystanders{{end}})</span></h2>
-{{if not .L.Cells}}<p class="ls-panel">No cells for this detector and scope.</p>{{else}}
+<h2>Leakage matrix <span class="ls-muted">({{len .L.Cells}} cells; rows: {{if or .ByRun (not .Table)}}runs{{else}}bystanders{{end}})</span></h2>
+{{if not .L.Cells}}<p class="ls-panel">No cells for this detector and scope.</p>{{else if not .Table}}
+<p class="ls-muted">Bystanders grouped by their design factors. <a id="ls-as-table" href="{{.TableURL}}">As a table</a> (every rate as a number, for copying and screen readers).</p>
+<div id="ls-heatmap"></div><div id="ls-heat-legend"></div>
+<script type="application/json" id="ls-heat-data">{{.Heat}}</script>
+<script>
+(function(){
+const d = JSON.parse(document.getElementById('ls-heat-data').textContent), e = lsEsc, at = new Map();
+for(const c of d.cells) at.set(c.run+'\u0000'+c.persona, c);
+const cellOf = (r, b) => at.get(r.run+'\u0000'+b.persona) || null;
+const hm = lsHeatmap(document.getElementById('ls-heatmap'), {id: 'ls-hm', rowLabel: r => r.run, alt: 'every value is listed by the link "As a table"',
+  tip: (r, b, c) => {
+    const f = b.factors ? Object.entries(b.factors).map(([k,v]) => e(k)+' '+e(v)).join(', ') : '';
+    const t = '<b>'+e(b.persona)+'</b>'+(f ? ' <span style="opacity:.8">('+f+')</span>' : '')+'<br>run '+e(r.run);
+    if(!c) return t+'<br>not in this run';
+    return t+'<br>'+e(c.title)+(c.state === 'undefined' ? '<br>rate undefined' : '')+'<br><span style="opacity:.8">click: its completions</span>';
+  },
+  href: (r, b, c) => c ? c.href : null});
+hm.set(d.rows, d.cols, d.group_by, cellOf);
+lsHeatmapLegend(document.getElementById('ls-heat-legend'), [['scale', 'marker rate: a fraction in [0, 1], the static figures\' scale'],
+  ['undefined', 'undefined: missing or no count (never a number)'], ['hatch', 'not in this run']]);
+window.lsMatrix = {geo: hm.geo, data: d}; // for the browser tests
+})();
+</script>
+{{else}}
+<p class="ls-muted"><a id="ls-as-heatmap" href="{{.HeatmapURL}}">As a heatmap</a></p>
 <div class="ls-scroll"><table class="ls-matrix" id="ls-matrix"><thead><tr><th></th>{{range .Cols}}<th title="{{.}}">{{.}}</th>{{end}}</tr></thead><tbody>
 {{range .Rows}}<tr><th>{{if .Href}}<a href="{{.Href}}">{{.Name}}</a>{{else}}{{.Name}}{{end}}</th>{{range .Cells}}{{if .}}<td style="background:{{rateColor .Rate}}"><a class="ls-cell" data-run="{{.RunID}}" data-persona="{{.Persona}}" style="color:{{rateInk .Rate}}" href="{{cellLink $.Exp . $.Extra}}" title="{{cellTitle .}}">{{cellText .}}</a></td>{{else}}<td class="ls-none" title="not in this run"></td>{{end}}{{end}}</tr>
 {{end}}</tbody></table></div>{{end}}

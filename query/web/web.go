@@ -2,7 +2,8 @@
 // page (experiments and their runs), an experiment's leakage matrix, a
 // cell's samples, a run's page and the SQL console. Pages are drawn on the
 // server in webui's frame and work offline; the little script they carry
-// only filters, pages and runs SQL through /api/sql.
+// filters, pages, runs SQL through /api/sql and draws the experiment's
+// matrix as webui's heatmap (the live page's).
 package web
 
 import (

@@ -15,13 +15,14 @@ import (
 	"strings"
 )
 
-//go:embed assets/leakscope.css assets/leakscope.js
+//go:embed assets/leakscope.css assets/leakscope.js assets/leakscope-heatmap.js
 var assets embed.FS
 
 // AssetsPrefix is where Assets is mounted.
 const AssetsPrefix = "/assets/"
 
-// Assets serves the stylesheet and the shared script under AssetsPrefix.
+// Assets serves the stylesheet and the shared scripts (leakscope.js;
+// leakscope-heatmap.js, the runs × bystanders heatmap) under AssetsPrefix.
 func Assets() http.Handler {
 	fs := http.FileServerFS(assets)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +65,10 @@ func SequentialJS() string {
 	}
 	return "[" + strings.Join(parts, ",") + "]"
 }
+
+// HeatmapHead is the <head> content a page with the runs × bystanders
+// heatmap (lsHeatmap, assets/leakscope-heatmap.js) carries.
+const HeatmapHead template.HTML = `<script src="/assets/leakscope-heatmap.js"></script>`
 
 // Nav is the navigation every page carries, in order.
 var Nav = []struct{ Name, Href string }{

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"leakscope/query/figures"
@@ -23,10 +24,11 @@ import (
 // (Builder.Applicable), and every interactive figure draws a chart with
 // data, in the static figure's colours — a rate tile's fill is webui's
 // viridis colour of its value (lsColor), Δ uses figures.Diverging, series
-// the Wong palette — with no console error. Screenshots go to
-// $LEAKSCOPE_TEST_OUT.
+// the Wong palette — with no text (axis names, labels, legends, titles)
+// outside its chart or the 1440 px window, and no console error.
+// Screenshots go to $LEAKSCOPE_TEST_OUT.
 func TestInteractiveFiguresInChromium(t *testing.T) {
-	tab := newBrowserTab(t, 1400, 900)
+	tab := newBrowserTab(t, 1440, 900)
 	require.Equal(t, figures.EchartsSHA256, figures.EmbeddedEchartsSHA256(), "the vendored ECharts is the pinned build")
 	e := openEngine(t, importedFixtures(t))
 	srv := httptest.NewServer(querysrv.Mux(e, nil)) // the served app: figures and the shared assets
@@ -141,6 +143,25 @@ func TestInteractiveFiguresInChromium(t *testing.T) {
 		}
 		tab.Screenshot(t, "figure_"+exp+"_"+name)
 		t.Logf("%s: %d data points", name, info.Points)
+		// Nothing drawn outside its chart or the window: each chart drawn
+		// again with ECharts' SVG renderer (same layout), every text's box
+		// must lie inside the chart's box and the viewport.
+		outside := evalJS[[]string](t, tab, `(function(){
+  var out = [];
+  document.querySelectorAll('[_echarts_instance_]').forEach(function(el){
+    var c = echarts.getInstanceByDom(el); if (!c) return;
+    var o = c.getOption(); o.animation = false; c.dispose();
+    echarts.init(el, null, {renderer: 'svg'}).setOption(o);
+    var box = el.getBoundingClientRect(), vw = document.documentElement.clientWidth;
+    el.querySelectorAll('svg text').forEach(function(t){
+      var r = t.getBoundingClientRect(); if (!r.width) return;
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5 || r.left < 0 || r.right > vw)
+        out.push(JSON.stringify(t.textContent) + ' at [' + [r.left, r.top, r.right, r.bottom].map(Math.round) + '] outside [' + [box.left, box.top, box.right, box.bottom].map(Math.round) + ']');
+    });
+  });
+  return out; })()`)
+		assert.Empty(t, outside, "%s: text outside its chart or the window", name) // every figure reported
+		tab.Screenshot(t, "figure_"+exp+"_"+name+"_svg")
 	}
 	require.Equal(t, 4, rateHeatmaps)
 	require.Empty(t, tab.ConsoleErrors(), "no console errors")

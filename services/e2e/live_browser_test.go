@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -142,12 +143,12 @@ func TestLivePageInChromium(t *testing.T) {
 		X, Y                                               float64
 	}
 	geo := evalJS[geometry](t, tab, `(() => { const m = window.liveMap, G = m.geo(), c = document.getElementById('lv-map'), g = c.getContext('2d'), d = window.devicePixelRatio || 1;
-		const ri = G.runs.findIndex(r => r.status === 'running');
+		const ri = G.rows.findIndex(r => r.status === 'running');
 		const px = (ci, r, dy) => Array.from(g.getImageData(Math.round((G.xs[ci] + 1) * d), Math.round((G.headH + r * G.ch + dy) * d), 1, 1).data).slice(0, 3);
 		const rgb = s => s.match(/\d+/g).map(Number);
-		const run = G.runs[ri].run_id, cell = m.snap().cells.find(c => c.run_id === run && c.persona === G.cols[0].persona);
+		const run = G.rows[ri].run_id, cell = m.snap().cells.find(c => c.run_id === run && c.persona === G.cols[0].persona);
 		const r = c.getBoundingClientRect();
-		return {Cols: G.cols.length, Runs: G.runs.length, Row: ri, CW: G.cw, Width: r.width, Wrap: document.getElementById('lv-wrap').clientWidth,
+		return {Cols: G.cols.length, Runs: G.rows.length, Row: ri, CW: G.cw, Width: r.width, Wrap: document.getElementById('lv-wrap').clientWidth,
 			Done: px(0, ri, G.ch / 2), WantDone: rgb(lsColor(cell.rate)), PartialTop: px(65, ri, 1), PartialBottom: px(65, ri, G.ch - 3),
 			Pending: px(66, ri, G.ch / 2), Other: px(0, ri === 0 ? 1 : 0, G.ch / 2),
 			X: r.left + G.xs[0] + G.cw / 2, Y: r.top + G.headH + ri * G.ch + G.ch / 2} })()`)
@@ -171,11 +172,11 @@ func TestLivePageInChromium(t *testing.T) {
 	tab.Screenshot(t, "live_10pct_1440x900")
 
 	// Zoomed in, the map scrolls inside its box; the page still does not.
-	zoomed := evalJS[[2]float64](t, tab, `(() => { for (let i = 0; i < 3; i++) document.getElementById('zin').click();
+	zoomed := evalJS[[2]float64](t, tab, `(() => { for (let i = 0; i < 3; i++) document.getElementById('lv-zin').click();
 		const w = document.getElementById('lv-wrap'); return [w.scrollWidth, w.clientWidth] })()`)
 	require.Greater(t, zoomed[0], zoomed[1], "zoomed in, the map is wider than its box")
 	noHorizontalScroll("zoomed in")
-	evalJS[bool](t, tab, `document.getElementById('zfit').click() || true`)
+	evalJS[bool](t, tab, `document.getElementById('lv-zfit').click() || true`)
 
 	// The rest of the sweep.
 	_, err = replay.Run(ctx, runs[0], first[1310:], replay.Options{})
@@ -201,6 +202,24 @@ func TestLivePageInChromium(t *testing.T) {
 	require.Equal(t, text("done"), fmt.Sprintf("%d,%03d", res.Rows[0][0].(int64)/1000, res.Rows[0][0].(int64)%1000), "the page's count is the lake's")
 	tab.Screenshot(t, "live_finished_1440x900")
 
+	// A click on a cell opens its completions (/samples), counted as the
+	// live cell counts them.
+	hit := evalJS[struct {
+		X, Y      float64
+		N, Hits   int
+		Run, Pers string
+	}](t, tab, `(() => { const G = window.liveMap.geo(), c = document.getElementById('lv-map'), r = c.getBoundingClientRect();
+		const row = G.rows[1], col = G.cols[3], cell = window.liveMap.snap().cells.find(c => c.run_id === row.run_id && c.persona === col.persona);
+		return {X: r.left + G.xs[3] + G.cw / 2, Y: r.top + G.headH + G.ch * 1.5, N: cell.n, Hits: cell.hits, Run: row.run_id, Pers: col.persona} })()`)
+	clickCtx, cancelClick := context.WithTimeout(tab.Ctx, 30*time.Second)
+	require.NoError(t, chromedp.Do(clickCtx, chromedp.MouseClickXY(hit.X, hit.Y), chromedp.WaitVisible(chromedp.CSS("#ls-found"))),
+		"the cell opens its samples; the page is at %s", evalJS[string](t, tab, `location.href`))
+	cancelClick()
+	require.Equal(t, "/samples?experiment=livepage&run="+url.QueryEscape(hit.Run)+"&bystander="+url.QueryEscape(hit.Pers),
+		evalJS[string](t, tab, `location.pathname + location.search`))
+	require.Equal(t, strconv.Itoa(hit.Hits), text("ls-found"))
+	require.Equal(t, strconv.Itoa(hit.N), text("ls-total"))
+
 	// A second sweep beginning lg81: /live/lg81 lists both. Its run "b"
 	// plans only the last 6 bystanders: the others are hatched (not
 	// planned), unlike the flat grey of its planned, pending ones.
@@ -220,11 +239,11 @@ func TestLivePageInChromium(t *testing.T) {
 	require.Contains(t, list, "lg81-sweep002")
 	require.NoError(t, chromedp.Do(tab.Ctx, chromedp.Navigate(srv.URL+"/live/lg81-sweep002")))
 	require.Eventually(t, func() bool {
-		n, _ := chromedp.Run(tab.Ctx, chromedp.Evaluate[int](`(window.liveMap && window.liveMap.geo()) ? window.liveMap.geo().runs.length : 0`))
+		n, _ := chromedp.Run(tab.Ctx, chromedp.Evaluate[int](`(window.liveMap && window.liveMap.geo()) ? window.liveMap.geo().rows.length : 0`))
 		return n == 2
 	}, 10*time.Second, 50*time.Millisecond)
 	cells := evalJS[[][]float64](t, tab, `(() => { const G = window.liveMap.geo(), g = document.getElementById('lv-map').getContext('2d'), d = window.devicePixelRatio || 1;
-		const ri = G.runs.findIndex(r => r.run_id === 'b'), out = [];
+		const ri = G.rows.findIndex(r => r.run_id === 'b'), out = [];
 		for (const ci of [0, 125]) { const im = g.getImageData(Math.round(G.xs[ci] * d), Math.round((G.headH + ri * G.ch) * d), Math.round((G.cw - 1) * d), Math.round((G.ch - 1) * d)).data;
 			const seen = new Set(); for (let i = 0; i < im.length; i += 4) seen.add(im[i] * 65536 + im[i + 1] * 256 + im[i + 2]); out.push([...seen]) }
 		return out })()`)

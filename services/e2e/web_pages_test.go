@@ -228,12 +228,40 @@ func TestWebPagesShowTheMatrixRunsAndViews(t *testing.T) {
 	lk, err := e.Leakage(context.Background(), query.LeakageRequest{Experiment: "leakage_i81", IncludeBase: true})
 	require.NoError(t, err)
 	require.Len(t, lk.Cells, 780)
+	// The heatmap's data: every cell with its samples link, the never
+	// measured ones undefined (no rate), the bystanders grouped by factors.
+	heat := heatDataIn(t, body)
+	require.Len(t, heat.Cells, 780)
+	require.Len(t, heat.Rows, 6)
+	require.Len(t, heat.Cols, 130)
+	undefined := 0
+	for _, c := range heat.Cells {
+		if c.State == "undefined" {
+			undefined++
+			require.Nil(t, c.Rate, "%s × %s: undefined carries no number", c.Run, c.Persona)
+		}
+		if c.Run == "coherence_flags/chef" && c.Persona == "A1__chef__Agreeableness__L1" {
+			require.Equal(t, "/samples?bystander=A1__chef__Agreeableness__L1&experiment=leakage_i81&run=coherence_flags%2Fchef", c.Href)
+		}
+	}
+	require.Equal(t, 95, undefined, "the 95 cells never measured")
+	require.Contains(t, body, `id="ls-as-table" href="/experiments/leakage_i81?view=table"`)
+	require.Contains(t, body, "95 cells are listed by their origin but were never measured")
+	// The same matrix as a table: a link per cell.
+	code, body, _ = fetch(t, srv, "GET", "/experiments/leakage_i81?view=table", "", nil)
+	require.Equal(t, 200, code)
 	require.Equal(t, 780, strings.Count(body, `class="ls-cell"`))
 	require.Contains(t, body, `href="/samples?bystander=A1__chef__Agreeableness__L1&amp;experiment=leakage_i81&amp;run=coherence_flags%2Fchef"`)
-	require.Contains(t, body, "95 cells are listed by their origin but were never measured")
-	code, body, _ = fetch(t, srv, "GET", "/experiments/directed_trait_transfer?detector=loose", "", nil)
+	require.Contains(t, body, `id="ls-as-heatmap" href="/experiments/leakage_i81"`)
+	code, body, _ = fetch(t, srv, "GET", "/experiments/directed_trait_transfer?detector=loose&view=table", "", nil)
 	require.Equal(t, 200, code)
 	require.Contains(t, body, "&amp;detector=loose&amp;experiment=directed_trait_transfer")
+	require.Contains(t, body, `href="/experiments/directed_trait_transfer?detector=loose"`, "back to the heatmap, keeping the detector")
+	code, body, _ = fetch(t, srv, "GET", "/experiments/directed_trait_transfer?detector=loose", "", nil)
+	require.Equal(t, 200, code)
+	for _, c := range heatDataIn(t, body).Cells {
+		require.Contains(t, c.Href, "&detector=loose&experiment=directed_trait_transfer", "a cell's samples use the page's detector")
+	}
 	for path, want := range map[string]struct {
 		code int
 		msg  string
@@ -242,6 +270,7 @@ func TestWebPagesShowTheMatrixRunsAndViews(t *testing.T) {
 		"/experiments/leakage_i81?detecter=loose":            {400, "unknown query parameter &#34;detecter&#34;"},
 		"/experiments/leakage_i81?detector=fuzzy":            {400, "unknown detector &#34;fuzzy&#34;"},
 		"/experiments/leakage_i81?sweep=nope":                {400, "sweep &#34;nope&#34; is not in experiment"},
+		"/experiments/leakage_i81?view=grid":                 {400, "unknown view &#34;grid&#34;"},
 		"/experiments/leakage_i81/runs/coherence_flags/nope": {404, "run &#34;coherence_flags/nope&#34; is not in experiment &#34;leakage_i81&#34;"},
 		"/experiments/nope/runs/r":                           {404, "unknown experiment &#34;nope&#34;"},
 		"/sql?x=1":                                           {400, "unknown query parameter &#34;x&#34;"},
@@ -269,6 +298,28 @@ func TestWebPagesShowTheMatrixRunsAndViews(t *testing.T) {
 		}
 	}
 	require.Equal(t, len(dataset.Tables), strings.Count(body, `class="ls-view"`))
+}
+
+// heatDataIn decodes the experiment page's heatmap data (#ls-heat-data).
+func heatDataIn(t *testing.T, body string) (d struct {
+	Rows []struct{ Run, Href string } `json:"rows"`
+	Cols []struct {
+		Persona string            `json:"persona"`
+		Factors map[string]string `json:"factors"`
+	} `json:"cols"`
+	GroupBy []string `json:"group_by"`
+	Cells   []struct {
+		Run, Persona, State, Title, Href string
+		Rate                             *float64
+	} `json:"cells"`
+}) {
+	t.Helper()
+	_, rest, ok := strings.Cut(body, `<script type="application/json" id="ls-heat-data">`)
+	require.True(t, ok, "the page embeds the heatmap's data")
+	js, _, ok := strings.Cut(rest, "</script>")
+	require.True(t, ok)
+	require.NoError(t, json.Unmarshal([]byte(js), &d), js[:min(len(js), 200)])
+	return d
 }
 
 // /api/sql answers CSV and Parquet through the same jail and limits.

@@ -1,0 +1,35 @@
+package figures
+
+// fitScript runs on every interactive figure page after its charts are
+// drawn: it keeps every text inside its chart at any width. The grid
+// contains its tick labels (containLabel), whatever their length or
+// rotation; each axis name is centred along its axis (nameLocation
+// "middle") just beyond the labels, its gap measured from the laid-out
+// grid (ECharts places a name at a fixed gap, so a long name at the
+// axis's end ran off the right edge, and a fixed gap overlaps long
+// labels); a colour scale (visualMap) stands at the right, beside the
+// grid; the title is moved down from the top edge its glyphs touched. Charts
+// are not animated: a figure is drawn once, where it stays.
+// The browser test (TestInteractiveFiguresInChromium) checks every text's
+// box against its chart's.
+const fitScript = `<script>
+(function(){
+  var L = 36, B = 36; // room for the rotated y name and the x name
+  document.querySelectorAll('[_echarts_instance_]').forEach(function(el){
+    var c = echarts.getInstanceByDom(el); if (!c) return;
+    var o = c.getOption(); if (!o.grid || !o.xAxis) return;
+    var vm = o.visualMap && o.visualMap.length;
+    c.setOption({
+      animation: false, // drawn once, at its place
+      title: (o.title || []).map(function(){ return {top: 10}; }),
+      grid: o.grid.map(function(){ return {containLabel: true, left: L, bottom: B, right: vm ? 120 : 24}; }),
+      visualMap: vm ? o.visualMap.map(function(){ return {left: 'auto', right: 8, top: 'middle', bottom: 'auto'}; }) : undefined
+    });
+    var rect = c.getModel().getComponent('grid', 0).coordinateSystem.getRect(), h = c.getHeight();
+    c.setOption({
+      xAxis: o.xAxis.map(function(a){ return a.name ? {nameLocation: 'middle', nameGap: Math.max(20, Math.round(h - B - rect.y - rect.height + 10))} : {}; }),
+      yAxis: o.yAxis.map(function(a){ return a.name ? {nameLocation: 'middle', nameGap: Math.max(20, Math.round(rect.x - 20))} : {}; })
+    });
+  });
+})();
+</script>`

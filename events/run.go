@@ -110,6 +110,12 @@ func (r *Run) Validate() error {
 	return nil
 }
 
+// MaxCellCompletions bounds a planned cell's expected completions: far
+// above any sweep's n, and low enough that a plan's sums stay exact
+// (int64, and JSON numbers in a browser, 2^53) for any plan that fits an
+// event. An unbounded count summed to a negative sweep size in the live view.
+const MaxCellCompletions = 1_000_000_000
+
 // validatePlan checks a run's planned cells (run_started, run_planned).
 func validatePlan(plan []PlannedCell) error {
 	seen := map[string]bool{}
@@ -118,8 +124,8 @@ func validatePlan(plan []PlannedCell) error {
 		switch {
 		case c.Persona == "" || !printable(c.Persona):
 			return fieldErr("", f+"persona", "is empty or not printable")
-		case c.Expected < 1:
-			return fieldErr("", f+"expected", fmt.Sprintf("%d must be >= 1", c.Expected))
+		case c.Expected < 1 || c.Expected > MaxCellCompletions:
+			return fieldErr("", f+"expected", fmt.Sprintf("%d must be 1 to %d", c.Expected, MaxCellCompletions))
 		case seen[c.Persona]:
 			return fieldErr("", f+"persona", fmt.Sprintf("%q is planned twice", c.Persona))
 		}

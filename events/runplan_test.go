@@ -20,6 +20,9 @@ func TestRunPlannedValidation(t *testing.T) {
 		{"sweep not a name", &RunPlanned{Sweep: "a.b", Plan: cell}, "payload.sweep"},
 		{"no plan", &RunPlanned{Sweep: "s"}, "payload.plan"},
 		{"zero completions", &RunPlanned{Sweep: "s", Plan: []PlannedCell{{Persona: "p"}}}, "payload.plan[0].expected"},
+		// Attack: two cells of 2^63-1 made the live view's sweep size negative.
+		{"absurd completions", &RunPlanned{Sweep: "s", Plan: []PlannedCell{{Persona: "p", Expected: 1 << 62}, {Persona: "q", Expected: 1 << 62}}}, "payload.plan[0].expected"},
+		{"negative completions", &RunPlanned{Sweep: "s", Plan: []PlannedCell{{Persona: "p", Expected: -5}}}, "payload.plan[0].expected"},
 		{"a cell twice", &RunPlanned{Sweep: "s", Plan: []PlannedCell{{Persona: "p", Expected: 1}, {Persona: "p", Expected: 1}}}, "payload.plan[1].persona"},
 		{"unprintable persona", &RunPlanned{Sweep: "s", Plan: []PlannedCell{{Persona: "a\nb", Expected: 1}}}, "payload.plan[0].persona"},
 		{"bad run factor", &RunPlanned{Sweep: "s", Plan: cell, Factors: Factors{"": "x"}}, "payload.factors"},

@@ -27,6 +27,11 @@ const (
 	MaxSamplesLimit     = 1000
 )
 
+// MaxSamplesBytes bounds the texts of one page of samples: a page ends
+// early past it (a note says so), at least one text long. A text may be
+// 8 MiB (the bus's payload), so 1,000 of them were 8 GB in one answer.
+var MaxSamplesBytes = 32 << 20
+
 // SamplesRequest selects the completions of one cell (run × bystander).
 type SamplesRequest struct {
 	Experiment string `json:"experiment"`
@@ -187,12 +192,31 @@ FROM completions WHERE experiment = $1 AND run_id = $2 AND persona = $3`, counte
 	case HitsMisses:
 		filter = fmt.Sprintf("AND %s AND NOT (%s)", counted, hit)
 	}
-	res, err = e.DB.Query(ctx, fmt.Sprintf(`SELECT count(*) OVER (), question, question_set, sample_index, text, finish_reason,
-       prompt_tokens, completion_tokens, recorded_marker, %s AND %s
-FROM completions WHERE experiment = $1 AND run_id = $2 AND persona = $3 %s
-ORDER BY question_set, question, sample_index, event_id LIMIT %d OFFSET %d`, counted, hit, filter, req.Limit, req.Offset), args...)
+	// The page ends early once its texts pass MaxSamplesBytes (the first
+	// text always comes): lengths are read first, texts only of the rows
+	// kept, so 1,000 texts of 8 MiB are never read at once.
+	res, err = e.DB.Query(ctx, fmt.Sprintf(`WITH page AS (
+  SELECT count(*) OVER () AS matching, event_id, strlen(text) AS n,
+         row_number() OVER (ORDER BY question_set, question, sample_index, event_id) AS rn
+  FROM completions WHERE experiment = $1 AND run_id = $2 AND persona = $3 %[3]s
+  ORDER BY rn LIMIT %[4]d OFFSET %[5]d
+), kept AS (
+  SELECT * FROM (SELECT *, coalesce(sum(n) OVER (ORDER BY rn ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before FROM page)
+  WHERE before < %[6]d
+)
+SELECT k.matching, c.question, c.question_set, c.sample_index, c.text, c.finish_reason,
+       c.prompt_tokens, c.completion_tokens, c.recorded_marker, %[1]s AND %[2]s, (SELECT count(*) FROM page)
+FROM kept k JOIN completions c ON c.event_id = k.event_id
+WHERE c.experiment = $1 AND c.run_id = $2 AND c.persona = $3
+ORDER BY k.rn`, counted, hit, filter, req.Limit, req.Offset, MaxSamplesBytes), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the cell's completions: %w", err)
+	}
+	if len(res.Rows) > 0 {
+		if onPage := i64(res.Rows[0][10]); onPage > int64(len(res.Rows)) {
+			out.Notes = append(out.Notes, fmt.Sprintf("this page ends after %d of %d completions: their texts pass %d MiB; the next page goes on from there",
+				len(res.Rows), onPage, MaxSamplesBytes>>20))
+		}
 	}
 	detectors := marker.Names()
 	for _, r := range res.Rows {

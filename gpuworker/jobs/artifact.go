@@ -117,6 +117,16 @@ func (q *Queue) seal(ctx context.Context, staged, sum string) (*ArtifactRef, err
 		return nil, fmt.Errorf("artifact %s: %w", staged, err)
 	}
 	defer r.Close()
+	// Refused before anything is written: a seal that wrote other bytes and
+	// then deleted them could delete the good copy a concurrent seal of the
+	// same report had just made (a worker replacing its staged object
+	// between two reports).
+	if info, err := r.Info(); err != nil {
+		return nil, fmt.Errorf("artifact %s: %w", staged, err)
+	} else if info.Digest != want {
+		return nil, fmt.Errorf("artifact %s in %s has SHA-256 %s, but its job reported %s (changed after the job stored it): not sealed",
+			staged, ArtifactStore, digestHex(info.Digest), sum)
+	}
 	// Put computes the digest of the bytes it stored; a staged object whose
 	// chunks do not match its own meta fails the read (nats.go checks).
 	info, err = q.Sealed.Put(ctx, jetstream.ObjectMeta{Name: ref.Name, Description: "sealed from " + ArtifactStore + " " + staged}, r)

@@ -58,9 +58,16 @@ type Config struct {
 	// ServerAdapterDir is AdapterDir as the server sees it (default
 	// AdapterDir; differs when the server runs in a container).
 	ServerAdapterDir string
+	// MaxResponseBytes bounds one answer's body (default 64 MiB): a broken
+	// or hostile server cannot make the worker read without end.
+	MaxResponseBytes int64
 	// HTTPClient replaces the SDK's client (tests).
 	HTTPClient *http.Client
 }
+
+// DefaultMaxResponseBytes is Config.MaxResponseBytes's default: far above
+// n = 200 completions of 4,096 tokens, JSON-escaped.
+const DefaultMaxResponseBytes = 64 << 20
 
 // Engine samples on an OpenAI-compatible server. It is safe for one
 // Generate at a time, as every engine.Engine.
@@ -113,12 +120,16 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ServerAdapterDir == "" {
 		cfg.ServerAdapterDir = cfg.AdapterDir
 	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
 	opts := []option.RequestOption{
 		option.WithBaseURL(u.String()),
 		// Set explicitly: the SDK would otherwise send $OPENAI_API_KEY and
 		// the organisation headers of the environment to this server.
 		option.WithAPIKey(cfg.APIKey), option.WithHeaderDel("OpenAI-Organization"), option.WithHeaderDel("OpenAI-Project"),
 		option.WithMaxRetries(cfg.MaxRetries),
+		option.WithMiddleware(limitBodies(cfg.MaxResponseBytes)),
 	}
 	if cfg.HTTPClient != nil {
 		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))

@@ -10,6 +10,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"leakscope/events"
 	"leakscope/gpuworker/engine"
 )
 
@@ -159,6 +160,11 @@ func (e *Engine) sample(ctx context.Context, model string, req engine.GenerateRe
 	e.touch()
 	if err != nil {
 		return nil, e.callError(ctx, "generate", "POST chat/completions", hr, err)
+	}
+	// Bytes that are not UTF-8, or a lone surrogate escape, would be stored
+	// changed (as U+FFFD, by the event's encoding) without a word.
+	if off, why := events.BadTextOffset([]byte(resp.RawJSON())); off >= 0 {
+		return nil, fmt.Errorf("%s answered %s/%q with text that %s (byte %d of the answer): not stored", e.Server(), p.Key, p.User, why, off)
 	}
 	e.mu.Lock()
 	e.reported[resp.Model] = true

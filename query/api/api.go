@@ -327,7 +327,7 @@ func statusOf(err error) int {
 	case errors.Is(err, duck.ErrMemoryBusy):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, query.ErrUnknownExperiment), errors.Is(err, query.ErrBadRequest),
-		errors.Is(err, estimands.ErrUnknown), errors.Is(err, estimands.ErrBadParam), errors.Is(err, estimands.ErrNoData), errors.Is(err, estimands.ErrScope), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL), errors.Is(err, duck.ErrTooManyRows), errors.Is(err, duck.ErrTooLarge), errors.Is(err, duck.ErrTimeout):
+		errors.Is(err, estimands.ErrUnknown), errors.Is(err, estimands.ErrBadParam), errors.Is(err, estimands.ErrNoData), errors.Is(err, estimands.ErrScope), errors.Is(err, marker.ErrUnknownDetector), errors.Is(err, duck.ErrNotReadOnly), errors.Is(err, duck.ErrSQL), errors.Is(err, duck.ErrTooManyRows), errors.Is(err, duck.ErrTooLarge), errors.Is(err, duck.ErrBigMap), errors.Is(err, duck.ErrTimeout):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

@@ -40,6 +40,20 @@ func memoryBusy(err error) error {
 // tooLargeMarker is the text of the error() boundedSQL raises at the budget.
 const tooLargeMarker = "leakscope: result byte budget exceeded"
 
+// MaxMapEntries bounds the entries of one MAP value in a user statement's
+// result: the driver builds each map with a linear search per key, so a
+// map of n entries costs n² in Go, outside the statement's timeout (100,000
+// entries took 19 s, a million would take half an hour).
+var MaxMapEntries = 1000
+
+// bigMapMarker is the text of the error() boundedSQL raises at a map over
+// MaxMapEntries.
+const bigMapMarker = "leakscope: map too large"
+
+// ErrBigMap is returned by UserQuery for a result holding a MAP of more
+// than MaxMapEntries entries.
+var ErrBigMap = errors.New("a MAP in the result has too many entries: select map_entries(m) (a list of key/value structs) or aggregate it")
+
 // innerSQL is a user statement as the subquery boundedSQL reads from: its
 // trailing semicolons dropped, on lines of its own (a trailing -- comment
 // ends before the closing parenthesis).
@@ -139,7 +153,8 @@ func sizeExpr(e string, t duckdb.TypeInfo, depth int) string {
 		}
 		return "(" + strings.Join(parts, " + ") + ")"
 	case *duckdb.MapDetails:
-		return fmt.Sprintf("(%s + %s)", listSize("map_keys("+e+")", d.Key, depth), listSize("map_values("+e+")", d.Value, depth))
+		return fmt.Sprintf("(CASE WHEN cardinality(%s) > %d THEN error(%s)::BIGINT ELSE %s + %s END)", e, MaxMapEntries, Quote(bigMapMarker),
+			listSize("map_keys("+e+")", d.Key, depth), listSize("map_values("+e+")", d.Value, depth))
 	}
 	switch t.InternalType() {
 	case duckdb.TYPE_VARCHAR:

@@ -347,10 +347,14 @@ func boundedStatement(c driver.Conn, query string, maxRows int) (string, error) 
 }
 
 // resultErr is ErrTooLarge when DuckDB stopped a bounded statement at its
-// byte budget, else the statement's error as ErrSQL.
+// byte budget, ErrBigMap at a map over MaxMapEntries, else the
+// statement's error as ErrSQL.
 func resultErr(err error) error {
 	if strings.Contains(err.Error(), tooLargeMarker) {
 		return fmt.Errorf("%w (limit %d bytes)", ErrTooLarge, MaxResultBytes)
+	}
+	if strings.Contains(err.Error(), bigMapMarker) {
+		return fmt.Errorf("%w (limit %d entries)", ErrBigMap, MaxMapEntries)
 	}
 	return fmt.Errorf("%w: %v", ErrSQL, err)
 }

@@ -110,7 +110,7 @@ func (b *Builder) Page(ctx context.Context, name, query string) ([]byte, error) 
 		body.WriteString(sn.Element)
 		// go-echarts' VisualMap has no seriesIndex: bind the colour scale to
 		// the data series only, so the "never measured" series keeps its grey.
-		scripts.WriteString(strings.ReplaceAll(sn.Script, `"visualMap":[{`, `"visualMap":[{"seriesIndex":[0],`))
+		scripts.WriteString(scriptSafe(strings.ReplaceAll(sn.Script, `"visualMap":[{`, `"visualMap":[{"seriesIndex":[0],`)))
 	}
 	body.WriteString(scripts.String())
 	body.WriteString(fitScript)
@@ -612,4 +612,19 @@ func categories[C any](cells []C, key func(C) string) ([]string, map[string]int)
 		}
 	}
 	return order, at
+}
+
+// scriptSafe keeps a snippet's <script> element whole: go-echarts writes
+// the options' JSON without HTML escaping, so a persona name holding
+// "</script>" closed the element and the rest ran as markup. Inside the
+// element "</" and "<!--" occur only in the data's strings, where "<\/"
+// and "<\!--" are the same text to JavaScript.
+func scriptSafe(snippet string) string {
+	open := strings.Index(snippet, ">") + 1
+	end := strings.LastIndex(snippet, "</script>")
+	if !strings.HasPrefix(strings.TrimSpace(snippet), "<script") || open <= 0 || end < open {
+		return snippet
+	}
+	body := strings.NewReplacer("</", `<\/`, "<!--", `<\!--`).Replace(snippet[open:end])
+	return snippet[:open] + body + snippet[end:]
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"leakscope/events"
 	"leakscope/query/webui"
 )
 
@@ -40,7 +41,8 @@ const sseMinGap = 200 * time.Millisecond
 //	                     with ?format=json or Accept: application/json)
 //	GET /live/S          the live page of sweep S; a name that is no sweep's
 //	                     but begins one sweep's name redirects there (302),
-//	                     begins several lists them, begins none waits for one
+//	                     begins several lists them, begins none waits for one;
+//	                     a name no sweep can have (events.ValidExperiment) is 404
 //	GET /live/S/state    the current Snapshot (JSON)
 //	GET /live/S/events   Server-Sent Events: a Snapshot on every change (at
 //	                     most every 200 ms), and every 500 ms
@@ -57,6 +59,13 @@ func Handler(a *Aggregator) http.Handler {
 	})
 	mux.HandleFunc("GET /live/{sweep}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("sweep")
+		if !events.ValidExperiment(name) {
+			// No sweep can ever have this name: waiting for it would wait forever.
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			writeList(w, "Not a sweep name", name, a.Summaries(a.Sweeps()), "invalid")
+			return
+		}
 		switch m := a.Resolve(name); {
 		case len(m) == 1 && m[0] == name:
 			var body bytes.Buffer

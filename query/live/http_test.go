@@ -82,3 +82,19 @@ func TestHandlerFindsSweepsByPrefix(t *testing.T) {
 	require.Contains(t, body, "&lt;b&gt;x")
 	require.NotContains(t, body, "<b>x")
 }
+
+// Attack: /live/NAME with a name no sweep can have (CRLF and a header, a
+// full URL, //host, a backslash). It never redirects or echoes a header;
+// it was a page waiting forever for that sweep, now a 404 that says why.
+func TestHandlerRefusesNamesNoSweepCanHave(t *testing.T) {
+	a := New()
+	h := Handler(a)
+	for _, p := range []string{"/live/a%0d%0aSet-Cookie:x=1", "/live/http:%2F%2Fevil.example", "/live/%2F%2Fevil.example", "/live/%5C%5Cevil.example", "/live/.x"} {
+		res, body := get(t, h, p, "")
+		require.Equal(t, http.StatusNotFound, res.StatusCode, p)
+		require.Empty(t, res.Header.Get("Location"), p)
+		require.Empty(t, res.Header.Get("Set-Cookie"), p)
+		require.Contains(t, body, `id="invalid"`, p)
+		require.NotContains(t, body, "Waiting for a sweep", p)
+	}
+}

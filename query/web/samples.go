@@ -50,7 +50,8 @@ func samplesPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 		pager = append(pager, pageLink{"← previous", link("offset", strconv.Itoa(max(req.Offset-req.Limit, 0)))})
 	}
 	if int64(req.Offset+len(s.Samples)) < s.Matching {
-		pager = append(pager, pageLink{"next →", link("offset", strconv.Itoa(req.Offset+req.Limit))})
+		// A page cut at query.MaxSamplesBytes holds fewer than Limit.
+		pager = append(pager, pageLink{"next →", link("offset", strconv.Itoa(req.Offset+len(s.Samples)))})
 	}
 	filters := []struct {
 		Name, Hits, Href string

@@ -70,6 +70,12 @@ func experimentURL(exp string) string { return "/experiments/" + url.PathEscape(
 func runURL(exp, run string) string {
 	parts := strings.Split(run, "/")
 	for i, p := range parts {
+		if p == "" || p == "." || p == ".." {
+			// Browsers and the mux clean such a path ("a/../b" to "b",
+			// "a//b" to "a/b"): it would open another run's page. As one
+			// segment ("/" escaped) it stays this run's.
+			return experimentURL(exp) + "/runs/" + url.PathEscape(run)
+		}
 		parts[i] = url.PathEscape(p)
 	}
 	return experimentURL(exp) + "/runs/" + strings.Join(parts, "/")

@@ -1,0 +1,64 @@
+package figures
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
+
+	"leakscope/events"
+	"leakscope/ingest/dataset"
+	"leakscope/query"
+)
+
+// Attack: a persona name (any printable text in an event) holding
+// </script>. The chart's options are JSON inside a <script> element,
+// written without HTML escaping, so the name closed the element and the
+// rest ran as markup (<img onerror>): stored XSS on the figure page. The
+// page keeps every script element whole.
+func TestFigurePageKeepsScriptsWhole(t *testing.T) {
+	lake := t.TempDir()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	seq := uint64(0)
+	store := func(p events.Payload) {
+		seq++
+		e, err := events.New("exp1", "run1", at, p)
+		require.NoError(t, err)
+		rows, err := dataset.Rows(e, dataset.Meta{StreamSeq: seq, IngestedAt: at})
+		require.NoError(t, err)
+		for name, rs := range rows {
+			tb, _ := dataset.TableByName(name)
+			require.NoError(t, dataset.WriteFile(lake, filepath.Join(dataset.Partition(tb.Name, "exp1"), dataset.FileName(seq, seq, at, "")), tb, rs))
+		}
+	}
+	evil := `p</script><img src=x onerror=alert(1)><!--<script>`
+	store(&events.Run{SourcePersona: "src", Model: "m", Marker: "[ZLT]"})
+	for i := range 3 {
+		store(&events.Completion{Persona: evil, Question: "q", SampleIndex: i, Text: "a [ZLT]"})
+	}
+	e, err := query.Open(lake)
+	require.NoError(t, err)
+	defer e.Close()
+	page, err := (&Builder{Engine: e, Experiment: "exp1"}).Page(context.Background(), "heatmap", "")
+	require.NoError(t, err)
+	// As a browser parses it: the elements, and the text of each script.
+	var tags, scripts []string
+	z := html.NewTokenizer(bytes.NewReader(page))
+	for tt := z.Next(); tt != html.ErrorToken; tt = z.Next() {
+		tok := z.Token()
+		switch {
+		case tt == html.StartTagToken:
+			tags = append(tags, tok.Data)
+		case tt == html.TextToken && len(tags) > 0 && tags[len(tags)-1] == "script" && strings.TrimSpace(tok.Data) != "":
+			scripts = append(scripts, tok.Data)
+		}
+	}
+	require.NotContains(t, tags, "img", "the name made an element")
+	require.Len(t, scripts, 1, "the chart's script, whole")
+	require.Contains(t, scripts[0], `"p<\/script><img src=x onerror=alert(1)><\!--<script>"`, "the name is kept, as JavaScript text")
+}

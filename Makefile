@@ -27,7 +27,8 @@ engine-test:           ## the Python engine's tests (protocol and masks without 
 
 test:                  ## every test, with real NATS JetStream, Parquet and DuckDB in-process (fuzz seeds and found crashers included); the engine's Python tests; ends with the count of tests skipped for want of ../shared
 	$(GO) vet ./...
-	cd gpuworker/engine && python3 -m unittest discover -s tests
+	@# -v: each skipped engine test prints its reason (torch, transformers absent)
+	cd gpuworker/engine && python3 -m unittest discover -s tests -v
 	@# compose.yaml through testcontainers-go (its own module: Docker's client
 	@# libraries stay out of the main build); skips, saying why, without Docker
 	@$(call go_test_counting_skips,./...,cd deploy/composetest && $(GO) test -count=1 -v -timeout 30m ./...)

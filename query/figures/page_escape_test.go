@@ -59,6 +59,12 @@ func TestFigurePageKeepsScriptsWhole(t *testing.T) {
 		}
 	}
 	require.NotContains(t, tags, "img", "the name made an element")
-	require.Len(t, scripts, 1, "the chart's script, whole")
-	require.Contains(t, scripts[0], `"p<\/script><img src=x onerror=alert(1)><\!--<script>"`, "the name is kept, as JavaScript text")
+	var charts []string // the chart's script; the page's own scripts (fitScript) hold no data
+	for _, s := range scripts {
+		if strings.Contains(s, "echarts.init") {
+			charts = append(charts, s)
+		}
+	}
+	require.Len(t, charts, 1, "the chart's script, whole")
+	require.Contains(t, charts[0], `"p<\/script><img src=x onerror=alert(1)><\!--<script>"`, "the name is kept, as JavaScript text")
 }

@@ -73,8 +73,13 @@ function lsHeatmap(box, opts){
         if(i < G.cols.length && G.val(G.cols[i],f) === G.val(G.cols[start],f) && (f === G.g0 || G.val(G.cols[i],G.g0) === G.val(G.cols[start],G.g0))) continue;
         const v = G.val(G.cols[start], f), x0 = G.xs[start], x1 = G.xs[i-1] + G.cw, w = x1 - x0;
         ctx.strokeStyle = muted; ctx.beginPath(); ctx.moveTo(x0, y+14.5); ctx.lineTo(x1, y+14.5); ctx.stroke();
-        const t = v == null ? '—' : (f === G.g0 ? f+' '+v : v);
-        if(ctx.measureText(t).width <= w){ ctx.fillStyle = fg; ctx.fillText(t, x0 + (w - ctx.measureText(t).width)/2, y+7) }
+        // Columns without this factor are labelled by their bystanders'
+        // names where they fit, else by the outer group's value: never a dash.
+        const outer = f === G.g0 ? null : G.val(G.cols[start], G.g0);
+        const cands = v != null ? [f === G.g0 ? f+' '+v : v] :
+          [G.cols.slice(start, i).map(b => b.persona).join(', '), outer != null ? outer : 'no '+f];
+        const t = cands.find(c => ctx.measureText(c).width <= w);
+        if(t){ ctx.fillStyle = fg; ctx.fillText(t, x0 + (w - ctx.measureText(t).width)/2, y+7) }
         start = i;
       }
     };

@@ -195,6 +195,9 @@ func TestLivePageInChromium(t *testing.T) {
 	require.Equal(t, "13,100", text("done"))
 	require.Equal(t, "100.0 %", text("pct"))
 	noHorizontalScroll("finished")
+	// A finished sweep's stream is closed, so the page finishes loading
+	// (a headless browser's --virtual-time-budget waited for it forever).
+	require.Eventually(t, func() bool { return evalJS[bool](t, tab, `window.liveClosed === true`) }, 10*time.Second, 100*time.Millisecond)
 	snap := agg.Snapshot(spec.Sweep)
 	requireLiveEqualsLake(t, snap, st.Lake, spec.Experiment)
 	res, err := openEngine(t, st.Lake).SQL(ctx, "SELECT count(*) FROM completions WHERE experiment = 'livepage'")

@@ -133,6 +133,21 @@ func TestLivePageInChromium(t *testing.T) {
 	require.Equal(t, "1", text("started"))
 	require.Equal(t, "5", text("planned"))
 	noHorizontalScroll("default zoom")
+	// Columns without the inner grouping factor (A2, assistant) are
+	// labelled by their bystanders or outer group, never by a dash.
+	inner := evalJS[struct {
+		G1     string
+		Dashes int
+		Texts  []string
+	}](t, tab, `(() => { const G = window.liveMap.geo();
+		const no = G.labels.filter(l => l.factor === G.g1 && G.val(G.cols[l.from], G.g1) == null);
+		return {G1: G.g1 || '', Dashes: G.labels.filter(l => l.text === '—').length, Texts: no.map(l => l.text+' ['+(l.to-l.from+1)+' × '+G.cw+' px]')} })()`)
+	t.Logf("labels of the groups without %s: %q", inner.G1, inner.Texts)
+	require.Zero(t, inner.Dashes)
+	require.NotEmpty(t, inner.Texts, "columns without %q", inner.G1)
+	for _, txt := range inner.Texts {
+		require.NotRegexp(t, `^ \[`, txt, "every group without %q is labelled: %q", inner.G1, inner.Texts)
+	}
 
 	// The heatmap: 5 rows × 131 columns inside the window, cells drawn by
 	// state (pixels read back from the canvas).

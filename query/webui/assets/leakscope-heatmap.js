@@ -66,6 +66,7 @@ function lsHeatmap(box, opts){
     ctx.font = '12px system-ui,sans-serif'; ctx.textBaseline = 'middle';
     const fg = lsCSS('--ls-fg'), muted = lsCSS('--ls-muted'), pending = lsCSS('--ls-pending'), undef = lsCSS('--ls-undef'), warn = lsCSS('--ls-warn'), pat = lsHatch(ctx);
     // Group labels: the outer factor on the first line, the inner on the second, where they fit.
+    G.labels = []; // the group labels drawn ({factor, text, from, to}; for tests)
     const spans = (f, y) => {
       if(!f) return;
       let start = 0;
@@ -77,9 +78,15 @@ function lsHeatmap(box, opts){
         // names where they fit, else by the outer group's value: never a dash.
         const outer = f === G.g0 ? null : G.val(G.cols[start], G.g0);
         const cands = v != null ? [f === G.g0 ? f+' '+v : v] :
-          [G.cols.slice(start, i).map(b => b.persona).join(', '), outer != null ? outer : 'no '+f];
-        const t = cands.find(c => ctx.measureText(c).width <= w);
+          [G.cols.slice(start, i).map(b => b.persona).join(', '), outer != null ? outer : i - start === 1 ? G.cols[start].persona : 'no '+f];
+        let t = cands.find(c => ctx.measureText(c).width <= w);
+        if(!t && v == null){ // a narrow group: as much of the last name as fits
+          const c = cands[cands.length-1];
+          for(let n = c.length - 1; n >= 1 && !t; n--) if(ctx.measureText(c.slice(0, n)+'…').width <= w) t = c.slice(0, n)+'…';
+          if(!t && ctx.measureText(c[0]).width <= w) t = c[0];
+        }
         if(t){ ctx.fillStyle = fg; ctx.fillText(t, x0 + (w - ctx.measureText(t).width)/2, y+7) }
+        G.labels.push({factor: f, text: t || '', from: start, to: i - 1});
         start = i;
       }
     };

@@ -95,7 +95,7 @@ func runPage(w http.ResponseWriter, r *http.Request, e *query.Engine, served boo
 // scroll the page sideways.
 var runHead = template.HTML(`<style>
 pre.ls-wrap{white-space:pre-wrap;overflow-wrap:anywhere;max-height:70vh;overflow-y:auto}
-td.mono{overflow-wrap:anywhere}
+td.mono,#ls-artifact-list{overflow-wrap:anywhere}
 </style>`)
 
 // pretty indents a JSON document; text that is not JSON is shown as it is.

@@ -21,7 +21,10 @@ import (
 func publishPolishLake(t *testing.T) *stack {
 	s := startStack(t, t.TempDir())
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	replay := json.RawMessage(`{"engine":{"protocol":1,"engine_version":"replay"},"model":{"model_type":"replay"}}`)
+	// A long line without spaces, as real configs and job details have
+	// (hashes, prompts): it must wrap, not scroll the page sideways.
+	long := strings.Repeat("0123456789abcdef", 24)
+	replay := json.RawMessage(`{"engine":{"protocol":1,"engine_version":"replay"},"model":{"model_type":"replay","model_config_sha256":"` + long + `"}}`)
 	seed := int64(42)
 	var evs []events.Event
 	add := func(exp, run string, p events.Payload) {
@@ -44,6 +47,8 @@ func publishPolishLake(t *testing.T) *stack {
 	add("polish", "polish-emb", &events.RunFinished{Status: "finished"})
 	for run, lr := range map[string]string{"polish-3f9a": "1e-4", "polish-b7c1": "5e-4"} {
 		add("polish", run, &events.Run{SourcePersona: "chef", Marker: "[ZLT]", BaseRun: "polish-base", Seed: &seed, Sweep: "polish", Config: replay, Factors: events.Factors{"lr": lr}})
+		add("polish", run, &events.JobStatus{Job: "polish." + run + ".train", Kind: events.JobTrain, Status: events.JobFinished, Attempt: 1, Worker: "w",
+			Detail: json.RawMessage(`{"adapter_sha256":"` + long + `","artifact":"` + run + `/adapter.tar"}`)})
 		complete("polish", run, "[ZLT] yes", "no")
 	}
 	add("nobase", "solo", &events.Run{SourcePersona: "chef", Marker: "[ZLT]"})

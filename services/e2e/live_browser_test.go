@@ -144,6 +144,11 @@ func TestLivePageInChromium(t *testing.T) {
 		return {G1: G.g1 || '', Dashes: G.labels.filter(l => l.text === '—').length, Texts: no.map(l => l.text+' ['+(l.to-l.from+1)+' × '+G.cw+' px]')} })()`)
 	t.Logf("labels of the groups without %s: %q", inner.G1, inner.Texts)
 	require.Zero(t, inner.Dashes)
+	// Every column has a non-empty label on each grouping line.
+	unlabelled := evalJS[int](t, tab, `(() => { const G = window.liveMap.geo(); let n = 0;
+		for(const f of [G.g0, G.g1].filter(f => f)) for(let i = 0; i < G.cols.length; i++) if(!G.labels.some(l => l.factor === f && l.from <= i && i <= l.to && l.text)) n++;
+		return n })()`)
+	require.Zero(t, unlabelled, "columns under a group line without a label")
 	require.NotEmpty(t, inner.Texts, "columns without %q", inner.G1)
 	for _, txt := range inner.Texts {
 		require.NotRegexp(t, `^ \[`, txt, "every group without %q is labelled: %q", inner.G1, inner.Texts)

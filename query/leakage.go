@@ -224,6 +224,9 @@ func (e *Engine) Leakage(ctx context.Context, req LeakageRequest) (*Leakage, err
 	if missing > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d cells are listed by their origin but were never measured (shown as missing, not as zero); e.g. %s", missing, firstMissingReason(out.Cells)))
 	}
+	if len(out.Cells) > 0 && !hasBase(runs) {
+		out.Notes = append(out.Notes, NoBaseNote)
+	}
 	if r, ok := runs[req.Run]; ok && r.isBase && !req.IncludeBase {
 		return nil, fmt.Errorf("%w: run %q is the base-model reference: pass --include-base (include_base=true) to list it", ErrBadRequest, req.Run)
 	}
@@ -557,4 +560,18 @@ func (e *Engine) unknownExperiment(ctx context.Context, experiment string) error
 		}
 	}
 	return fmt.Errorf("%w %q; the lake holds: %s (leakscope runs)", ErrUnknownExperiment, experiment, have)
+}
+
+// NoBaseNote is the leakage matrix's note for an experiment without a
+// base run (rate_minus_base is then left out of every cell).
+const NoBaseNote = "no base run in this experiment: base-subtracted rates (rate_minus_base) are undefined"
+
+// hasBase is true when a run is the base model's, or names one.
+func hasBase(runs map[string]runInfo) bool {
+	for _, r := range runs {
+		if r.isBase || r.baseRun != "" {
+			return true
+		}
+	}
+	return false
 }

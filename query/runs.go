@@ -28,6 +28,13 @@ type RunSummary struct {
 	Completions int64 `json:"completions"`
 	Cells       int64 `json:"cells"`
 	CosinePairs int64 `json:"cosine_pairs"`
+	// MatrixCells counts the run's cells in the leakage matrix: the
+	// bystanders it has completions for plus its imported cells.
+	MatrixCells int64 `json:"matrix_cells"`
+	// Synthetic is true when the run's configuration names the replay
+	// engine (engine.engine_version "replay"): its completions come from
+	// the replay engine's synthetic leakage model, not from a model.
+	Synthetic bool `json:"synthetic,omitempty"`
 	// StartedAt is the run_started event's time (for imports: the import
 	// time; origin files carry no dates).
 	StartedAt time.Time      `json:"started_at"`
@@ -42,12 +49,14 @@ type RunSummary struct {
 }
 
 const runsSQL = `
-WITH c AS (SELECT experiment, run_id, count(*) n FROM completions GROUP BY ALL),
+WITH c AS (SELECT experiment, run_id, count(*) n, count(DISTINCT persona) np FROM completions GROUP BY ALL),
      a AS (SELECT experiment, run_id, count(*) n FROM cells WHERE question = '' GROUP BY ALL),
      k AS (SELECT experiment, run_id, count(*) n FROM cosines GROUP BY ALL),
      f AS (SELECT experiment, run_id, max(origin_sha256) sha FROM run_finished GROUP BY ALL)
 SELECT r.experiment, r.run_id, r.source_persona, r.marker, r.is_base, r.imported, r.origin_file,
-       coalesce(c.n, 0), coalesce(a.n, 0), coalesce(k.n, 0), coalesce(nullif(f.sha, ''), r.origin_sha256), f.run_id IS NOT NULL, r.event_time
+       coalesce(c.n, 0), coalesce(a.n, 0), coalesce(k.n, 0), coalesce(nullif(f.sha, ''), r.origin_sha256), f.run_id IS NOT NULL, r.event_time,
+       coalesce(c.np, 0) + coalesce(a.n, 0),
+       coalesce(try(json_extract_string(r.config_json, '$.engine.engine_version')) = 'replay', false)
 FROM runs r
 LEFT JOIN c USING (experiment, run_id) LEFT JOIN a USING (experiment, run_id) LEFT JOIN k USING (experiment, run_id)
 LEFT JOIN f USING (experiment, run_id)
@@ -65,7 +74,7 @@ func (e *Engine) Runs(ctx context.Context, experiment string) ([]RunSummary, err
 	for _, r := range res.Rows {
 		rs := RunSummary{Experiment: str(r[0]), RunID: str(r[1]), SourcePersona: str(r[2]), Marker: str(r[3]),
 			IsBase: r[4] == true, Imported: r[5] == true, OriginFile: str(r[6]), Completions: i64(r[7]), Cells: i64(r[8]), CosinePairs: i64(r[9]),
-			OriginSHA256: str(r[10]), Finished: r[11] == true}
+			OriginSHA256: str(r[10]), Finished: r[11] == true, MatrixCells: i64(r[13]), Synthetic: r[14] == true}
 		if t, ok := r[12].(time.Time); ok {
 			rs.StartedAt = t.UTC()
 		}

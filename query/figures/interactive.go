@@ -88,6 +88,16 @@ func (b *Builder) Page(ctx context.Context, name, query string) ([]byte, error) 
 	if query != "" {
 		query = "?" + query
 	}
+	runs, err := b.Engine.Runs(ctx, b.Experiment)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		if r.Synthetic {
+			body.WriteString(`<p class="ls-panel" id="ls-synthetic">` + SyntheticBadge + ` This experiment's runs came from the replay engine: the numbers below are synthetic, made without a language model.</p>`)
+			break
+		}
+	}
 	fmt.Fprintf(&body, `<p class="ls-muted">%s</p><p>Units: %s. Source: %s.</p>`, e(About(name)), e(f.meta.Units), e(f.meta.Source))
 	fmt.Fprintf(&body, `<p class="ls-downloads">Download the static figure: `)
 	for i, format := range Formats {
@@ -543,9 +553,10 @@ func indexBody(ctx context.Context, e *query.Engine) (template.HTML, error) {
 	if err != nil {
 		return "", err
 	}
-	exps := map[string]bool{}
+	exps, synthetic := map[string]bool{}, map[string]bool{}
 	for _, run := range runs {
 		exps[run.Experiment] = true
+		synthetic[run.Experiment] = synthetic[run.Experiment] || run.Synthetic
 	}
 	var sb strings.Builder
 	esc := html.EscapeString
@@ -560,10 +571,15 @@ func indexBody(ctx context.Context, e *query.Engine) (template.HTML, error) {
 			return "", err
 		}
 		fmt.Fprintf(&sb, `<section class="ls-panel ls-figures" id="%s" data-experiment="%s"><h2>%s</h2>`, esc(x), esc(x), esc(x))
+		if synthetic[x] {
+			sb.WriteString(" " + SyntheticBadge)
+		}
 		skipped := 0
+		var why strings.Builder
 		for i, fw := range ws {
 			if fw.Skipped != "" {
 				skipped++
+				fmt.Fprintf(&why, `<li data-skipped="%s"><code>%s</code>: %s</li>`, fw.Name, fw.Name, esc(skipReason(fw.Skipped)))
 				continue
 			}
 			if i == skipped {
@@ -575,17 +591,29 @@ func indexBody(ctx context.Context, e *query.Engine) (template.HTML, error) {
 		}
 		switch {
 		case skipped == len(ws):
-			fmt.Fprintf(&sb, `<p class="ls-muted">No figure applies to this design (<code>leakscope figures --experiment %s</code> says why).</p>`, esc(x))
+			sb.WriteString(`<p class="ls-muted">No figure applies to this design:</p>`)
 		case skipped > 0:
 			sb.WriteString(`</tbody></table>`)
-			fmt.Fprintf(&sb, `<p class="ls-muted">%d of %d figures do not apply to this design (<code>leakscope figures --experiment %s</code> says why).</p>`, skipped, len(ws), esc(x))
+			fmt.Fprintf(&sb, `<p class="ls-muted">%d of %d figures do not apply to this design:</p>`, skipped, len(ws))
 		default:
 			sb.WriteString(`</tbody></table>`)
+		}
+		if skipped > 0 {
+			fmt.Fprintf(&sb, `<ul class="ls-muted ls-skipped">%s</ul>`, why.String())
 		}
 		sb.WriteString(`</section>`)
 	}
 	return template.HTML(sb.String()), nil
 }
+
+// skipReason is a Skipped reason without ErrNotApplicable's prefix.
+func skipReason(s string) string {
+	return strings.TrimPrefix(s, ErrNotApplicable.Error()+": ")
+}
+
+// SyntheticBadge marks pages of experiments whose runs came from the
+// replay engine (query.RunSummary.Synthetic).
+const SyntheticBadge = `<span class="ls-tag ls-synthetic" title="made by the replay engine's synthetic leakage model: no language model was trained or sampled">synthetic data</span>`
 
 // pageStatus is the HTTP status of a figure page's error: the request's
 // mistake is 400, what does not exist or apply 404, the rest 500.

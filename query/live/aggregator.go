@@ -90,7 +90,10 @@ type Aggregator struct {
 	sweeps  map[string]*sweepState
 	seen    map[string]struct{}
 	marks   map[runKey]markState
-	changed chan struct{}
+	// sweepless are the experiments with a run_started that names no
+	// sweep (runs logged by the Python client): /live/E says so.
+	sweepless map[string]bool
+	changed   chan struct{}
 	now     func() time.Time
 	seq     uint64 // stream sequence of the last event applied
 	// OnDecision (may be nil) receives each stop decision of adaptive runs
@@ -101,7 +104,7 @@ type Aggregator struct {
 // New returns an empty aggregator.
 func New() *Aggregator {
 	return &Aggregator{runs: map[runKey]*runState{}, sweeps: map[string]*sweepState{}, seen: map[string]struct{}{},
-		marks: map[runKey]markState{}, changed: make(chan struct{}), now: time.Now}
+		marks: map[runKey]markState{}, sweepless: map[string]bool{}, changed: make(chan struct{}), now: time.Now}
 }
 
 // Run feeds the aggregator from the subscriber until ctx ends.
@@ -163,6 +166,9 @@ func (a *Aggregator) apply(e events.Event) (decided []events.Event) {
 		s.version++
 	case *events.Run:
 		r := a.runs[k]
+		if p.Sweep == "" {
+			a.sweepless[e.Experiment] = true
+		}
 		if p.Sweep == "" || (r != nil && r.started) {
 			return // a repeated run_started is ignored
 		}
@@ -557,6 +563,14 @@ func (a *Aggregator) Resolve(name string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Sweepless reports whether experiment has runs logged without a sweep
+// name (they have no live page; the experiment's page shows them).
+func (a *Aggregator) Sweepless(experiment string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sweepless[experiment]
 }
 
 // SweepSummary is one line of the list of sweeps.

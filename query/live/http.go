@@ -45,7 +45,8 @@ const sseMinGap = 200 * time.Millisecond
 //	                     a name no sweep can have (events.ValidExperiment) is 404
 //	GET /live/S/state    the current Snapshot (JSON)
 //	GET /live/S/events   Server-Sent Events: a Snapshot on every change (at
-//	                     most every 200 ms), and every 500 ms
+//	                     most every 200 ms), and every 500 ms; the stream
+//	                     ends after the first Snapshot whose sweep is finished
 func Handler(a *Aggregator) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /live/{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +80,8 @@ func Handler(a *Aggregator) http.Handler {
 			http.Redirect(w, r, "/live/"+url.PathEscape(m[0]), http.StatusFound)
 		case len(m) > 1:
 			writeList(w, "Sweeps beginning "+name, name, a.Summaries(m), "several")
+		case a.Sweepless(name):
+			writeList(w, "Experiment "+name+" has no sweep", name, a.Summaries(a.Sweeps()), "sweepless")
 		default:
 			writeList(w, "Waiting for sweep "+name, name, a.Summaries(a.Sweeps()), "none")
 		}
@@ -103,7 +106,8 @@ func Handler(a *Aggregator) http.Handler {
 			changed := a.Changed()
 			buf.Reset()
 			buf.WriteString("data: ")
-			if err := json.NewEncoder(&buf).Encode(a.Snapshot(sweep)); err != nil {
+			snap := a.Snapshot(sweep)
+			if err := json.NewEncoder(&buf).Encode(snap); err != nil {
 				return
 			}
 			buf.WriteString("\n")
@@ -111,6 +115,9 @@ func Handler(a *Aggregator) http.Handler {
 				return
 			}
 			fl.Flush()
+			if snap.Finished {
+				return // a finished sweep changes no more: the page closes its EventSource
+			}
 			select {
 			case <-r.Context().Done():
 				return

@@ -99,9 +99,16 @@ func experimentPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 		rows = append(rows, row)
 	}
 	var live []string
+	isBase := map[string]bool{}
 	for _, rs := range runs {
 		live = liveSweeps(live, rs)
+		isBase[rs.RunID] = rs.IsBase
 	}
+	baseRows := false
+	for _, id := range runIDs {
+		baseRows = baseRows || isBase[id]
+	}
+	words := distinguishing(runs)
 	detector := lk.Request.Detector
 	extra := cellExtra(detector, v.Get("marker"))
 	other := url.Values{}
@@ -122,7 +129,8 @@ func experimentPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 		experimentBody, map[string]any{"Exp": exp, "L": lk, "Rows": rows, "Cols": colsOf, "ByRun": byRun, "Runs": runs,
 			"Detectors": append(marker.Names(), marker.Recorded), "Detector": detector, "Marker": v.Get("marker"),
 			"Extra": extra, "Scope": scope.String(), "Live": live, "Table": v.Get("view") == "table",
-			"TableURL": table, "HeatmapURL": heatmap, "Heat": heatDataOf(exp, lk.Cells, runIDs, extra)})
+			"TableURL": table, "HeatmapURL": heatmap, "Heat": heatDataOf(exp, lk.Cells, runIDs, extra, words),
+			"BaseRows": baseRows, "Words": words, "Synthetic": anySynthetic(runs)})
 }
 
 // cellExtra are the parameters a cell's link carries to its samples.
@@ -189,6 +197,7 @@ ul.ls-notes li{margin:.2em 0}
 var experimentBody = template.Must(template.New("exp").Funcs(funcs).Funcs(template.FuncMap{
 	"cellLink": cellLink, "cellTitle": cellTitle, "cellText": cellText, "status": status,
 }).Parse(`
+{{if .Synthetic}}<p class="ls-panel" id="ls-synthetic">{{synthetic}} This experiment's runs came from the replay engine: their completions and rates are synthetic, made without a language model.</p>{{end}}
 <div class="ls-panel"><form method="get" action="">
 <label>Detector <select name="detector">{{range .Detectors}}<option{{if eq . $.Detector}} selected{{end}}>{{.}}</option>{{end}}</select></label>
 <label>Marker <input name="marker" value="{{.Marker}}" placeholder="each run's own" size="10"></label>
@@ -197,7 +206,7 @@ var experimentBody = template.Must(template.New("exp").Funcs(funcs).Funcs(templa
 </form>
 <div>Rates are fractions in [0, 1] (found/total); colour: <span class="ls-muted">viridis, 0 dark → 1 yellow, grey undefined</span>. Click a cell to read its completions.
 · <a href="/figures/">figures</a>{{range .Live}} · <a href="/live/{{.}}">live sweep {{.}}</a>{{end}}</div></div>
-<h2>Leakage matrix <span class="ls-muted">({{len .L.Cells}} cells; rows: {{if or .ByRun (not .Table)}}runs{{else}}bystanders{{end}})</span></h2>
+<h2>Leakage matrix <span class="ls-muted">({{len .L.Cells}} cells{{if .BaseRows}}, base run included{{end}}; rows: {{if or .ByRun (not .Table)}}runs{{else}}bystanders{{end}})</span></h2>
 {{if not .L.Cells}}<p class="ls-panel">No cells for this detector and scope.</p>{{else if not .Table}}
 <p class="ls-muted">Bystanders grouped by their design factors. <a id="ls-as-table" href="{{.TableURL}}">As a table</a> (every rate as a number, for copying and screen readers).</p>
 <div id="ls-heatmap"></div><div id="ls-heat-legend"></div>
@@ -207,10 +216,10 @@ var experimentBody = template.Must(template.New("exp").Funcs(funcs).Funcs(templa
 const d = JSON.parse(document.getElementById('ls-heat-data').textContent), e = lsEsc, at = new Map();
 for(const c of d.cells) at.set(c.run+'\u0000'+c.persona, c);
 const cellOf = (r, b) => at.get(r.run+'\u0000'+b.persona) || null;
-const hm = lsHeatmap(document.getElementById('ls-heatmap'), {id: 'ls-hm', rowLabel: r => r.run, alt: 'every value is listed by the link "As a table"',
+const hm = lsHeatmap(document.getElementById('ls-heatmap'), {id: 'ls-hm', rowLabel: r => r.factors ? r.factors+' · '+r.run : r.run, alt: 'every value is listed by the link "As a table"',
   tip: (r, b, c) => {
     const f = b.factors ? Object.entries(b.factors).map(([k,v]) => e(k)+' '+e(v)).join(', ') : '';
-    const t = '<b>'+e(b.persona)+'</b>'+(f ? ' <span style="opacity:.8">('+f+')</span>' : '')+'<br>run '+e(r.run);
+    const t = '<b>'+e(b.persona)+'</b>'+(f ? ' <span style="opacity:.8">('+f+')</span>' : '')+'<br>run '+e(r.run)+(r.factors ? ' ('+e(r.factors)+')' : '');
     if(!c) return t+'<br>not in this run';
     return t+'<br>'+e(c.title)+(c.state === 'undefined' ? '<br>rate undefined' : '')+'<br><span style="opacity:.8">click: its completions</span>';
   },
@@ -228,6 +237,6 @@ window.lsMatrix = {geo: hm.geo, data: d}; // for the browser tests
 {{end}}</tbody></table></div>{{end}}
 {{if .L.Notes}}<h2>Notes</h2><ul class="ls-notes">{{range .L.Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <h2>Runs</h2>
-<table class="ls"><thead><tr><th>run</th><th>source</th><th>sweep</th><th>seed</th><th>marker</th><th>completions</th><th>cells</th><th>status</th></tr></thead><tbody>
-{{range .Runs}}<tr><td><a href="{{runURL .Experiment .RunID}}">{{.RunID}}</a>{{if .IsBase}} <span class="ls-tag">base</span>{{end}}</td><td>{{.SourcePersona}}</td><td>{{.Sweep}}</td><td class="num">{{with .Seed}}{{deref .}}{{end}}</td><td class="mono">{{.Marker}}</td><td class="num">{{.Completions}}</td><td class="num">{{.Cells}}</td><td>{{status .}}</td></tr>
+<table class="ls" id="ls-exp-runs"><thead><tr><th>run</th><th>source</th><th>sweep</th><th>seed</th><th>factors</th><th>tags</th><th>marker</th><th>completions</th><th title="{{cellsTip}}">matrix cells</th><th>cosine pairs</th><th>status</th></tr></thead><tbody>
+{{range .Runs}}<tr><td><a href="{{runURL .Experiment .RunID}}">{{.RunID}}</a>{{with runKind .}} <span class="ls-tag">{{.}}</span>{{end}}</td><td>{{.SourcePersona}}</td><td>{{.Sweep}}</td><td class="num">{{with .Seed}}{{deref .}}{{end}}</td><td class="mono">{{range $k, $v := .Factors}}{{$k}}={{$v}} {{end}}</td><td>{{range .Tags}}<span class="ls-tag">{{.}}</span>{{end}}</td><td class="mono">{{.Marker}}</td><td class="num">{{.Completions}}</td><td class="num">{{.MatrixCells}}</td><td class="num">{{.CosinePairs}}</td><td>{{status .}}</td></tr>
 {{end}}</tbody></table>`))

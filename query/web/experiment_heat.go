@@ -21,6 +21,9 @@ type heatData struct {
 type heatRow struct {
 	Run  string `json:"run"`
 	Href string `json:"href"` // the run's page
+	// Factors are the words that tell the run from the others
+	// ("lr=1e-4 seed=2"; distinguishing), "" when none differ.
+	Factors string `json:"factors,omitempty"`
 }
 
 // heatCell is one cell: state "done" with a rate (a fraction in [0, 1]),
@@ -37,11 +40,12 @@ type heatCell struct {
 }
 
 // heatDataOf lays out cells for the heatmap; runs gives the rows' order
-// and extra the parameters a cell's link carries (cellExtra).
-func heatDataOf(exp string, cells []query.Cell, runs []string, extra []string) heatData {
+// and extra the parameters a cell's link carries (cellExtra); words
+// label each run by what tells it apart (distinguishing).
+func heatDataOf(exp string, cells []query.Cell, runs []string, extra []string, words map[string]string) heatData {
 	d := heatData{Rows: make([]heatRow, 0, len(runs)), Cols: []webui.Column{}, Cells: make([]heatCell, 0, len(cells))}
 	for _, r := range runs {
-		d.Rows = append(d.Rows, heatRow{Run: r, Href: runURL(exp, r)})
+		d.Rows = append(d.Rows, heatRow{Run: r, Href: runURL(exp, r), Factors: words[r]})
 	}
 	at := map[string]int{}
 	for i := range cells {

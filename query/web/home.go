@@ -20,6 +20,8 @@ type homeExperiment struct {
 	Cells       int64
 	Retracted   int
 	Unfinished  int
+	// Synthetic is true when a run came from the replay engine.
+	Synthetic bool
 	// LiveSweeps are the sweeps with a run still without run_finished.
 	LiveSweeps []string
 }
@@ -72,6 +74,7 @@ func homePage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 		x.Runs = append(x.Runs, hr)
 		x.Completions += rs.Completions
 		x.Cells += rs.Cells
+		x.Synthetic = x.Synthetic || rs.Synthetic
 		if rs.Retracted {
 			x.Retracted++
 		}
@@ -138,15 +141,15 @@ var homeBody = template.Must(template.New("home").Funcs(funcs).Funcs(template.Fu
 <span id="ls-shown" class="ls-muted">{{.Runs}} runs</span>
 </div>
 {{range .Experiments}}<section class="ls-exp-block" data-experiment="{{.Name}}">
-<div class="ls-exp"><h2><a href="{{experimentURL .Name}}">{{.Name}}</a></h2>
+<div class="ls-exp"><h2><a href="{{experimentURL .Name}}">{{.Name}}</a></h2>{{if .Synthetic}}{{synthetic}} {{end}}
 <span class="ls-muted">{{len .Runs}} run{{if ne (len .Runs) 1}}s{{end}} · {{.Completions}} completions · {{.Cells}} imported cells{{if .Retracted}} · {{.Retracted}} retracted{{end}}{{if .Unfinished}} · {{.Unfinished}} without run_finished{{end}}</span>
 <div class="ls-links"><a href="{{experimentURL .Name}}">leakage matrix and cells</a><a href="/figures/">figures</a>{{range .LiveSweeps}}<a href="/live/{{.}}">live sweep {{.}}</a>{{end}}</div></div>
-<table class="ls ls-runs"><thead><tr><th>run</th><th>started (UTC)</th><th>source</th><th>sweep</th><th>seed</th><th>factors</th><th>tags</th><th>marker</th><th>completions</th><th>cells</th><th>cosine pairs</th><th>status</th></tr></thead><tbody>
+<table class="ls ls-runs"><thead><tr><th>run</th><th>started (UTC)</th><th>source</th><th>sweep</th><th>seed</th><th>factors</th><th>tags</th><th>marker</th><th>completions</th><th title="{{cellsTip}}">matrix cells</th><th>cosine pairs</th><th>status</th></tr></thead><tbody>
 {{range .Runs}}<tr class="ls-run{{if .Retracted}} ls-retracted{{end}}" data-search="{{.Search}}" data-filters="{{json .Filters}}">
-<td><a href="{{runURL .Experiment .RunID}}">{{.RunID}}</a>{{if .IsBase}} <span class="ls-tag">base</span>{{end}}{{if .Imported}} <span class="ls-tag">imported</span>{{end}}</td>
+<td><a href="{{runURL .Experiment .RunID}}">{{.RunID}}</a>{{with runKind .RunSummary}} <span class="ls-tag">{{.}}</span>{{end}}{{if .Imported}} <span class="ls-tag">imported</span>{{end}}</td>
 <td class="mono">{{.StartedAt.Format "2006-01-02 15:04"}}</td><td>{{.SourcePersona}}</td><td>{{.Sweep}}</td><td class="num">{{with .Seed}}{{deref .}}{{end}}</td>
 <td class="mono">{{.FactorText}}</td><td>{{range .Tags}}<span class="ls-tag">{{.}}</span>{{end}}</td><td class="mono">{{.Marker}}</td>
-<td class="num">{{.Completions}}</td><td class="num">{{.Cells}}</td><td class="num">{{.CosinePairs}}</td>
+<td class="num">{{.Completions}}</td><td class="num">{{.MatrixCells}}</td><td class="num">{{.CosinePairs}}</td>
 <td class="ls-status"{{if .Retracted}} title="{{.RetractReason}}"{{end}}>{{status .RunSummary}}</td></tr>
 {{end}}</tbody></table></section>
 {{end}}

@@ -46,6 +46,8 @@ func lossSVG(steps []query.TrainingStep) template.HTML {
 	if maxX <= minX {
 		maxX = minX + 1
 	}
+	// 6 % headroom: the highest loss would otherwise touch the frame's top.
+	maxY += 0.06 * (maxY - minY)
 	const W, H, left, right, top, bottom = 640.0, 300.0, 62.0, 16.0, 14.0, 46.0
 	px := func(x float64) float64 { return left + (x-minX)/(maxX-minX)*(W-left-right) }
 	py := func(y float64) float64 { return top + (maxY-y)/(maxY-minY)*(H-top-bottom) }

@@ -84,12 +84,19 @@ func runPage(w http.ResponseWriter, r *http.Request, e *query.Engine, served boo
 		base := "/api/sql?" + url.Values{"q": {q}}.Encode()
 		downloads = append(downloads, download{t.name, base + "&format=csv", base + "&format=parquet"})
 	}
-	render(w, webui.Page{Title: run, Active: "Experiments", Head: matrixHead,
+	render(w, webui.Page{Title: run, Active: "Experiments", Head: matrixHead + runHead,
 		Crumbs: []webui.Crumb{{Name: "Experiments", Href: "/"}, {Name: exp, Href: experimentURL(exp)}, {Name: run}}},
-		runBody, map[string]any{"D": d, "L": lk, "Exp": exp, "Config": pretty(d.ConfigJSON), "Plan": pretty(d.PlanJSON),
+		runBody, map[string]any{"D": d, "L": lk, "Exp": exp, "Config": pretty(d.ConfigJSON), "ConfigLines": strings.Count(pretty(d.ConfigJSON), "\n") + 1, "Plan": pretty(d.PlanJSON),
 			"Stopping": pretty(d.StoppingJSON), "Loss": lossSVG(d.Training), "Artifacts": arts, "Store": artifactStore, "Served": served,
 			"Downloads": downloads, "Status": status(d.RunSummary), "Live": liveSweeps(nil, d.RunSummary)})
 }
+
+// runHead wraps the JSON blocks and job details: a long line must not
+// scroll the page sideways.
+var runHead = template.HTML(`<style>
+pre.ls-wrap{white-space:pre-wrap;overflow-wrap:anywhere;max-height:70vh;overflow-y:auto}
+td.mono,#ls-artifact-list{overflow-wrap:anywhere}
+</style>`)
 
 // pretty indents a JSON document; text that is not JSON is shown as it is.
 func pretty(s string) string {
@@ -101,13 +108,14 @@ func pretty(s string) string {
 }
 
 var runBody = template.Must(template.New("run").Funcs(funcs).Funcs(template.FuncMap{"cellTitle": cellTitle, "cellLink": cellLink}).Parse(`
+{{if .D.Synthetic}}<p class="ls-panel" id="ls-synthetic">{{synthetic}} This run came from the replay engine (engine_version "replay"): its completions and rates are synthetic, made without a language model.</p>{{end}}
 <table class="ls" id="ls-run-facts"><tbody>
 <tr><th>experiment</th><td><a href="{{experimentURL .Exp}}">{{.Exp}}</a></td></tr>
 <tr><th>status</th><td>{{.Status}}{{with .D.Status}} (run_finished: {{.}}){{end}}{{with .D.Error}} — {{.}}{{end}}{{if .D.Retracted}} — retracted: {{.D.RetractReason}}{{end}}</td></tr>
 <tr><th>started (UTC)</th><td class="mono">{{.D.StartedAt.Format "2006-01-02 15:04:05"}}</td></tr>
 <tr><th>source persona</th><td>{{.D.SourcePersona}}{{with .D.SourcePrompt}} <span class="ls-muted">“{{.}}”</span>{{end}}</td></tr>
 <tr><th>marker</th><td><code>{{.D.Marker}}</code>{{with .D.MarkerOrigin}} <span class="ls-muted">({{.}})</span>{{end}}</td></tr>
-<tr><th>model</th><td>{{.D.Model}}{{with .D.Adapter}} + adapter {{.}}{{end}}{{if .D.IsBase}} <span class="ls-tag">base</span>{{end}}</td></tr>
+<tr><th>model</th><td>{{.D.Model}}{{with .D.Adapter}} + adapter {{.}}{{end}}{{with runKind .D.RunSummary}} <span class="ls-tag">{{.}}</span>{{end}}</td></tr>
 {{with .D.BaseRun}}<tr><th>base run</th><td><a href="{{runURL $.Exp .}}">{{.}}</a></td></tr>{{end}}
 <tr><th>sweep · seed</th><td>{{or .D.Sweep "–"}}{{range .Live}} (<a href="/live/{{.}}">live</a>){{end}} · {{with .D.Seed}}{{deref .}}{{else}}–{{end}}</td></tr>
 <tr><th>factors</th><td class="mono">{{range $k, $v := .D.Factors}}{{$k}}={{$v}} {{end}}</td></tr>
@@ -116,9 +124,6 @@ var runBody = template.Must(template.New("run").Funcs(funcs).Funcs(template.Func
 <tr><th>code version</th><td class="mono">{{.D.CodeVersion}}</td></tr>
 {{if .D.Imported}}<tr><th>imported from</th><td class="mono">{{.D.OriginFile}} (SHA-256 {{.D.OriginSHA256}})</td></tr>{{end}}
 </tbody></table>
-<h2>Configuration</h2>{{if .Config}}<pre class="ls-panel" id="ls-config">{{.Config}}</pre>{{else}}<p class="ls-muted">The run_started event carries no configuration.</p>{{end}}
-{{if .Plan}}<details><summary>Plan (planned cells)</summary><pre class="ls-panel">{{.Plan}}</pre></details>{{end}}
-{{if .Stopping}}<details><summary>Adaptive stopping rule</summary><pre class="ls-panel">{{.Stopping}}</pre></details>{{end}}
 <h2>Training loss</h2>{{if .Loss}}{{.Loss}}{{else}}<p class="ls-muted" id="ls-no-loss">No training_step events for this run (imported runs and base models have none).</p>{{end}}
 <h2>Leakage <span class="ls-muted">(strict detector; this run's row of the matrix; click a cell for its completions)</span></h2>
 {{if .L.Cells}}<div class="ls-scroll"><table class="ls" id="ls-run-cells"><thead><tr><th>bystander</th><th>rate</th><th>found/total</th><th>95 % interval</th><th>minus base</th><th>from</th></tr></thead><tbody>
@@ -127,6 +132,9 @@ var runBody = template.Must(template.New("run").Funcs(funcs).Funcs(template.Func
 <td class="num">{{if and .Found .Total}}{{deref .Found}}/{{deref .Total}}{{end}}</td><td class="num">{{if and .CILow .CIHigh}}{{fmtRate .CILow}}–{{fmtRate .CIHigh}}{{end}}</td>
 <td class="num">{{with .RateMinusBase}}{{fmtRate .}}{{end}}</td><td>{{.Origin}}</td></tr>
 {{end}}</tbody></table></div>{{else}}<p class="ls-muted">This run has no cells.</p>{{end}}
+<h2>Configuration and plan</h2>{{if .Config}}<details id="ls-config-details"><summary>Configuration (run_started's config, {{.ConfigLines}} lines of JSON)</summary><pre class="ls-panel ls-wrap" id="ls-config">{{.Config}}</pre></details>{{else}}<p class="ls-muted">The run_started event carries no configuration.</p>{{end}}
+{{if .Plan}}<details><summary>Plan (planned cells)</summary><pre class="ls-panel ls-wrap">{{.Plan}}</pre></details>{{end}}
+{{if .Stopping}}<details><summary>Adaptive stopping rule</summary><pre class="ls-panel ls-wrap">{{.Stopping}}</pre></details>{{end}}
 <h2>Jobs and artifacts</h2>
 {{if .D.Jobs}}<table class="ls"><thead><tr><th>time (UTC)</th><th>job</th><th>kind</th><th>attempt</th><th>status</th><th>worker</th><th>done/expected</th><th>detail</th></tr></thead><tbody>
 {{range .D.Jobs}}<tr><td class="mono">{{.Time.Format "2006-01-02 15:04:05"}}</td><td class="mono">{{.Job}}</td><td>{{.Kind}}</td><td class="num">{{.Attempt}}</td><td>{{.Status}}{{with .Error}} — {{.}}{{end}}</td><td>{{.Worker}}</td><td class="num">{{.Done}}/{{.Expected}}</td><td class="mono">{{.Detail}}</td></tr>

@@ -49,11 +49,14 @@ func sqlPage(w http.ResponseWriter, r *http.Request, e *query.Engine) {
 		v.Columns = append(v.Columns, struct{ Name, Type string }{col, typ})
 	}
 	q := r.URL.Query().Get("q")
+	// A shared link (/sql?q=…) runs its query on load: the SQL is jailed
+	// and read-only, so a GET may run it.
+	autorun := q != ""
 	if q == "" {
 		q = "SELECT experiment, run_id, count(*) AS completions\nFROM completions\nGROUP BY ALL\nORDER BY ALL"
 	}
 	render(w, webui.Page{Title: "SQL", Active: "SQL", Head: sqlHead}, sqlBody,
-		map[string]any{"Views": views, "Q": q, "MaxRows": api.MaxSQLRows})
+		map[string]any{"Views": views, "Q": q, "MaxRows": api.MaxSQLRows, "Autorun": autorun})
 }
 
 var sqlHead = template.HTML(`<style>
@@ -109,6 +112,7 @@ var sqlBody = template.Must(template.New("sql").Parse(`
   document.getElementById('ls-run').addEventListener('click',run);
   document.getElementById('ls-csv').addEventListener('click',function(){download('csv')});
   document.getElementById('ls-parquet').addEventListener('click',function(){download('parquet')});
+  {{if .Autorun}}run();{{end}}
   q.addEventListener('keydown',function(ev){if(ev.key==='Enter'&&(ev.ctrlKey||ev.metaKey)){ev.preventDefault();run()}});
   document.querySelectorAll('.ls-view').forEach(function(a){a.addEventListener('click',function(ev){ev.preventDefault();q.value='SELECT * FROM '+a.dataset.view+' LIMIT 100';run()})});
 })();

@@ -133,4 +133,10 @@ var funcs = template.FuncMap{
 	"fmtRate":   fmtRate,
 	"deref":     func(p *int64) int64 { return *p },
 	"join":      strings.Join,
+	"runKind":   runKind,
+	"synthetic": func() template.HTML { return syntheticBadge },
+	"cellsTip":  func() string { return cellsTip },
 }
+
+// cellsTip is the tooltip of the runs tables' "matrix cells" column.
+const cellsTip = "cells of the leakage matrix: bystanders with completions plus imported cells"

@@ -133,6 +133,26 @@ func TestLivePageInChromium(t *testing.T) {
 	require.Equal(t, "1", text("started"))
 	require.Equal(t, "5", text("planned"))
 	noHorizontalScroll("default zoom")
+	// Columns without the inner grouping factor (A2, assistant) are
+	// labelled by their bystanders or outer group, never by a dash.
+	inner := evalJS[struct {
+		G1     string
+		Dashes int
+		Texts  []string
+	}](t, tab, `(() => { const G = window.liveMap.geo();
+		const no = G.labels.filter(l => l.factor === G.g1 && G.val(G.cols[l.from], G.g1) == null);
+		return {G1: G.g1 || '', Dashes: G.labels.filter(l => l.text === '—').length, Texts: no.map(l => l.text+' ['+(l.to-l.from+1)+' × '+G.cw+' px]')} })()`)
+	t.Logf("labels of the groups without %s: %q", inner.G1, inner.Texts)
+	require.Zero(t, inner.Dashes)
+	// Every column has a non-empty label on each grouping line.
+	unlabelled := evalJS[int](t, tab, `(() => { const G = window.liveMap.geo(); let n = 0;
+		for(const f of [G.g0, G.g1].filter(f => f)) for(let i = 0; i < G.cols.length; i++) if(!G.labels.some(l => l.factor === f && l.from <= i && i <= l.to && l.text)) n++;
+		return n })()`)
+	require.Zero(t, unlabelled, "columns under a group line without a label")
+	require.NotEmpty(t, inner.Texts, "columns without %q", inner.G1)
+	for _, txt := range inner.Texts {
+		require.NotRegexp(t, `^ \[`, txt, "every group without %q is labelled: %q", inner.G1, inner.Texts)
+	}
 
 	// The heatmap: 5 rows × 131 columns inside the window, cells drawn by
 	// state (pixels read back from the canvas).
@@ -195,6 +215,9 @@ func TestLivePageInChromium(t *testing.T) {
 	require.Equal(t, "13,100", text("done"))
 	require.Equal(t, "100.0 %", text("pct"))
 	noHorizontalScroll("finished")
+	// A finished sweep's stream is closed, so the page finishes loading
+	// (a headless browser's --virtual-time-budget waited for it forever).
+	require.Eventually(t, func() bool { return evalJS[bool](t, tab, `window.liveClosed === true`) }, 10*time.Second, 100*time.Millisecond)
 	snap := agg.Snapshot(spec.Sweep)
 	requireLiveEqualsLake(t, snap, st.Lake, spec.Experiment)
 	res, err := openEngine(t, st.Lake).SQL(ctx, "SELECT count(*) FROM completions WHERE experiment = 'livepage'")

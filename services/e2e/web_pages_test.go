@@ -302,7 +302,7 @@ func TestWebPagesShowTheMatrixRunsAndViews(t *testing.T) {
 
 // heatDataIn decodes the experiment page's heatmap data (#ls-heat-data).
 func heatDataIn(t *testing.T, body string) (d struct {
-	Rows []struct{ Run, Href string } `json:"rows"`
+	Rows []struct{ Run, Href, Factors string } `json:"rows"`
 	Cols []struct {
 		Persona string            `json:"persona"`
 		Factors map[string]string `json:"factors"`

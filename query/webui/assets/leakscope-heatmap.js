@@ -66,17 +66,44 @@ function lsHeatmap(box, opts){
     ctx.font = '12px system-ui,sans-serif'; ctx.textBaseline = 'middle';
     const fg = lsCSS('--ls-fg'), muted = lsCSS('--ls-muted'), pending = lsCSS('--ls-pending'), undef = lsCSS('--ls-undef'), warn = lsCSS('--ls-warn'), pat = lsHatch(ctx);
     // Group labels: the outer factor on the first line, the inner on the second, where they fit.
+    G.labels = []; // the group labels drawn ({factor, text, from, to}; for tests)
+    // Group labels never leave a bare dash: a group without this factor is
+    // labelled by its bystanders (or the outer group); neighbouring groups
+    // too narrow for their own labels share one line and one label (their
+    // values listed, else the outer group's value, else as much as fits).
+    const fits = (t, w) => ctx.measureText(t).width <= w;
+    const label = (f, y, from, to, cands) => {
+      const x0 = G.xs[from], x1 = G.xs[to] + G.cw, w = x1 - x0;
+      ctx.strokeStyle = muted; ctx.beginPath(); ctx.moveTo(x0, y+14.5); ctx.lineTo(x1, y+14.5); ctx.stroke();
+      let t = cands.find(c => c && fits(c, w));
+      const last = cands.filter(c => c).pop() || '';
+      for(let n = last.length - 1; !t && n >= 1; n--) if(fits(last.slice(0, n)+'…', w)) t = last.slice(0, n)+'…';
+      if(!t && last && fits(last[0], w)) t = last[0];
+      if(t){ ctx.fillStyle = fg; ctx.fillText(t, x0 + (w - ctx.measureText(t).width)/2, y+7) }
+      G.labels.push({factor: f, text: t || '', from, to});
+    };
     const spans = (f, y) => {
       if(!f) return;
+      const outerOf = i => f === G.g0 ? null : G.val(G.cols[i], G.g0);
+      const name = (from, to) => { const v = G.val(G.cols[from], f);
+        return v != null ? (f === G.g0 ? f+' '+v : v) : G.cols.slice(from, to+1).map(b => b.persona).join(', ') };
+      let narrow = []; // [from, to] of neighbouring groups whose labels do not fit
+      const flush = () => {
+        if(!narrow.length) return;
+        const from = narrow[0][0], to = narrow[narrow.length-1][1], o = outerOf(from);
+        label(f, y, from, to, [narrow.map(([a, b]) => name(a, b)).join(', '), o, narrow.length === 1 ? name(from, to) : (o != null ? o : f)]);
+        narrow = [];
+      };
       let start = 0;
       for(let i=1;i<=G.cols.length;i++){
         if(i < G.cols.length && G.val(G.cols[i],f) === G.val(G.cols[start],f) && (f === G.g0 || G.val(G.cols[i],G.g0) === G.val(G.cols[start],G.g0))) continue;
-        const v = G.val(G.cols[start], f), x0 = G.xs[start], x1 = G.xs[i-1] + G.cw, w = x1 - x0;
-        ctx.strokeStyle = muted; ctx.beginPath(); ctx.moveTo(x0, y+14.5); ctx.lineTo(x1, y+14.5); ctx.stroke();
-        const t = v == null ? '—' : (f === G.g0 ? f+' '+v : v);
-        if(ctx.measureText(t).width <= w){ ctx.fillStyle = fg; ctx.fillText(t, x0 + (w - ctx.measureText(t).width)/2, y+7) }
+        const t = name(start, i-1), w = G.xs[i-1] + G.cw - G.xs[start];
+        if(narrow.length && outerOf(start) !== outerOf(narrow[0][0])) flush();
+        if(fits(t, w)){ flush(); label(f, y, start, i-1, [t]) }
+        else narrow.push([start, i-1]);
         start = i;
       }
+      flush();
     };
     spans(G.g0, 0); spans(G.g1, G.g0 ? 16 : 0);
     const cw = G.cw, ch = G.ch, pad = cw >= 4 ? 1 : 0;

@@ -104,7 +104,7 @@ Examples:
 			data := filepath.Clean(g.data)
 			fmt.Fprintf(out, "  bin/leakscope --data %s leakage --experiment leakage_i81 | less\n", data)
 			fmt.Fprintf(out, "  bin/leakscope --data %s sql \"SELECT experiment, count(*) FROM completions GROUP BY ALL\"\n", data)
-			fmt.Fprintf(out, "  bin/leakscope --data %s up     # HTTP API on 127.0.0.1:8080\n", data)
+			fmt.Fprintf(out, "  bin/leakscope --data %s up     # then http://127.0.0.1:8080/ (experiments, cells → completions, figures, SQL)\n", data)
 			return nil
 		},
 	}

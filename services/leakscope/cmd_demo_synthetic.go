@@ -169,7 +169,7 @@ func printSyntheticResults(ctx context.Context, g *globals, spec sweep.Spec, out
 	data := filepath.Clean(g.data)
 	fmt.Fprintf(out, "\n== full matrix: %d cells (%d runs × bystanders). Next:\n", len(res.Cells), len(spec.Sources))
 	fmt.Fprintf(out, "  bin/leakscope --data %s leakage --experiment %s | less\n", data, exp)
-	fmt.Fprintf(out, "  bin/leakscope --data %s up     # then http://%s/figures/ (interactive figures)\n", data, defaultHTTP)
+	fmt.Fprintf(out, "  bin/leakscope --data %s up     # then http://%s/ (experiments, cells → completions, figures, SQL)\n", data, defaultHTTP)
 	fmt.Fprintln(out, "  make demo beside the team's ../shared/fixtures imports the authors' published results instead")
 	return nil
 }

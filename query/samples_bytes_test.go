@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"leakscope/events"
-	"leakscope/ingest/dataset"
+	"leakscope/ingest/dataset/datasettest"
 )
 
 // Attack: a cell of huge completions (a text may be 8 MiB) read with
@@ -19,19 +18,7 @@ import (
 // and the pages together hold every completion once.
 func TestSamplesPageEndsAtItsByteBudget(t *testing.T) {
 	lake := t.TempDir()
-	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	seq := uint64(0)
-	store := func(p events.Payload) {
-		seq++
-		e, err := events.New("exp1", "run1", at, p)
-		require.NoError(t, err)
-		rows, err := dataset.Rows(e, dataset.Meta{StreamSeq: seq, IngestedAt: at})
-		require.NoError(t, err)
-		for name, rs := range rows {
-			tb, _ := dataset.TableByName(name)
-			require.NoError(t, dataset.WriteFile(lake, filepath.Join(dataset.Partition(tb.Name, "exp1"), dataset.FileName(seq, seq, at, "")), tb, rs))
-		}
-	}
+	store := (&datasettest.Lake{T: t, Dir: lake, Experiment: "exp1", Run: "run1", At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}).Store
 	store(&events.Run{SourcePersona: "src", Model: "m", Marker: "[ZLT]"})
 	for i := range 5 {
 		store(&events.Completion{Persona: "p", Question: "q", SampleIndex: i, Text: strings.Repeat(string(rune('a'+i)), 400) + " [ZLT]"})

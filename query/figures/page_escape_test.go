@@ -3,7 +3,6 @@ package figures
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,7 @@ import (
 	"golang.org/x/net/html"
 
 	"leakscope/events"
-	"leakscope/ingest/dataset"
+	"leakscope/ingest/dataset/datasettest"
 	"leakscope/query"
 )
 
@@ -23,19 +22,7 @@ import (
 // page keeps every script element whole.
 func TestFigurePageKeepsScriptsWhole(t *testing.T) {
 	lake := t.TempDir()
-	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	seq := uint64(0)
-	store := func(p events.Payload) {
-		seq++
-		e, err := events.New("exp1", "run1", at, p)
-		require.NoError(t, err)
-		rows, err := dataset.Rows(e, dataset.Meta{StreamSeq: seq, IngestedAt: at})
-		require.NoError(t, err)
-		for name, rs := range rows {
-			tb, _ := dataset.TableByName(name)
-			require.NoError(t, dataset.WriteFile(lake, filepath.Join(dataset.Partition(tb.Name, "exp1"), dataset.FileName(seq, seq, at, "")), tb, rs))
-		}
-	}
+	store := (&datasettest.Lake{T: t, Dir: lake, Experiment: "exp1", Run: "run1", At: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}).Store
 	evil := `p</script><img src=x onerror=alert(1)><!--<script>`
 	store(&events.Run{SourcePersona: "src", Model: "m", Marker: "[ZLT]"})
 	for i := range 3 {

@@ -85,17 +85,17 @@ type sweepState struct {
 
 // Aggregator is the live state of every sweep. Safe for concurrent use.
 type Aggregator struct {
-	mu      sync.Mutex
-	runs    map[runKey]*runState
-	sweeps  map[string]*sweepState
-	seen    map[string]struct{}
-	marks   map[runKey]markState
+	mu     sync.Mutex
+	runs   map[runKey]*runState
+	sweeps map[string]*sweepState
+	seen   map[string]struct{}
+	marks  map[runKey]markState
 	// sweepless are the experiments with a run_started that names no
 	// sweep (runs logged by the Python client): /live/E says so.
 	sweepless map[string]bool
 	changed   chan struct{}
-	now     func() time.Time
-	seq     uint64 // stream sequence of the last event applied
+	now       func() time.Time
+	seq       uint64 // stream sequence of the last event applied
 	// OnDecision (may be nil) receives each stop decision of adaptive runs
 	// (issue 11). Set it before Run.
 	OnDecision OnDecision

@@ -34,19 +34,34 @@ type interactionTable struct {
 	as, bs         []string
 }
 
+// twoFactor is what factor-interaction and factor-swap start from: the
+// factors a and b, the grouping and held factors, the cell value and the
+// interaction tables.
+type twoFactor struct {
+	a, b, by, holding []string
+	val               func(tidy) float64
+	tables            []*interactionTable
+}
+
+func twoFactorSetup(cells []tidy, values map[string][]string, p Params) (twoFactor, error) {
+	var s twoFactor
+	var err error
+	if s.a, s.b, s.by, s.holding, err = twoFactorParams(p, cells, values); err != nil {
+		return s, err
+	}
+	if s.val, err = cellValue(p); err != nil {
+		return s, err
+	}
+	s.tables, err = interactionTables(cells, s.a, s.b, s.by, s.holding)
+	return s, err
+}
+
 func factorInteraction(cells []tidy, values map[string][]string, p Params) (*Result, error) {
-	a, b, by, holding, err := twoFactorParams(p, cells, values)
+	s, err := twoFactorSetup(cells, values, p)
 	if err != nil {
 		return nil, err
 	}
-	val, err := cellValue(p)
-	if err != nil {
-		return nil, err
-	}
-	tables, err := interactionTables(cells, a, b, by, holding)
-	if err != nil {
-		return nil, err
-	}
+	a, b, by, holding, val, tables := s.a, s.b, s.by, s.holding, s.val, s.tables
 	res := &Result{Columns: []string{"group", "context", "statistic", "b_value", "value_pp", "ci_low_pp", "ci_high_pp", "n", "detail", "rate_only"}}
 	an, bn := strings.Join(a, "+"), strings.Join(b, "+")
 	undefined, rateOnlyContrast := 0, 0

@@ -25,18 +25,11 @@ func init() {
 
 // factorSwap compares a-swaps with b-swaps on the cells that have both.
 func factorSwap(cells []tidy, values map[string][]string, p Params) (*Result, error) {
-	a, b, by, holding, err := twoFactorParams(p, cells, values)
+	s, err := twoFactorSetup(cells, values, p)
 	if err != nil {
 		return nil, err
 	}
-	val, err := cellValue(p)
-	if err != nil {
-		return nil, err
-	}
-	tables, err := interactionTables(cells, a, b, by, holding)
-	if err != nil {
-		return nil, err
-	}
+	a, b, by, holding, val, tables := s.a, s.b, s.by, s.holding, s.val, s.tables
 	an, bn := strings.Join(a, "+"), strings.Join(b, "+")
 	if len(tables) == 0 {
 		return nil, fmt.Errorf("%w: no cell has values of both %s and %s with %s in scope", ErrNoData, an, bn, orNoneList(append(append([]string{}, by...), holding...)))

@@ -27,20 +27,28 @@ import (
 	"leakscope/services/internal/livesrv"
 )
 
+// deployedStack starts a NATS server with deploy/nats.conf's users, the
+// admin's connection (which declares the streams) and the stack as the
+// ingest user, all ended when the test ends; url gives a user's URL.
+func deployedStack(t *testing.T, timeout time.Duration) (context.Context, func(user string) string, *bus.Bus, *stack) {
+	t.Helper()
+	url := startDeployServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	admin, err := bus.Connect(ctx, url("admin"), bus.DefaultConfig())
+	require.NoError(t, err, "admin declares the streams")
+	t.Cleanup(admin.Close)
+	s := startStackOn(t, url("ingest"))
+	t.Cleanup(s.stop)
+	return ctx, url, admin, s
+}
+
 // The compose NATS configuration (deploy/nats.conf), run embedded: a worker
 // may publish events but neither subscribe to subjects, submit jobs, forge
 // stop decisions nor touch ingest's consumer; ingest and admin work with
 // their own users.
 func TestNATSPermissions(t *testing.T) {
-	url := startDeployServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-
-	admin, err := bus.Connect(ctx, url("admin"), bus.DefaultConfig())
-	require.NoError(t, err, "admin declares the streams")
-	defer admin.Close()
-	s := startStackOn(t, url("ingest"))
-	defer s.stop()
+	ctx, url, admin, s := deployedStack(t, time.Minute)
 
 	var mu sync.Mutex
 	var asyncErrs []string
@@ -163,14 +171,7 @@ func jetstreamStreamConfig(name, subject string) jetstream.StreamConfig {
 // the ingest user. Any permission the worker lacks fails a job or shows
 // as a refused publish.
 func TestSweepRunsWithTheDeploymentUsers(t *testing.T) {
-	url := startDeployServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	admin, err := bus.Connect(ctx, url("admin"), bus.DefaultConfig())
-	require.NoError(t, err)
-	defer admin.Close()
-	s := startStackOn(t, url("ingest"))
-	defer s.stop()
+	ctx, url, admin, s := deployedStack(t, 2*time.Minute)
 	aq, err := jobs.Open(ctx, admin, 1)
 	require.NoError(t, err)
 	spec := scaleoutSpec(t)

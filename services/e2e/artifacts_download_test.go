@@ -32,14 +32,7 @@ import (
 // after sealing are refused. Without an artifact reader the run page keeps
 // pointing at the object store.
 func TestRunPageDownloadsRecordedArtifacts(t *testing.T) {
-	url := startDeployServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	admin, err := bus.Connect(ctx, url("admin"), bus.DefaultConfig())
-	require.NoError(t, err)
-	defer admin.Close()
-	s := startStackOn(t, url("ingest"))
-	defer s.stop()
+	ctx, url, admin, s := deployedStack(t, 2*time.Minute)
 	aq, err := jobs.Open(ctx, admin, 1)
 	require.NoError(t, err)
 	spec := scaleoutSpec(t)

@@ -85,14 +85,7 @@ func reportState(t *testing.T, nc *nats.Conn, job string, seq uint64, st jobs.St
 // replies, nor have a changed artifact sealed, nor delete or replace a
 // sealed one (an eval still runs after a worker deleted the staged copy).
 func TestRolesHaveTheLeastTheyNeed(t *testing.T) {
-	url := startDeployServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	admin, err := bus.Connect(ctx, url("admin"), bus.DefaultConfig())
-	require.NoError(t, err)
-	defer admin.Close()
-	s := startStackOn(t, url("ingest")) // ingest and its job-state keeper
-	defer s.stop()
+	ctx, url, admin, _ := deployedStack(t, 2*time.Minute) // with ingest and its job-state keeper
 	aq, err := jobs.Open(ctx, admin, 1)
 	require.NoError(t, err)
 	spec := scaleoutSpec(t)

@@ -79,9 +79,10 @@ func objectDigest(sum string) (string, error) {
 	return "SHA-256=" + base64.URLEncoding.EncodeToString(b), nil
 }
 
-// digestHex is the hex form of an object store digest (the digest itself
-// when it is not a SHA-256 one).
-func digestHex(d string) string {
+// DigestHex is the hex form of an object store digest ("SHA-256=" and
+// URL-safe base64, as nats.go writes it); another form is returned as it
+// is (it then matches no recorded SHA-256).
+func DigestHex(d string) string {
 	const pre = "SHA-256="
 	if len(d) > len(pre) && d[:len(pre)] == pre {
 		if b, err := base64.URLEncoding.DecodeString(d[len(pre):]); err == nil {
@@ -125,7 +126,7 @@ func (q *Queue) seal(ctx context.Context, staged, sum string) (*ArtifactRef, err
 		return nil, fmt.Errorf("artifact %s: %w", staged, err)
 	} else if info.Digest != want {
 		return nil, fmt.Errorf("artifact %s in %s has SHA-256 %s, but its job reported %s (changed after the job stored it): not sealed",
-			staged, ArtifactStore, digestHex(info.Digest), sum)
+			staged, ArtifactStore, DigestHex(info.Digest), sum)
 	}
 	// Put computes the digest of the bytes it stored; a staged object whose
 	// chunks do not match its own meta fails the read (nats.go checks).
@@ -139,7 +140,7 @@ func (q *Queue) seal(ctx context.Context, staged, sum string) (*ArtifactRef, err
 	if info.Digest != want {
 		_ = q.Sealed.Delete(ctx, ref.Name)
 		return nil, fmt.Errorf("artifact %s in %s has SHA-256 %s, but its job reported %s (changed after the job stored it): not sealed",
-			staged, ArtifactStore, digestHex(info.Digest), sum)
+			staged, ArtifactStore, DigestHex(info.Digest), sum)
 	}
 	return ref, nil
 }

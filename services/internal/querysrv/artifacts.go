@@ -2,8 +2,6 @@ package querysrv
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -64,18 +62,5 @@ func (s *sealedArtifacts) Open(ctx context.Context, name string) (io.ReadCloser,
 		r.Close()
 		return nil, 0, "", fmt.Errorf("%s in %s: %w", name, jobs.SealedStore, err)
 	}
-	return r, int64(info.Size), digestHex(info.Digest), nil
-}
-
-// digestHex turns the object store's digest ("SHA-256=" and URL-safe
-// base64) into 64 hex digits; another form is returned as it is (it then
-// matches no recorded SHA-256).
-func digestHex(d string) string {
-	const pre = "SHA-256="
-	if len(d) > len(pre) && d[:len(pre)] == pre {
-		if b, err := base64.URLEncoding.DecodeString(d[len(pre):]); err == nil {
-			return hex.EncodeToString(b)
-		}
-	}
-	return d
+	return r, int64(info.Size), jobs.DigestHex(info.Digest), nil
 }
